@@ -1,0 +1,303 @@
+/* device.c: platforms and devices, their properties, device selection, and the context and
+ * command queue of the chosen device. */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "internal.h"
+
+static const char no_platform_hint[] =
+    "\nNo OpenCL platform is installed, or the ICD loader found none. The loader reads one "
+    ".icd file per driver from /etc/OpenCL/vendors (or from the folder named by "
+    "OCL_ICD_VENDORS); each names a driver library. On Debian, `apt-get install "
+    "pocl-opencl-icd` adds the POCL CPU driver; `--device host` trains without OpenCL.";
+
+/* Every platform's id, and every device of every platform (in listing order). */
+typedef struct device_list {
+    cl_uint n_platforms;
+    cl_platform_id *platforms;
+    size_t n;
+    cl_device_id *devices;
+    int *platform_of, *index_in_platform;
+} device_list;
+
+static void device_list_free(device_list *dl)
+{
+    free(dl->platforms);
+    free(dl->devices);
+    free(dl->platform_of);
+    free(dl->index_in_platform);
+    memset(dl, 0, sizeof *dl);
+}
+
+static mlpcl_status device_list_get(device_list *dl)
+{
+    mlpcl_status st = MLPCL_OK;
+    memset(dl, 0, sizeof *dl);
+    cl_int err = clGetPlatformIDs(0, NULL, &dl->n_platforms);
+    if (err == -1001 /* CL_PLATFORM_NOT_FOUND_KHR */ || (err == CL_SUCCESS && !dl->n_platforms)) {
+        st = mlpcl__cl_fail(-1001, "clGetPlatformIDs", "none", __FILE__, __LINE__);
+        mlpcl__append("%s", no_platform_hint);
+        return st;
+    }
+    CL_CHECK(err, "clGetPlatformIDs", "none");
+    dl->platforms = malloc(dl->n_platforms * sizeof *dl->platforms);
+    if (!dl->platforms) goto nomem;
+    CL_CHECK(clGetPlatformIDs(dl->n_platforms, dl->platforms, NULL), "clGetPlatformIDs", "none");
+    for (cl_uint p = 0; p < dl->n_platforms; ++p) {
+        cl_uint n = 0;
+        err = clGetDeviceIDs(dl->platforms[p], CL_DEVICE_TYPE_ALL, 0, NULL, &n);
+        if (err == CL_DEVICE_NOT_FOUND) continue; /* a platform with no device: skip it */
+        CL_CHECK(err, "clGetDeviceIDs", "none");
+        size_t total = dl->n + n;
+        cl_device_id *d = realloc(dl->devices, total * sizeof *d);
+        if (!d) goto nomem;
+        dl->devices = d;
+        int *po = realloc(dl->platform_of, total * sizeof *po);
+        if (!po) goto nomem;
+        dl->platform_of = po;
+        int *ip = realloc(dl->index_in_platform, total * sizeof *ip);
+        if (!ip) goto nomem;
+        dl->index_in_platform = ip;
+        CL_CHECK(clGetDeviceIDs(dl->platforms[p], CL_DEVICE_TYPE_ALL, n, dl->devices + dl->n,
+                                NULL),
+                 "clGetDeviceIDs", "none");
+        for (cl_uint i = 0; i < n; ++i) {
+            dl->platform_of[dl->n + i] = (int)p;
+            dl->index_in_platform[dl->n + i] = (int)i;
+        }
+        dl->n = total;
+    }
+    return MLPCL_OK;
+nomem:
+    st = mlpcl__fail(MLPCL_ERR_NOMEM, "out of host memory listing devices");
+fail:
+    device_list_free(dl);
+    return st;
+}
+
+mlpcl_status mlpcl__device_info(cl_platform_id p, cl_device_id d, int pi, int di,
+                                mlpcl_device_info *info)
+{
+    mlpcl_status st = MLPCL_OK;
+    cl_device_type type;
+    cl_uint cu;
+    cl_ulong mem, alloc;
+    size_t wg;
+    cl_device_fp_config fp64 = 0;
+    memset(info, 0, sizeof *info);
+    info->platform = pi;
+    info->device = di;
+    CL_CHECK(clGetDeviceInfo(d, CL_DEVICE_NAME, sizeof info->name, info->name, NULL),
+             "clGetDeviceInfo(CL_DEVICE_NAME)", "?");
+    const char *dn = info->name;
+    CL_CHECK(clGetPlatformInfo(p, CL_PLATFORM_NAME, sizeof info->platform_name,
+                               info->platform_name, NULL),
+             "clGetPlatformInfo(CL_PLATFORM_NAME)", dn);
+    CL_CHECK(clGetDeviceInfo(d, CL_DEVICE_VERSION, sizeof info->version, info->version, NULL),
+             "clGetDeviceInfo(CL_DEVICE_VERSION)", dn);
+    CL_CHECK(clGetDeviceInfo(d, CL_DRIVER_VERSION, sizeof info->driver, info->driver, NULL),
+             "clGetDeviceInfo(CL_DRIVER_VERSION)", dn);
+    CL_CHECK(clGetDeviceInfo(d, CL_DEVICE_TYPE, sizeof type, &type, NULL),
+             "clGetDeviceInfo(CL_DEVICE_TYPE)", dn);
+    CL_CHECK(clGetDeviceInfo(d, CL_DEVICE_MAX_COMPUTE_UNITS, sizeof cu, &cu, NULL),
+             "clGetDeviceInfo(CL_DEVICE_MAX_COMPUTE_UNITS)", dn);
+    CL_CHECK(clGetDeviceInfo(d, CL_DEVICE_GLOBAL_MEM_SIZE, sizeof mem, &mem, NULL),
+             "clGetDeviceInfo(CL_DEVICE_GLOBAL_MEM_SIZE)", dn);
+    CL_CHECK(clGetDeviceInfo(d, CL_DEVICE_MAX_MEM_ALLOC_SIZE, sizeof alloc, &alloc, NULL),
+             "clGetDeviceInfo(CL_DEVICE_MAX_MEM_ALLOC_SIZE)", dn);
+    CL_CHECK(clGetDeviceInfo(d, CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof wg, &wg, NULL),
+             "clGetDeviceInfo(CL_DEVICE_MAX_WORK_GROUP_SIZE)", dn);
+    /* Zero when double is unsupported; works for OpenCL 1.2 and 3.0 devices alike. */
+    CL_CHECK(clGetDeviceInfo(d, CL_DEVICE_DOUBLE_FP_CONFIG, sizeof fp64, &fp64, NULL),
+             "clGetDeviceInfo(CL_DEVICE_DOUBLE_FP_CONFIG)", dn);
+    info->type = type & CL_DEVICE_TYPE_GPU           ? "gpu"
+                 : type & CL_DEVICE_TYPE_CPU         ? "cpu"
+                 : type & CL_DEVICE_TYPE_ACCELERATOR ? "accelerator"
+                                                     : "other";
+    info->compute_units = cu;
+    info->global_mem = mem;
+    info->max_alloc = alloc;
+    info->max_work_group = wg;
+    info->fp64 = fp64 != 0;
+fail:
+    return st;
+}
+
+static void host_info(mlpcl_device_info *info)
+{
+    memset(info, 0, sizeof *info);
+    info->platform = info->device = -1;
+    info->type = "host";
+    snprintf(info->name, sizeof info->name, "host");
+    snprintf(info->platform_name, sizeof info->platform_name, "mlpcl reference");
+    snprintf(info->version, sizeof info->version, "plain C, double precision, one thread");
+    snprintf(info->driver, sizeof info->driver, "%s", MLPCL_VERSION);
+    info->compute_units = 1;
+    info->fp64 = 1;
+}
+
+mlpcl_status mlpcl_devices(mlpcl_device_info **list, size_t *count)
+{
+    device_list dl;
+    *list = NULL;
+    *count = 0;
+    mlpcl_status st = device_list_get(&dl);
+    if (st != MLPCL_OK) return st;
+    mlpcl_device_info *out = calloc(dl.n + 1, sizeof *out);
+    if (!out) {
+        device_list_free(&dl);
+        return mlpcl__fail(MLPCL_ERR_NOMEM, "out of host memory listing devices");
+    }
+    for (size_t i = 0; i < dl.n && st == MLPCL_OK; ++i)
+        st = mlpcl__device_info(dl.platforms[dl.platform_of[i]], dl.devices[i],
+                                dl.platform_of[i], dl.index_in_platform[i], &out[i]);
+    host_info(&out[dl.n]);
+    device_list_free(&dl);
+    if (st != MLPCL_OK) {
+        free(out);
+        return st;
+    }
+    *list = out;
+    *count = dl.n + 1;
+    return MLPCL_OK;
+}
+
+void mlpcl_device_describe(const mlpcl_device_info *d, char *buf, size_t size)
+{
+    if (d->platform < 0) {
+        snprintf(buf, size, "host  host  the reference trainer (%s)", d->version);
+        return;
+    }
+    char where[16];
+    snprintf(where, sizeof where, "%d:%d", d->platform, d->device);
+    snprintf(buf, size, "%-4s  %-4s  %s  [%s; %s; driver %s]  %u CUs, %.1f GiB (%.1f GiB a buffer), %s",
+             where, d->type, d->name, d->platform_name, d->version, d->driver, d->compute_units,
+             (double)d->global_mem / (1u << 30), (double)d->max_alloc / (1u << 30),
+             d->fp64 ? "fp64" : "no fp64");
+}
+
+static int all_digits(const char *s, size_t n)
+{
+    if (n == 0) return 0;
+    for (size_t i = 0; i < n; ++i)
+        if (!isdigit((unsigned char)s[i])) return 0;
+    return 1;
+}
+
+static int contains_nocase(const char *hay, const char *needle)
+{
+    size_t n = strlen(needle);
+    for (; *hay; ++hay)
+        if (strncasecmp(hay, needle, n) == 0) return 1;
+    return 0;
+}
+
+/* The index in dl of the device sel names, or -1. */
+static long select_device(const device_list *dl, const mlpcl_device_info *info, const char *sel)
+{
+    size_t len = strlen(sel);
+    const char *colon = strchr(sel, ':');
+    if (colon && all_digits(sel, (size_t)(colon - sel)) && all_digits(colon + 1, strlen(colon + 1))) {
+        long p = strtol(sel, NULL, 10), d = strtol(colon + 1, NULL, 10);
+        for (size_t i = 0; i < dl->n; ++i)
+            if (dl->platform_of[i] == p && dl->index_in_platform[i] == d) return (long)i;
+        return -1;
+    }
+    if (all_digits(sel, len)) {
+        long i = strtol(sel, NULL, 10);
+        return i < (long)dl->n ? i : -1;
+    }
+    if (!strcasecmp(sel, "gpu") || !strcasecmp(sel, "cpu") || !strcasecmp(sel, "accelerator")) {
+        for (size_t i = 0; i < dl->n; ++i)
+            if (!strcasecmp(info[i].type, sel)) return (long)i;
+        return -1;
+    }
+    for (size_t i = 0; i < dl->n; ++i)
+        if (contains_nocase(info[i].name, sel) || contains_nocase(info[i].platform_name, sel))
+            return (long)i;
+    return -1;
+}
+
+mlpcl_status mlpcl_ctx_create(const char *selector, unsigned flags, mlpcl_ctx **out)
+{
+    mlpcl_status st = MLPCL_OK;
+    device_list dl = {0};
+    mlpcl_device_info *info = NULL;
+    *out = NULL;
+    if (!selector || !*selector) selector = getenv("MLPCL_DEVICE");
+    if (!selector) selector = "";
+    mlpcl_ctx *ctx = calloc(1, sizeof *ctx);
+    if (!ctx) return mlpcl__fail(MLPCL_ERR_NOMEM, "out of host memory for a context");
+    ctx->flags = flags;
+    if (!strcasecmp(selector, "host")) {
+        ctx->is_host = 1;
+        host_info(&ctx->info);
+        *out = ctx;
+        return MLPCL_OK;
+    }
+    TRY(device_list_get(&dl));
+    info = calloc(dl.n + 1, sizeof *info);
+    if (!info) {
+        st = mlpcl__fail(MLPCL_ERR_NOMEM, "out of host memory listing devices");
+        goto fail;
+    }
+    for (size_t i = 0; i < dl.n; ++i)
+        TRY(mlpcl__device_info(dl.platforms[dl.platform_of[i]], dl.devices[i], dl.platform_of[i],
+                               dl.index_in_platform[i], &info[i]));
+    long pick = -1;
+    if (*selector) {
+        pick = select_device(&dl, info, selector);
+    } else {
+        pick = select_device(&dl, info, "gpu");
+        if (pick < 0) pick = select_device(&dl, info, "cpu");
+        if (pick < 0 && dl.n) pick = 0;
+    }
+    if (pick < 0) {
+        st = mlpcl__fail(MLPCL_ERR_NO_DEVICE, "no OpenCL device matches \"%s\"; the devices are:",
+                         *selector ? selector : "(default: gpu, else cpu)");
+        host_info(&info[dl.n]);
+        for (size_t i = 0; i <= dl.n; ++i) {
+            char line[1200];
+            mlpcl_device_describe(&info[i], line, sizeof line);
+            mlpcl__append("\n  %s", line);
+        }
+        goto fail;
+    }
+    ctx->info = info[pick];
+    ctx->platform = dl.platforms[dl.platform_of[pick]];
+    ctx->device = dl.devices[pick];
+    const char *dn = ctx->info.name;
+    cl_int err;
+    cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)ctx->platform, 0};
+    ctx->context = clCreateContext(props, 1, &ctx->device, NULL, NULL, &err);
+    CL_CHECK(err, "clCreateContext", dn);
+    cl_command_queue_properties qp = flags & MLPCL_CTX_PROFILE ? CL_QUEUE_PROFILING_ENABLE : 0;
+    ctx->queue = clCreateCommandQueue(ctx->context, ctx->device, qp, &err);
+    CL_CHECK(err, "clCreateCommandQueue", dn);
+    free(info);
+    device_list_free(&dl);
+    *out = ctx;
+    return MLPCL_OK;
+fail:
+    free(info);
+    device_list_free(&dl);
+    mlpcl_ctx_free(ctx);
+    return st;
+}
+
+void mlpcl_ctx_free(mlpcl_ctx *ctx)
+{
+    if (!ctx) return;
+    mlpcl__programs_free(ctx);
+    if (ctx->queue) clReleaseCommandQueue(ctx->queue);
+    if (ctx->context) clReleaseContext(ctx->context);
+    free(ctx);
+}
+
+const mlpcl_device_info *mlpcl_ctx_device(const mlpcl_ctx *ctx)
+{
+    return &ctx->info;
+}

@@ -1,0 +1,213 @@
+/* internal.h: what the library's files share and the tests may use, but users may not: the
+ * structures behind the opaque handles, the error helpers, the kernel table and the reference
+ * trainer's building blocks. Not installed. */
+#ifndef MLPCL_INTERNAL_H
+#define MLPCL_INTERNAL_H
+
+#ifndef CL_TARGET_OPENCL_VERSION
+#define CL_TARGET_OPENCL_VERSION 120
+#endif
+#include <CL/cl.h>
+
+#include "mlpcl.h"
+
+/* ---- Errors (error.c) --------------------------------------------------------------------- */
+
+/* Records a formatted message as the thread's last error and returns st. */
+mlpcl_status mlpcl__fail(mlpcl_status st, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Appends to the last error (a build log, a hint). */
+void mlpcl__append(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Records a failed OpenCL call: the call, the error by name, the device, where. */
+mlpcl_status mlpcl__cl_fail(cl_int err, const char *call, const char *device, const char *file,
+                            int line);
+/* Clears the last error. */
+void mlpcl__clear_error(void);
+
+/* Checks an OpenCL status; on failure records it and jumps to the function's `fail` label
+ * with `st` set. `call` names what was attempted, e.g. "clCreateBuffer(X)". */
+#define CL_CHECK(err, call, device)                                                            \
+    do {                                                                                       \
+        cl_int e_ = (err);                                                                     \
+        if (e_ != CL_SUCCESS) {                                                                \
+            st = mlpcl__cl_fail(e_, call, device, __FILE__, __LINE__);                         \
+            goto fail;                                                                         \
+        }                                                                                      \
+    } while (0)
+
+/* Jumps to `fail` when an mlpcl call failed (its message is already recorded). */
+#define TRY(expr)                                                                              \
+    do {                                                                                       \
+        st = (expr);                                                                           \
+        if (st != MLPCL_OK) goto fail;                                                         \
+    } while (0)
+
+/* Multiplies sizes, failing with MLPCL_ERR_TOO_BIG instead of wrapping around. */
+int mlpcl__mul_overflows(size_t a, size_t b, size_t *out);
+
+/* ---- Networks (net.c) --------------------------------------------------------------------- */
+
+struct mlpcl_net {
+    size_t L;         /* weight layers */
+    size_t *width;    /* L + 1 widths: inputs, hidden…, outputs */
+    mlpcl_act *act;   /* L + 1 entries; act[l] for layer l = 1 … L (act[0] unused) */
+    mlpcl_loss loss;
+    size_t *offset;   /* L + 2 entries: offset[l] = index of W_l in params; offset[L+1] = total */
+    double *params;   /* the flat parameters */
+};
+
+/* The layer's weight count n_{l-1}·n_l; its biases follow the weights at offset + this. */
+static inline size_t mlpcl__weights(const mlpcl_net *net, size_t l)
+{
+    return net->width[l - 1] * net->width[l];
+}
+
+/* ---- Random numbers (net.c): splitmix64, the same stream on every platform ---------------- */
+
+typedef struct mlpcl_rng {
+    uint64_t s;
+} mlpcl_rng;
+uint64_t mlpcl__rng_next(mlpcl_rng *r);
+double mlpcl__rng_uniform(mlpcl_rng *r); /* [0, 1), 53 random bits */
+
+/* ---- Devices and contexts (device.c) ------------------------------------------------------ */
+
+typedef struct mlpcl_program mlpcl_program;
+
+struct mlpcl_ctx {
+    mlpcl_device_info info;
+    int is_host;               /* the plain C reference trainer; no OpenCL objects */
+    unsigned flags;            /* MLPCL_CTX_* */
+    cl_platform_id platform;
+    cl_device_id device;
+    cl_context context;
+    cl_command_queue queue;
+    mlpcl_program *programs;   /* built programs, a list keyed by build options */
+};
+
+/* Reads one device's properties into info. */
+mlpcl_status mlpcl__device_info(cl_platform_id p, cl_device_id d, int pi, int di,
+                                mlpcl_device_info *info);
+
+/* ---- Programs and the kernel table (program.c) -------------------------------------------- */
+
+typedef enum mlpcl_kernel_id {
+    K_FORWARD,      /* forward.cl: A_l = act(A_{l-1} W_l + b_l) */
+    K_SOFTMAX,      /* forward.cl: row-wise softmax of the output layer (loss CE) */
+    K_OUTPUT_DELTA, /* delta.cl: D_L and per-group partial sums of the loss */
+    K_COST,         /* delta.cl: the loss from the partial sums, and the stop flag */
+    K_HIDDEN_DELTA, /* delta.cl: D_l = (D_{l+1} W_{l+1}ᵀ) ⊙ act'(A_l) */
+    K_GRADIENT,     /* gradient.cl: [dW_l; db_l] = [A_{l-1} 1]ᵀ D_l */
+    K_UPDATE,       /* update.cl: P' = P − lr·G, unless the stop flag is set */
+    K_COUNT
+} mlpcl_kernel_id;
+
+extern const char *const mlpcl__kernel_name[K_COUNT];
+
+/* What varies between builds of the same sources. */
+typedef struct mlpcl_build_params {
+    mlpcl_precision precision;
+    size_t wg;               /* work-group size of the 1-D reductions (a power of two) */
+} mlpcl_build_params;
+
+struct mlpcl_program {
+    cl_program program;
+    char options[512];       /* the build options, as given to clBuildProgram */
+    double build_seconds;    /* wall time of clBuildProgram (the first, uncached build) */
+    mlpcl_program *next;
+};
+
+/* Builds (or finds already built in ctx) the program for these parameters. The result is
+ * owned by ctx. */
+mlpcl_status mlpcl__program_get(mlpcl_ctx *ctx, const mlpcl_build_params *bp,
+                                mlpcl_program **out);
+void mlpcl__programs_free(mlpcl_ctx *ctx);
+
+/* The embedded kernel sources (generated at build time from the kernels folder). */
+extern const char *const mlpcl__kernel_files[];
+extern const char *const mlpcl__kernel_texts[];
+extern const size_t mlpcl__kernel_file_count;
+
+/* ---- The trainer (train.c) ---------------------------------------------------------------- */
+
+/* One kernel launch of an iteration, with its arguments already set. */
+typedef struct mlpcl_launch {
+    cl_kernel kernel;
+    mlpcl_kernel_id id;
+    size_t layer;          /* the layer it works on (0 for whole-network kernels) */
+    cl_uint dims;
+    size_t global[2], local[2];
+} mlpcl_launch;
+
+/* The launches of one iteration for one parity of the double-buffered parameters: the head
+ * (forward, output delta, cost) and the tail (hidden deltas, gradients, update). */
+typedef struct mlpcl_plan {
+    mlpcl_launch *head, *tail;
+    size_t n_head, n_tail;
+} mlpcl_plan;
+
+struct mlpcl_trainer {
+    mlpcl_ctx *ctx;
+    mlpcl_net *net;          /* a private copy of the shape; params = current host copy */
+    size_t m;                /* samples */
+    mlpcl_precision precision;
+    size_t real;             /* sizeof the device's real type */
+    long iter;               /* parameter version held in P[iter & 1] */
+    /* device side */
+    mlpcl_program *program;  /* owned by ctx */
+    size_t wg;               /* 1-D work-group size */
+    size_t n_partials;       /* output-delta work-groups = cost partial sums */
+    cl_mem X, Y;             /* m×n_0, m×n_L */
+    cl_mem P[2];             /* flat parameters, double-buffered: iteration k reads P[k & 1] */
+    cl_mem G;                /* flat gradients */
+    cl_mem *A, *D;           /* L + 1 entries, 1 … L used: activations and deltas, m×n_l */
+    cl_mem partials;         /* n_partials loss sums */
+    cl_mem costs;            /* one real: the last cost */
+    cl_mem state;            /* int[1]: stop flag, set by K_COST, cleared by a run */
+    mlpcl_plan plan[2];      /* by parity */
+    cl_kernel *kernels;      /* every kernel object the plans use, to release */
+    size_t n_kernels;
+    /* host reference side (is_host): workspace */
+    double *X_h, *Y_h;       /* copies of the data */
+    double **A_h, **D_h;     /* L + 1 entries */
+    double *G_h, *P_prev;    /* gradients; the previous parameters (for divergence) */
+};
+
+/* The stages of one iteration on the device, for the tests. */
+mlpcl_status mlpcl__trainer_enqueue(mlpcl_trainer *tr, int tail, long iter);
+/* Sets a run's step and target in the kernels that take them, and clears the stop flag. */
+mlpcl_status mlpcl__trainer_prepare(mlpcl_trainer *tr, double lr, double target);
+/* Reads a device buffer into doubles: what = 'A' or 'D' (layer l), 'G', 'P' (parity l). */
+mlpcl_status mlpcl__trainer_read(mlpcl_trainer *tr, char what, size_t l, double *out);
+/* The stop threshold as the device's real type compares it: the least real ≥ target, so that
+ * (real) cost < it exactly when cost < target. */
+double mlpcl__target_for(mlpcl_precision p, double target);
+
+/* ---- The reference (reference.c): plain C, double precision ------------------------------- */
+
+/* A_l = act(A_{l-1} W_l + b_l) for l = 1 … L, A_0 = X (m×n_0). A[l] must hold m×n_l. */
+void mlpcl__ref_forward(const mlpcl_net *net, const double *P, const double *X, size_t m,
+                        double **A);
+/* D_L from the outputs and targets; returns the cost. */
+double mlpcl__ref_output_delta(const mlpcl_net *net, const double *AL, const double *Y, size_t m,
+                               double *DL);
+/* D_l for l = L-1 … 1 from D_L, with the weights P. */
+void mlpcl__ref_hidden_deltas(const mlpcl_net *net, const double *P, double **A, size_t m,
+                              double **D);
+/* G = [dW_l; db_l] for every layer. */
+void mlpcl__ref_gradients(const mlpcl_net *net, const double *X, double **A, double **D,
+                          size_t m, double *G);
+/* The cost and gradient of the whole batch at P (allocates its own workspace). */
+mlpcl_status mlpcl__ref_cost_grad(const mlpcl_net *net, const double *P, const double *X,
+                                  const double *Y, size_t m, double *cost, double *G);
+/* Workspace of a trainer on the host context: copies of X and Y, activations, gradients. */
+mlpcl_status mlpcl__ref_trainer_init(mlpcl_trainer *tr, const double *X, const double *Y);
+void mlpcl__ref_trainer_free(mlpcl_trainer *tr);
+/* The reference trainer, for trainers on the host context. */
+mlpcl_status mlpcl__ref_run(mlpcl_trainer *tr, const mlpcl_train_opts *opts,
+                            mlpcl_train_result *res);
+
+/* Monotonic wall clock, seconds. */
+double mlpcl__now(void);
+
+#endif

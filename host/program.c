@@ -1,0 +1,132 @@
+/* program.c: the kernel table, build options, the kernel sources (embedded at build time, or
+ * read from $MLPCL_KERNEL_DIR while developing) and the build, with its log on failure. Each
+ * context keeps the programs it built, keyed by their options, so each is built once. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+const char *const mlpcl__kernel_name[K_COUNT] = {
+    [K_FORWARD] = "forward",           [K_SOFTMAX] = "softmax",
+    [K_OUTPUT_DELTA] = "output_delta", [K_COST] = "cost",
+    [K_HIDDEN_DELTA] = "hidden_delta", [K_GRADIENT] = "gradient",
+    [K_UPDATE] = "update",
+};
+
+/* Assembles the build options: precision, tunables, then $MLPCL_BUILD_OPTIONS. */
+static void build_options(const mlpcl_build_params *bp, char *buf, size_t size)
+{
+    const char *extra = getenv("MLPCL_BUILD_OPTIONS");
+    snprintf(buf, size, "-cl-std=CL1.2 -DREAL=%s%s -DWG=%zu%s%s",
+             bp->precision == MLPCL_DOUBLE ? "double" : "float",
+             bp->precision == MLPCL_DOUBLE ? " -DREAL_IS_DOUBLE=1" : "", bp->wg,
+             extra ? " " : "", extra ? extra : "");
+}
+
+static void free_texts(char **texts, size_t n)
+{
+    for (size_t i = 0; texts && i < n; ++i) free(texts[i]);
+    free(texts);
+}
+
+/* Reads every kernel file from dir, in the embedded order. */
+static mlpcl_status read_kernel_dir(const char *dir, char ***out)
+{
+    mlpcl_status st = MLPCL_OK;
+    char **texts = calloc(mlpcl__kernel_file_count, sizeof *texts);
+    if (!texts) return mlpcl__fail(MLPCL_ERR_NOMEM, "out of host memory for kernel sources");
+    for (size_t i = 0; i < mlpcl__kernel_file_count && st == MLPCL_OK; ++i) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", dir, mlpcl__kernel_files[i]);
+        FILE *f = fopen(path, "rb");
+        if (!f) {
+            st = mlpcl__fail(MLPCL_ERR_IO, "%s: cannot open (MLPCL_KERNEL_DIR=%s)", path, dir);
+            break;
+        }
+        long len = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+        if (len < 0 || fseek(f, 0, SEEK_SET) != 0 || !(texts[i] = malloc((size_t)len + 1)) ||
+            fread(texts[i], 1, (size_t)len, f) != (size_t)len)
+            st = mlpcl__fail(MLPCL_ERR_IO, "%s: cannot read", path);
+        else
+            texts[i][len] = '\0';
+        fclose(f);
+    }
+    if (st != MLPCL_OK) {
+        free_texts(texts, mlpcl__kernel_file_count);
+        return st;
+    }
+    *out = texts;
+    return MLPCL_OK;
+}
+
+mlpcl_status mlpcl__program_get(mlpcl_ctx *ctx, const mlpcl_build_params *bp,
+                                mlpcl_program **out)
+{
+    mlpcl_status st = MLPCL_OK;
+    char options[512];
+    char **dir_texts = NULL;
+    const char *dn = ctx->info.name;
+    if (bp->precision == MLPCL_DOUBLE && !ctx->info.fp64)
+        return mlpcl__fail(MLPCL_ERR_NO_FP64,
+                           "device \"%s\" has no double precision (cl_khr_fp64); "
+                           "use --precision float, or --device host",
+                           dn);
+    build_options(bp, options, sizeof options);
+    for (mlpcl_program *p = ctx->programs; p; p = p->next)
+        if (!strcmp(p->options, options)) {
+            *out = p;
+            return MLPCL_OK;
+        }
+    mlpcl_program *p = calloc(1, sizeof *p);
+    if (!p) return mlpcl__fail(MLPCL_ERR_NOMEM, "out of host memory for a program");
+    snprintf(p->options, sizeof p->options, "%s", options);
+    const char *dir = getenv("MLPCL_KERNEL_DIR");
+    if (dir && *dir) TRY(read_kernel_dir(dir, &dir_texts));
+    const char **texts = dir_texts ? (const char **)dir_texts : (const char **)mlpcl__kernel_texts;
+    cl_int err;
+    p->program = clCreateProgramWithSource(ctx->context, (cl_uint)mlpcl__kernel_file_count, texts,
+                                           NULL, &err);
+    CL_CHECK(err, "clCreateProgramWithSource", dn);
+    double t0 = mlpcl__now();
+    err = clBuildProgram(p->program, 1, &ctx->device, options, NULL, NULL);
+    p->build_seconds = mlpcl__now() - t0;
+    if (err != CL_SUCCESS) {
+        st = mlpcl__cl_fail(err, "clBuildProgram", dn, __FILE__, __LINE__);
+        mlpcl__append("\nbuild options: %s\nkernel sources: %s\nbuild log:\n", options,
+                      dir_texts ? dir : "embedded");
+        size_t len = 0;
+        if (clGetProgramBuildInfo(p->program, ctx->device, CL_PROGRAM_BUILD_LOG, 0, NULL, &len) ==
+                CL_SUCCESS &&
+            len > 0) {
+            char *log = malloc(len + 1);
+            if (log && clGetProgramBuildInfo(p->program, ctx->device, CL_PROGRAM_BUILD_LOG, len,
+                                             log, NULL) == CL_SUCCESS) {
+                log[len] = '\0';
+                mlpcl__append("%s", log);
+            }
+            free(log);
+        }
+        goto fail;
+    }
+    free_texts(dir_texts, mlpcl__kernel_file_count);
+    p->next = ctx->programs;
+    ctx->programs = p;
+    *out = p;
+    return MLPCL_OK;
+fail:
+    free_texts(dir_texts, mlpcl__kernel_file_count);
+    if (p->program) clReleaseProgram(p->program);
+    free(p);
+    return st;
+}
+
+void mlpcl__programs_free(mlpcl_ctx *ctx)
+{
+    while (ctx->programs) {
+        mlpcl_program *next = ctx->programs->next;
+        clReleaseProgram(ctx->programs->program);
+        free(ctx->programs);
+        ctx->programs = next;
+    }
+}

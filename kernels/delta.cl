@@ -1,0 +1,60 @@
+/* delta.cl: the backward pass's deltas. output_delta writes D_L and per-work-group partial sums
+ * of the loss; cost turns those into the cost and sets the stop flag; hidden_delta carries a
+ * delta one layer down. Matrices are m×n row-major. Needs common.cl. */
+
+/* D = (A − Y)/m ⊙ act'(A) for MSE, (A − Y)/m for softmax + cross-entropy; partials[g] = the
+ * group's sum of (A − Y)² (MSE) or −Y·log A (CE). 1-D over m·n, work-group size WG. */
+__kernel void output_delta(const int mn, const int m, const int act, const int loss,
+                           __global const REAL *A, __global const REAL *Y, __global REAL *D,
+                           __global REAL *partials)
+{
+    __local REAL sums[WG];
+    const int i = get_global_id(0);
+    REAL e = 0;
+    if (i < mn) {
+        const REAL a = A[i], y = Y[i], err = a - y;
+        if (loss == LOSS_CE) {
+            D[i] = err / (REAL)m;
+            e = y != (REAL)0 ? -y * log(a) : (REAL)0;
+        } else {
+            D[i] = err / (REAL)m * act_slope(act, a);
+            e = err * err;
+        }
+    }
+    sums[get_local_id(0)] = e;
+    group_sum(sums);
+    if (get_local_id(0) == 0) partials[get_group_id(0)] = sums[0];
+}
+
+/* One work-group of WG: cost[0] = scale · Σ partials (fixed order), and state[0] = 1 (stop)
+ * when the cost is below target or not finite. The flag stays set until the host clears it. */
+__kernel void cost(const int n_partials, const REAL scale, const REAL target,
+                   __global const REAL *partials, __global REAL *cost, __global int *state)
+{
+    __local REAL sums[WG];
+    const int lid = get_local_id(0);
+    REAL s = 0;
+    for (int i = lid; i < n_partials; i += WG) s += partials[i];
+    sums[lid] = s;
+    group_sum(sums);
+    if (lid == 0) {
+        const REAL c = scale * sums[0];
+        cost[0] = c;
+        if (isnan(c) || isinf(c) || c < target) state[0] = 1;
+    }
+}
+
+/* D_l = (D_next · W_nextᵀ) ⊙ act'(A_l): D_next is m×n_next, W_next (n×n_next) at P + off_next.
+ * Global (n, m) rounded up. */
+__kernel void hidden_delta(const int m, const int n, const int n_next, const int act,
+                           __global const REAL *D_next, __global const REAL *P,
+                           const int off_next, __global const REAL *A, __global REAL *D)
+{
+    const int j = get_global_id(0), i = get_global_id(1);
+    if (i >= m || j >= n) return;
+    __global const REAL *W = P + off_next + (size_t)j * n_next, *d = D_next + (size_t)i * n_next;
+    REAL s = 0;
+    for (int k = 0; k < n_next; ++k) s += d[k] * W[k];
+    const size_t ij = (size_t)i * n + j;
+    D[ij] = s * act_slope(act, A[ij]);
+}
