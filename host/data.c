@@ -170,8 +170,9 @@ mlpcl_status mlpcl_csv_read(const char *path, mlpcl_table *t)
             }
         }
         if (n != cols) {
-            st = mlpcl__fail(MLPCL_ERR_DATA, "%s:%zu: expected %zu columns (as in line %s), found %zu",
-                             path, line_no, cols, t->names ? "the header" : "the first row", n);
+            st = mlpcl__fail(MLPCL_ERR_DATA,
+                             "%s:%zu: expected %zu columns (as in line %s), found %zu", path,
+                             line_no, cols, t->names ? "the header" : "the first row", n);
             goto fail;
         }
         if (t->rows * cols + cols > cap_v) {

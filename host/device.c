@@ -61,8 +61,7 @@ static mlpcl_status device_list_get(device_list *dl)
         int *ip = realloc(dl->index_in_platform, total * sizeof *ip);
         if (!ip) goto nomem;
         dl->index_in_platform = ip;
-        CL_CHECK(clGetDeviceIDs(dl->platforms[p], CL_DEVICE_TYPE_ALL, n, dl->devices + dl->n,
-                                NULL),
+        CL_CHECK(clGetDeviceIDs(dl->platforms[p], CL_DEVICE_TYPE_ALL, n, dl->devices + dl->n, NULL),
                  "clGetDeviceIDs", "none");
         for (cl_uint i = 0; i < n; ++i) {
             dl->platform_of[dl->n + i] = (int)p;
@@ -93,8 +92,8 @@ mlpcl_status mlpcl__device_info(cl_platform_id p, cl_device_id d, int pi, int di
     CL_CHECK(clGetDeviceInfo(d, CL_DEVICE_NAME, sizeof info->name, info->name, NULL),
              "clGetDeviceInfo(CL_DEVICE_NAME)", "?");
     const char *dn = info->name;
-    CL_CHECK(clGetPlatformInfo(p, CL_PLATFORM_NAME, sizeof info->platform_name,
-                               info->platform_name, NULL),
+    CL_CHECK(clGetPlatformInfo(p, CL_PLATFORM_NAME, sizeof info->platform_name, info->platform_name,
+                               NULL),
              "clGetPlatformInfo(CL_PLATFORM_NAME)", dn);
     CL_CHECK(clGetDeviceInfo(d, CL_DEVICE_VERSION, sizeof info->version, info->version, NULL),
              "clGetDeviceInfo(CL_DEVICE_VERSION)", dn);
@@ -152,16 +151,17 @@ mlpcl_status mlpcl_devices(mlpcl_device_info **list, size_t *count)
         return mlpcl__fail(MLPCL_ERR_NOMEM, "out of host memory listing devices");
     }
     for (size_t i = 0; i < dl.n && st == MLPCL_OK; ++i)
-        st = mlpcl__device_info(dl.platforms[dl.platform_of[i]], dl.devices[i],
-                                dl.platform_of[i], dl.index_in_platform[i], &out[i]);
-    host_info(&out[dl.n]);
+        st = mlpcl__device_info(dl.platforms[dl.platform_of[i]], dl.devices[i], dl.platform_of[i],
+                                dl.index_in_platform[i], &out[i]);
+    size_t n = dl.n;
+    host_info(&out[n]);
     device_list_free(&dl);
     if (st != MLPCL_OK) {
         free(out);
         return st;
     }
     *list = out;
-    *count = dl.n + 1;
+    *count = n + 1;
     return MLPCL_OK;
 }
 
@@ -173,8 +173,9 @@ void mlpcl_device_describe(const mlpcl_device_info *d, char *buf, size_t size)
     }
     char where[16];
     snprintf(where, sizeof where, "%d:%d", d->platform, d->device);
-    snprintf(buf, size, "%-4s  %-4s  %s  [%s; %s; driver %s]  %u CUs, %.1f GiB (%.1f GiB a buffer), %s",
-             where, d->type, d->name, d->platform_name, d->version, d->driver, d->compute_units,
+    snprintf(buf, size,
+             "%-4s  %-4s  %s  [%s; %s; driver %s]  %u CUs, %.1f GiB (%.1f GiB a buffer), %s", where,
+             d->type, d->name, d->platform_name, d->version, d->driver, d->compute_units,
              (double)d->global_mem / (1u << 30), (double)d->max_alloc / (1u << 30),
              d->fp64 ? "fp64" : "no fp64");
 }
@@ -200,7 +201,8 @@ static long select_device(const device_list *dl, const mlpcl_device_info *info, 
 {
     size_t len = strlen(sel);
     const char *colon = strchr(sel, ':');
-    if (colon && all_digits(sel, (size_t)(colon - sel)) && all_digits(colon + 1, strlen(colon + 1))) {
+    if (colon && all_digits(sel, (size_t)(colon - sel)) &&
+        all_digits(colon + 1, strlen(colon + 1))) {
         long p = strtol(sel, NULL, 10), d = strtol(colon + 1, NULL, 10);
         for (size_t i = 0; i < dl->n; ++i)
             if (dl->platform_of[i] == p && dl->index_in_platform[i] == d) return (long)i;

@@ -71,8 +71,9 @@ double mlpcl__now(void)
 const char *mlpcl_status_str(int status)
 {
     switch (status) {
-#define NAME(x)                                                                                \
-    case x: return #x;
+#define NAME(x)                                                                                    \
+    case x:                                                                                        \
+        return #x;
         NAME(MLPCL_OK)
         NAME(MLPCL_ERR_NOMEM)
         NAME(MLPCL_ERR_ARG)
@@ -140,15 +141,25 @@ const char *mlpcl_status_str(int status)
         NAME(CL_INVALID_LINKER_OPTIONS)
         NAME(CL_INVALID_DEVICE_PARTITION_COUNT)
 #undef NAME
-    case -69: return "CL_INVALID_PIPE_SIZE";
-    case -70: return "CL_INVALID_DEVICE_QUEUE";
-    case -71: return "CL_INVALID_SPEC_ID";
-    case -72: return "CL_MAX_SIZE_RESTRICTION_EXCEEDED";
-    case -1000: return "CL_INVALID_GL_SHAREGROUP_REFERENCE_KHR";
-    case -1001: return "CL_PLATFORM_NOT_FOUND_KHR";
-    case -1002: return "CL_INVALID_D3D10_DEVICE_KHR";
-    case -1057: return "CL_DEVICE_PARTITION_FAILED_EXT";
-    case -1093: return "CL_INVALID_COMMAND_BUFFER_KHR";
-    default: return status < 0 && status > -2000 ? "CL_UNKNOWN_ERROR" : "MLPCL_UNKNOWN_STATUS";
+    case -69:
+        return "CL_INVALID_PIPE_SIZE";
+    case -70:
+        return "CL_INVALID_DEVICE_QUEUE";
+    case -71:
+        return "CL_INVALID_SPEC_ID";
+    case -72:
+        return "CL_MAX_SIZE_RESTRICTION_EXCEEDED";
+    case -1000:
+        return "CL_INVALID_GL_SHAREGROUP_REFERENCE_KHR";
+    case -1001:
+        return "CL_PLATFORM_NOT_FOUND_KHR";
+    case -1002:
+        return "CL_INVALID_D3D10_DEVICE_KHR";
+    case -1057:
+        return "CL_DEVICE_PARTITION_FAILED_EXT";
+    case -1093:
+        return "CL_INVALID_COMMAND_BUFFER_KHR";
+    default:
+        return status < 0 && status > -2000 ? "CL_UNKNOWN_ERROR" : "MLPCL_UNKNOWN_STATUS";
     }
 }

@@ -26,20 +26,20 @@ void mlpcl__clear_error(void);
 
 /* Checks an OpenCL status; on failure records it and jumps to the function's `fail` label
  * with `st` set. `call` names what was attempted, e.g. "clCreateBuffer(X)". */
-#define CL_CHECK(err, call, device)                                                            \
-    do {                                                                                       \
-        cl_int e_ = (err);                                                                     \
-        if (e_ != CL_SUCCESS) {                                                                \
-            st = mlpcl__cl_fail(e_, call, device, __FILE__, __LINE__);                         \
-            goto fail;                                                                         \
-        }                                                                                      \
+#define CL_CHECK(err, call, device)                                                                \
+    do {                                                                                           \
+        cl_int e_ = (err);                                                                         \
+        if (e_ != CL_SUCCESS) {                                                                    \
+            st = mlpcl__cl_fail(e_, call, device, __FILE__, __LINE__);                             \
+            goto fail;                                                                             \
+        }                                                                                          \
     } while (0)
 
 /* Jumps to `fail` when an mlpcl call failed (its message is already recorded). */
-#define TRY(expr)                                                                              \
-    do {                                                                                       \
-        st = (expr);                                                                           \
-        if (st != MLPCL_OK) goto fail;                                                         \
+#define TRY(expr)                                                                                  \
+    do {                                                                                           \
+        st = (expr);                                                                               \
+        if (st != MLPCL_OK) goto fail;                                                             \
     } while (0)
 
 /* Multiplies sizes, failing with MLPCL_ERR_TOO_BIG instead of wrapping around. */
@@ -48,12 +48,12 @@ int mlpcl__mul_overflows(size_t a, size_t b, size_t *out);
 /* ---- Networks (net.c) --------------------------------------------------------------------- */
 
 struct mlpcl_net {
-    size_t L;         /* weight layers */
-    size_t *width;    /* L + 1 widths: inputs, hidden…, outputs */
-    mlpcl_act *act;   /* L + 1 entries; act[l] for layer l = 1 … L (act[0] unused) */
+    size_t L;       /* weight layers */
+    size_t *width;  /* L + 1 widths: inputs, hidden…, outputs */
+    mlpcl_act *act; /* L + 1 entries; act[l] for layer l = 1 … L (act[0] unused) */
     mlpcl_loss loss;
-    size_t *offset;   /* L + 2 entries: offset[l] = index of W_l in params; offset[L+1] = total */
-    double *params;   /* the flat parameters */
+    size_t *offset; /* L + 2 entries: offset[l] = index of W_l in params; offset[L+1] = total */
+    double *params; /* the flat parameters */
 };
 
 /* The layer's weight count n_{l-1}·n_l; its biases follow the weights at offset + this. */
@@ -76,13 +76,13 @@ typedef struct mlpcl_program mlpcl_program;
 
 struct mlpcl_ctx {
     mlpcl_device_info info;
-    int is_host;               /* the plain C reference trainer; no OpenCL objects */
-    unsigned flags;            /* MLPCL_CTX_* */
+    int is_host;    /* the plain C reference trainer; no OpenCL objects */
+    unsigned flags; /* MLPCL_CTX_* */
     cl_platform_id platform;
     cl_device_id device;
     cl_context context;
     cl_command_queue queue;
-    mlpcl_program *programs;   /* built programs, a list keyed by build options */
+    mlpcl_program *programs; /* built programs, a list keyed by build options */
 };
 
 /* Reads one device's properties into info. */
@@ -107,20 +107,19 @@ extern const char *const mlpcl__kernel_name[K_COUNT];
 /* What varies between builds of the same sources. */
 typedef struct mlpcl_build_params {
     mlpcl_precision precision;
-    size_t wg;               /* work-group size of the 1-D reductions (a power of two) */
+    size_t wg; /* work-group size of the 1-D reductions (a power of two) */
 } mlpcl_build_params;
 
 struct mlpcl_program {
     cl_program program;
-    char options[512];       /* the build options, as given to clBuildProgram */
-    double build_seconds;    /* wall time of clBuildProgram (the first, uncached build) */
+    char options[512];    /* the build options, as given to clBuildProgram */
+    double build_seconds; /* wall time of clBuildProgram (the first, uncached build) */
     mlpcl_program *next;
 };
 
 /* Builds (or finds already built in ctx) the program for these parameters. The result is
  * owned by ctx. */
-mlpcl_status mlpcl__program_get(mlpcl_ctx *ctx, const mlpcl_build_params *bp,
-                                mlpcl_program **out);
+mlpcl_status mlpcl__program_get(mlpcl_ctx *ctx, const mlpcl_build_params *bp, mlpcl_program **out);
 void mlpcl__programs_free(mlpcl_ctx *ctx);
 
 /* The embedded kernel sources (generated at build time from the kernels folder). */
@@ -134,7 +133,7 @@ extern const size_t mlpcl__kernel_file_count;
 typedef struct mlpcl_launch {
     cl_kernel kernel;
     mlpcl_kernel_id id;
-    size_t layer;          /* the layer it works on (0 for whole-network kernels) */
+    size_t layer; /* the layer it works on (0 for whole-network kernels) */
     cl_uint dims;
     size_t global[2], local[2];
 } mlpcl_launch;
@@ -148,36 +147,37 @@ typedef struct mlpcl_plan {
 
 struct mlpcl_trainer {
     mlpcl_ctx *ctx;
-    mlpcl_net *net;          /* a private copy of the shape; params = current host copy */
-    size_t m;                /* samples */
+    mlpcl_net *net; /* a private copy of the shape; params = current host copy */
+    size_t m;       /* samples */
     mlpcl_precision precision;
-    size_t real;             /* sizeof the device's real type */
-    long iter;               /* parameter version held in P[iter & 1] */
+    size_t real; /* sizeof the device's real type */
+    long iter;   /* parameter version held in P[iter & 1] */
     /* device side */
-    mlpcl_program *program;  /* owned by ctx */
-    size_t wg;               /* 1-D work-group size */
-    size_t n_partials;       /* output-delta work-groups = cost partial sums */
-    cl_mem X, Y;             /* m×n_0, m×n_L */
-    cl_mem P[2];             /* flat parameters, double-buffered: iteration k reads P[k & 1] */
-    cl_mem G;                /* flat gradients */
-    cl_mem *A, *D;           /* L + 1 entries, 1 … L used: activations and deltas, m×n_l */
-    cl_mem partials;         /* n_partials loss sums */
-    cl_mem costs;            /* one real: the last cost */
-    cl_mem state;            /* int[1]: stop flag, set by K_COST, cleared by a run */
-    mlpcl_plan plan[2];      /* by parity */
-    cl_kernel *kernels;      /* every kernel object the plans use, to release */
+    mlpcl_program *program; /* owned by ctx */
+    size_t wg;              /* 1-D work-group size */
+    size_t n_partials;      /* output-delta work-groups = cost partial sums */
+    cl_mem X, Y;            /* m×n_0, m×n_L */
+    cl_mem P[2];            /* flat parameters, double-buffered: iteration k reads P[k & 1] */
+    cl_mem G;               /* flat gradients */
+    cl_mem *A, *D;          /* L + 1 entries, 1 … L used: activations and deltas, m×n_l */
+    cl_mem partials;        /* n_partials loss sums */
+    cl_mem costs;           /* one real: the last cost */
+    cl_mem state;           /* int[1]: stop flag, set by K_COST, cleared by a run */
+    mlpcl_plan plan[2];     /* by parity */
+    cl_kernel *kernels;     /* every kernel object the plans use, to release */
     size_t n_kernels;
     /* host reference side (is_host): workspace */
-    double *X_h, *Y_h;       /* copies of the data */
-    double **A_h, **D_h;     /* L + 1 entries */
-    double *G_h, *P_prev;    /* gradients; the previous parameters (for divergence) */
+    double *X_h, *Y_h;    /* copies of the data */
+    double **A_h, **D_h;  /* L + 1 entries */
+    double *G_h, *P_prev; /* gradients; the previous parameters (for divergence) */
 };
 
 /* The stages of one iteration on the device, for the tests. */
 mlpcl_status mlpcl__trainer_enqueue(mlpcl_trainer *tr, int tail, long iter);
 /* Sets a run's step and target in the kernels that take them, and clears the stop flag. */
 mlpcl_status mlpcl__trainer_prepare(mlpcl_trainer *tr, double lr, double target);
-/* Reads a device buffer into doubles: what = 'A' or 'D' (layer l), 'G', 'P' (parity l). */
+/* Reads a device buffer into doubles: what = 'A' or 'D' (layer l), 'G', 'C' (the last cost),
+ * 'P' (the parameters of iteration l, counted from the trainer's current ones; 0 or 1). */
 mlpcl_status mlpcl__trainer_read(mlpcl_trainer *tr, char what, size_t l, double *out);
 /* The stop threshold as the device's real type compares it: the least real ≥ target, so that
  * (real) cost < it exactly when cost < target. */
@@ -195,8 +195,8 @@ double mlpcl__ref_output_delta(const mlpcl_net *net, const double *AL, const dou
 void mlpcl__ref_hidden_deltas(const mlpcl_net *net, const double *P, double **A, size_t m,
                               double **D);
 /* G = [dW_l; db_l] for every layer. */
-void mlpcl__ref_gradients(const mlpcl_net *net, const double *X, double **A, double **D,
-                          size_t m, double *G);
+void mlpcl__ref_gradients(const mlpcl_net *net, const double *X, double **A, double **D, size_t m,
+                          double *G);
 /* The cost and gradient of the whole batch at P (allocates its own workspace). */
 mlpcl_status mlpcl__ref_cost_grad(const mlpcl_net *net, const double *P, const double *X,
                                   const double *Y, size_t m, double *cost, double *G);

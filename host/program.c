@@ -7,10 +7,11 @@
 
 #include "internal.h"
 
+#define MAX_KERNEL_FILES 16
+
 const char *const mlpcl__kernel_name[K_COUNT] = {
-    [K_FORWARD] = "forward",           [K_SOFTMAX] = "softmax",
-    [K_OUTPUT_DELTA] = "output_delta", [K_COST] = "cost",
-    [K_HIDDEN_DELTA] = "hidden_delta", [K_GRADIENT] = "gradient",
+    [K_FORWARD] = "forward", [K_SOFTMAX] = "softmax",           [K_OUTPUT_DELTA] = "output_delta",
+    [K_COST] = "cost",       [K_HIDDEN_DELTA] = "hidden_delta", [K_GRADIENT] = "gradient",
     [K_UPDATE] = "update",
 };
 
@@ -20,8 +21,8 @@ static void build_options(const mlpcl_build_params *bp, char *buf, size_t size)
     const char *extra = getenv("MLPCL_BUILD_OPTIONS");
     snprintf(buf, size, "-cl-std=CL1.2 -DREAL=%s%s -DWG=%zu%s%s",
              bp->precision == MLPCL_DOUBLE ? "double" : "float",
-             bp->precision == MLPCL_DOUBLE ? " -DREAL_IS_DOUBLE=1" : "", bp->wg,
-             extra ? " " : "", extra ? extra : "");
+             bp->precision == MLPCL_DOUBLE ? " -DREAL_IS_DOUBLE=1" : "", bp->wg, extra ? " " : "",
+             extra ? extra : "");
 }
 
 static void free_texts(char **texts, size_t n)
@@ -60,13 +61,14 @@ static mlpcl_status read_kernel_dir(const char *dir, char ***out)
     return MLPCL_OK;
 }
 
-mlpcl_status mlpcl__program_get(mlpcl_ctx *ctx, const mlpcl_build_params *bp,
-                                mlpcl_program **out)
+mlpcl_status mlpcl__program_get(mlpcl_ctx *ctx, const mlpcl_build_params *bp, mlpcl_program **out)
 {
     mlpcl_status st = MLPCL_OK;
     char options[512];
     char **dir_texts = NULL;
     const char *dn = ctx->info.name;
+    if (mlpcl__kernel_file_count > MAX_KERNEL_FILES)
+        return mlpcl__fail(MLPCL_ERR_ARG, "more kernel files than MAX_KERNEL_FILES");
     if (bp->precision == MLPCL_DOUBLE && !ctx->info.fp64)
         return mlpcl__fail(MLPCL_ERR_NO_FP64,
                            "device \"%s\" has no double precision (cl_khr_fp64); "
@@ -83,10 +85,18 @@ mlpcl_status mlpcl__program_get(mlpcl_ctx *ctx, const mlpcl_build_params *bp,
     snprintf(p->options, sizeof p->options, "%s", options);
     const char *dir = getenv("MLPCL_KERNEL_DIR");
     if (dir && *dir) TRY(read_kernel_dir(dir, &dir_texts));
-    const char **texts = dir_texts ? (const char **)dir_texts : (const char **)mlpcl__kernel_texts;
+    const char *const *texts = dir_texts ? (const char *const *)dir_texts : mlpcl__kernel_texts;
+    /* Each file behind a #line directive, so that build logs name the file and its line. */
+    const char *parts[2 * MAX_KERNEL_FILES];
+    char lines[MAX_KERNEL_FILES][80];
+    for (size_t i = 0; i < mlpcl__kernel_file_count; ++i) {
+        snprintf(lines[i], sizeof lines[i], "#line 1 \"%s\"\n", mlpcl__kernel_files[i]);
+        parts[2 * i] = lines[i];
+        parts[2 * i + 1] = texts[i];
+    }
     cl_int err;
-    p->program = clCreateProgramWithSource(ctx->context, (cl_uint)mlpcl__kernel_file_count, texts,
-                                           NULL, &err);
+    p->program = clCreateProgramWithSource(ctx->context, (cl_uint)(2 * mlpcl__kernel_file_count),
+                                           parts, NULL, &err);
     CL_CHECK(err, "clCreateProgramWithSource", dn);
     double t0 = mlpcl__now();
     err = clBuildProgram(p->program, 1, &ctx->device, options, NULL, NULL);

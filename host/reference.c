@@ -10,9 +10,12 @@
 static double activate(mlpcl_act act, double z)
 {
     switch (act) {
-    case MLPCL_TANH: return tanh(z);
-    case MLPCL_RELU: return z > 0.0 ? z : 0.0;
-    default: return 1.0 / (1.0 + exp(-z));
+    case MLPCL_TANH:
+        return tanh(z);
+    case MLPCL_RELU:
+        return z > 0.0 ? z : 0.0;
+    default:
+        return 1.0 / (1.0 + exp(-z));
     }
 }
 
@@ -20,9 +23,12 @@ static double activate(mlpcl_act act, double z)
 static double act_slope(mlpcl_act act, double a)
 {
     switch (act) {
-    case MLPCL_TANH: return 1.0 - a * a;
-    case MLPCL_RELU: return a > 0.0 ? 1.0 : 0.0;
-    default: return (1.0 - a) * a;
+    case MLPCL_TANH:
+        return 1.0 - a * a;
+    case MLPCL_RELU:
+        return a > 0.0 ? 1.0 : 0.0;
+    default:
+        return (1.0 - a) * a;
     }
 }
 
@@ -89,8 +95,8 @@ void mlpcl__ref_hidden_deltas(const mlpcl_net *net, const double *P, double **A,
     }
 }
 
-void mlpcl__ref_gradients(const mlpcl_net *net, const double *X, double **A, double **D,
-                          size_t m, double *G)
+void mlpcl__ref_gradients(const mlpcl_net *net, const double *X, double **A, double **D, size_t m,
+                          double *G)
 {
     for (size_t l = 1; l <= net->L; ++l) {
         size_t n_in = net->width[l - 1], n_out = net->width[l];
@@ -158,8 +164,8 @@ mlpcl_status mlpcl__ref_run(mlpcl_trainer *tr, const mlpcl_train_opts *opts,
     double t0 = mlpcl__now(), last = NAN;
     for (long k = 0;; ++k) {
         mlpcl__ref_forward(net, P, tr->X_h, tr->m, tr->A_h);
-        double cost = mlpcl__ref_output_delta(net, tr->A_h[net->L], tr->Y_h, tr->m,
-                                              tr->D_h[net->L]);
+        double cost =
+            mlpcl__ref_output_delta(net, tr->A_h[net->L], tr->Y_h, tr->m, tr->D_h[net->L]);
         if (k == 0) res->start_cost = cost;
         if (opts->on_cost) opts->on_cost(opts->user, k, cost);
         res->iterations = k;

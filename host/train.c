@@ -155,9 +155,9 @@ static mlpcl_status upload(mlpcl_trainer *tr, cl_mem buf, const double *v, size_
         memcpy(tmp, v, n * sizeof(double));
     else
         for (size_t i = 0; i < n; ++i) ((float *)tmp)[i] = (float)v[i];
-    CL_CHECK(clEnqueueWriteBuffer(tr->ctx->queue, buf, CL_TRUE, 0, n * tr->real, tmp, 0, NULL,
-                                  NULL),
-             "clEnqueueWriteBuffer", tr->ctx->info.name);
+    CL_CHECK(
+        clEnqueueWriteBuffer(tr->ctx->queue, buf, CL_TRUE, 0, n * tr->real, tmp, 0, NULL, NULL),
+        "clEnqueueWriteBuffer", tr->ctx->info.name);
 fail:
     free(tmp);
     return st;
@@ -168,8 +168,7 @@ static mlpcl_status download(mlpcl_trainer *tr, cl_mem buf, double *v, size_t n)
     mlpcl_status st = MLPCL_OK;
     void *tmp = malloc(n * tr->real + 1);
     if (!tmp) return mlpcl__fail(MLPCL_ERR_NOMEM, "out of host memory staging a download");
-    CL_CHECK(clEnqueueReadBuffer(tr->ctx->queue, buf, CL_TRUE, 0, n * tr->real, tmp, 0, NULL,
-                                 NULL),
+    CL_CHECK(clEnqueueReadBuffer(tr->ctx->queue, buf, CL_TRUE, 0, n * tr->real, tmp, 0, NULL, NULL),
              "clEnqueueReadBuffer", tr->ctx->info.name);
     for (size_t i = 0; i < n; ++i)
         v[i] = tr->precision == MLPCL_DOUBLE ? ((double *)tmp)[i] : ((float *)tmp)[i];
@@ -200,9 +199,9 @@ static mlpcl_status check_sizes(const mlpcl_trainer *tr)
         }
         if (l >= 1) acts += 2 * mn; /* A_l and D_l */
     }
-    total = r * (m * (net->width[0] + net->width[net->L]) + acts + 3 * n_params +
-                 tr->n_partials + 1) +
-            sizeof(cl_int);
+    total =
+        r * (m * (net->width[0] + net->width[net->L]) + acts + 3 * n_params + tr->n_partials + 1) +
+        sizeof(cl_int);
     if (n_params * r > biggest) biggest = n_params * r, biggest_what = "the parameters";
     if (total > d->global_mem)
         return mlpcl__fail(MLPCL_ERR_TOO_BIG,
@@ -253,9 +252,8 @@ static mlpcl_status build_plan(mlpcl_trainer *tr, int p, cl_kernel *shared)
             karg a[] = {ARG_INT(m), ARG_INT(nL), ARG_MEM(tr->A[L])};
             TRY(make_kernel(tr, K_SOFTMAX, &shared[K_SOFTMAX], 3, a));
         }
-        karg a[] = {ARG_INT(m * nL),    ARG_INT(m),          ARG_INT(net->act[L]),
-                    ARG_INT(net->loss), ARG_MEM(tr->A[L]),   ARG_MEM(tr->Y),
-                    ARG_MEM(tr->D[L]),  ARG_MEM(tr->partials)};
+        karg a[] = {ARG_INT(m * nL),   ARG_INT(m),     ARG_INT(net->act[L]), ARG_INT(net->loss),
+                    ARG_MEM(tr->A[L]), ARG_MEM(tr->Y), ARG_MEM(tr->D[L]),    ARG_MEM(tr->partials)};
         TRY(make_kernel(tr, K_OUTPUT_DELTA, &shared[K_OUTPUT_DELTA], 8, a));
         double scale = net->loss == MLPCL_CE ? 1.0 / (double)m : 1.0 / (2.0 * (double)m);
         karg c[] = {ARG_INT(tr->n_partials), ARG_REAL(scale),    ARG_REAL(0.0),
@@ -263,8 +261,12 @@ static mlpcl_status build_plan(mlpcl_trainer *tr, int p, cl_kernel *shared)
         TRY(make_kernel(tr, K_COST, &shared[K_COST], 6, c));
         for (size_t l = 1; l <= L; ++l) {
             cl_mem in = l == 1 ? tr->X : tr->A[l - 1];
-            karg g[] = {ARG_INT(m),       ARG_INT(net->width[l - 1]), ARG_INT(net->width[l]),
-                        ARG_MEM(in),      ARG_MEM(tr->D[l]),          ARG_MEM(tr->G),
+            karg g[] = {ARG_INT(m),
+                        ARG_INT(net->width[l - 1]),
+                        ARG_INT(net->width[l]),
+                        ARG_MEM(in),
+                        ARG_MEM(tr->D[l]),
+                        ARG_MEM(tr->G),
                         ARG_INT(net->offset[l])};
             TRY(make_kernel(tr, K_GRADIENT, &shared[K_COUNT + l], 7, g));
         }
@@ -292,8 +294,8 @@ static mlpcl_status build_plan(mlpcl_trainer *tr, int p, cl_kernel *shared)
         TRY(add_launch(&plan->tail, &plan->n_tail, shared[K_COUNT + l], K_GRADIENT, l, tr, 2,
                        net->width[l], net->width[l - 1] + 1));
     size_t n = mlpcl_net_n_params(net);
-    karg u[] = {ARG_INT(n),        ARG_REAL(0.0),        ARG_MEM(tr->P[p]), ARG_MEM(tr->G),
-                ARG_MEM(tr->P[!p]), ARG_MEM(tr->state)};
+    karg u[] = {ARG_INT(n),     ARG_REAL(0.0),      ARG_MEM(tr->P[p]),
+                ARG_MEM(tr->G), ARG_MEM(tr->P[!p]), ARG_MEM(tr->state)};
     TRY(make_kernel(tr, K_UPDATE, &k, 6, u));
     TRY(add_launch(&plan->tail, &plan->n_tail, k, K_UPDATE, 0, tr, 1, n, 1));
 fail:
@@ -307,9 +309,9 @@ static mlpcl_status choose_program(mlpcl_trainer *tr)
     mlpcl_status st = MLPCL_OK;
     size_t items[3] = {1, 1, 1};
     const char *dn = tr->ctx->info.name;
-    CL_CHECK(clGetDeviceInfo(tr->ctx->device, CL_DEVICE_MAX_WORK_ITEM_SIZES, sizeof items, items,
-                             NULL),
-             "clGetDeviceInfo(CL_DEVICE_MAX_WORK_ITEM_SIZES)", dn);
+    CL_CHECK(
+        clGetDeviceInfo(tr->ctx->device, CL_DEVICE_MAX_WORK_ITEM_SIZES, sizeof items, items, NULL),
+        "clGetDeviceInfo(CL_DEVICE_MAX_WORK_ITEM_SIZES)", dn);
     size_t wg = DEFAULT_WG;
     if (wg > tr->ctx->info.max_work_group) wg = tr->ctx->info.max_work_group;
     if (wg > items[0]) wg = items[0];
@@ -415,8 +417,8 @@ void mlpcl_trainer_free(mlpcl_trainer *tr)
     } else {
         if (tr->ctx->queue) clFinish(tr->ctx->queue);
         for (size_t i = 0; i < tr->n_kernels; ++i) clReleaseKernel(tr->kernels[i]);
-        cl_mem *mems[] = {&tr->X, &tr->Y, &tr->P[0], &tr->P[1], &tr->G, &tr->partials, &tr->costs,
-                          &tr->state};
+        cl_mem *mems[] = {&tr->X, &tr->Y,        &tr->P[0],  &tr->P[1],
+                          &tr->G, &tr->partials, &tr->costs, &tr->state};
         for (size_t i = 0; i < sizeof mems / sizeof *mems; ++i)
             if (*mems[i]) clReleaseMemObject(*mems[i]);
         for (size_t l = 1; tr->net && l <= tr->net->L; ++l) {
@@ -486,11 +488,18 @@ mlpcl_status mlpcl__trainer_read(mlpcl_trainer *tr, char what, size_t l, double 
 {
     const mlpcl_net *net = tr->net;
     switch (what) {
-    case 'A': return download(tr, tr->A[l], out, tr->m * net->width[l]);
-    case 'D': return download(tr, tr->D[l], out, tr->m * net->width[l]);
-    case 'G': return download(tr, tr->G, out, mlpcl_net_n_params(net));
-    case 'P': return download(tr, tr->P[(tr->iter + (long)l) & 1], out, mlpcl_net_n_params(net));
-    default: return mlpcl__fail(MLPCL_ERR_ARG, "unknown trainer buffer '%c'", what);
+    case 'A':
+        return download(tr, tr->A[l], out, tr->m * net->width[l]);
+    case 'D':
+        return download(tr, tr->D[l], out, tr->m * net->width[l]);
+    case 'G':
+        return download(tr, tr->G, out, mlpcl_net_n_params(net));
+    case 'P':
+        return download(tr, tr->P[(tr->iter + (long)l) & 1], out, mlpcl_net_n_params(net));
+    case 'C':
+        return download(tr, tr->costs, out, 1);
+    default:
+        return mlpcl__fail(MLPCL_ERR_ARG, "unknown trainer buffer '%c'", what);
     }
 }
 
@@ -531,7 +540,7 @@ mlpcl_status mlpcl_trainer_run(mlpcl_trainer *tr, const mlpcl_train_opts *opts,
     cl_command_queue q = tr->ctx->queue;
     cl_event events[65] = {0};
     unsigned char slots[65][8]; /* destinations of the cost reads, one per iteration in flight */
-    long next = 0;    /* the next iteration whose head is to be enqueued */
+    long next = 0;              /* the next iteration whose head is to be enqueued */
     double t0 = mlpcl__now(), last = NAN;
     long k = 0, kept = 0;
     TRY(mlpcl__trainer_prepare(tr, opts->lr, opts->target));

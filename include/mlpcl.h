@@ -40,18 +40,18 @@ const char *mlpcl_last_error(void);
 /* ---- Devices ------------------------------------------------------------------------------ */
 
 typedef struct mlpcl_device_info {
-    int platform;        /* platform index, as `mlpcl devices` lists it; -1 for the host */
-    int device;          /* device index within the platform; -1 for the host */
-    const char *type;    /* "gpu", "cpu", "accelerator", "other" or "host" (static string) */
-    char name[256];      /* CL_DEVICE_NAME */
+    int platform;     /* platform index, as `mlpcl devices` lists it; -1 for the host */
+    int device;       /* device index within the platform; -1 for the host */
+    const char *type; /* "gpu", "cpu", "accelerator", "other" or "host" (static string) */
+    char name[256];   /* CL_DEVICE_NAME */
     char platform_name[256];
-    char version[256];   /* CL_DEVICE_VERSION */
-    char driver[256];    /* CL_DRIVER_VERSION */
+    char version[256]; /* CL_DEVICE_VERSION */
+    char driver[256];  /* CL_DRIVER_VERSION */
     unsigned compute_units;
     uint64_t global_mem; /* bytes */
     uint64_t max_alloc;  /* bytes, the largest single buffer */
     size_t max_work_group;
-    int fp64;            /* 1 where cl_khr_fp64 (or OpenCL 3.0's fp64 feature) is present */
+    int fp64; /* 1 where cl_khr_fp64 (or OpenCL 3.0's fp64 feature) is present */
 } mlpcl_device_info;
 
 /* Lists every device of every platform, followed by the host entry. On success *list holds
@@ -107,8 +107,8 @@ mlpcl_status mlpcl_net_set_loss(mlpcl_net *net, mlpcl_loss loss);
 
 /* Parameters, in one flat array: W_1 (n_0×n_1), b_1 (n_1), W_2 (n_1×n_2), b_2, … */
 size_t mlpcl_net_n_params(const mlpcl_net *net);
-double *mlpcl_net_params(mlpcl_net *net);                  /* owned by net */
-size_t mlpcl_net_offset(const mlpcl_net *net, size_t l);   /* index of W_l[0][0], l = 1 … L */
+double *mlpcl_net_params(mlpcl_net *net);                /* owned by net */
+size_t mlpcl_net_offset(const mlpcl_net *net, size_t l); /* index of W_l[0][0], l = 1 … L */
 mlpcl_status mlpcl_net_init(mlpcl_net *net, mlpcl_init init, uint64_t seed);
 
 /* Row-major indexing, in one place: element (row, col) of a matrix with `cols` columns. */
@@ -129,10 +129,10 @@ mlpcl_status mlpcl_trainer_create(mlpcl_ctx *ctx, const mlpcl_net *net, const do
 void mlpcl_trainer_free(mlpcl_trainer *tr);
 
 typedef struct mlpcl_train_opts {
-    double lr;      /* gradient-descent step (learning rate) */
-    double target;  /* stop as soon as the cost of the current weights is below this */
-    long max_iter;  /* stop after this many updates even if not converged */
-    int lookahead;  /* iterations the device may run ahead of the cost read; 0 = stalling */
+    double lr;     /* gradient-descent step (learning rate) */
+    double target; /* stop as soon as the cost of the current weights is below this */
+    long max_iter; /* stop after this many updates even if not converged */
+    int lookahead; /* iterations the device may run ahead of the cost read; 0 = stalling */
     /* Called with every iteration's cost, in order: iter 0 is the cost of the starting
      * weights, iter k the cost after k updates. May be NULL. */
     void (*on_cost)(void *user, long iter, double cost);
@@ -170,8 +170,8 @@ mlpcl_status mlpcl_trainer_params(mlpcl_trainer *tr, mlpcl_net *net);
 
 typedef struct mlpcl_table {
     size_t rows, cols;
-    double *v;     /* rows × cols, row-major */
-    char **names;  /* cols header names, or NULL when the file has no header row */
+    double *v;    /* rows × cols, row-major */
+    char **names; /* cols header names, or NULL when the file has no header row */
 } mlpcl_table;
 
 /* Reads a CSV file of numbers: comma-separated, one row a line, an optional header row of

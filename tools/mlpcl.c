@@ -13,8 +13,13 @@
 
 #include "mlpcl.h"
 
-enum { EXIT_CONVERGED = 0, EXIT_USAGE = 2, EXIT_DEVICE = 3, EXIT_NOT_CONVERGED = 4,
-       EXIT_DIVERGED = 5 };
+enum {
+    EXIT_CONVERGED = 0,
+    EXIT_USAGE = 2,
+    EXIT_DEVICE = 3,
+    EXIT_NOT_CONVERGED = 4,
+    EXIT_DIVERGED = 5
+};
 
 #define MAX_LAYERS 64
 
@@ -106,8 +111,10 @@ static int exit_for(int st)
     switch (st) {
     case MLPCL_ERR_ARG:
     case MLPCL_ERR_DATA:
-    case MLPCL_ERR_IO: return EXIT_USAGE;
-    default: return EXIT_DEVICE;
+    case MLPCL_ERR_IO:
+        return EXIT_USAGE;
+    default:
+        return EXIT_DEVICE;
     }
 }
 
@@ -142,8 +149,7 @@ static int take(args *a, const char *name, const char **value, int *bad)
     return 1;
 }
 
-static int parse_long(const char *cmd, const char *opt, const char *s, long lo, long hi,
-                      long *out)
+static int parse_long(const char *cmd, const char *opt, const char *s, long lo, long hi, long *out)
 {
     char *end;
     errno = 0;
@@ -155,8 +161,7 @@ static int parse_long(const char *cmd, const char *opt, const char *s, long lo, 
     return 0;
 }
 
-static int parse_double(const char *cmd, const char *opt, const char *s, int positive,
-                        double *out)
+static int parse_double(const char *cmd, const char *opt, const char *s, int positive, double *out)
 {
     char *end;
     errno = 0;
@@ -187,8 +192,10 @@ static int parse_layers(const char *s, size_t *widths, size_t *n_layers)
         p = end + 1;
     }
     if (n < 2)
-        return failf(EXIT_USAGE, "train: --layers needs at least the inputs and the outputs, "
-                                 "not '%s'", s);
+        return failf(EXIT_USAGE,
+                     "train: --layers needs at least the inputs and the outputs, "
+                     "not '%s'",
+                     s);
     *n_layers = n - 1;
     return 0;
 }
@@ -228,8 +235,14 @@ static void print_cost(void *user, long iter, double cost)
 static int parse_train(int argc, char **argv, train_cli *o)
 {
     args a = {argc, 1, argv, "train"};
-    *o = (train_cli){.samples = 10, .max_iter = 10000000, .print_every = 100, .seed = 1,
-                     .lookahead = 1, .lr = 0.01, .target = 0.1, .precision = MLPCL_FLOAT,
+    *o = (train_cli){.samples = 10,
+                     .max_iter = 10000000,
+                     .print_every = 100,
+                     .seed = 1,
+                     .lookahead = 1,
+                     .lr = 0.01,
+                     .target = 0.1,
+                     .precision = MLPCL_FLOAT,
                      .init = MLPCL_INIT_ONES};
     for (; a.i < argc; ++a.i) {
         const char *v = NULL, *arg = argv[a.i];
@@ -254,8 +267,8 @@ static int parse_train(int argc, char **argv, train_cli *o)
         } else if (take(&a, "--max-iter", &v, &bad)) {
             if (!bad) rc = parse_long("train", "--max-iter", v, 0, 1000000000000L, &o->max_iter);
         } else if (take(&a, "--print-every", &v, &bad)) {
-            if (!bad) rc = parse_long("train", "--print-every", v, 0, 1000000000000L,
-                                      &o->print_every);
+            if (!bad)
+                rc = parse_long("train", "--print-every", v, 0, 1000000000000L, &o->print_every);
         } else if (take(&a, "--seed", &v, &bad)) {
             if (!bad) rc = parse_long("train", "--seed", v, 0, 0x7fffffffffffffffL, &o->seed);
         } else if (take(&a, "--lookahead", &v, &bad)) {
@@ -267,8 +280,7 @@ static int parse_train(int argc, char **argv, train_cli *o)
             } else if (!strcmp(v, "double")) {
                 o->precision = MLPCL_DOUBLE;
             } else {
-                rc = failf(EXIT_USAGE, "train: --precision expects float or double, not '%s'",
-                           v);
+                rc = failf(EXIT_USAGE, "train: --precision expects float or double, not '%s'", v);
             }
             o->precision_given = 1;
         } else if (take(&a, "--init", &v, &bad)) {
@@ -299,8 +311,9 @@ static int load_data(const train_cli *o, mlpcl_table *X, mlpcl_table *Y, size_t 
         if ((st = mlpcl_csv_read(o->x_path, X)) != MLPCL_OK) return lib_fail(st);
         if ((st = mlpcl_csv_read(o->y_path, Y)) != MLPCL_OK) return lib_fail(st);
         if (X->rows != Y->rows)
-            return failf(EXIT_USAGE, "train: %s has %zu data rows but %s has %zu: X and Y need "
-                                     "one row per sample each",
+            return failf(EXIT_USAGE,
+                         "train: %s has %zu data rows but %s has %zu: X and Y need "
+                         "one row per sample each",
                          o->x_path, X->rows, o->y_path, Y->rows);
     } else {
         size_t m = (size_t)o->samples;
@@ -322,12 +335,14 @@ static int load_data(const train_cli *o, mlpcl_table *X, mlpcl_table *Y, size_t 
     }
     if ((st = parse_layers(o->layers, widths, n_layers))) return st;
     if (widths[0] != X->cols)
-        return failf(EXIT_USAGE, "train: --layers %s starts with %zu inputs but %s has %zu "
-                                 "columns",
+        return failf(EXIT_USAGE,
+                     "train: --layers %s starts with %zu inputs but %s has %zu "
+                     "columns",
                      o->layers, widths[0], xs, X->cols);
     if (widths[*n_layers] != Y->cols)
-        return failf(EXIT_USAGE, "train: --layers %s ends with %zu outputs but %s has %zu "
-                                 "columns",
+        return failf(EXIT_USAGE,
+                     "train: --layers %s ends with %zu outputs but %s has %zu "
+                     "columns",
                      o->layers, widths[*n_layers], ys, Y->cols);
     return 0;
 }
@@ -383,8 +398,7 @@ static int cmd_train(int argc, char **argv)
                    "diverged: the cost became NaN or infinite at iteration %ld; the last finite "
                    "cost was %.9g; kept the weights of iteration %ld. Try a smaller --lr (now "
                    "%g).",
-                   res.iterations, res.cost,
-                   res.iterations > 0 ? res.iterations - 1 : 0, o.lr);
+                   res.iterations, res.cost, res.iterations > 0 ? res.iterations - 1 : 0, o.lr);
         goto done;
     }
     fputs("end: ", stdout);
@@ -459,8 +473,7 @@ static int cmd_gen(int argc, char **argv)
         } else if (take(&a, "--seed", &v, &bad)) {
             if (!bad) rc = parse_long("gen", "--seed", v, 0, 0x7fffffffffffffffL, &seed);
         } else {
-            return failf(EXIT_USAGE, "gen: unknown option '%s' (see mlpcl gen --help)",
-                         argv[a.i]);
+            return failf(EXIT_USAGE, "gen: unknown option '%s' (see mlpcl gen --help)", argv[a.i]);
         }
         if (bad || rc) return EXIT_USAGE;
     }
@@ -472,8 +485,9 @@ static int cmd_gen(int argc, char **argv)
         st = mlpcl_csv_write(x, X, (size_t)m, 2);
         if (st == MLPCL_OK) st = mlpcl_csv_write(y, Y, (size_t)m, 2);
     }
-    if (st != MLPCL_OK) rc = st == MLPCL_ERR_NOMEM ? failf(EXIT_DEVICE, "out of host memory")
-                                                   : failf(EXIT_DEVICE, "%s", mlpcl_last_error());
+    if (st != MLPCL_OK)
+        rc = st == MLPCL_ERR_NOMEM ? failf(EXIT_DEVICE, "out of host memory")
+                                   : failf(EXIT_DEVICE, "%s", mlpcl_last_error());
     free(X);
     free(Y);
     return rc;
@@ -482,6 +496,7 @@ static int cmd_gen(int argc, char **argv)
 int main(int argc, char **argv)
 {
     if (argc < 2) {
+        fputs("mlpcl: no command given\n\n", stderr);
         fputs(usage_main, stderr);
         return EXIT_USAGE;
     }

@@ -1,0 +1,271 @@
+/* test_iteration.c: whole iterations and whole runs on the device against the host reference:
+ * one update of 2-3-2 and of 5-17-9-3; the tutorial's run to convergence; the non-stalling
+ * cost read (lookahead 1 and 4) against the stalling loop (lookahead 0), bit for bit, when the
+ * run converges, hits max_iter and diverges; a run split in two against one run; and two runs
+ * of the same thing, bit for bit. Tolerances as in test_kernels.c: double 1e-12 and float 2e-4
+ * norm-wise, except over whole runs (below). */
+#include "check.h"
+
+typedef struct problem {
+    mlpcl_net *net;
+    double *X, *Y;
+    size_t m;
+} problem;
+
+static problem make_problem(size_t L, const size_t *widths, mlpcl_act hidden, mlpcl_act out,
+                            mlpcl_loss loss, mlpcl_init init, size_t m, uint64_t seed)
+{
+    problem p = {0};
+    p.m = m;
+    OK(mlpcl_net_create(L, widths, &p.net));
+    for (size_t l = 1; l <= L; ++l) OK(mlpcl_net_set_act(p.net, l, l == L ? out : hidden));
+    OK(mlpcl_net_set_loss(p.net, loss));
+    OK(mlpcl_net_init(p.net, init, seed));
+    p.X = malloc(m * widths[0] * sizeof *p.X);
+    p.Y = calloc(m * widths[L], sizeof *p.Y);
+    mlpcl_rng rng = {seed};
+    fill_uniform(&rng, p.X, m * widths[0], 0, 1);
+    if (loss == MLPCL_CE) /* one-hot targets */
+        for (size_t i = 0; i < m; ++i) p.Y[i * widths[L] + i % widths[L]] = 1;
+    else
+        fill_uniform(&rng, p.Y, m * widths[L], 0, 1);
+    return p;
+}
+
+static void free_problem(problem *p)
+{
+    mlpcl_net_free(p->net);
+    free(p->X);
+    free(p->Y);
+}
+
+/* A run's every cost, and its result and final parameters. */
+typedef struct trace {
+    double *costs;
+    size_t n, cap;
+    mlpcl_train_result res;
+    double *params;
+} trace;
+
+static void record(void *user, long iter, double cost)
+{
+    trace *t = user;
+    if ((size_t)iter != t->n)
+        printf("FAIL: cost of iteration %ld out of order\n", iter), ++failures;
+    if (t->n == t->cap)
+        t->costs = realloc(t->costs, (t->cap = t->cap ? 2 * t->cap : 1024) * sizeof(double));
+    t->costs[t->n++] = cost;
+}
+
+static trace run(mlpcl_ctx *ctx, const problem *p, mlpcl_precision prec, double lr, double target,
+                 long max_iter, int lookahead)
+{
+    trace t = {0};
+    mlpcl_trainer *tr;
+    mlpcl_train_opts o;
+    mlpcl_train_opts_default(&o);
+    o.lr = lr;
+    o.target = target;
+    o.max_iter = max_iter;
+    o.lookahead = lookahead;
+    o.on_cost = record;
+    o.user = &t;
+    OK(mlpcl_trainer_create(ctx, p->net, p->X, p->Y, p->m, prec, &tr));
+    OK(mlpcl_trainer_run(tr, &o, &t.res));
+    mlpcl_net *out;
+    OK(mlpcl_net_clone(p->net, &out));
+    OK(mlpcl_trainer_params(tr, out));
+    size_t n = mlpcl_net_n_params(out);
+    t.params = malloc(n * sizeof *t.params);
+    memcpy(t.params, out->params, n * sizeof *t.params);
+    mlpcl_net_free(out);
+    mlpcl_trainer_free(tr);
+    return t;
+}
+
+static void free_trace(trace *t)
+{
+    free(t->costs);
+    free(t->params);
+}
+
+/* The same run, bit for bit: stop, iterations, every cost and every parameter. */
+static void same_bits(const char *what, const trace *a, const trace *b, size_t np)
+{
+    CHECK(a->res.stop == b->res.stop && a->res.iterations == b->res.iterations,
+          "%s: stop %d after %ld vs stop %d after %ld", what, a->res.stop, a->res.iterations,
+          b->res.stop, b->res.iterations);
+    CHECK(a->n == b->n && !memcmp(a->costs, b->costs, a->n * sizeof(double)),
+          "%s: the costs differ", what);
+    CHECK(!memcmp(a->params, b->params, np * sizeof(double)), "%s: the parameters differ", what);
+    CHECK(!memcmp(&a->res.cost, &b->res.cost, sizeof(double)), "%s: final cost %.17g vs %.17g",
+          what, a->res.cost, b->res.cost);
+}
+
+static void one_update(mlpcl_ctx *ctx, mlpcl_ctx *host, size_t L, const size_t *widths,
+                       mlpcl_init init, mlpcl_precision prec)
+{
+    problem p = make_problem(L, widths, MLPCL_SIGMOID, MLPCL_SIGMOID, MLPCL_MSE, init, 10, 7);
+    size_t np = mlpcl_net_n_params(p.net);
+    double rtol = prec == MLPCL_DOUBLE ? 1e-12 : 2e-4;
+    trace ref = run(host, &p, MLPCL_DOUBLE, 0.3, 0.0, 1, 0);
+    trace dev = run(ctx, &p, prec, 0.3, 0.0, 1, 1);
+    char what[96];
+    snprintf(what, sizeof what, "%zu-layer net, %s, one update: costs", L,
+             prec == MLPCL_DOUBLE ? "double" : "float");
+    CHECK(dev.n == 2 && ref.n == 2 && dev.res.iterations == 1, "%s: %zu costs, %ld iterations",
+          what, dev.n, dev.res.iterations);
+    compare(what, dev.costs, ref.costs, 2, rtol, 1e-300);
+    snprintf(what, sizeof what, "%zu-layer net, %s, one update: parameters", L,
+             prec == MLPCL_DOUBLE ? "double" : "float");
+    compare(what, dev.params, ref.params, np, rtol, 1e-300);
+    free_trace(&ref);
+    free_trace(&dev);
+    free_problem(&p);
+}
+
+int main(void)
+{
+    mlpcl_ctx *ctx = test_device(), *host;
+    OK(mlpcl_ctx_create("host", 0, &host));
+    int fp64 = ctx->info.fp64;
+    const size_t tut[] = {2, 3, 2}, deep[] = {5, 17, 9, 3};
+
+    /* One whole iteration. */
+    for (int d = 0; d <= fp64; ++d) {
+        mlpcl_precision prec = d ? MLPCL_DOUBLE : MLPCL_FLOAT;
+        one_update(ctx, host, 2, tut, MLPCL_INIT_ONES, prec);
+        one_update(ctx, host, 3, deep, MLPCL_INIT_UNIFORM, prec);
+    }
+
+    /* The tutorial to convergence: in double, the reference's iteration count and cost (the
+     * two differ only by rounding order, ~1e-16 a step over ~3000 steps); in float the count
+     * within 1 and the cost within 1e-5 (float's rounding of ~3000 updates of size ~1e-3). */
+    problem tp = {0};
+    tp.m = 10;
+    OK(mlpcl_net_create(2, tut, &tp.net));
+    OK(mlpcl_net_init(tp.net, MLPCL_INIT_ONES, 0));
+    tp.X = malloc(20 * sizeof(double));
+    tp.Y = malloc(20 * sizeof(double));
+    mlpcl_tutorial_data(10, 1, tp.X, tp.Y);
+    trace ref = run(host, &tp, MLPCL_DOUBLE, 0.01, 0.1, 100000, 0);
+    CHECK(ref.res.stop == MLPCL_STOP_CONVERGED && ref.res.iterations > 100,
+          "reference: stop %d after %ld", ref.res.stop, ref.res.iterations);
+    if (fp64) {
+        trace dd = run(ctx, &tp, MLPCL_DOUBLE, 0.01, 0.1, 100000, 1);
+        CHECK(dd.res.iterations == ref.res.iterations, "double: %ld iterations, reference %ld",
+              dd.res.iterations, ref.res.iterations);
+        CHECK(fabs(dd.res.cost - ref.res.cost) < 1e-12, "double: end cost %.17g vs %.17g",
+              dd.res.cost, ref.res.cost);
+        compare("double tutorial: final parameters", dd.params, ref.params, 12, 1e-10, 1e-300);
+        free_trace(&dd);
+    }
+    trace ff = run(ctx, &tp, MLPCL_FLOAT, 0.01, 0.1, 100000, 1);
+    CHECK(labs(ff.res.iterations - ref.res.iterations) <= 1, "float: %ld iterations, ref %ld",
+          ff.res.iterations, ref.res.iterations);
+    CHECK(fabs(ff.res.cost - ref.res.cost) < 1e-5, "float: end cost %.9g vs %.9g", ff.res.cost,
+          ref.res.cost);
+    printf("tutorial: reference %ld iterations, end %.17g; float %ld, end %.9g\n",
+           ref.res.iterations, ref.res.cost, ff.res.iterations, ff.res.cost);
+    free_trace(&ff);
+    free_trace(&ref);
+
+    /* The non-stalling cost read changes nothing: converged, max_iter, diverged. The third
+     * is a relu net with softmax outputs and a step so large that within a few iterations a
+     * target class's probability underflows to 0 and the cross-entropy becomes infinite. */
+    problem relu =
+        make_problem(3, deep, MLPCL_RELU, MLPCL_SIGMOID, MLPCL_CE, MLPCL_INIT_UNIFORM, 10, 3);
+    struct {
+        const char *name;
+        const problem *p;
+        double lr, target;
+        long max_iter;
+        mlpcl_stop stop;
+    } runs[] = {
+        {"converged", &tp, 0.01, 0.1, 100000, MLPCL_STOP_CONVERGED},
+        {"max_iter", &tp, 0.01, 0.1, 777, MLPCL_STOP_MAX_ITER},
+        {"diverged", &relu, 30.0, 0.0, 100000, MLPCL_STOP_DIVERGED},
+    };
+    for (size_t r = 0; r < sizeof runs / sizeof *runs; ++r) {
+        size_t np = mlpcl_net_n_params(runs[r].p->net);
+        trace stall =
+            run(ctx, runs[r].p, MLPCL_FLOAT, runs[r].lr, runs[r].target, runs[r].max_iter, 0);
+        CHECK(stall.res.stop == runs[r].stop, "%s: stopped with %d", runs[r].name, stall.res.stop);
+        for (int la = 1; la <= 4; la += 3) {
+            trace ahead =
+                run(ctx, runs[r].p, MLPCL_FLOAT, runs[r].lr, runs[r].target, runs[r].max_iter, la);
+            char what[64];
+            snprintf(what, sizeof what, "%s, lookahead %d vs 0", runs[r].name, la);
+            same_bits(what, &ahead, &stall, np);
+            free_trace(&ahead);
+        }
+        if (runs[r].stop == MLPCL_STOP_DIVERGED) {
+            /* The kept weights are those of the last finite cost: running exactly that many
+             * updates from the start ends on the same weights. */
+            long k = stall.res.iterations;
+            CHECK(k >= 1 && isfinite(stall.res.cost) && !isfinite(stall.costs[k]) &&
+                      stall.res.cost == stall.costs[k - 1],
+                  "diverged: iteration %ld, kept cost %g", k, stall.res.cost);
+            trace upto = run(ctx, runs[r].p, MLPCL_FLOAT, runs[r].lr, runs[r].target, k - 1, 0);
+            CHECK(!memcmp(upto.params, stall.params, np * sizeof(double)),
+                  "diverged: kept weights are not those of iteration %ld", k - 1);
+            free_trace(&upto);
+            if (fp64) { /* the host reference diverges at the same iteration */
+                trace hr = run(host, runs[r].p, MLPCL_DOUBLE, runs[r].lr, runs[r].target,
+                               runs[r].max_iter, 0);
+                trace dd = run(ctx, runs[r].p, MLPCL_DOUBLE, runs[r].lr, runs[r].target,
+                               runs[r].max_iter, 1);
+                CHECK(hr.res.stop == MLPCL_STOP_DIVERGED && dd.res.iterations == hr.res.iterations,
+                      "diverged: device at %ld, reference at %ld", dd.res.iterations,
+                      hr.res.iterations);
+                compare("diverged: kept weights, device vs reference", dd.params, hr.params, np,
+                        1e-9, 1e-300);
+                free_trace(&hr);
+                free_trace(&dd);
+            }
+        }
+        free_trace(&stall);
+    }
+
+    /* A run split in two (300 then the rest) ends exactly where one run does. */
+    {
+        trace whole = run(ctx, &tp, MLPCL_FLOAT, 0.01, 0.1, 100000, 1);
+        mlpcl_trainer *tr;
+        mlpcl_train_opts o;
+        mlpcl_train_result r1, r2;
+        mlpcl_train_opts_default(&o);
+        o.max_iter = 300;
+        OK(mlpcl_trainer_create(ctx, tp.net, tp.X, tp.Y, tp.m, MLPCL_FLOAT, &tr));
+        OK(mlpcl_trainer_run(tr, &o, &r1));
+        o.max_iter = 100000;
+        OK(mlpcl_trainer_run(tr, &o, &r2));
+        mlpcl_net *out;
+        OK(mlpcl_net_clone(tp.net, &out));
+        OK(mlpcl_trainer_params(tr, out));
+        CHECK(r1.stop == MLPCL_STOP_MAX_ITER &&
+                  r1.iterations + r2.iterations == whole.res.iterations,
+              "split run: %ld + %ld iterations vs %ld", r1.iterations, r2.iterations,
+              whole.res.iterations);
+        CHECK(!memcmp(out->params, whole.params, 12 * sizeof(double)),
+              "split run: parameters differ from one run");
+        mlpcl_net_free(out);
+        mlpcl_trainer_free(tr);
+        free_trace(&whole);
+    }
+
+    /* Determinism: two runs of a 5-17-9-3 net on 1000 samples, bit for bit. */
+    problem big =
+        make_problem(3, deep, MLPCL_TANH, MLPCL_SIGMOID, MLPCL_MSE, MLPCL_INIT_UNIFORM, 1000, 11);
+    trace a = run(ctx, &big, MLPCL_FLOAT, 0.5, 0.0, 200, 1);
+    trace b = run(ctx, &big, MLPCL_FLOAT, 0.5, 0.0, 200, 1);
+    same_bits("two identical runs", &a, &b, mlpcl_net_n_params(big.net));
+    free_trace(&a);
+    free_trace(&b);
+
+    free_problem(&big);
+    free_problem(&relu);
+    free_problem(&tp);
+    mlpcl_ctx_free(host);
+    mlpcl_ctx_free(ctx);
+    return report("test_iteration");
+}

@@ -1,0 +1,133 @@
+/* test_kernels.c: every kernel against the host reference, stage by stage through one
+ * iteration: forward (A_l), output delta (D_L and the cost), hidden deltas (D_l), gradients
+ * (dW, db) and the update (P'). Sizes are chosen not to be multiples of any work-group size:
+ * m = 1, 7, 10, 1000 and widths 1, 3, 17, 129; every activation and both losses.
+ *
+ * Tolerances, norm-wise (max error ≤ rtol · max|reference|): double 1e-12, since both sides sum
+ * in double and differ only by rounding order (~1e-15 relative per operation, chains of at
+ * most a few thousand). Float 2e-4: single precision rounds at 6e-8 relative; the longest sum
+ * here has 1000 terms (the gradients over m = 1000), whose worst-case rounding error is
+ * 1000 · 6e-8 = 6e-5 of the terms' absolute sum, itself up to a few times max|result|. An
+ * indexing or formula error gives errors of order 1. */
+#include "check.h"
+
+typedef struct net_case {
+    size_t L, widths[4];
+    mlpcl_act act[4]; /* per layer 1 … L */
+    mlpcl_loss loss;
+} net_case;
+
+static const net_case cases[] = {
+    {2, {1, 3, 1}, {0, MLPCL_SIGMOID, MLPCL_SIGMOID}, MLPCL_MSE},
+    {3, {3, 17, 129, 1}, {0, MLPCL_SIGMOID, MLPCL_SIGMOID, MLPCL_SIGMOID}, MLPCL_MSE},
+    {2, {129, 17, 3}, {0, MLPCL_TANH, MLPCL_SIGMOID}, MLPCL_MSE},
+    {3, {17, 1, 129, 17}, {0, MLPCL_RELU, MLPCL_TANH, MLPCL_RELU}, MLPCL_MSE},
+    {2, {17, 129, 3}, {0, MLPCL_RELU, MLPCL_SIGMOID}, MLPCL_CE},
+    {1, {3, 17}, {0, MLPCL_SIGMOID}, MLPCL_CE},
+};
+static const size_t sizes[] = {1, 7, 10, 1000};
+
+/* One-hot rows for cross-entropy, uniform [0, 1) targets for least squares. */
+static void make_targets(mlpcl_rng *rng, const net_case *c, size_t m, double *Y)
+{
+    size_t n = c->widths[c->L];
+    if (c->loss == MLPCL_MSE) {
+        fill_uniform(rng, Y, m * n, 0, 1);
+        return;
+    }
+    memset(Y, 0, m * n * sizeof *Y);
+    for (size_t i = 0; i < m; ++i) Y[i * n + mlpcl__rng_next(rng) % n] = 1;
+}
+
+static double worst[2]; /* largest error ratio seen, float and double */
+
+static void note(mlpcl_precision p, double ratio)
+{
+    double *w = &worst[p == MLPCL_DOUBLE];
+    if (ratio > *w) *w = ratio;
+}
+
+static void run_case(mlpcl_ctx *ctx, const net_case *c, size_t m, mlpcl_precision prec)
+{
+    const double lr = 0.5, rtol = prec == MLPCL_DOUBLE ? 1e-12 : 2e-4;
+    mlpcl_rng rng = {1000 * m + c->widths[0]};
+    mlpcl_net *net;
+    OK(mlpcl_net_create(c->L, c->widths, &net));
+    for (size_t l = 1; l <= c->L; ++l) OK(mlpcl_net_set_act(net, l, c->act[l]));
+    OK(mlpcl_net_set_loss(net, c->loss));
+    OK(mlpcl_net_init(net, MLPCL_INIT_UNIFORM, m));
+    /* Biases away from zero so the bias path is exercised. */
+    for (size_t l = 1; l <= c->L; ++l)
+        fill_uniform(&rng, net->params + net->offset[l] + mlpcl__weights(net, l), c->widths[l],
+                     -0.5, 0.5);
+    size_t n0 = c->widths[0], nL = c->widths[c->L], np = mlpcl_net_n_params(net);
+    double *X = malloc(m * n0 * sizeof *X), *Y = malloc(m * nL * sizeof *Y);
+    fill_uniform(&rng, X, m * n0, -1, 1);
+    make_targets(&rng, c, m, Y);
+
+    double **A = calloc(c->L + 1, sizeof *A), **D = calloc(c->L + 1, sizeof *D);
+    for (size_t l = 1; l <= c->L; ++l) {
+        A[l] = malloc(m * c->widths[l] * sizeof **A);
+        D[l] = malloc(m * c->widths[l] * sizeof **D);
+    }
+    double *G = malloc(np * sizeof *G), *P1 = malloc(np * sizeof *P1);
+    mlpcl__ref_forward(net, net->params, X, m, A);
+    double cost = mlpcl__ref_output_delta(net, A[c->L], Y, m, D[c->L]);
+    mlpcl__ref_hidden_deltas(net, net->params, A, m, D);
+    mlpcl__ref_gradients(net, X, A, D, m, G);
+    for (size_t i = 0; i < np; ++i) P1[i] = net->params[i] - lr * G[i];
+
+    mlpcl_trainer *tr;
+    OK(mlpcl_trainer_create(ctx, net, X, Y, m, prec, &tr));
+    OK(mlpcl__trainer_prepare(tr, lr, 0.0));
+    OK(mlpcl__trainer_enqueue(tr, 0, 0));
+    OK(mlpcl__trainer_enqueue(tr, 1, 0));
+    OK(clFinish(ctx->queue));
+
+    size_t big = m * 129 > np ? m * 129 : np;
+    double *got = malloc(big * sizeof *got), dev_cost;
+    char what[160];
+    const char *pname = prec == MLPCL_DOUBLE ? "double" : "float";
+    for (size_t l = 1; l <= c->L; ++l) {
+        OK(mlpcl__trainer_read(tr, 'A', l, got));
+        snprintf(what, sizeof what, "%s m=%zu L=%zu A_%zu (forward)", pname, m, c->L, l);
+        note(prec, compare(what, got, A[l], m * c->widths[l], rtol, 1e-300));
+        OK(mlpcl__trainer_read(tr, 'D', l, got));
+        snprintf(what, sizeof what, "%s m=%zu L=%zu D_%zu (%s delta)", pname, m, c->L, l,
+                 l == c->L ? "output" : "hidden");
+        note(prec, compare(what, got, D[l], m * c->widths[l], rtol, 1e-300));
+    }
+    OK(mlpcl__trainer_read(tr, 'C', 0, &dev_cost));
+    snprintf(what, sizeof what, "%s m=%zu L=%zu cost", pname, m, c->L);
+    note(prec, compare(what, &dev_cost, &cost, 1, rtol, 1e-300));
+    OK(mlpcl__trainer_read(tr, 'G', 0, got));
+    snprintf(what, sizeof what, "%s m=%zu L=%zu gradients", pname, m, c->L);
+    note(prec, compare(what, got, G, np, rtol, 1e-300));
+    OK(mlpcl__trainer_read(tr, 'P', 1, got));
+    snprintf(what, sizeof what, "%s m=%zu L=%zu updated parameters", pname, m, c->L);
+    note(prec, compare(what, got, P1, np, rtol, 1e-300));
+
+    free(got);
+    mlpcl_trainer_free(tr);
+    for (size_t l = 1; l <= c->L; ++l) free(A[l]), free(D[l]);
+    free(A), free(D), free(G), free(P1), free(X), free(Y);
+    mlpcl_net_free(net);
+}
+
+int main(void)
+{
+    mlpcl_ctx *ctx = test_device();
+    for (int p = 0; p < 2; ++p) {
+        mlpcl_precision prec = p ? MLPCL_DOUBLE : MLPCL_FLOAT;
+        if (prec == MLPCL_DOUBLE && !ctx->info.fp64) {
+            printf("note: no fp64 on this device; double cases not run\n");
+            continue;
+        }
+        for (size_t c = 0; c < sizeof cases / sizeof *cases; ++c)
+            for (size_t s = 0; s < sizeof sizes / sizeof *sizes; ++s)
+                run_case(ctx, &cases[c], sizes[s], prec);
+    }
+    printf("largest error / tolerance: float %.3g, double %.3g\n", worst[0], worst[1]);
+    mlpcl_ctx_free(ctx);
+    return report("test_kernels");
+}
