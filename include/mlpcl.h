@@ -186,6 +186,86 @@ void mlpcl_table_free(mlpcl_table *t);
 /* The tutorial's data: X and Y of m×2, uniform in [0, 1), from a seeded generator. */
 void mlpcl_tutorial_data(size_t m, uint64_t seed, double *X, double *Y);
 
+/* A data set in memory: n samples of n_in features and n_out targets. */
+typedef struct mlpcl_dataset {
+    size_t n, n_in, n_out;
+    double *X;   /* n × n_in */
+    double *Y;   /* n × n_out: the targets, or one-hot rows of the class labels */
+    int *labels; /* n class indices in 0 … n_out−1 when the targets are classes, else NULL */
+    char **class_names; /* n_out names when a CSV's labels were names, else NULL */
+} mlpcl_dataset;
+
+void mlpcl_dataset_free(mlpcl_dataset *d);
+
+/* How a CSV file's columns split into features and targets. */
+typedef struct mlpcl_csv_spec {
+    size_t targets;           /* the last `targets` columns are numeric targets, or 0 and: */
+    const char *label_column; /* this column (a 1-based number, or a header name) holds class
+                                 labels, integers ≥ 0 or names, which are one-hot encoded */
+} mlpcl_csv_spec;
+
+/* Reads a CSV data set: features then targets per row (or a label column anywhere), an
+ * optional header row. With `like` (the training set, when reading held-out data) the columns
+ * and classes must match it: the same feature count, and labels among its classes. Integer
+ * labels give classes 0 … max; names give their sorted order. Failures name file, line and
+ * column. Free with mlpcl_dataset_free. */
+mlpcl_status mlpcl_csv_dataset(const char *path, const mlpcl_csv_spec *spec,
+                               const mlpcl_dataset *like, mlpcl_dataset *out);
+
+/* Reads an IDX image file and its IDX label file (the MNIST layout; each gzip-compressed or
+ * not): images (n × rows × cols…, unsigned bytes scaled to [0, 1]; other IDX types as they
+ * are) become features, labels (n, integers) one-hot targets. Classes: `classes` when non-zero,
+ * else like->n_out when like is given, else the largest label + 1; a label outside them is an
+ * error. Validates magic, types, dimensions (and their product's overflow), truncation,
+ * trailing bytes, counts, NaN and Inf; failures name the file and the byte offset. */
+mlpcl_status mlpcl_idx_dataset(const char *images, const char *labels, size_t classes,
+                               const mlpcl_dataset *like, mlpcl_dataset *out);
+
+/* Opens PATH as a data set: a folder holding the MNIST file names (train-images-idx3-ubyte,
+ * train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, each optionally
+ * .gz) gives a training set and, where test is not NULL, the test set; "IMAGES,LABELS" names
+ * an IDX pair; any other file is CSV, read with spec. */
+mlpcl_status mlpcl_dataset_open(const char *path, const mlpcl_csv_spec *spec, mlpcl_dataset *train,
+                                mlpcl_dataset *test);
+
+/* Moves the last `fraction` (0 < fraction < 1) of d's samples into tail (held-out data). */
+mlpcl_status mlpcl_dataset_split(mlpcl_dataset *d, double fraction, mlpcl_dataset *tail);
+
+/* ---- Models: trained networks on disk (safetensors) ---------------------------------------- */
+
+/* Feature standardisation, x' = (x − mean) / std, from the training data. */
+typedef struct mlpcl_norm {
+    size_t n;     /* features; 0 when the data are not standardised */
+    double *mean; /* n */
+    double *std;  /* n, every one > 0 */
+} mlpcl_norm;
+
+/* What a model file holds besides the network. */
+typedef struct mlpcl_model_info {
+    mlpcl_precision dtype; /* how the parameters are stored: F32 or F64 */
+    mlpcl_norm norm;
+    char **class_names; /* n_outputs names, or NULL */
+    uint64_t seed;
+    char device[256]; /* what trained it */
+    char version[32]; /* the mlpcl version that wrote it */
+    long epoch;       /* training progress, for --resume: epochs completed */
+    long iteration;   /* updates applied in all */
+    double *velocity; /* momentum, n_params values, or NULL */
+} mlpcl_model_info;
+
+/* Writes net and info as a safetensors file, atomically: a temporary file in the same folder,
+ * flushed to disk, then renamed over path. Tensors "layers.L.weight" (n_{L-1}×n_L) and
+ * "layers.L.bias" (n_L) in info->dtype; "norm.mean" and "norm.std" (F64) when info->norm.n;
+ * "train.velocity" when info->velocity. Metadata: format, version, layers, activations, loss,
+ * seed, device, epoch, iteration, class_names. */
+mlpcl_status mlpcl_model_save(const char *path, const mlpcl_net *net, const mlpcl_model_info *info);
+
+/* Reads a model file written by mlpcl_model_save, validating everything (header size and JSON,
+ * dtypes, shapes against the layers, offsets, NaN and Inf). On success *net is new and info
+ * filled; free both with mlpcl_net_free and mlpcl_model_info_free. */
+mlpcl_status mlpcl_model_load(const char *path, mlpcl_net **net, mlpcl_model_info *info);
+void mlpcl_model_info_free(mlpcl_model_info *info);
+
 #ifdef __cplusplus
 }
 #endif
