@@ -92,13 +92,14 @@ mlpcl_status mlpcl__device_info(cl_platform_id p, cl_device_id d, int pi, int di
 /* ---- Programs and the kernel table (program.c) -------------------------------------------- */
 
 typedef enum mlpcl_kernel_id {
+    K_GATHER,       /* gather.cl: a batch's rows, through the shuffled index */
     K_FORWARD,      /* forward.cl: A_l = act(A_{l-1} W_l + b_l) */
     K_SOFTMAX,      /* forward.cl: row-wise softmax of the output layer (loss CE) */
     K_OUTPUT_DELTA, /* delta.cl: D_L and per-group partial sums of the loss */
     K_COST,         /* delta.cl: the loss from the partial sums, and the stop flag */
     K_HIDDEN_DELTA, /* delta.cl: D_l = (D_{l+1} W_{l+1}ᵀ) ⊙ act'(A_l) */
     K_GRADIENT,     /* gradient.cl: [dW_l; db_l] = [A_{l-1} 1]ᵀ D_l */
-    K_UPDATE,       /* update.cl: P' = P − lr·G, unless the stop flag is set */
+    K_UPDATE,       /* update.cl: V = mu·V + G, P' = P − lr·V, unless the stop flag is set */
     K_COUNT
 } mlpcl_kernel_id;
 
@@ -129,7 +130,7 @@ extern const size_t mlpcl__kernel_file_count;
 
 /* ---- The trainer (train.c) ---------------------------------------------------------------- */
 
-/* One kernel launch of an iteration, with its arguments already set. */
+/* One kernel launch, with its arguments already set. */
 typedef struct mlpcl_launch {
     cl_kernel kernel;
     mlpcl_kernel_id id;
@@ -138,50 +139,81 @@ typedef struct mlpcl_launch {
     size_t global[2], local[2];
 } mlpcl_launch;
 
-/* The launches of one iteration for one parity of the double-buffered parameters: the head
- * (forward, output delta, cost) and the tail (hidden deltas, gradients, update). */
+/* The segments of an iteration's launches, in order: the head (gather, forward, loss) ends with
+ * the cost; the tail (backward, update) makes the next parameters. Prediction runs the gather
+ * and forward segments. */
+enum { SEG_GATHER, SEG_FORWARD, SEG_LOSS, SEG_BACKWARD, SEG_UPDATE, SEG_COUNT };
+
+/* The launches of one iteration over mb rows, for one parity of the double-buffered
+ * parameters: iteration k reads P[k & 1] and writes P[(k + 1) & 1]. */
 typedef struct mlpcl_plan {
-    mlpcl_launch *head, *tail;
-    size_t n_head, n_tail;
+    size_t mb;    /* rows */
+    int gathered; /* input from the batch buffers Xb, Yb (else X, Y direct) */
+    int parity;
+    mlpcl_launch *launch; /* all launches, segment after segment */
+    size_t n_launch;
+    size_t seg[SEG_COUNT + 1];    /* segment s is launch[seg[s] … seg[s+1]) */
+    cl_kernel gather_x, gather_y; /* their source and offset are set for each batch */
+    cl_kernel cost, update;       /* their target, lr and momentum are set for each run */
+    struct mlpcl_plan *next;
 } mlpcl_plan;
+
+/* A data set uploaded for predictions. */
+typedef struct mlpcl_set {
+    cl_mem X;    /* n×n_0 on the device */
+    double *X_h; /* or on the host, for the host context */
+    size_t n;
+} mlpcl_set;
 
 struct mlpcl_trainer {
     mlpcl_ctx *ctx;
-    mlpcl_net *net; /* a private copy of the shape; params = current host copy */
-    size_t m;       /* samples */
+    mlpcl_net *net; /* a private copy of the shape; params = the host copy */
+    size_t m;       /* training samples (0: a predicting trainer) */
+    size_t batch;   /* rows per update or prediction chunk; = m for full batch */
     mlpcl_precision precision;
-    size_t real; /* sizeof the device's real type */
-    long iter;   /* parameter version held in P[iter & 1] */
+    size_t real;                 /* sizeof the device's real type */
+    long iter;                   /* updates applied: the current parameters are in P[iter & 1] */
+    double lr, momentum, target; /* what the plans' update and cost kernels were last given */
+    mlpcl_set *sets;             /* predicting sets, by id */
+    size_t n_sets;
     /* device side */
     mlpcl_program *program; /* owned by ctx */
     size_t wg;              /* 1-D work-group size */
-    size_t n_partials;      /* output-delta work-groups = cost partial sums */
-    cl_mem X, Y;            /* m×n_0, m×n_L */
-    cl_mem P[2];            /* flat parameters, double-buffered: iteration k reads P[k & 1] */
-    cl_mem G;               /* flat gradients */
-    cl_mem *A, *D;          /* L + 1 entries, 1 … L used: activations and deltas, m×n_l */
-    cl_mem partials;        /* n_partials loss sums */
+    cl_mem X, Y;            /* the training set, m×n_0 and m×n_L */
+    cl_mem Xb, Yb;          /* one batch, batch×n_0 and batch×n_L (when gathering) */
+    cl_mem idx;             /* m ints: the epoch's shuffle */
+    cl_mem P[2];            /* flat parameters, double-buffered */
+    cl_mem G, V;            /* flat gradients and momentum velocity */
+    cl_mem *A, *D;          /* L + 1 entries, 1 … L used: activations and deltas, batch×n_l */
+    cl_mem partials;        /* cost partial sums, one a work-group */
     cl_mem costs;           /* one real: the last cost */
     cl_mem state;           /* int[1]: stop flag, set by K_COST, cleared by a run */
-    mlpcl_plan plan[2];     /* by parity */
+    mlpcl_plan *plans;      /* built on demand, by (mb, gathered, parity) */
     cl_kernel *kernels;     /* every kernel object the plans use, to release */
     size_t n_kernels;
-    /* host reference side (is_host): workspace */
-    double *X_h, *Y_h;    /* copies of the data */
-    double **A_h, **D_h;  /* L + 1 entries */
-    double *G_h, *P_prev; /* gradients; the previous parameters (for divergence) */
+    /* host reference side (is_host) */
+    double *X_h, *Y_h;          /* copies of the training set */
+    double *Xb_h, *Yb_h;        /* one batch */
+    double **A_h, **D_h;        /* L + 1 entries, batch rows */
+    double *G_h, *V_h, *P_prev; /* gradients, velocity, the previous parameters */
 };
 
-/* The stages of one iteration on the device, for the tests. */
-mlpcl_status mlpcl__trainer_enqueue(mlpcl_trainer *tr, int tail, long iter);
-/* Sets a run's step and target in the kernels that take them, and clears the stop flag. */
-mlpcl_status mlpcl__trainer_prepare(mlpcl_trainer *tr, double lr, double target);
-/* Reads a device buffer into doubles: what = 'A' or 'D' (layer l), 'G', 'C' (the last cost),
- * 'P' (the parameters of iteration l, counted from the trainer's current ones; 0 or 1). */
+/* The plan for mb rows (gathered or not) at the parity of iteration iter (counted from the
+ * trainer's current parameters). */
+mlpcl_status mlpcl__plan_get(mlpcl_trainer *tr, size_t mb, int gathered, long iter,
+                             mlpcl_plan **out);
+/* Enqueues segments [from, to) of a plan. */
+mlpcl_status mlpcl__plan_enqueue(mlpcl_trainer *tr, const mlpcl_plan *p, int from, int to);
+/* Sets a run's step, momentum and target in every plan, and clears the stop flag. */
+mlpcl_status mlpcl__trainer_prepare(mlpcl_trainer *tr, double lr, double momentum, double target);
+/* Reads a device buffer into doubles: what = 'A' or 'D' (layer l), 'G', 'V', 'C' (the last
+ * cost), 'P' (the parameters of iteration l, counted from the trainer's current ones; 0 or 1). */
 mlpcl_status mlpcl__trainer_read(mlpcl_trainer *tr, char what, size_t l, double *out);
 /* The stop threshold as the device's real type compares it: the least real ≥ target, so that
  * (real) cost < it exactly when cost < target. */
 double mlpcl__target_for(mlpcl_precision p, double target);
+/* The order of the samples in an epoch: a permutation of 0 … n−1 drawn from (seed, epoch). */
+void mlpcl__shuffle(size_t n, uint64_t seed, long epoch, int *perm);
 
 /* ---- The reference (reference.c): plain C, double precision ------------------------------- */
 
@@ -206,6 +238,8 @@ void mlpcl__ref_trainer_free(mlpcl_trainer *tr);
 /* The reference trainer, for trainers on the host context. */
 mlpcl_status mlpcl__ref_run(mlpcl_trainer *tr, const mlpcl_train_opts *opts,
                             mlpcl_train_result *res);
+mlpcl_status mlpcl__ref_epoch(mlpcl_trainer *tr, const mlpcl_epoch_opts *opts,
+                              mlpcl_train_result *res);
 
 /* Monotonic wall clock, seconds. */
 double mlpcl__now(void);

@@ -155,17 +155,38 @@ mlpcl_status mlpcl__ref_cost_grad(const mlpcl_net *net, const double *P, const d
     return st;
 }
 
+/* The cost of the current parameters on rows X, Y (mb of them); leaves A and D_L for an update. */
+static double ref_head(mlpcl_trainer *tr, const double *X, const double *Y, size_t mb)
+{
+    const mlpcl_net *net = tr->net;
+    mlpcl__ref_forward(net, net->params, X, mb, tr->A_h);
+    return mlpcl__ref_output_delta(net, tr->A_h[net->L], Y, mb, tr->D_h[net->L]);
+}
+
+/* Backward and update after ref_head: V = mu·V + G, P −= lr·V (plain P −= lr·G when mu = 0,
+ * as the device does). Keeps the previous parameters for a divergence. */
+static void ref_tail(mlpcl_trainer *tr, const double *X, size_t mb, double lr, double mu)
+{
+    const mlpcl_net *net = tr->net;
+    double *P = net->params;
+    size_t n = mlpcl_net_n_params(net);
+    mlpcl__ref_hidden_deltas(net, P, tr->A_h, mb, tr->D_h);
+    mlpcl__ref_gradients(net, X, tr->A_h, tr->D_h, mb, tr->G_h);
+    memcpy(tr->P_prev, P, n * sizeof *P);
+    for (size_t i = 0; i < n; ++i) {
+        double g = tr->G_h[i];
+        if (mu != 0.0) g = tr->V_h[i] = mu * tr->V_h[i] + g;
+        P[i] = P[i] - lr * g;
+    }
+}
+
 mlpcl_status mlpcl__ref_run(mlpcl_trainer *tr, const mlpcl_train_opts *opts,
                             mlpcl_train_result *res)
 {
-    const mlpcl_net *net = tr->net;
-    double *P = tr->net->params;
-    size_t n = mlpcl_net_n_params(net);
+    size_t n = mlpcl_net_n_params(tr->net);
     double t0 = mlpcl__now(), last = NAN;
     for (long k = 0;; ++k) {
-        mlpcl__ref_forward(net, P, tr->X_h, tr->m, tr->A_h);
-        double cost =
-            mlpcl__ref_output_delta(net, tr->A_h[net->L], tr->Y_h, tr->m, tr->D_h[net->L]);
+        double cost = ref_head(tr, tr->X_h, tr->Y_h, tr->m);
         if (k == 0) res->start_cost = cost;
         if (opts->on_cost) opts->on_cost(opts->user, k, cost);
         res->iterations = k;
@@ -173,7 +194,8 @@ mlpcl_status mlpcl__ref_run(mlpcl_trainer *tr, const mlpcl_train_opts *opts,
         if (!isfinite(cost)) {
             res->stop = MLPCL_STOP_DIVERGED;
             res->cost = last;
-            if (k > 0) memcpy(P, tr->P_prev, n * sizeof *P);
+            if (k > 0) memcpy(tr->net->params, tr->P_prev, n * sizeof(double));
+            res->iterations = k;
             break;
         }
         if (cost < opts->target) {
@@ -185,36 +207,98 @@ mlpcl_status mlpcl__ref_run(mlpcl_trainer *tr, const mlpcl_train_opts *opts,
             break;
         }
         last = cost;
-        mlpcl__ref_hidden_deltas(net, P, tr->A_h, tr->m, tr->D_h);
-        mlpcl__ref_gradients(net, tr->X_h, tr->A_h, tr->D_h, tr->m, tr->G_h);
-        memcpy(tr->P_prev, P, n * sizeof *P);
-        for (size_t i = 0; i < n; ++i) P[i] = P[i] - opts->lr * tr->G_h[i];
+        ref_tail(tr, tr->X_h, tr->m, opts->lr, opts->momentum);
     }
     res->seconds = mlpcl__now() - t0;
+    return MLPCL_OK;
+}
+
+mlpcl_status mlpcl__ref_epoch(mlpcl_trainer *tr, const mlpcl_epoch_opts *opts,
+                              mlpcl_train_result *res)
+{
+    const mlpcl_net *net = tr->net;
+    size_t n0 = net->width[0], nL = net->width[net->L], B = tr->batch, m = tr->m;
+    size_t nb = (m + B - 1) / B, n = mlpcl_net_n_params(net), rows = 0;
+    int *perm = malloc(m * sizeof *perm);
+    if (!perm) return mlpcl__fail(MLPCL_ERR_NOMEM, "out of host memory for the shuffle");
+    mlpcl__shuffle(m, opts->seed, opts->epoch, perm);
+    double t0 = mlpcl__now(), last = NAN, sum = 0.0;
+    res->stop = MLPCL_STOP_MAX_ITER;
+    res->iterations = (long)nb;
+    for (size_t b = 0; b < nb; ++b) {
+        size_t start = b * B, mb = m - start < B ? m - start : B;
+        for (size_t i = 0; i < mb; ++i) {
+            memcpy(tr->Xb_h + i * n0, tr->X_h + (size_t)perm[start + i] * n0, n0 * sizeof(double));
+            memcpy(tr->Yb_h + i * nL, tr->Y_h + (size_t)perm[start + i] * nL, nL * sizeof(double));
+        }
+        double cost = ref_head(tr, tr->Xb_h, tr->Yb_h, mb);
+        if (b == 0) res->start_cost = cost;
+        if (opts->on_batch) opts->on_batch(opts->user, b + 1, nb, cost);
+        if (!isfinite(cost)) {
+            res->stop = MLPCL_STOP_DIVERGED;
+            res->iterations = (long)b;
+            if (b > 0) memcpy(tr->net->params, tr->P_prev, n * sizeof(double));
+            break;
+        }
+        last = cost;
+        sum += (double)mb * cost;
+        rows += mb;
+        ref_tail(tr, tr->Xb_h, mb, opts->lr, opts->momentum);
+    }
+    res->cost = res->stop == MLPCL_STOP_DIVERGED ? last : sum / (double)rows;
+    res->seconds = mlpcl__now() - t0;
+    free(perm);
     return MLPCL_OK;
 }
 
 mlpcl_status mlpcl__ref_trainer_init(mlpcl_trainer *tr, const double *X, const double *Y)
 {
     const mlpcl_net *net = tr->net;
-    size_t nx = tr->m * net->width[0], ny = tr->m * net->width[net->L];
+    size_t n0 = net->width[0], nL = net->width[net->L], B = tr->batch, m = tr->m;
     size_t n = mlpcl_net_n_params(net);
-    tr->X_h = malloc(nx * sizeof(double));
-    tr->Y_h = malloc(ny * sizeof(double));
+    tr->X_h = malloc(m * n0 * sizeof(double) + 1);
+    tr->Y_h = malloc(m * nL * sizeof(double) + 1);
+    tr->Xb_h = malloc(B * n0 * sizeof(double));
+    tr->Yb_h = malloc(B * nL * sizeof(double));
     tr->G_h = malloc(n * sizeof(double));
+    tr->V_h = calloc(n, sizeof(double));
     tr->P_prev = malloc(n * sizeof(double));
-    if (!tr->X_h || !tr->Y_h || !tr->G_h || !tr->P_prev)
+    if (!tr->X_h || !tr->Y_h || !tr->Xb_h || !tr->Yb_h || !tr->G_h || !tr->V_h || !tr->P_prev)
         return mlpcl__fail(MLPCL_ERR_NOMEM, "out of host memory for the training data");
-    memcpy(tr->X_h, X, nx * sizeof(double));
-    memcpy(tr->Y_h, Y, ny * sizeof(double));
-    return alloc_layers(net, tr->m, &tr->A_h, &tr->D_h);
+    if (m) {
+        memcpy(tr->X_h, X, m * n0 * sizeof(double));
+        memcpy(tr->Y_h, Y, m * nL * sizeof(double));
+    }
+    return alloc_layers(net, B, &tr->A_h, &tr->D_h);
 }
 
 void mlpcl__ref_trainer_free(mlpcl_trainer *tr)
 {
     free(tr->X_h);
     free(tr->Y_h);
+    free(tr->Xb_h);
+    free(tr->Yb_h);
     free(tr->G_h);
+    free(tr->V_h);
     free(tr->P_prev);
     free_layers(tr->net->L, tr->A_h, tr->D_h);
+}
+
+void mlpcl_evaluate(const mlpcl_net *net, const double *out, const double *Y, const int *labels,
+                    size_t n, double *loss, double *accuracy)
+{
+    size_t nL = net->width[net->L], right = 0;
+    double sum = 0.0;
+    for (size_t i = 0; i < n * nL && Y; ++i) {
+        double e = out[i] - Y[i];
+        sum += net->loss == MLPCL_CE ? (Y[i] != 0.0 ? -Y[i] * log(out[i]) : 0.0) : e * e;
+    }
+    *loss = !Y || !n ? NAN : (net->loss == MLPCL_CE ? 1.0 : 0.5) * sum / (double)n;
+    for (size_t i = 0; i < n && labels; ++i) {
+        size_t best = 0;
+        for (size_t j = 1; j < nL; ++j)
+            if (out[i * nL + j] > out[i * nL + best]) best = j;
+        right += (int)best == labels[i];
+    }
+    if (accuracy) *accuracy = labels && n ? (double)right / (double)n : NAN;
 }

@@ -1,16 +1,18 @@
-/* train.c: training on a device. The trainer uploads X, Y and the parameters once, builds the
- * launch plans of one iteration (kernel objects with their arguments set, once), and runs full-
- * batch gradient descent reading the cost every iteration without stalling the device: the host
- * waits for iteration k's cost while k+1 is already queued, and the parameters are double-
- * buffered with a device-side stop flag so that stopping at k is exact (see DESIGN.md §3). */
+/* train.c: training on a device. The trainer uploads the data set and the parameters once and
+ * builds launch plans (kernel objects with their arguments set) for each batch size it meets.
+ * Full-batch runs and mini-batch epochs share one loop that reads the cost every iteration
+ * without stalling the device: the host waits for iteration k's cost while k+1 is already
+ * queued, and the parameters are double-buffered with a device-side stop flag so that stopping
+ * at k is exact (DESIGN.md §3). */
 #include <math.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
 
-#define DEFAULT_WG 64 /* work-group size of the 1-D reductions, before device limits */
+#define DEFAULT_WG    64   /* work-group size of the 1-D reductions, before device limits */
+#define PREDICT_ROWS  1024 /* rows a predicting trainer handles at once, by default */
+#define MAX_LOOKAHEAD 64
 
 void mlpcl_train_opts_default(mlpcl_train_opts *o)
 {
@@ -21,12 +23,33 @@ void mlpcl_train_opts_default(mlpcl_train_opts *o)
     o->lookahead = 1;
 }
 
+void mlpcl_epoch_opts_default(mlpcl_epoch_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->lr = 0.1;
+    o->seed = 1;
+    o->lookahead = 1;
+}
+
 double mlpcl__target_for(mlpcl_precision p, double target)
 {
     if (p == MLPCL_DOUBLE || isnan(target) || isinf(target)) return target;
     float t = (float)target;
     if ((double)t < target) t = nextafterf(t, INFINITY);
     return t;
+}
+
+void mlpcl__shuffle(size_t n, uint64_t seed, long epoch, int *perm)
+{
+    /* Fisher–Yates, from a stream that depends on both the seed and the epoch. */
+    mlpcl_rng rng = {seed ^ (0x9e3779b97f4a7c15ull * (uint64_t)(epoch + 1))};
+    for (size_t i = 0; i < n; ++i) perm[i] = (int)i;
+    for (size_t i = n; i > 1; --i) {
+        size_t j = (size_t)(mlpcl__rng_next(&rng) % i);
+        int t = perm[i - 1];
+        perm[i - 1] = perm[j];
+        perm[j] = t;
+    }
 }
 
 static size_t floor_pow2(size_t x)
@@ -51,6 +74,7 @@ typedef struct karg {
 #define ARG_INT(v)  ((karg){sizeof(cl_int), &(cl_int){(cl_int)(v)}})
 #define ARG_MEM(v)  ((karg){sizeof(cl_mem), &(v)})
 #define ARG_REAL(v) real_arg(tr, (v), &(union real_box){0})
+#define N_ARGS(a)   (sizeof(a) / sizeof *(a))
 
 union real_box {
     float f;
@@ -67,18 +91,14 @@ static karg real_arg(const mlpcl_trainer *tr, double v, union real_box *box)
     return (karg){sizeof(float), &box->f};
 }
 
-static mlpcl_status set_args(mlpcl_trainer *tr, cl_kernel k, mlpcl_kernel_id id, size_t n,
-                             const karg *a)
+static mlpcl_status set_arg(mlpcl_trainer *tr, cl_kernel k, cl_uint i, karg a)
 {
-    mlpcl_status st = MLPCL_OK;
-    for (size_t i = 0; i < n; ++i) {
-        cl_int err = clSetKernelArg(k, (cl_uint)i, a[i].size, a[i].value);
-        if (err != CL_SUCCESS) {
-            st = mlpcl__cl_fail(err, "clSetKernelArg", tr->ctx->info.name, __FILE__, __LINE__);
-            mlpcl__append(" (kernel %s, argument %zu)", mlpcl__kernel_name[id], i);
-            return st;
-        }
-    }
+    cl_int err = clSetKernelArg(k, i, a.size, a.value);
+    if (err == CL_SUCCESS) return MLPCL_OK;
+    char name[64] = "?";
+    clGetKernelInfo(k, CL_KERNEL_FUNCTION_NAME, sizeof name, name, NULL);
+    mlpcl_status st = mlpcl__cl_fail(err, "clSetKernelArg", tr->ctx->info.name, __FILE__, __LINE__);
+    mlpcl__append(" (kernel %s, argument %u)", name, i);
     return st;
 }
 
@@ -95,21 +115,21 @@ static mlpcl_status make_kernel(mlpcl_trainer *tr, mlpcl_kernel_id id, cl_kernel
     CL_CHECK(err, "clCreateKernel", tr->ctx->info.name);
     tr->kernels[tr->n_kernels++] = k;
     *out = k;
-    return set_args(tr, k, id, n, a);
+    for (size_t i = 0; i < n; ++i) TRY(set_arg(tr, k, (cl_uint)i, a[i]));
+    return MLPCL_OK;
 fail:
     mlpcl__append(" (kernel %s)", mlpcl__kernel_name[id]);
     return st;
 }
 
-/* Appends a launch to a plan list; a 2-D launch covers (gx, gy), rounded up to its local size. */
-static mlpcl_status add_launch(mlpcl_launch **list, size_t *n, cl_kernel k, mlpcl_kernel_id id,
-                               size_t layer, const mlpcl_trainer *tr, cl_uint dims, size_t gx,
-                               size_t gy)
+/* Appends a launch to a plan; a 2-D launch covers (gx, gy), rounded up to its local size. */
+static mlpcl_status add_launch(mlpcl_plan *p, const mlpcl_trainer *tr, cl_kernel k,
+                               mlpcl_kernel_id id, size_t layer, cl_uint dims, size_t gx, size_t gy)
 {
-    mlpcl_launch *grown = realloc(*list, (*n + 1) * sizeof *grown);
+    mlpcl_launch *grown = realloc(p->launch, (p->n_launch + 1) * sizeof *grown);
     if (!grown) return mlpcl__fail(MLPCL_ERR_NOMEM, "out of host memory for launch plans");
-    *list = grown;
-    mlpcl_launch *L = &grown[(*n)++];
+    p->launch = grown;
+    mlpcl_launch *L = &grown[p->n_launch++];
     memset(L, 0, sizeof *L);
     L->kernel = k;
     L->id = id;
@@ -119,7 +139,7 @@ static mlpcl_status add_launch(mlpcl_launch **list, size_t *n, cl_kernel k, mlpc
         L->local[0] = tr->wg;
         L->global[0] = round_up(gx, tr->wg);
     } else {
-        /* 16 wide along the output features (contiguous in memory), up to 4 samples deep. */
+        /* 16 wide along the output features (contiguous in memory), up to 4 rows deep. */
         size_t lx = tr->wg < 16 ? tr->wg : 16, ly = tr->wg / lx < 4 ? tr->wg / lx : 4;
         L->local[0] = lx;
         L->local[1] = ly;
@@ -145,7 +165,7 @@ fail:
     return st;
 }
 
-/* Converts n doubles to the device's real type and writes them to buf at element offset. */
+/* Converts n doubles to the device's real type and writes them to buf. */
 static mlpcl_status upload(mlpcl_trainer *tr, cl_mem buf, const double *v, size_t n)
 {
     mlpcl_status st = MLPCL_OK;
@@ -177,130 +197,255 @@ fail:
     return st;
 }
 
+static double mib(size_t bytes)
+{
+    return (double)bytes / 1048576.0;
+}
+
 /* Refuses, before allocating anything, sizes the kernels' int indices or the device cannot
- * hold. */
-static mlpcl_status check_sizes(const mlpcl_trainer *tr)
+ * hold, saying what needs how much and what to change. */
+static mlpcl_status check_sizes(const mlpcl_trainer *tr, size_t n_partials)
 {
     const mlpcl_net *net = tr->net;
     const mlpcl_device_info *d = &tr->ctx->info;
-    size_t r = tr->real, m = tr->m, total = 0, n_params = mlpcl_net_n_params(net), biggest = 0;
-    const char *biggest_what = "parameters";
-    size_t acts = 0;
+    size_t r = tr->real, m = tr->m, B = tr->batch, n_params = mlpcl_net_n_params(net);
+    size_t n0 = net->width[0], nL = net->width[net->L];
+    const char *fix =
+        tr->m > tr->batch || !tr->m ? "a smaller --batch" : "fewer samples, or a --batch";
+    size_t most = (size_t)INT32_MAX, rows = m > B ? m : B, acts = 0;
     for (size_t l = 0; l <= net->L; ++l) {
         size_t mn;
-        if (mlpcl__mul_overflows(m, net->width[l], &mn) || mn > (size_t)INT32_MAX)
+        if (mlpcl__mul_overflows(rows, net->width[l], &mn) || mn > most)
             return mlpcl__fail(MLPCL_ERR_TOO_BIG,
-                               "%zu samples × %zu units in layer %zu exceed %d elements, the "
-                               "most a kernel indexes; use fewer samples",
-                               m, net->width[l], l, INT32_MAX);
-        if (mn * r > biggest) {
-            biggest = mn * r;
-            biggest_what = l == 0 ? "X" : "an activation";
-        }
-        if (l >= 1) acts += 2 * mn; /* A_l and D_l */
+                               "%zu rows × %zu units in layer %zu exceed %zu elements, the "
+                               "most a kernel indexes; use %s",
+                               rows, net->width[l], l, most,
+                               l == 0 && m > B ? "fewer samples" : fix);
+        if (l >= 1) acts += 2 * B * net->width[l]; /* A_l and D_l */
     }
-    total =
-        r * (m * (net->width[0] + net->width[net->L]) + acts + 3 * n_params + tr->n_partials + 1) +
-        sizeof(cl_int);
-    if (n_params * r > biggest) biggest = n_params * r, biggest_what = "the parameters";
+    size_t data = r * m * (n0 + nL) + sizeof(cl_int) * m;
+    size_t batch = m > B || !m ? r * B * (n0 + nL) : 0;
+    size_t params = 4 * r * n_params; /* P twice, G, V */
+    size_t total = data + batch + r * acts + params + r * (n_partials + 1) + sizeof(cl_int);
     if (total > d->global_mem)
         return mlpcl__fail(MLPCL_ERR_TOO_BIG,
-                           "training needs %.1f MiB on the device (data %.1f MiB, activations "
-                           "and deltas %.1f MiB, parameters and gradients %.1f MiB) but \"%s\" "
-                           "has %.1f MiB; use fewer samples or a smaller network",
-                           total / 1048576.0,
-                           r * m * (net->width[0] + net->width[net->L]) / 1048576.0,
-                           r * acts / 1048576.0, 3.0 * r * n_params / 1048576.0, d->name,
-                           d->global_mem / 1048576.0);
+                           "training needs %.1f MiB on the device (data set %.1f MiB, batch "
+                           "buffers %.1f MiB, activations and deltas of %zu rows %.1f MiB, "
+                           "parameters, gradients and velocity %.1f MiB) but \"%s\" has %.1f "
+                           "MiB; use %s or a smaller network",
+                           mib(total), mib(data), mib(batch), B, mib(r * acts), mib(params),
+                           d->name, mib(d->global_mem), fix);
+    size_t biggest = r * m * n0, act_max = 0;
+    for (size_t l = 1; l <= net->L; ++l)
+        if (B * net->width[l] > act_max) act_max = B * net->width[l];
+    const char *what = "the training inputs X";
+    if (r * act_max > biggest) biggest = r * act_max, what = "one layer's activations";
+    if (r * n_params > biggest) biggest = r * n_params, what = "the parameters";
     if (biggest > d->max_alloc)
         return mlpcl__fail(MLPCL_ERR_TOO_BIG,
                            "%s need one buffer of %.1f MiB but \"%s\" allocates at most %.1f "
-                           "MiB at once; use fewer samples or a smaller network",
-                           biggest_what, biggest / 1048576.0, d->name, d->max_alloc / 1048576.0);
+                           "MiB at once; use %s",
+                           what, mib(biggest), d->name, mib(d->max_alloc),
+                           !strcmp(what, "the parameters")          ? "a smaller network"
+                           : !strcmp(what, "the training inputs X") ? "fewer samples"
+                                                                    : fix);
     return MLPCL_OK;
 }
 
 /* ---- Plans -------------------------------------------------------------------------------- */
 
-/* The launches of one iteration with the parameters in P[p]. Kernels whose arguments do not
- * depend on the parity are created for p = 0 and shared by p = 1. */
-static mlpcl_status build_plan(mlpcl_trainer *tr, int p, cl_kernel *shared)
+static size_t partial_count(const mlpcl_trainer *tr, size_t mb)
+{
+    return (mb * tr->net->width[tr->net->L] + tr->wg - 1) / tr->wg;
+}
+
+/* Builds the launches of one iteration over mb rows with the parameters in P[parity]. */
+static mlpcl_status build_plan(mlpcl_trainer *tr, size_t mb, int gathered, int parity,
+                               mlpcl_plan *p)
 {
     mlpcl_status st = MLPCL_OK;
-    mlpcl_plan *plan = &tr->plan[p];
     const mlpcl_net *net = tr->net;
-    size_t L = net->L, m = tr->m;
+    size_t L = net->L, n0 = net->width[0], nL = net->width[L], n = mlpcl_net_n_params(net);
+    cl_mem in0 = gathered ? tr->Xb : tr->X, y = gathered ? tr->Yb : tr->Y;
+    cl_mem P = tr->P[parity], P_next = tr->P[!parity];
     cl_kernel k;
-    /* forward, layer by layer */
+    p->mb = mb;
+    p->gathered = gathered;
+    p->parity = parity;
+
+    p->seg[SEG_GATHER] = p->n_launch;
+    if (gathered) {
+        karg gx[] = {ARG_INT(mb), ARG_INT(n0), ARG_MEM(tr->Xb), ARG_MEM(tr->idx),
+                     ARG_INT(0),  ARG_INT(0),  ARG_MEM(tr->Xb)};
+        TRY(make_kernel(tr, K_GATHER, &p->gather_x, N_ARGS(gx), gx));
+        TRY(add_launch(p, tr, p->gather_x, K_GATHER, 0, 2, n0, mb));
+        if (tr->m) {
+            karg gy[] = {ARG_INT(mb), ARG_INT(nL), ARG_MEM(tr->Yb), ARG_MEM(tr->idx),
+                         ARG_INT(0),  ARG_INT(0),  ARG_MEM(tr->Yb)};
+            TRY(make_kernel(tr, K_GATHER, &p->gather_y, N_ARGS(gy), gy));
+            TRY(add_launch(p, tr, p->gather_y, K_GATHER, L, 2, nL, mb));
+        }
+    }
+
+    p->seg[SEG_FORWARD] = p->n_launch;
     for (size_t l = 1; l <= L; ++l) {
         int softmax = l == L && net->loss == MLPCL_CE;
-        cl_mem in = l == 1 ? tr->X : tr->A[l - 1];
-        karg a[] = {ARG_INT(m),
+        cl_mem in = l == 1 ? in0 : tr->A[l - 1];
+        karg a[] = {ARG_INT(mb),
                     ARG_INT(net->width[l - 1]),
                     ARG_INT(net->width[l]),
                     ARG_INT(softmax ? 3 /* identity */ : (int)net->act[l]),
                     ARG_MEM(in),
-                    ARG_MEM(tr->P[p]),
+                    ARG_MEM(P),
                     ARG_INT(net->offset[l]),
                     ARG_MEM(tr->A[l])};
-        TRY(make_kernel(tr, K_FORWARD, &k, 8, a));
-        TRY(add_launch(&plan->head, &plan->n_head, k, K_FORWARD, l, tr, 2, net->width[l], m));
+        TRY(make_kernel(tr, K_FORWARD, &k, N_ARGS(a), a));
+        TRY(add_launch(p, tr, k, K_FORWARD, l, 2, net->width[l], mb));
     }
-    size_t nL = net->width[L];
-    if (p == 0) {
-        if (net->loss == MLPCL_CE) {
-            karg a[] = {ARG_INT(m), ARG_INT(nL), ARG_MEM(tr->A[L])};
-            TRY(make_kernel(tr, K_SOFTMAX, &shared[K_SOFTMAX], 3, a));
-        }
-        karg a[] = {ARG_INT(m * nL),   ARG_INT(m),     ARG_INT(net->act[L]), ARG_INT(net->loss),
-                    ARG_MEM(tr->A[L]), ARG_MEM(tr->Y), ARG_MEM(tr->D[L]),    ARG_MEM(tr->partials)};
-        TRY(make_kernel(tr, K_OUTPUT_DELTA, &shared[K_OUTPUT_DELTA], 8, a));
-        double scale = net->loss == MLPCL_CE ? 1.0 / (double)m : 1.0 / (2.0 * (double)m);
-        karg c[] = {ARG_INT(tr->n_partials), ARG_REAL(scale),    ARG_REAL(0.0),
-                    ARG_MEM(tr->partials),   ARG_MEM(tr->costs), ARG_MEM(tr->state)};
-        TRY(make_kernel(tr, K_COST, &shared[K_COST], 6, c));
-        for (size_t l = 1; l <= L; ++l) {
-            cl_mem in = l == 1 ? tr->X : tr->A[l - 1];
-            karg g[] = {ARG_INT(m),
-                        ARG_INT(net->width[l - 1]),
-                        ARG_INT(net->width[l]),
-                        ARG_MEM(in),
-                        ARG_MEM(tr->D[l]),
-                        ARG_MEM(tr->G),
-                        ARG_INT(net->offset[l])};
-            TRY(make_kernel(tr, K_GRADIENT, &shared[K_COUNT + l], 7, g));
-        }
+    if (net->loss == MLPCL_CE) {
+        karg a[] = {ARG_INT(mb), ARG_INT(nL), ARG_MEM(tr->A[L])};
+        TRY(make_kernel(tr, K_SOFTMAX, &k, N_ARGS(a), a));
+        TRY(add_launch(p, tr, k, K_SOFTMAX, L, 1, mb, 1));
     }
-    if (net->loss == MLPCL_CE)
-        TRY(add_launch(&plan->head, &plan->n_head, shared[K_SOFTMAX], K_SOFTMAX, L, tr, 1, m, 1));
-    TRY(add_launch(&plan->head, &plan->n_head, shared[K_OUTPUT_DELTA], K_OUTPUT_DELTA, L, tr, 1,
-                   m * nL, 1));
-    TRY(add_launch(&plan->head, &plan->n_head, shared[K_COST], K_COST, 0, tr, 1, tr->wg, 1));
-    /* tail: hidden deltas from the top down, gradients, update */
-    for (size_t l = L - 1; l >= 1; --l) {
-        karg a[] = {ARG_INT(m),
+
+    p->seg[SEG_LOSS] = p->n_launch;
+    if (tr->m) {
+        karg a[] = {ARG_INT(mb * nL),  ARG_INT(mb), ARG_INT(net->act[L]), ARG_INT(net->loss),
+                    ARG_MEM(tr->A[L]), ARG_MEM(y),  ARG_MEM(tr->D[L]),    ARG_MEM(tr->partials)};
+        TRY(make_kernel(tr, K_OUTPUT_DELTA, &k, N_ARGS(a), a));
+        TRY(add_launch(p, tr, k, K_OUTPUT_DELTA, L, 1, mb * nL, 1));
+        double scale = net->loss == MLPCL_CE ? 1.0 / (double)mb : 1.0 / (2.0 * (double)mb);
+        karg c[] = {ARG_INT(partial_count(tr, mb)), ARG_REAL(scale),    ARG_REAL(tr->target),
+                    ARG_MEM(tr->partials),          ARG_MEM(tr->costs), ARG_MEM(tr->state)};
+        TRY(make_kernel(tr, K_COST, &p->cost, N_ARGS(c), c));
+        TRY(add_launch(p, tr, p->cost, K_COST, 0, 1, tr->wg, 1));
+    }
+
+    p->seg[SEG_BACKWARD] = p->n_launch;
+    for (size_t l = L - 1; tr->m && l >= 1; --l) {
+        karg a[] = {ARG_INT(mb),
                     ARG_INT(net->width[l]),
                     ARG_INT(net->width[l + 1]),
                     ARG_INT(net->act[l]),
                     ARG_MEM(tr->D[l + 1]),
-                    ARG_MEM(tr->P[p]),
+                    ARG_MEM(P),
                     ARG_INT(net->offset[l + 1]),
                     ARG_MEM(tr->A[l]),
                     ARG_MEM(tr->D[l])};
-        TRY(make_kernel(tr, K_HIDDEN_DELTA, &k, 9, a));
-        TRY(add_launch(&plan->tail, &plan->n_tail, k, K_HIDDEN_DELTA, l, tr, 2, net->width[l], m));
+        TRY(make_kernel(tr, K_HIDDEN_DELTA, &k, N_ARGS(a), a));
+        TRY(add_launch(p, tr, k, K_HIDDEN_DELTA, l, 2, net->width[l], mb));
     }
-    for (size_t l = 1; l <= L; ++l)
-        TRY(add_launch(&plan->tail, &plan->n_tail, shared[K_COUNT + l], K_GRADIENT, l, tr, 2,
-                       net->width[l], net->width[l - 1] + 1));
-    size_t n = mlpcl_net_n_params(net);
-    karg u[] = {ARG_INT(n),     ARG_REAL(0.0),      ARG_MEM(tr->P[p]),
-                ARG_MEM(tr->G), ARG_MEM(tr->P[!p]), ARG_MEM(tr->state)};
-    TRY(make_kernel(tr, K_UPDATE, &k, 6, u));
-    TRY(add_launch(&plan->tail, &plan->n_tail, k, K_UPDATE, 0, tr, 1, n, 1));
+    for (size_t l = 1; tr->m && l <= L; ++l) {
+        cl_mem in = l == 1 ? in0 : tr->A[l - 1];
+        karg a[] = {ARG_INT(mb),
+                    ARG_INT(net->width[l - 1]),
+                    ARG_INT(net->width[l]),
+                    ARG_MEM(in),
+                    ARG_MEM(tr->D[l]),
+                    ARG_MEM(tr->G),
+                    ARG_INT(net->offset[l])};
+        TRY(make_kernel(tr, K_GRADIENT, &k, N_ARGS(a), a));
+        TRY(add_launch(p, tr, k, K_GRADIENT, l, 2, net->width[l], net->width[l - 1] + 1));
+    }
+
+    p->seg[SEG_UPDATE] = p->n_launch;
+    if (tr->m) {
+        karg a[] = {ARG_INT(n),     ARG_REAL(tr->lr), ARG_REAL(tr->momentum), ARG_MEM(P),
+                    ARG_MEM(tr->G), ARG_MEM(tr->V),   ARG_MEM(P_next),        ARG_MEM(tr->state)};
+        TRY(make_kernel(tr, K_UPDATE, &p->update, N_ARGS(a), a));
+        TRY(add_launch(p, tr, p->update, K_UPDATE, 0, 1, n, 1));
+    }
+    p->seg[SEG_COUNT] = p->n_launch;
 fail:
     return st;
 }
+
+mlpcl_status mlpcl__plan_get(mlpcl_trainer *tr, size_t mb, int gathered, long iter,
+                             mlpcl_plan **out)
+{
+    int parity = (int)((tr->iter + iter) & 1);
+    for (mlpcl_plan *p = tr->plans; p; p = p->next)
+        if (p->mb == mb && p->gathered == gathered && p->parity == parity) {
+            *out = p;
+            return MLPCL_OK;
+        }
+    mlpcl_status st = MLPCL_OK;
+    size_t n0 = tr->net->width[0], nL = tr->net->width[tr->net->L];
+    if (gathered && !tr->Xb)
+        TRY(make_buffer(tr, &tr->Xb, tr->batch * n0, tr->real, "batch inputs"));
+    if (gathered && tr->m && !tr->Yb)
+        TRY(make_buffer(tr, &tr->Yb, tr->batch * nL, tr->real, "batch targets"));
+    mlpcl_plan *p = calloc(1, sizeof *p);
+    if (!p) return mlpcl__fail(MLPCL_ERR_NOMEM, "out of host memory for a launch plan");
+    st = build_plan(tr, mb, gathered, parity, p);
+    p->next = tr->plans; /* even on failure, so that its kernels and launches are freed */
+    tr->plans = p;
+    *out = p;
+fail:
+    return st;
+}
+
+static mlpcl_status enqueue_launch(mlpcl_trainer *tr, const mlpcl_launch *L)
+{
+    cl_int err = clEnqueueNDRangeKernel(tr->ctx->queue, L->kernel, L->dims, NULL, L->global,
+                                        L->local, 0, NULL, NULL);
+    if (err == CL_SUCCESS) return MLPCL_OK;
+    mlpcl_status st =
+        mlpcl__cl_fail(err, "clEnqueueNDRangeKernel", tr->ctx->info.name, __FILE__, __LINE__);
+    mlpcl__append(" (kernel %s, layer %zu, global %zu×%zu, local %zu×%zu)",
+                  mlpcl__kernel_name[L->id], L->layer, L->global[0], L->dims > 1 ? L->global[1] : 1,
+                  L->local[0], L->dims > 1 ? L->local[1] : 1);
+    return st;
+}
+
+mlpcl_status mlpcl__plan_enqueue(mlpcl_trainer *tr, const mlpcl_plan *p, int from, int to)
+{
+    mlpcl_status st = MLPCL_OK;
+    for (size_t i = p->seg[from]; i < p->seg[to] && st == MLPCL_OK; ++i)
+        st = enqueue_launch(tr, &p->launch[i]);
+    return st;
+}
+
+/* Points a plan's gather launches at rows [offset, offset + mb) of a source: through the
+ * epoch's shuffle (the training set) or in order (a predicting set). */
+static mlpcl_status aim_gather(mlpcl_trainer *tr, mlpcl_plan *p, cl_mem *X, cl_mem *Y, int use_idx,
+                               size_t offset)
+{
+    mlpcl_status st = MLPCL_OK;
+    TRY(set_arg(tr, p->gather_x, 2, ARG_MEM(*X)));
+    TRY(set_arg(tr, p->gather_x, 4, ARG_INT(use_idx)));
+    TRY(set_arg(tr, p->gather_x, 5, ARG_INT(offset)));
+    if (Y && p->gather_y) {
+        TRY(set_arg(tr, p->gather_y, 2, ARG_MEM(*Y)));
+        TRY(set_arg(tr, p->gather_y, 4, ARG_INT(use_idx)));
+        TRY(set_arg(tr, p->gather_y, 5, ARG_INT(offset)));
+    }
+fail:
+    return st;
+}
+
+mlpcl_status mlpcl__trainer_prepare(mlpcl_trainer *tr, double lr, double momentum, double target)
+{
+    mlpcl_status st = MLPCL_OK;
+    tr->lr = lr;
+    tr->momentum = momentum;
+    tr->target = mlpcl__target_for(tr->precision, target);
+    for (mlpcl_plan *p = tr->plans; p; p = p->next) {
+        if (p->cost) TRY(set_arg(tr, p->cost, 2, ARG_REAL(tr->target)));
+        if (p->update) {
+            TRY(set_arg(tr, p->update, 1, ARG_REAL(lr)));
+            TRY(set_arg(tr, p->update, 2, ARG_REAL(momentum)));
+        }
+    }
+    static const cl_int zero = 0;
+    CL_CHECK(clEnqueueWriteBuffer(tr->ctx->queue, tr->state, CL_TRUE, 0, sizeof zero, &zero, 0,
+                                  NULL, NULL),
+             "clEnqueueWriteBuffer(stop flag)", tr->ctx->info.name);
+fail:
+    return st;
+}
+
+/* ---- Creation ----------------------------------------------------------------------------- */
 
 /* Picks the reductions' work-group size, builds the program, and checks the kernels accept it
  * (a kernel may allow less than the device); rebuilds smaller if not. */
@@ -343,60 +488,72 @@ static mlpcl_status device_trainer_init(mlpcl_trainer *tr, const double *X, cons
 {
     mlpcl_status st = MLPCL_OK;
     mlpcl_net *net = tr->net;
-    size_t L = net->L, m = tr->m, r = tr->real;
-    cl_kernel *shared = NULL;
+    size_t L = net->L, m = tr->m, B = tr->batch, r = tr->real, n = mlpcl_net_n_params(net);
+    size_t n0 = net->width[0], nL = net->width[L];
     TRY(choose_program(tr));
-    tr->n_partials = (m * net->width[L] + tr->wg - 1) / tr->wg;
-    TRY(check_sizes(tr));
+    size_t n_partials = partial_count(tr, B);
+    TRY(check_sizes(tr, n_partials));
     tr->A = calloc(L + 1, sizeof *tr->A);
     tr->D = calloc(L + 1, sizeof *tr->D);
-    shared = calloc(K_COUNT + L + 1, sizeof *shared);
-    if (!tr->A || !tr->D || !shared) {
+    if (!tr->A || !tr->D) {
         st = mlpcl__fail(MLPCL_ERR_NOMEM, "out of host memory for a trainer");
         goto fail;
     }
-    size_t n = mlpcl_net_n_params(net);
-    TRY(make_buffer(tr, &tr->X, m * net->width[0], r, "X"));
-    TRY(make_buffer(tr, &tr->Y, m * net->width[L], r, "Y"));
     TRY(make_buffer(tr, &tr->P[0], n, r, "parameters"));
     TRY(make_buffer(tr, &tr->P[1], n, r, "parameters"));
-    TRY(make_buffer(tr, &tr->G, n, r, "gradients"));
-    for (size_t l = 1; l <= L; ++l) {
-        TRY(make_buffer(tr, &tr->A[l], m * net->width[l], r, "activations"));
-        TRY(make_buffer(tr, &tr->D[l], m * net->width[l], r, "deltas"));
+    for (size_t l = 1; l <= L; ++l)
+        TRY(make_buffer(tr, &tr->A[l], B * net->width[l], r, "activations"));
+    if (m) {
+        TRY(make_buffer(tr, &tr->X, m * n0, r, "X"));
+        TRY(make_buffer(tr, &tr->Y, m * nL, r, "Y"));
+        TRY(make_buffer(tr, &tr->idx, m, sizeof(cl_int), "shuffle index"));
+        TRY(make_buffer(tr, &tr->G, n, r, "gradients"));
+        TRY(make_buffer(tr, &tr->V, n, r, "momentum velocity"));
+        for (size_t l = 1; l <= L; ++l)
+            TRY(make_buffer(tr, &tr->D[l], B * net->width[l], r, "deltas"));
+        TRY(make_buffer(tr, &tr->partials, n_partials, r, "cost partial sums"));
+        TRY(make_buffer(tr, &tr->costs, 1, r, "cost"));
+        TRY(upload(tr, tr->X, X, m * n0));
+        TRY(upload(tr, tr->Y, Y, m * nL));
+        double *zeros = calloc(n, sizeof *zeros);
+        if (!zeros) {
+            st = mlpcl__fail(MLPCL_ERR_NOMEM, "out of host memory for a trainer");
+            goto fail;
+        }
+        st = upload(tr, tr->V, zeros, n);
+        free(zeros);
+        if (st != MLPCL_OK) goto fail;
     }
-    TRY(make_buffer(tr, &tr->partials, tr->n_partials, r, "cost partial sums"));
-    TRY(make_buffer(tr, &tr->costs, 1, r, "cost"));
     TRY(make_buffer(tr, &tr->state, 1, sizeof(cl_int), "stop flag"));
-    TRY(upload(tr, tr->X, X, m * net->width[0]));
-    TRY(upload(tr, tr->Y, Y, m * net->width[L]));
     TRY(upload(tr, tr->P[0], net->params, n));
     TRY(upload(tr, tr->P[1], net->params, n));
-    TRY(build_plan(tr, 0, shared));
-    TRY(build_plan(tr, 1, shared));
 fail:
-    free(shared);
     return st;
 }
 
 mlpcl_status mlpcl_trainer_create(mlpcl_ctx *ctx, const mlpcl_net *net, const double *X,
                                   const double *Y, size_t m, mlpcl_precision precision,
-                                  mlpcl_trainer **out)
+                                  size_t batch, mlpcl_trainer **out)
 {
     mlpcl_status st = MLPCL_OK;
     *out = NULL;
-    if (m < 1) return mlpcl__fail(MLPCL_ERR_ARG, "training needs at least one sample");
+    if (m && (!X || !Y)) return mlpcl__fail(MLPCL_ERR_ARG, "training data missing");
     if (precision != MLPCL_FLOAT && precision != MLPCL_DOUBLE)
         return mlpcl__fail(MLPCL_ERR_ARG, "precision must be float or double");
     if (ctx->is_host && precision != MLPCL_DOUBLE)
         return mlpcl__fail(MLPCL_ERR_ARG,
                            "the host reference trainer computes in double precision only");
+    if (m > (size_t)INT32_MAX)
+        return mlpcl__fail(MLPCL_ERR_TOO_BIG, "%zu samples: at most %d", m, INT32_MAX);
     mlpcl_trainer *tr = calloc(1, sizeof *tr);
     if (!tr) return mlpcl__fail(MLPCL_ERR_NOMEM, "out of host memory for a trainer");
     tr->ctx = ctx;
     tr->m = m;
+    tr->batch = !m ? (batch ? batch : PREDICT_ROWS) : batch && batch < m ? batch : m;
     tr->precision = precision;
     tr->real = (size_t)precision;
+    tr->lr = 0.01;
+    tr->target = -INFINITY;
     TRY(mlpcl_net_clone(net, &tr->net));
     if (ctx->is_host)
         TRY(mlpcl__ref_trainer_init(tr, X, Y));
@@ -414,22 +571,28 @@ void mlpcl_trainer_free(mlpcl_trainer *tr)
     if (!tr) return;
     if (tr->ctx->is_host) {
         if (tr->net) mlpcl__ref_trainer_free(tr);
+        for (size_t i = 0; i < tr->n_sets; ++i) free(tr->sets[i].X_h);
     } else {
         if (tr->ctx->queue) clFinish(tr->ctx->queue);
         for (size_t i = 0; i < tr->n_kernels; ++i) clReleaseKernel(tr->kernels[i]);
-        cl_mem *mems[] = {&tr->X, &tr->Y,        &tr->P[0],  &tr->P[1],
-                          &tr->G, &tr->partials, &tr->costs, &tr->state};
+        cl_mem *mems[] = {&tr->X,    &tr->Y, &tr->Xb, &tr->Yb,       &tr->idx,   &tr->P[0],
+                          &tr->P[1], &tr->G, &tr->V,  &tr->partials, &tr->costs, &tr->state};
         for (size_t i = 0; i < sizeof mems / sizeof *mems; ++i)
             if (*mems[i]) clReleaseMemObject(*mems[i]);
         for (size_t l = 1; tr->net && l <= tr->net->L; ++l) {
             if (tr->A && tr->A[l]) clReleaseMemObject(tr->A[l]);
             if (tr->D && tr->D[l]) clReleaseMemObject(tr->D[l]);
         }
-        for (int p = 0; p < 2; ++p) {
-            free(tr->plan[p].head);
-            free(tr->plan[p].tail);
+        for (size_t i = 0; i < tr->n_sets; ++i)
+            if (tr->sets[i].X) clReleaseMemObject(tr->sets[i].X);
+        while (tr->plans) {
+            mlpcl_plan *next = tr->plans->next;
+            free(tr->plans->launch);
+            free(tr->plans);
+            tr->plans = next;
         }
     }
+    free(tr->sets);
     free(tr->kernels);
     free(tr->A);
     free(tr->D);
@@ -439,69 +602,38 @@ void mlpcl_trainer_free(mlpcl_trainer *tr)
 
 /* ---- Running ------------------------------------------------------------------------------ */
 
-mlpcl_status mlpcl__trainer_enqueue(mlpcl_trainer *tr, int tail, long iter)
-{
-    mlpcl_status st = MLPCL_OK;
-    const mlpcl_plan *plan = &tr->plan[(tr->iter + iter) & 1];
-    const mlpcl_launch *list = tail ? plan->tail : plan->head;
-    size_t n = tail ? plan->n_tail : plan->n_head;
-    for (size_t i = 0; i < n; ++i) {
-        const mlpcl_launch *L = &list[i];
-        cl_int err = clEnqueueNDRangeKernel(tr->ctx->queue, L->kernel, L->dims, NULL, L->global,
-                                            L->local, 0, NULL, NULL);
-        if (err != CL_SUCCESS) {
-            st = mlpcl__cl_fail(err, "clEnqueueNDRangeKernel", tr->ctx->info.name, __FILE__,
-                                __LINE__);
-            mlpcl__append(" (kernel %s, layer %zu, global %zu×%zu, local %zu×%zu)",
-                          mlpcl__kernel_name[L->id], L->layer, L->global[0],
-                          L->dims > 1 ? L->global[1] : 1, L->local[0],
-                          L->dims > 1 ? L->local[1] : 1);
-            return st;
-        }
-    }
-    return st;
-}
-
-mlpcl_status mlpcl__trainer_prepare(mlpcl_trainer *tr, double lr, double target)
-{
-    mlpcl_status st = MLPCL_OK;
-    for (int p = 0; p < 2; ++p) {
-        const mlpcl_plan *plan = &tr->plan[p];
-        cl_kernel cost = plan->head[plan->n_head - 1].kernel;
-        cl_kernel update = plan->tail[plan->n_tail - 1].kernel;
-        karg t = ARG_REAL(mlpcl__target_for(tr->precision, target));
-        karg s = ARG_REAL(lr);
-        CL_CHECK(clSetKernelArg(cost, 2, t.size, t.value), "clSetKernelArg(cost, target)",
-                 tr->ctx->info.name);
-        CL_CHECK(clSetKernelArg(update, 1, s.size, s.value), "clSetKernelArg(update, lr)",
-                 tr->ctx->info.name);
-    }
-    static const cl_int zero = 0;
-    CL_CHECK(clEnqueueWriteBuffer(tr->ctx->queue, tr->state, CL_TRUE, 0, sizeof zero, &zero, 0,
-                                  NULL, NULL),
-             "clEnqueueWriteBuffer(stop flag)", tr->ctx->info.name);
-fail:
-    return st;
-}
-
 mlpcl_status mlpcl__trainer_read(mlpcl_trainer *tr, char what, size_t l, double *out)
 {
     const mlpcl_net *net = tr->net;
+    size_t n = mlpcl_net_n_params(net);
     switch (what) {
     case 'A':
-        return download(tr, tr->A[l], out, tr->m * net->width[l]);
+        return download(tr, tr->A[l], out, tr->batch * net->width[l]);
     case 'D':
-        return download(tr, tr->D[l], out, tr->m * net->width[l]);
+        return download(tr, tr->D[l], out, tr->batch * net->width[l]);
     case 'G':
-        return download(tr, tr->G, out, mlpcl_net_n_params(net));
+        return download(tr, tr->G, out, n);
+    case 'V':
+        return download(tr, tr->V, out, n);
     case 'P':
-        return download(tr, tr->P[(tr->iter + (long)l) & 1], out, mlpcl_net_n_params(net));
+        return download(tr, tr->P[(tr->iter + (long)l) & 1], out, n);
     case 'C':
         return download(tr, tr->costs, out, 1);
     default:
         return mlpcl__fail(MLPCL_ERR_ARG, "unknown trainer buffer '%c'", what);
     }
 }
+
+/* What one call of the loop below runs: heads 0 … heads−1 (gather, forward, cost) and tails
+ * 0 … tails−1 (backward, update), tail j right after head j. */
+typedef struct loop {
+    long heads, tails;
+    int lookahead;
+    double target; /* stop when a cost is below it (−∞: never) */
+    int epoch;     /* mini-batches through the shuffle, else the whole training set */
+    void (*on_cost)(void *user, long iter, double cost, size_t rows);
+    void *user;
+} loop;
 
 /* Waits for a non-blocking cost read and returns the value as a double. */
 static mlpcl_status take_cost(mlpcl_trainer *tr, cl_event *ev, const unsigned char *slot,
@@ -522,44 +654,49 @@ fail:
     return st;
 }
 
-mlpcl_status mlpcl_trainer_run(mlpcl_trainer *tr, const mlpcl_train_opts *opts,
-                               mlpcl_train_result *res)
+static size_t rows_of(const mlpcl_trainer *tr, const loop *lp, long j)
+{
+    if (!lp->epoch) return tr->m;
+    size_t start = (size_t)j * tr->batch;
+    return tr->m - start < tr->batch ? tr->m - start : tr->batch;
+}
+
+/* Enqueues head j (and tail j when the loop has one) and the read of its cost. */
+static mlpcl_status enqueue_step(mlpcl_trainer *tr, const loop *lp, long j, unsigned char *slot,
+                                 cl_event *ev)
 {
     mlpcl_status st = MLPCL_OK;
-    memset(res, 0, sizeof *res);
-    if (!(opts->lr > 0) || isinf(opts->lr) || isnan(opts->target) || opts->max_iter < 0 ||
-        opts->lookahead < 0 || opts->lookahead > 64)
-        return mlpcl__fail(MLPCL_ERR_ARG,
-                           "training options out of range (lr %g, target %g, max_iter %ld, "
-                           "lookahead %d)",
-                           opts->lr, opts->target, opts->max_iter, opts->lookahead);
-    if (tr->ctx->is_host) return mlpcl__ref_run(tr, opts, res);
+    mlpcl_plan *p;
+    TRY(mlpcl__plan_get(tr, rows_of(tr, lp, j), lp->epoch, j, &p));
+    if (lp->epoch) TRY(aim_gather(tr, p, &tr->X, &tr->Y, 1, (size_t)j * tr->batch));
+    TRY(mlpcl__plan_enqueue(tr, p, SEG_GATHER, SEG_BACKWARD));
+    CL_CHECK(
+        clEnqueueReadBuffer(tr->ctx->queue, tr->costs, CL_FALSE, 0, tr->real, slot, 0, NULL, ev),
+        "clEnqueueReadBuffer(cost)", tr->ctx->info.name);
+    if (j < lp->tails) TRY(mlpcl__plan_enqueue(tr, p, SEG_BACKWARD, SEG_COUNT));
+fail:
+    return st;
+}
 
+static mlpcl_status run_loop(mlpcl_trainer *tr, const loop *lp, mlpcl_train_result *res)
+{
+    mlpcl_status st = MLPCL_OK;
     const char *dn = tr->ctx->info.name;
-    const long D = opts->lookahead;
+    const long D = lp->lookahead;
     cl_command_queue q = tr->ctx->queue;
-    cl_event events[65] = {0};
-    unsigned char slots[65][8]; /* destinations of the cost reads, one per iteration in flight */
-    long next = 0;              /* the next iteration whose head is to be enqueued */
-    double t0 = mlpcl__now(), last = NAN;
-    long k = 0, kept = 0;
-    TRY(mlpcl__trainer_prepare(tr, opts->lr, opts->target));
-    for (;; ++k) {
-        /* Keep the device up to D iterations ahead of the cost the host waits for. */
-        long until = k + D < opts->max_iter ? k + D : opts->max_iter;
-        for (; next <= until; ++next) {
-            if (next > 0) TRY(mlpcl__trainer_enqueue(tr, 1, next - 1));
-            TRY(mlpcl__trainer_enqueue(tr, 0, next));
-            long s = next % (D + 1);
-            CL_CHECK(clEnqueueReadBuffer(q, tr->costs, CL_FALSE, 0, tr->real, slots[s], 0, NULL,
-                                         &events[s]),
-                     "clEnqueueReadBuffer(cost)", dn);
-        }
+    cl_event events[MAX_LOOKAHEAD + 1] = {0};
+    unsigned char slots[MAX_LOOKAHEAD + 1][8]; /* cost read destinations, one a step in flight */
+    long next = 0, kept = 0;
+    double last = NAN, t0 = mlpcl__now();
+    for (long k = 0;; ++k) {
+        /* Keep the device up to D steps ahead of the cost the host waits for. */
+        for (long until = k + D < lp->heads - 1 ? k + D : lp->heads - 1; next <= until; ++next)
+            TRY(enqueue_step(tr, lp, next, slots[next % (D + 1)], &events[next % (D + 1)]));
         CL_CHECK(clFlush(q), "clFlush", dn);
         double cost;
         TRY(take_cost(tr, &events[k % (D + 1)], slots[k % (D + 1)], &cost));
         if (k == 0) res->start_cost = cost;
-        if (opts->on_cost) opts->on_cost(opts->user, k, cost);
+        if (lp->on_cost) lp->on_cost(lp->user, k, cost, rows_of(tr, lp, k));
         res->iterations = kept = k;
         res->cost = cost;
         if (isnan(cost) || isinf(cost)) {
@@ -568,12 +705,13 @@ mlpcl_status mlpcl_trainer_run(mlpcl_trainer *tr, const mlpcl_train_opts *opts,
             kept = k > 0 ? k - 1 : 0;
             break;
         }
-        if (cost < opts->target) {
+        if (cost < lp->target) {
             res->stop = MLPCL_STOP_CONVERGED;
             break;
         }
-        if (k >= opts->max_iter) {
+        if (k >= lp->heads - 1) {
             res->stop = MLPCL_STOP_MAX_ITER;
+            res->iterations = kept = lp->tails;
             break;
         }
         last = cost;
@@ -583,8 +721,93 @@ mlpcl_status mlpcl_trainer_run(mlpcl_trainer *tr, const mlpcl_train_opts *opts,
     tr->iter += kept;
 fail:
     if (st != MLPCL_OK) clFinish(q);
-    for (int i = 0; i < 65; ++i)
+    for (int i = 0; i <= MAX_LOOKAHEAD; ++i)
         if (events[i]) clReleaseEvent(events[i]);
+    return st;
+}
+
+static mlpcl_status check_step(const mlpcl_trainer *tr, double lr, double momentum, int lookahead)
+{
+    if (!tr->m) return mlpcl__fail(MLPCL_ERR_ARG, "this trainer has no training data");
+    if (!(lr > 0) || isinf(lr) || !(momentum >= 0 && momentum < 1) || lookahead < 0 ||
+        lookahead > MAX_LOOKAHEAD)
+        return mlpcl__fail(MLPCL_ERR_ARG,
+                           "training options out of range (lr %g > 0, momentum %g in [0, 1), "
+                           "lookahead %d in 0 … %d)",
+                           lr, momentum, lookahead, MAX_LOOKAHEAD);
+    return MLPCL_OK;
+}
+
+static void forward_cost(void *user, long iter, double cost, size_t rows)
+{
+    const mlpcl_train_opts *o = user;
+    (void)rows;
+    if (o->on_cost) o->on_cost(o->user, iter, cost);
+}
+
+mlpcl_status mlpcl_trainer_run(mlpcl_trainer *tr, const mlpcl_train_opts *opts,
+                               mlpcl_train_result *res)
+{
+    mlpcl_status st = MLPCL_OK;
+    memset(res, 0, sizeof *res);
+    TRY(check_step(tr, opts->lr, opts->momentum, opts->lookahead));
+    if (isnan(opts->target) || opts->max_iter < 0)
+        return mlpcl__fail(MLPCL_ERR_ARG, "target %g or max_iter %ld out of range", opts->target,
+                           opts->max_iter);
+    if (tr->batch < tr->m)
+        return mlpcl__fail(MLPCL_ERR_ARG,
+                           "a run to a target needs a full-batch trainer (batch "
+                           "%zu < %zu samples); train by epochs instead",
+                           tr->batch, tr->m);
+    if (tr->ctx->is_host) return mlpcl__ref_run(tr, opts, res);
+    TRY(mlpcl__trainer_prepare(tr, opts->lr, opts->momentum, opts->target));
+    loop lp = {opts->max_iter + 1, opts->max_iter, opts->lookahead, opts->target, 0,
+               forward_cost,       (void *)opts};
+    TRY(run_loop(tr, &lp, res));
+fail:
+    return st;
+}
+
+typedef struct epoch_acc {
+    const mlpcl_epoch_opts *o;
+    size_t total;
+    double sum; /* Σ rows · cost over the batches read */
+    size_t rows;
+} epoch_acc;
+
+static void epoch_cost(void *user, long iter, double cost, size_t rows)
+{
+    epoch_acc *a = user;
+    a->sum += (double)rows * cost;
+    a->rows += rows;
+    if (a->o->on_batch) a->o->on_batch(a->o->user, (size_t)iter + 1, a->total, cost);
+}
+
+mlpcl_status mlpcl_trainer_epoch(mlpcl_trainer *tr, const mlpcl_epoch_opts *opts,
+                                 mlpcl_train_result *res)
+{
+    mlpcl_status st = MLPCL_OK;
+    int *perm = NULL;
+    memset(res, 0, sizeof *res);
+    TRY(check_step(tr, opts->lr, opts->momentum, opts->lookahead));
+    if (tr->ctx->is_host) return mlpcl__ref_epoch(tr, opts, res);
+    size_t nb = (tr->m + tr->batch - 1) / tr->batch;
+    perm = malloc(tr->m * sizeof *perm);
+    if (!perm) {
+        st = mlpcl__fail(MLPCL_ERR_NOMEM, "out of host memory for the shuffle");
+        goto fail;
+    }
+    mlpcl__shuffle(tr->m, opts->seed, opts->epoch, perm);
+    CL_CHECK(clEnqueueWriteBuffer(tr->ctx->queue, tr->idx, CL_TRUE, 0, tr->m * sizeof *perm, perm,
+                                  0, NULL, NULL),
+             "clEnqueueWriteBuffer(shuffle index)", tr->ctx->info.name);
+    TRY(mlpcl__trainer_prepare(tr, opts->lr, opts->momentum, -INFINITY));
+    epoch_acc acc = {opts, nb, 0.0, 0};
+    loop lp = {(long)nb, (long)nb, opts->lookahead, -INFINITY, 1, epoch_cost, &acc};
+    TRY(run_loop(tr, &lp, res));
+    if (res->stop != MLPCL_STOP_DIVERGED) res->cost = acc.sum / (double)acc.rows;
+fail:
+    free(perm);
     return st;
 }
 
@@ -598,4 +821,87 @@ mlpcl_status mlpcl_trainer_params(mlpcl_trainer *tr, mlpcl_net *net)
         return MLPCL_OK;
     }
     return download(tr, tr->P[tr->iter & 1], net->params, n);
+}
+
+mlpcl_status mlpcl_trainer_velocity(mlpcl_trainer *tr, double *v)
+{
+    size_t n = mlpcl_net_n_params(tr->net);
+    if (!tr->m) return mlpcl__fail(MLPCL_ERR_ARG, "this trainer has no training data");
+    if (tr->ctx->is_host) {
+        memcpy(v, tr->V_h, n * sizeof *v);
+        return MLPCL_OK;
+    }
+    return download(tr, tr->V, v, n);
+}
+
+mlpcl_status mlpcl_trainer_set_velocity(mlpcl_trainer *tr, const double *v)
+{
+    size_t n = mlpcl_net_n_params(tr->net);
+    if (!tr->m) return mlpcl__fail(MLPCL_ERR_ARG, "this trainer has no training data");
+    if (tr->ctx->is_host) {
+        memcpy(tr->V_h, v, n * sizeof *v);
+        return MLPCL_OK;
+    }
+    return upload(tr, tr->V, v, n);
+}
+
+/* ---- Predicting --------------------------------------------------------------------------- */
+
+mlpcl_status mlpcl_trainer_add_set(mlpcl_trainer *tr, const double *X, size_t n, int *id)
+{
+    mlpcl_status st = MLPCL_OK;
+    size_t n0 = tr->net->width[0], bytes;
+    if (n > (size_t)INT32_MAX || mlpcl__mul_overflows(n * n0, tr->real, &bytes))
+        return mlpcl__fail(MLPCL_ERR_TOO_BIG, "a data set of %zu samples is too big", n);
+    if (!tr->ctx->is_host && bytes > tr->ctx->info.max_alloc)
+        return mlpcl__fail(MLPCL_ERR_TOO_BIG,
+                           "%zu samples of %zu features need %.1f MiB but \"%s\" allocates at "
+                           "most %.1f MiB at once; predict on fewer samples at a time",
+                           n, n0, mib(bytes), tr->ctx->info.name, mib(tr->ctx->info.max_alloc));
+    mlpcl_set *grown = realloc(tr->sets, (tr->n_sets + 1) * sizeof *grown);
+    if (!grown) return mlpcl__fail(MLPCL_ERR_NOMEM, "out of host memory for a data set");
+    tr->sets = grown;
+    mlpcl_set *s = &tr->sets[tr->n_sets];
+    memset(s, 0, sizeof *s);
+    s->n = n;
+    if (tr->ctx->is_host) {
+        s->X_h = malloc(n * n0 * sizeof *s->X_h + 1);
+        if (!s->X_h) return mlpcl__fail(MLPCL_ERR_NOMEM, "out of host memory for a data set");
+        memcpy(s->X_h, X, n * n0 * sizeof *X);
+    } else {
+        st = make_buffer(tr, &s->X, n * n0, tr->real, "predicting set");
+        if (st == MLPCL_OK) st = upload(tr, s->X, X, n * n0);
+        if (st != MLPCL_OK) {
+            if (s->X) clReleaseMemObject(s->X);
+            return st;
+        }
+    }
+    *id = (int)tr->n_sets++;
+    return MLPCL_OK;
+}
+
+mlpcl_status mlpcl_trainer_predict(mlpcl_trainer *tr, int id, double *out)
+{
+    mlpcl_status st = MLPCL_OK;
+    if (id < 0 || (size_t)id >= tr->n_sets)
+        return mlpcl__fail(MLPCL_ERR_ARG, "no data set %d in this trainer", id);
+    mlpcl_set *s = &tr->sets[id];
+    size_t L = tr->net->L, nL = tr->net->width[L], n0 = tr->net->width[0];
+    for (size_t start = 0; start < s->n; start += tr->batch) {
+        size_t mb = s->n - start < tr->batch ? s->n - start : tr->batch;
+        if (tr->ctx->is_host) {
+            mlpcl__ref_forward(tr->net, tr->net->params, s->X_h + start * n0, mb, tr->A_h);
+            memcpy(out + start * nL, tr->A_h[L], mb * nL * sizeof *out);
+            continue;
+        }
+        mlpcl_plan *p;
+        TRY(mlpcl__plan_get(tr, mb, 1, 0, &p));
+        TRY(aim_gather(tr, p, &s->X, NULL, 0, start));
+        /* the gather of X alone (the segment's first launch), then the forward segment */
+        TRY(enqueue_launch(tr, &p->launch[p->seg[SEG_GATHER]]));
+        TRY(mlpcl__plan_enqueue(tr, p, SEG_FORWARD, SEG_LOSS));
+        TRY(download(tr, tr->A[L], out + start * nL, mb * nL));
+    }
+fail:
+    return st;
 }

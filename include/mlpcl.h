@@ -120,31 +120,35 @@ typedef enum mlpcl_precision { MLPCL_FLOAT = 4, MLPCL_DOUBLE = 8 } mlpcl_precisi
 
 typedef struct mlpcl_trainer mlpcl_trainer;
 
-/* Uploads X (m×n_0), Y (m×n_L) and the net's parameters to ctx's device, once. The trainer
- * keeps its own copy of everything; net, X and Y may be freed after the call. On the host
- * context the precision must be MLPCL_DOUBLE. */
+/* Uploads X (m×n_0), Y (m×n_L) and the net's parameters to ctx's device, once. Each update
+ * uses `batch` samples (0, or m and above: all of them, the tutorial's full batch). The
+ * trainer keeps its own copy of everything; net, X and Y may be freed after the call. With
+ * m = 0 (X and Y NULL) the trainer only predicts, `batch` rows at a time (0: 1024). On the
+ * host context the precision must be MLPCL_DOUBLE. */
 mlpcl_status mlpcl_trainer_create(mlpcl_ctx *ctx, const mlpcl_net *net, const double *X,
                                   const double *Y, size_t m, mlpcl_precision precision,
-                                  mlpcl_trainer **out);
+                                  size_t batch, mlpcl_trainer **out);
 void mlpcl_trainer_free(mlpcl_trainer *tr);
 
 typedef struct mlpcl_train_opts {
-    double lr;     /* gradient-descent step (learning rate) */
-    double target; /* stop as soon as the cost of the current weights is below this */
-    long max_iter; /* stop after this many updates even if not converged */
-    int lookahead; /* iterations the device may run ahead of the cost read; 0 = stalling */
+    double lr;       /* gradient-descent step (learning rate) */
+    double momentum; /* 0 for plain gradient descent; else V = momentum·V + G, P −= lr·V */
+    double target;   /* stop as soon as the cost of the current weights is below this */
+    long max_iter;   /* stop after this many updates even if not converged */
+    int lookahead;   /* iterations the device may run ahead of the cost read; 0 = stalling */
     /* Called with every iteration's cost, in order: iter 0 is the cost of the starting
      * weights, iter k the cost after k updates. May be NULL. */
     void (*on_cost)(void *user, long iter, double cost);
     void *user;
 } mlpcl_train_opts;
 
-/* lr 0.01, target 0.1, max_iter 10,000,000, lookahead 1, no callback: the tutorial's. */
+/* lr 0.01, momentum 0, target 0.1, max_iter 10,000,000, lookahead 1, no callback: the
+ * tutorial's. */
 void mlpcl_train_opts_default(mlpcl_train_opts *opts);
 
 typedef enum mlpcl_stop {
     MLPCL_STOP_CONVERGED = 0, /* cost < target */
-    MLPCL_STOP_MAX_ITER = 1,  /* max_iter updates done, cost still ≥ target */
+    MLPCL_STOP_MAX_ITER = 1,  /* max_iter updates done (an epoch: every batch done) */
     MLPCL_STOP_DIVERGED = 2,  /* the cost became NaN or infinite */
 } mlpcl_stop;
 
@@ -159,12 +163,48 @@ typedef struct mlpcl_train_result {
 
 /* Full-batch gradient descent from the trainer's current weights, reading the cost every
  * iteration, until a stop condition. Afterwards the trainer holds the kept weights: the
- * converged ones, those after max_iter updates, or on divergence the last with a finite cost. */
+ * converged ones, those after max_iter updates, or on divergence the last with a finite cost.
+ * Needs a full-batch trainer. */
 mlpcl_status mlpcl_trainer_run(mlpcl_trainer *tr, const mlpcl_train_opts *opts,
                                mlpcl_train_result *result);
 
+typedef struct mlpcl_epoch_opts {
+    double lr, momentum; /* as in mlpcl_train_opts */
+    uint64_t seed;       /* with epoch, picks the epoch's shuffle of the samples */
+    long epoch;          /* which epoch this is, from 0 */
+    int lookahead;       /* as in mlpcl_train_opts */
+    /* Called after each batch's cost is read: batches done, batches in all, its cost. */
+    void (*on_batch)(void *user, size_t done, size_t total, double cost);
+    void *user;
+} mlpcl_epoch_opts;
+
+/* lr 0.1, momentum 0, seed 1, epoch 0, lookahead 1, no callback. */
+void mlpcl_epoch_opts_default(mlpcl_epoch_opts *opts);
+
+/* One epoch of mini-batch gradient descent: the samples in the order of a seeded shuffle
+ * (the same on every device and on the host), one update a batch, the last batch smaller when
+ * the batch size does not divide m. result->cost is the mean of the batches' costs (each
+ * before its update) weighted by their sizes; result->iterations the updates applied; stop is
+ * MLPCL_STOP_MAX_ITER when every batch ran, MLPCL_STOP_DIVERGED when a cost was not finite
+ * (the weights of the last finite one are kept). */
+mlpcl_status mlpcl_trainer_epoch(mlpcl_trainer *tr, const mlpcl_epoch_opts *opts,
+                                 mlpcl_train_result *result);
+
 /* Copies the trainer's current weights into net (same shape as at creation). */
 mlpcl_status mlpcl_trainer_params(mlpcl_trainer *tr, mlpcl_net *net);
+/* The momentum velocity (n_params values), to save; and to restore it when resuming. */
+mlpcl_status mlpcl_trainer_velocity(mlpcl_trainer *tr, double *v);
+mlpcl_status mlpcl_trainer_set_velocity(mlpcl_trainer *tr, const double *v);
+
+/* Uploads a data set's inputs X (n×n_0) to the device, once, for predictions; *id names it. */
+mlpcl_status mlpcl_trainer_add_set(mlpcl_trainer *tr, const double *X, size_t n, int *id);
+/* The network's outputs on set id (n×n_L) with the trainer's current weights. */
+mlpcl_status mlpcl_trainer_predict(mlpcl_trainer *tr, int id, double *out);
+
+/* The net's loss of outputs out (n×n_L) against targets Y, and when labels is not NULL the
+ * accuracy (the share of rows whose largest output is at the label); else NaN. */
+void mlpcl_evaluate(const mlpcl_net *net, const double *out, const double *Y, const int *labels,
+                    size_t n, double *loss, double *accuracy);
 
 /* ---- Data --------------------------------------------------------------------------------- */
 

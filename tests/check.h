@@ -38,8 +38,8 @@ static int failures = 0;
 
 /* Norm-wise comparison: max|dev − ref| ≤ rtol · max(max|ref|, floor). A NaN or Inf in dev
  * fails unless ref has the same at that index. Returns the error ratio (≤ 1 passes). */
-static double compare(const char *what, const double *dev, const double *ref, size_t n, double rtol,
-                      double floor)
+static inline double compare(const char *what, const double *dev, const double *ref, size_t n,
+                             double rtol, double floor)
 {
     double scale = floor, worst = 0;
     size_t at = 0;
@@ -62,14 +62,14 @@ static double compare(const char *what, const double *dev, const double *ref, si
     return ratio;
 }
 
-static void fill_uniform(mlpcl_rng *rng, double *v, size_t n, double lo, double hi)
+static inline void fill_uniform(mlpcl_rng *rng, double *v, size_t n, double lo, double hi)
 {
     for (size_t i = 0; i < n; ++i) v[i] = lo + (hi - lo) * mlpcl__rng_uniform(rng);
 }
 
 /* The OpenCL device the tests run on: $MLPCL_DEVICE, else the default. Exits with SKIP when
  * there is no OpenCL device (or the selection is the host). */
-static mlpcl_ctx *test_device(void)
+static inline mlpcl_ctx *test_device(void)
 {
     mlpcl_ctx *ctx = NULL;
     const char *sel = getenv("MLPCL_DEVICE");
@@ -86,6 +86,16 @@ static mlpcl_ctx *test_device(void)
     }
     printf("device: %s (%s)\n", ctx->info.name, ctx->info.platform_name);
     return ctx;
+}
+
+/* One whole iteration (head and tail) of a full-batch trainer with step lr, waited for. */
+static inline void device_iteration(mlpcl_trainer *tr, double lr)
+{
+    mlpcl_plan *p;
+    OK(mlpcl__trainer_prepare(tr, lr, 0.0, -INFINITY));
+    OK(mlpcl__plan_get(tr, tr->m, 0, 0, &p));
+    OK(mlpcl__plan_enqueue(tr, p, SEG_GATHER, SEG_COUNT));
+    OK(clFinish(tr->ctx->queue));
 }
 
 static int report(const char *name)

@@ -94,10 +94,8 @@ static void device_gradients(mlpcl_ctx *ctx, const net_case *c, mlpcl_precision 
     double *G = malloc(np * sizeof *G), *got = malloc(np * sizeof *got), cost;
     OK(mlpcl__ref_cost_grad(net, net->params, X, Y, m, &cost, G));
     mlpcl_trainer *tr;
-    OK(mlpcl_trainer_create(ctx, net, X, Y, m, prec, &tr));
-    OK(mlpcl__trainer_prepare(tr, 0.1, 0.0));
-    OK(mlpcl__trainer_enqueue(tr, 0, 0));
-    OK(mlpcl__trainer_enqueue(tr, 1, 0));
+    OK(mlpcl_trainer_create(ctx, net, X, Y, m, prec, 0, &tr));
+    device_iteration(tr, 0.1);
     OK(mlpcl__trainer_read(tr, 'G', 0, got));
     char what[128];
     snprintf(what, sizeof what, "device gradients (%s), %zu-layer act %d/%d loss %d",

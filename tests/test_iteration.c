@@ -70,7 +70,7 @@ static trace run(mlpcl_ctx *ctx, const problem *p, mlpcl_precision prec, double 
     o.lookahead = lookahead;
     o.on_cost = record;
     o.user = &t;
-    OK(mlpcl_trainer_create(ctx, p->net, p->X, p->Y, p->m, prec, &tr));
+    OK(mlpcl_trainer_create(ctx, p->net, p->X, p->Y, p->m, prec, 0, &tr));
     OK(mlpcl_trainer_run(tr, &o, &t.res));
     mlpcl_net *out;
     OK(mlpcl_net_clone(p->net, &out));
@@ -235,7 +235,7 @@ int main(void)
         mlpcl_train_result r1, r2;
         mlpcl_train_opts_default(&o);
         o.max_iter = 300;
-        OK(mlpcl_trainer_create(ctx, tp.net, tp.X, tp.Y, tp.m, MLPCL_FLOAT, &tr));
+        OK(mlpcl_trainer_create(ctx, tp.net, tp.X, tp.Y, tp.m, MLPCL_FLOAT, 0, &tr));
         OK(mlpcl_trainer_run(tr, &o, &r1));
         o.max_iter = 100000;
         OK(mlpcl_trainer_run(tr, &o, &r2));
@@ -261,6 +261,84 @@ int main(void)
     same_bits("two identical runs", &a, &b, mlpcl_net_n_params(big.net));
     free_trace(&a);
     free_trace(&b);
+
+    /* Mini-batches: epochs on the device equal the reference's (the same shuffle), with a batch
+     * size that does not divide m, momentum, and every activation; then predictions. Over 2
+     * epochs of 8 updates: double 1e-12, float 2e-4 norm-wise (the chains are short). */
+    {
+        const size_t w[] = {5, 17, 9, 3};
+        problem mb =
+            make_problem(3, w, MLPCL_TANH, MLPCL_RELU, MLPCL_CE, MLPCL_INIT_UNIFORM, 50, 21);
+        size_t np = mlpcl_net_n_params(mb.net);
+        for (int d = 0; d <= fp64; ++d) {
+            mlpcl_precision prec = d ? MLPCL_DOUBLE : MLPCL_FLOAT;
+            double rtol = d ? 1e-12 : 2e-4;
+            mlpcl_trainer *dev, *rt;
+            OK(mlpcl_trainer_create(ctx, mb.net, mb.X, mb.Y, mb.m, prec, 7, &dev));
+            OK(mlpcl_trainer_create(host, mb.net, mb.X, mb.Y, mb.m, MLPCL_DOUBLE, 7, &rt));
+            mlpcl_epoch_opts eo;
+            mlpcl_epoch_opts_default(&eo);
+            eo.lr = 0.2;
+            eo.momentum = 0.9;
+            eo.seed = 42;
+            for (long e = 0; e < 2; ++e) {
+                mlpcl_train_result rd, rr;
+                eo.epoch = e;
+                OK(mlpcl_trainer_epoch(dev, &eo, &rd));
+                OK(mlpcl_trainer_epoch(rt, &eo, &rr));
+                CHECK(rd.stop == MLPCL_STOP_MAX_ITER && rd.iterations == 8 && rr.iterations == 8,
+                      "epoch %ld: stop %d, %ld and %ld updates", e, rd.stop, rd.iterations,
+                      rr.iterations);
+                compare(d ? "epoch loss (double)" : "epoch loss (float)", &rd.cost, &rr.cost, 1,
+                        rtol, 1e-300);
+            }
+            mlpcl_net *na, *nb;
+            OK(mlpcl_net_clone(mb.net, &na));
+            OK(mlpcl_net_clone(mb.net, &nb));
+            OK(mlpcl_trainer_params(dev, na));
+            OK(mlpcl_trainer_params(rt, nb));
+            compare(d ? "2 epochs, batch 7, momentum: parameters (double)"
+                      : "2 epochs, batch 7, momentum: parameters (float)",
+                    na->params, nb->params, np, rtol, 1e-300);
+            CHECK(memcmp(na->params, mb.net->params, np * sizeof(double)),
+                  "the epochs did not move the parameters");
+            double *va = malloc(np * sizeof *va), *vb = malloc(np * sizeof *vb);
+            OK(mlpcl_trainer_velocity(dev, va));
+            OK(mlpcl_trainer_velocity(rt, vb));
+            compare("momentum velocity", va, vb, np, rtol, 1e-300);
+            /* predictions on 23 rows, in chunks of 7 */
+            int ida, idb;
+            double *pa = malloc(23 * 3 * sizeof *pa), *pb = malloc(23 * 3 * sizeof *pb);
+            OK(mlpcl_trainer_add_set(dev, mb.X + 5 * 5, 23, &ida));
+            OK(mlpcl_trainer_add_set(rt, mb.X + 5 * 5, 23, &idb));
+            OK(mlpcl_trainer_predict(dev, ida, pa));
+            OK(mlpcl_trainer_predict(rt, idb, pb));
+            compare("predictions", pa, pb, 23 * 3, rtol, 1e-300);
+            free(va), free(vb), free(pa), free(pb);
+            mlpcl_net_free(na);
+            mlpcl_net_free(nb);
+            mlpcl_trainer_free(dev);
+            mlpcl_trainer_free(rt);
+        }
+        /* Momentum in a full-batch run, too. */
+        trace hr, dr;
+        {
+            mlpcl_trainer *t1, *t2;
+            mlpcl_train_opts o;
+            mlpcl_train_opts_default(&o);
+            o.lr = 0.1, o.momentum = 0.5, o.target = 0, o.max_iter = 50;
+            OK(mlpcl_trainer_create(host, mb.net, mb.X, mb.Y, mb.m, MLPCL_DOUBLE, 0, &t1));
+            OK(mlpcl_trainer_create(ctx, mb.net, mb.X, mb.Y, mb.m,
+                                    fp64 ? MLPCL_DOUBLE : MLPCL_FLOAT, 0, &t2));
+            OK(mlpcl_trainer_run(t1, &o, &hr.res));
+            OK(mlpcl_trainer_run(t2, &o, &dr.res));
+            compare("full batch with momentum: cost after 50", &dr.res.cost, &hr.res.cost, 1,
+                    fp64 ? 1e-12 : 2e-4, 1e-300);
+            mlpcl_trainer_free(t1);
+            mlpcl_trainer_free(t2);
+        }
+        free_problem(&mb);
+    }
 
     free_problem(&big);
     free_problem(&relu);

@@ -78,11 +78,8 @@ static void run_case(mlpcl_ctx *ctx, const net_case *c, size_t m, mlpcl_precisio
     for (size_t i = 0; i < np; ++i) P1[i] = net->params[i] - lr * G[i];
 
     mlpcl_trainer *tr;
-    OK(mlpcl_trainer_create(ctx, net, X, Y, m, prec, &tr));
-    OK(mlpcl__trainer_prepare(tr, lr, 0.0));
-    OK(mlpcl__trainer_enqueue(tr, 0, 0));
-    OK(mlpcl__trainer_enqueue(tr, 1, 0));
-    OK(clFinish(ctx->queue));
+    OK(mlpcl_trainer_create(ctx, net, X, Y, m, prec, 0, &tr));
+    device_iteration(tr, lr);
 
     size_t big = m * 129 > np ? m * 129 : np;
     double *got = malloc(big * sizeof *got), dev_cost;

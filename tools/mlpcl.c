@@ -370,7 +370,7 @@ static int cmd_train(int argc, char **argv)
     if (dev->platform < 0 && !o.precision_given) prec = MLPCL_DOUBLE;
     if ((st = mlpcl_net_create(n_layers, widths, &net)) != MLPCL_OK ||
         (st = mlpcl_net_init(net, o.init, (uint64_t)o.seed)) != MLPCL_OK ||
-        (st = mlpcl_trainer_create(ctx, net, X.v, Y.v, X.rows, prec, &tr)) != MLPCL_OK) {
+        (st = mlpcl_trainer_create(ctx, net, X.v, Y.v, X.rows, prec, 0, &tr)) != MLPCL_OK) {
         rc = lib_fail(st);
         goto done;
     }
