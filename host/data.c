@@ -1,12 +1,13 @@
 /* data.c: CSV tables of numbers, read strictly: every failure names the file, the line and the
- * column, and what was expected. Plain C, no OpenCL. */
+ * column, and what was expected. Also the CSV row reader (data.h) that dataset.c shares. Plain C,
+ * no OpenCL. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "data.h"
 
 /* Reads a whole file into a NUL-terminated buffer. */
 static mlpcl_status slurp(const char *path, char **out, size_t *len)
@@ -43,13 +44,8 @@ static int is_blank(char c)
     return c == ' ' || c == '\t' || c == '\r';
 }
 
-/* One field of a line: [start, end) with blanks trimmed. */
-typedef struct field {
-    const char *start, *end;
-} field;
-
 /* Splits [line, eol) at commas. Returns the field count; stores at most cap fields. */
-static size_t split(const char *line, const char *eol, field *f, size_t cap)
+static size_t split(const char *line, const char *eol, mlpcl__field *f, size_t cap)
 {
     size_t n = 0;
     const char *p = line;
@@ -59,7 +55,7 @@ static size_t split(const char *line, const char *eol, field *f, size_t cap)
         const char *s = p, *e = q;
         while (s < e && is_blank(*s)) ++s;
         while (e > s && is_blank(e[-1])) --e;
-        if (n < cap) f[n] = (field){s, e};
+        if (n < cap) f[n] = (mlpcl__field){s, e};
         ++n;
         if (q >= eol) break;
         p = q + 1;
@@ -67,8 +63,57 @@ static size_t split(const char *line, const char *eol, field *f, size_t cap)
     return n;
 }
 
-/* Parses a field as a finite number. Returns 0 on success, else writes what was wrong. */
-static int parse_number(field f, double *v, char *why, size_t size)
+mlpcl_status mlpcl__csv_open(const char *path, mlpcl__csv *c)
+{
+    memset(c, 0, sizeof *c);
+    c->path = path;
+    mlpcl_status st = slurp(path, &c->text, &c->len);
+    if (st != MLPCL_OK) return st;
+    c->cap = 16;
+    c->f = malloc(c->cap * sizeof *c->f);
+    if (!c->f) {
+        mlpcl__csv_close(c);
+        return mlpcl__fail(MLPCL_ERR_NOMEM, "%s: out of host memory", path);
+    }
+    return MLPCL_OK;
+}
+
+mlpcl_status mlpcl__csv_next(mlpcl__csv *c, int *row)
+{
+    *row = 0;
+    while (c->next < c->len) {
+        const char *line = c->text + c->next, *end = c->text + c->len;
+        const char *eol = memchr(line, '\n', (size_t)(end - line));
+        if (!eol) eol = end;
+        ++c->line_no;
+        c->next = (size_t)(eol - c->text) + 1;
+        const char *p = line;
+        while (p < eol && is_blank(*p)) ++p;
+        if (p == eol) continue; /* blank line */
+        size_t n = split(line, eol, c->f, c->cap);
+        if (n > c->cap) {
+            mlpcl__field *grown = realloc(c->f, n * sizeof *grown);
+            if (!grown) return mlpcl__fail(MLPCL_ERR_NOMEM, "%s: out of host memory", c->path);
+            c->f = grown;
+            c->cap = n;
+            split(line, eol, c->f, c->cap);
+        }
+        c->line = line;
+        c->n = n;
+        *row = 1;
+        return MLPCL_OK;
+    }
+    return MLPCL_OK;
+}
+
+void mlpcl__csv_close(mlpcl__csv *c)
+{
+    free(c->f);
+    free(c->text);
+    memset(c, 0, sizeof *c);
+}
+
+int mlpcl__parse_number(mlpcl__field f, double *v, char *why, size_t size)
 {
     size_t len = (size_t)(f.end - f.start);
     if (len == 0) {
@@ -97,6 +142,26 @@ static int parse_number(field f, double *v, char *why, size_t size)
     return 0;
 }
 
+int mlpcl__csv_is_header(const mlpcl__csv *c)
+{
+    char why[160];
+    double v;
+    for (size_t j = 0; j < c->n; ++j)
+        if (mlpcl__parse_number(c->f[j], &v, why, sizeof why) == 0) return 0;
+    return 1;
+}
+
+char *mlpcl__field_text(mlpcl__field f)
+{
+    f = mlpcl__unquote(f);
+    const char *s = f.start, *e = f.end;
+    char *t = malloc((size_t)(e - s) + 1);
+    if (!t) return NULL;
+    memcpy(t, s, (size_t)(e - s));
+    t[e - s] = '\0';
+    return t;
+}
+
 void mlpcl_table_free(mlpcl_table *t)
 {
     if (!t) return;
@@ -108,106 +173,77 @@ void mlpcl_table_free(mlpcl_table *t)
 }
 
 /* Stores a header row's names, without surrounding quotes. */
-static mlpcl_status keep_names(mlpcl_table *t, const field *f, size_t n, const char *path)
+static mlpcl_status keep_names(mlpcl_table *t, const mlpcl__csv *c)
 {
-    t->names = calloc(n, sizeof *t->names);
-    if (!t->names) return mlpcl__fail(MLPCL_ERR_NOMEM, "%s: out of host memory", path);
-    for (size_t j = 0; j < n; ++j) {
-        const char *s = f[j].start, *e = f[j].end;
-        if (e - s >= 2 && *s == '"' && e[-1] == '"') ++s, --e;
-        t->names[j] = malloc((size_t)(e - s) + 1);
-        if (!t->names[j]) return mlpcl__fail(MLPCL_ERR_NOMEM, "%s: out of host memory", path);
-        memcpy(t->names[j], s, (size_t)(e - s));
-        t->names[j][e - s] = '\0';
-    }
+    t->names = calloc(c->n, sizeof *t->names);
+    if (!t->names) return mlpcl__fail(MLPCL_ERR_NOMEM, "%s: out of host memory", c->path);
+    t->cols = c->n; /* so that mlpcl_table_free frees the names stored before a failure */
+    for (size_t j = 0; j < c->n; ++j)
+        if (!(t->names[j] = mlpcl__field_text(c->f[j])))
+            return mlpcl__fail(MLPCL_ERR_NOMEM, "%s: out of host memory", c->path);
     return MLPCL_OK;
 }
 
 mlpcl_status mlpcl_csv_read(const char *path, mlpcl_table *t)
 {
     mlpcl_status st = MLPCL_OK;
-    char *text = NULL;
-    size_t len = 0, cap_fields = 16, cap_v = 0;
-    field *f = NULL;
+    mlpcl__csv c;
+    size_t cap_v = 0, cols = 0, first_line = 0;
+    int first = 1, row;
     memset(t, 0, sizeof *t);
-    TRY(slurp(path, &text, &len));
-    f = malloc(cap_fields * sizeof *f);
-    if (!f) goto nomem;
-    size_t line_no = 0, cols = 0;
-    int first = 1;
-    for (const char *line = text; line < text + len;) {
-        const char *eol = memchr(line, '\n', (size_t)(text + len - line));
-        if (!eol) eol = text + len;
-        ++line_no;
-        const char *p = line;
-        while (p < eol && is_blank(*p)) ++p;
-        if (p == eol) { /* blank line */
-            line = eol + 1;
-            continue;
-        }
-        size_t n = split(line, eol, f, cap_fields);
-        if (n > cap_fields) {
-            field *grown = realloc(f, n * sizeof *f);
-            if (!grown) goto nomem;
-            f = grown;
-            cap_fields = n;
-            split(line, eol, f, cap_fields);
-        }
+    TRY(mlpcl__csv_open(path, &c));
+    for (;;) {
+        TRY(mlpcl__csv_next(&c, &row));
+        if (!row) break;
+        size_t n = c.n;
         if (first) {
             first = 0;
             cols = n;
-            /* A header row: no field of it is a number. */
-            int header = 1;
-            char why[160];
-            double v;
-            for (size_t j = 0; j < n && header; ++j)
-                if (parse_number(f[j], &v, why, sizeof why) == 0) header = 0;
-            if (header) {
-                TRY(keep_names(t, f, n, path));
+            first_line = c.line_no;
+            if (mlpcl__csv_is_header(&c)) {
+                TRY(keep_names(t, &c));
                 t->cols = cols;
-                line = eol + 1;
                 continue;
             }
         }
         if (n != cols) {
             st = mlpcl__fail(MLPCL_ERR_DATA,
-                             "%s:%zu: expected %zu columns (as in line %s), found %zu", path,
-                             line_no, cols, t->names ? "the header" : "the first row", n);
+                             "%s:%zu: expected %zu columns (as in the %s on line %zu), found %zu",
+                             path, c.line_no, cols, t->names ? "header" : "first row", first_line,
+                             n);
             goto fail;
         }
         if (t->rows * cols + cols > cap_v) {
             size_t want = cap_v ? 2 * cap_v : 1024;
             while (want < t->rows * cols + cols) want *= 2;
             double *grown = realloc(t->v, want * sizeof *grown);
-            if (!grown) goto nomem;
+            if (!grown) {
+                st = mlpcl__fail(MLPCL_ERR_NOMEM, "%s: out of host memory", path);
+                goto fail;
+            }
             t->v = grown;
             cap_v = want;
         }
         for (size_t j = 0; j < n; ++j) {
             char why[160];
-            if (parse_number(f[j], &t->v[t->rows * cols + j], why, sizeof why) != 0) {
-                st = mlpcl__fail(MLPCL_ERR_DATA, "%s:%zu:%zu: %s", path, line_no,
-                                 (size_t)(f[j].start - line) + 1, why);
+            if (mlpcl__parse_number(c.f[j], &t->v[t->rows * cols + j], why, sizeof why) != 0) {
+                st = mlpcl__fail(MLPCL_ERR_DATA, "%s:%zu:%zu: %s", path, c.line_no,
+                                 mlpcl__csv_col(&c, j), why);
                 goto fail;
             }
         }
         ++t->rows;
         t->cols = cols;
-        line = eol + 1;
     }
     if (t->rows == 0) {
         st = mlpcl__fail(MLPCL_ERR_DATA, "%s: no data rows (%s)", path,
                          t->names ? "only a header" : "the file is empty");
         goto fail;
     }
-    free(f);
-    free(text);
+    mlpcl__csv_close(&c);
     return MLPCL_OK;
-nomem:
-    st = mlpcl__fail(MLPCL_ERR_NOMEM, "%s: out of host memory", path);
 fail:
-    free(f);
-    free(text);
+    mlpcl__csv_close(&c);
     mlpcl_table_free(t);
     return st;
 }

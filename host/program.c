@@ -10,9 +10,10 @@
 #define MAX_KERNEL_FILES 16
 
 const char *const mlpcl__kernel_name[K_COUNT] = {
-    [K_GATHER] = "gather",             [K_FORWARD] = "forward", [K_SOFTMAX] = "softmax",           [K_OUTPUT_DELTA] = "output_delta",
-    [K_COST] = "cost",       [K_HIDDEN_DELTA] = "hidden_delta", [K_GRADIENT] = "gradient",
-    [K_UPDATE] = "update",
+    [K_GATHER] = "gather",     [K_FORWARD] = "forward",
+    [K_SOFTMAX] = "softmax",   [K_OUTPUT_DELTA] = "output_delta",
+    [K_COST] = "cost",         [K_HIDDEN_DELTA] = "hidden_delta",
+    [K_GRADIENT] = "gradient", [K_UPDATE] = "update",
 };
 
 /* Assembles the build options: precision, tunables, then $MLPCL_BUILD_OPTIONS. */

@@ -302,7 +302,9 @@ mlpcl_status mlpcl_model_save(const char *path, const mlpcl_net *net, const mlpc
 
 /* Reads a model file written by mlpcl_model_save, validating everything (header size and JSON,
  * dtypes, shapes against the layers, offsets, NaN and Inf). On success *net is new and info
- * filled; free both with mlpcl_net_free and mlpcl_model_info_free. */
+ * filled (overwritten, not freed first); free both with mlpcl_net_free and
+ * mlpcl_model_info_free. On failure *net is NULL and *info zeroed. Save always records
+ * MLPCL_VERSION, and refuses what could not be loaded back (NaN, Inf, values beyond F32). */
 mlpcl_status mlpcl_model_load(const char *path, mlpcl_net **net, mlpcl_model_info *info);
 void mlpcl_model_info_free(mlpcl_model_info *info);
 

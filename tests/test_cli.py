@@ -147,8 +147,8 @@ def test_bad_csv(tmp):
         ("overflow", "0.1,1e999\n", r"bad\.csv:1:5: '1e999' is not a finite number"),
         ("empty field", "0.1,0.2\n0.3,\n", r"bad\.csv:2:5: expected a number, found an empty"),
         ("columns", "0.1,0.2\n0.3,0.4,0.5\n", r"bad\.csv:2: expected 2 columns .* found 3"),
-        ("columns after header", "a,b\n0.3\n", r"bad\.csv:2: expected 2 columns \(as in line "
-                                               r"the header\), found 1"),
+        ("columns after header", "a,b\n0.3\n", r"bad\.csv:2: expected 2 columns \(as in the "
+                                               r"header on line 1\), found 1"),
         ("empty", "", r"bad\.csv: no data rows \(the file is empty\)"),
         ("blank lines only", "\n \n\n", r"bad\.csv: no data rows"),
         ("header only", "x1,x2\n", r"bad\.csv: no data rows \(only a header\)"),

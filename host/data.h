@@ -1,0 +1,65 @@
+/* data.h: what the data readers share, private to the library: the CSV row reader of data.c,
+ * which mlpcl_csv_read and dataset.c's CSV data sets both use, so that lines, fields, column
+ * numbers and numbers are read the same way; and the limits and one-hot encoding that
+ * dataset.c and idx.c share. */
+#ifndef MLPCL_DATA_H
+#define MLPCL_DATA_H
+
+#include "internal.h"
+
+/* One field of a row: [start, end) with blanks trimmed. */
+typedef struct mlpcl__field {
+    const char *start, *end;
+} mlpcl__field;
+
+/* A CSV file held in memory, read one non-blank line at a time. Fields point into text, so they
+ * stay valid until mlpcl__csv_close. */
+typedef struct mlpcl__csv {
+    const char *path;
+    char *text;       /* the whole file, NUL-terminated */
+    size_t len;       /* bytes in text */
+    size_t next;      /* offset of the line after the current row */
+    size_t line_no;   /* 1-based line number of the current row (blank lines count) */
+    const char *line; /* the current row's first character, for column numbers */
+    mlpcl__field *f;  /* the current row's fields */
+    size_t n, cap;    /* fields in the current row; room in f */
+} mlpcl__csv;
+
+/* Reads the file at path into c (IO errors name the file). */
+mlpcl_status mlpcl__csv_open(const char *path, mlpcl__csv *c);
+/* Moves to the next non-blank line and splits it at commas. *row is 1 with a row in c->f,
+ * 0 at the end of the file. */
+mlpcl_status mlpcl__csv_next(mlpcl__csv *c, int *row);
+void mlpcl__csv_close(mlpcl__csv *c);
+
+/* The 1-based column (in bytes of the line) where field j of the current row starts. */
+static inline size_t mlpcl__csv_col(const mlpcl__csv *c, size_t j)
+{
+    return (size_t)(c->f[j].start - c->line) + 1;
+}
+
+/* Parses a field as a finite number. Returns 0 on success, else writes what was wrong to why. */
+int mlpcl__parse_number(mlpcl__field f, double *v, char *why, size_t size);
+/* Whether the current row is a header: none of its fields is a number. */
+int mlpcl__csv_is_header(const mlpcl__csv *c);
+/* A field without surrounding double quotes, as header and class names are taken. */
+static inline mlpcl__field mlpcl__unquote(mlpcl__field f)
+{
+    if (f.end - f.start >= 2 && *f.start == '"' && f.end[-1] == '"') ++f.start, --f.end;
+    return f;
+}
+/* A NUL-terminated copy of a field without surrounding double quotes; NULL when out of memory. */
+char *mlpcl__field_text(mlpcl__field f);
+
+/* ---- Data sets (dataset.c) --------------------------------------------------------------- */
+
+/* Plausibility caps, checked before anything is allocated: values in one matrix (samples ×
+ * features, or samples × classes) and classes. */
+#define MLPCL__MAX_VALUES  ((size_t)1 << 31)
+#define MLPCL__MAX_CLASSES ((size_t)1 << 16)
+
+/* Fills d->Y (n × n_out, allocated here) with one-hot rows of d->labels; path names the file in
+ * a failure. */
+mlpcl_status mlpcl__one_hot(mlpcl_dataset *d, const char *path);
+
+#endif

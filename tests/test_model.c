@@ -1,0 +1,694 @@
+/* test_model.c: model files (safetensors), without a device. Round trips: F64 bit for bit and
+ * F32 rounded to float, with every kind of metadata, and a bare model without the optional
+ * tensors. Atomic saves: a save that fails (file size limit, missing folder, rename over a
+ * folder, read-only folder) leaves the old file byte for byte and no temporary behind. A table
+ * of corrupt files, each refused with MLPCL_ERR_DATA (or IO) and a message that says why, and
+ * randomly damaged files, which must load or be refused, never crash.
+ * With an argument DIR it also leaves models and the reference's predictions there, for
+ * checking tests/safetensors_numpy.py by hand. */
+#define _POSIX_C_SOURCE 200809L
+#include <dirent.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "check.h"
+
+static char dir[64]; /* the test's scratch folder */
+
+/* dir/name, in one of 4 rotating buffers: copy it to keep it. */
+static char *path_in(const char *name)
+{
+    static char buf[4][512];
+    static int next;
+    char *p = buf[next++ % 4];
+    snprintf(p, sizeof buf[0], "%s/%s", dir, name);
+    return p;
+}
+
+static unsigned char *read_bytes(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *b = malloc((size_t)n + 1);
+    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) free(b), b = NULL;
+    fclose(f);
+    *len = (size_t)n;
+    return b;
+}
+
+static void write_bytes(const char *path, const void *b, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f || fwrite(b, 1, len, f) != len || fclose(f)) {
+        printf("FAIL: cannot write %s\n", path);
+        exit(1);
+    }
+}
+
+/* Files in the scratch folder whose name holds ".tmp.": leftovers of a save. */
+static int temporaries(void)
+{
+    DIR *d = opendir(dir);
+    int n = 0;
+    for (struct dirent *e; d && (e = readdir(d));) n += strstr(e->d_name, ".tmp.") != NULL;
+    if (d) closedir(d);
+    return n;
+}
+
+/* ---- A model with everything a file can hold -------------------------------------------- */
+
+static const size_t widths[] = {3, 5, 4, 2};
+static char name0[] = "cat", name1[] = "d\xc3\xb6g \"quoted\", with a comma";
+static char *names[] = {name0, name1};
+static double mean[3] = {0.5, -1.25, 1e-3}, stdev[3] = {2.0, 0.1, 3.5};
+
+typedef struct model {
+    mlpcl_net *net;
+    mlpcl_model_info info;
+} model;
+
+static model make_model(mlpcl_precision dtype, uint64_t seed)
+{
+    model m = {0};
+    OK(mlpcl_net_create(3, widths, &m.net));
+    OK(mlpcl_net_set_act(m.net, 1, MLPCL_RELU));
+    OK(mlpcl_net_set_act(m.net, 2, MLPCL_TANH));
+    OK(mlpcl_net_set_act(m.net, 3, MLPCL_SIGMOID));
+    OK(mlpcl_net_set_loss(m.net, MLPCL_CE));
+    mlpcl_rng rng = {seed};
+    size_t n = mlpcl_net_n_params(m.net);
+    fill_uniform(&rng, m.net->params, n, -2, 2); /* biases too: every value different */
+    m.info.dtype = dtype;
+    m.info.norm = (mlpcl_norm){3, mean, stdev};
+    m.info.class_names = names;
+    m.info.seed = UINT64_MAX;
+    snprintf(m.info.device, sizeof m.info.device, "Test device \"7\" (pocl)");
+    m.info.epoch = 12;
+    m.info.iteration = 3456;
+    m.info.velocity = malloc(n * sizeof(double));
+    fill_uniform(&rng, m.info.velocity, n, -1e-3, 1e-3);
+    return m;
+}
+
+static void free_model(model *m)
+{
+    mlpcl_net_free(m->net);
+    free(m->info.velocity);
+}
+
+static double as_float(double x)
+{
+    return (float)x;
+}
+
+/* Loads path and compares with m: exact, or rounded to float where the file holds F32. */
+static void check_loaded(const char *path, const model *m)
+{
+    mlpcl_net *net = NULL;
+    mlpcl_model_info info;
+    OK(mlpcl_model_load(path, &net, &info));
+    const mlpcl_net *a = m->net;
+    CHECK(net->L == a->L, "L %zu, expected %zu", net->L, a->L);
+    if (net->L != a->L) exit(1);
+    for (size_t l = 0; l <= a->L; ++l)
+        CHECK(net->width[l] == a->width[l], "width[%zu] %zu", l, net->width[l]);
+    for (size_t l = 1; l <= a->L; ++l)
+        CHECK(mlpcl_net_act(net, l) == mlpcl_net_act(a, l), "act[%zu]", l);
+    CHECK(mlpcl_net_loss(net) == mlpcl_net_loss(a), "loss");
+    CHECK(info.dtype == m->info.dtype, "dtype %d", (int)info.dtype);
+    size_t n = mlpcl_net_n_params(a), bad = 0;
+    for (size_t i = 0; i < n; ++i) {
+        double want = m->info.dtype == MLPCL_FLOAT ? as_float(a->params[i]) : a->params[i];
+        bad += memcmp(&net->params[i], &want, sizeof want) != 0;
+        if (m->info.velocity) {
+            want =
+                m->info.dtype == MLPCL_FLOAT ? as_float(m->info.velocity[i]) : m->info.velocity[i];
+            bad += memcmp(&info.velocity[i], &want, sizeof want) != 0;
+        }
+    }
+    CHECK(bad == 0, "%s: %zu parameters or velocities differ", path, bad);
+    CHECK((info.velocity != NULL) == (m->info.velocity != NULL), "velocity presence");
+    CHECK(info.norm.n == m->info.norm.n, "norm.n %zu", info.norm.n);
+    if (info.norm.n == m->info.norm.n && info.norm.n) {
+        CHECK(!memcmp(info.norm.mean, m->info.norm.mean, info.norm.n * sizeof(double)), "mean");
+        CHECK(!memcmp(info.norm.std, m->info.norm.std, info.norm.n * sizeof(double)), "std");
+    }
+    CHECK((info.class_names != NULL) == (m->info.class_names != NULL), "class_names presence");
+    if (info.class_names && m->info.class_names) {
+        for (size_t j = 0; j < a->width[a->L]; ++j)
+            CHECK(!strcmp(info.class_names[j], m->info.class_names[j]), "class %zu: '%s'", j,
+                  info.class_names[j]);
+        CHECK(info.class_names[a->width[a->L]] == NULL, "class_names not NULL-terminated");
+    }
+    CHECK(info.seed == m->info.seed, "seed %llu", (unsigned long long)info.seed);
+    CHECK(!strcmp(info.device, m->info.device), "device '%s'", info.device);
+    CHECK(!strcmp(info.version, MLPCL_VERSION), "version '%s'", info.version);
+    CHECK(info.epoch == m->info.epoch && info.iteration == m->info.iteration, "epoch %ld iter %ld",
+          info.epoch, info.iteration);
+    mlpcl_net_free(net);
+    mlpcl_model_info_free(&info);
+    mlpcl_model_info_free(&info); /* twice: the first leaves it empty */
+}
+
+/* The header length, the header and the data section of a file. */
+static void split(const unsigned char *b, size_t len, size_t *hlen, size_t *data)
+{
+    uint64_t n = 0;
+    for (int i = 0; i < 8; ++i) n |= (uint64_t)b[i] << (8 * i);
+    *hlen = (size_t)n;
+    *data = 8 + (size_t)n;
+    if (*data > len) printf("FAIL: bad good file\n"), exit(1);
+}
+
+static void test_round_trips(void)
+{
+    for (int k = 0; k < 2; ++k) {
+        mlpcl_precision p = k ? MLPCL_FLOAT : MLPCL_DOUBLE;
+        model m = make_model(p, 11);
+        const char *path = path_in(k ? "m32.safetensors" : "m64.safetensors");
+        OK(mlpcl_model_save(path, m.net, &m.info));
+        check_loaded(path, &m);
+        /* The layout: 8-byte aligned data, whose first tensors are the flat parameters. */
+        size_t len, hlen, data;
+        unsigned char *b = read_bytes(path, &len);
+        split(b, len, &hlen, &data);
+        CHECK(data % 8 == 0, "data section at byte %zu, not 8-aligned", data);
+        size_t n = mlpcl_net_n_params(m.net), bad = 0;
+        for (size_t i = 0; i < n; ++i) {
+            uint64_t u = 0;
+            for (size_t j = 0; j < (size_t)p; ++j) u |= (uint64_t)b[data + i * p + j] << (8 * j);
+            double v;
+            if (p == MLPCL_FLOAT) {
+                uint32_t u32 = (uint32_t)u;
+                float f;
+                memcpy(&f, &u32, 4);
+                v = f;
+            } else {
+                memcpy(&v, &u, 8);
+            }
+            bad += v != (p == MLPCL_FLOAT ? as_float(m.net->params[i]) : m.net->params[i]);
+        }
+        CHECK(bad == 0, "%zu values out of the flat order in the data section", bad);
+        CHECK(len == data + n * p * 2 + 6 * 8, "file size %zu", len);
+        struct stat sb;
+        CHECK(stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0644, "mode %o", sb.st_mode & 0777);
+        free(b);
+        free_model(&m);
+    }
+    /* A layer of more values than the loader converts at a time (8192), in both dtypes. */
+    size_t wide[] = {300, 40, 10};
+    for (int k = 0; k < 2; ++k) {
+        model big = {NULL, {.dtype = k ? MLPCL_FLOAT : MLPCL_DOUBLE}};
+        OK(mlpcl_net_create(2, wide, &big.net));
+        OK(mlpcl_net_init(big.net, MLPCL_INIT_UNIFORM, 3));
+        big.info.velocity = malloc(mlpcl_net_n_params(big.net) * sizeof(double));
+        for (size_t i = 0; i < mlpcl_net_n_params(big.net); ++i) big.info.velocity[i] = -(double)i;
+        OK(mlpcl_model_save(path_in("big.safetensors"), big.net, &big.info));
+        check_loaded(path_in("big.safetensors"), &big);
+        free_model(&big);
+    }
+    /* The smallest model, MSE, none of the optional parts. */
+    mlpcl_net *net;
+    size_t w[] = {1, 1};
+    OK(mlpcl_net_create(1, w, &net));
+    OK(mlpcl_net_set_act(net, 1, MLPCL_TANH));
+    net->params[0] = -0.0;
+    net->params[1] = 5e-324;
+    model m = {net, {.dtype = MLPCL_DOUBLE}};
+    OK(mlpcl_model_save(path_in("bare.safetensors"), net, &m.info));
+    check_loaded(path_in("bare.safetensors"), &m);
+    /* Saving over a file keeps its mode. */
+    chmod(path_in("bare.safetensors"), 0640);
+    OK(mlpcl_model_save(path_in("bare.safetensors"), net, &m.info));
+    struct stat sb;
+    CHECK(stat(path_in("bare.safetensors"), &sb) == 0 && (sb.st_mode & 0777) == 0640, "mode %o",
+          sb.st_mode & 0777);
+    mlpcl_net_free(net);
+    CHECK(temporaries() == 0, "temporary files left after successful saves");
+}
+
+/* ---- Saves that fail -------------------------------------------------------------------- */
+
+static void expect_fail(int st, int want, const char *substring, const char *what)
+{
+    CHECK(st == want, "%s: %s, expected %s", what, mlpcl_status_str(st), mlpcl_status_str(want));
+    CHECK(strstr(mlpcl_last_error(), substring), "%s: message '%s' lacks '%s'", what,
+          mlpcl_last_error(), substring);
+}
+
+static void test_failed_saves(void)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s", path_in("keep.safetensors"));
+    model good = make_model(MLPCL_DOUBLE, 1), other = make_model(MLPCL_FLOAT, 2);
+    OK(mlpcl_model_save(path, good.net, &good.info));
+    size_t len0, len;
+    unsigned char *before = read_bytes(path, &len0);
+
+    /* Writes beyond a file size limit fail (EFBIG) part way through the temporary. */
+    struct rlimit old, small;
+    getrlimit(RLIMIT_FSIZE, &old);
+    small = old;
+    small.rlim_cur = 100;
+    signal(SIGXFSZ, SIG_IGN);
+    if (setrlimit(RLIMIT_FSIZE, &small) == 0) {
+        int st = mlpcl_model_save(path, other.net, &other.info);
+        setrlimit(RLIMIT_FSIZE, &old);
+        expect_fail(st, MLPCL_ERR_IO, "cannot write the temporary file", "size limit");
+        CHECK(strstr(mlpcl_last_error(), path), "message lacks the path");
+    } else {
+        printf("note: setrlimit(RLIMIT_FSIZE) refused; size-limit case skipped\n");
+    }
+
+    /* A missing folder; a folder in the way of the rename. */
+    expect_fail(mlpcl_model_save(path_in("nope/m.safetensors"), good.net, &good.info), MLPCL_ERR_IO,
+                "No such file or directory", "missing folder");
+    mkdir(path_in("sub"), 0755);
+    expect_fail(mlpcl_model_save(path_in("sub"), good.net, &good.info), MLPCL_ERR_IO,
+                "cannot rename", "rename over a folder");
+    rmdir(path_in("sub"));
+
+    /* A read-only folder. Root writes there anyway, so as root a child process tries it as
+     * user nobody. */
+    chmod(dir, 0555);
+    if (geteuid() != 0) {
+        expect_fail(mlpcl_model_save(path, other.net, &other.info), MLPCL_ERR_IO,
+                    "cannot create a temporary file", "read-only folder");
+    } else {
+        fflush(stdout);
+        pid_t pid = fork();
+        if (pid == 0) {
+            if (setgid(65534) || setuid(65534)) _exit(SKIP);
+            expect_fail(mlpcl_model_save(path, other.net, &other.info), MLPCL_ERR_IO,
+                        "cannot create a temporary file", "read-only folder");
+            CHECK(strstr(mlpcl_last_error(), "Permission denied"), "%s", mlpcl_last_error());
+            fflush(stdout);
+            _exit(failures ? 1 : 0);
+        }
+        int ws = 0;
+        CHECK(pid > 0 && waitpid(pid, &ws, 0) == pid && WIFEXITED(ws), "fork");
+        if (WEXITSTATUS(ws) == SKIP)
+            printf("note: cannot become user nobody: read-only folder case skipped\n");
+        else
+            CHECK(WEXITSTATUS(ws) == 0, "read-only folder: the child failed");
+    }
+    chmod(dir, 0700);
+
+    /* What a loader would refuse is not saved. */
+    other.net->params[7] = NAN;
+    expect_fail(mlpcl_model_save(path, other.net, &other.info), MLPCL_ERR_ARG,
+                "layers.1.weight[7] = nan", "NaN parameter");
+    other.net->params[7] = 1e39; /* fine as F64, too big for F32 */
+    expect_fail(mlpcl_model_save(path, other.net, &other.info), MLPCL_ERR_ARG, "as F32",
+                "F32 overflow");
+    other.net->params[7] = 0;
+    other.info.norm.n = 2;
+    expect_fail(mlpcl_model_save(path, other.net, &other.info), MLPCL_ERR_ARG, "norm has 2",
+                "norm width");
+    other.info.norm.n = 3;
+    other.info.device[3] = (char)0xff;
+    expect_fail(mlpcl_model_save(path, other.net, &other.info), MLPCL_ERR_ARG,
+                "device is not valid UTF-8", "Latin-1 device");
+    other.info.device[3] = 't';
+    other.info.dtype = 2;
+    expect_fail(mlpcl_model_save(path, other.net, &other.info), MLPCL_ERR_ARG, "unknown dtype",
+                "dtype");
+
+    unsigned char *after = read_bytes(path, &len);
+    CHECK(after && len == len0 && !memcmp(before, after, len), "the old file changed");
+    CHECK(temporaries() == 0, "temporary files left after failed saves");
+    free(before);
+    free(after);
+    free_model(&good);
+    free_model(&other);
+}
+
+/* ---- Corrupt files ---------------------------------------------------------------------- */
+
+typedef enum kind {
+    TRUNCATE,   /* keep the first n bytes (n < 0: all but −n) */
+    SET_HLEN,   /* the 8-byte header length := n (n < 0: 2^64 − 1) */
+    REPLACE,    /* the first a in the header := b */
+    SET_HEADER, /* the header := a */
+    DELETE,     /* remove tensor a from the header */
+    TRIM,       /* remove the header's padding */
+    POKE,       /* element n of tensor a := x */
+} kind;
+
+typedef struct mutation {
+    const char *label;
+    int f32; /* mutate the F32 file, not the F64 one */
+    kind k;
+    const char *a, *b;
+    long long n;
+    double x;
+    int status;
+    const char *expect; /* a substring of the message */
+} mutation;
+
+#define BAD(...) MLPCL_ERR_DATA, __VA_ARGS__
+
+static const mutation mutations[] = {
+    {"unchanged", 0, REPLACE, "{", "{", 0, 0, MLPCL_OK, ""},
+    {"no padding", 0, TRIM, 0, 0, 0, 0, MLPCL_OK, ""},
+    {"empty file", 0, TRUNCATE, 0, 0, 0, 0, BAD("0 bytes, too short")},
+    {"7 bytes", 0, TRUNCATE, 0, 0, 7, 0, BAD("too short")},
+    {"length only", 0, TRUNCATE, 0, 0, 8, 0, BAD("runs past the end of the file (8 bytes)")},
+    {"half a header", 0, TRUNCATE, 0, 0, 200, 0, BAD("runs past the end of the file")},
+    {"no data", 0, TRUNCATE, 0, 0, -912, 0, BAD("run past the end of the data section")},
+    {"last byte cut", 0, TRUNCATE, 0, 0, -1, 0, BAD("train.velocity: data_offsets [480, 912]")},
+    {"header length 0", 0, SET_HLEN, 0, 0, 0, 0, BAD("header length 0 (bytes 0-7) is 0")},
+    {"header length huge", 0, SET_HLEN, 0, 0, 1LL << 40, 0, BAD("runs past the end")},
+    {"header length -1", 0, SET_HLEN, 0, 0, -1, 0, BAD("18446744073709551615")},
+    {"garbage", 0, SET_HEADER, "this is not JSON", 0, 0, 0, BAD("not valid JSON: error at byte 8")},
+    {"unclosed", 0, SET_HEADER, "{\"a\": [1, 2", 0, 0, 0, BAD("not valid JSON")},
+    {"array", 0, SET_HEADER, "[1, 2, 3]", 0, 0, 0, BAD("not a JSON object starting at byte 8")},
+    {"leading space", 0, SET_HEADER, " {}", 0, 0, 0, BAD("not a JSON object starting at byte 8")},
+    {"Latin-1", 0, REPLACE, "Test device", "Test d\xe9vice", 0, 0, BAD("not valid UTF-8 at byte ")},
+    {"surrogate", 0, REPLACE, "Test device", "Test d\xed\xa0\x80vice", 0, 0,
+     BAD("not valid UTF-8 at byte ")},
+    {"trailing text", 0, SET_HEADER, "{} x", 0, 0, 0, BAD("text after the header's JSON")},
+    {"no metadata", 0, SET_HEADER, "{}", 0, 0, 0, BAD("no __metadata__ (not an mlpcl model?)")},
+    {"metadata 7", 0, REPLACE, "\"__metadata__\":{", "\"__metadata__\":7,\"x\":{", 0, 0,
+     BAD("a __metadata__ that is not an object")},
+    {"metadata twice", 0, REPLACE, "\"layers.1.weight\":",
+     "\"__metadata__\":{},\"layers.1.weight\":", 0, 0, BAD("__metadata__ twice")},
+    {"number metadata", 0, REPLACE, "\"epoch\":\"12\"", "\"epoch\":12", 0, 0,
+     BAD("__metadata__ \"epoch\" is not a string")},
+    {"format torch", 0, REPLACE, "\"mlpcl\"", "\"torch\"", 0, 0,
+     BAD("format is \"torch\", not \"mlpcl\"")},
+    {"no format", 0, REPLACE, "\"format\":\"mlpcl\",", "", 0, 0, BAD("has no \"format\"")},
+    {"loss twice", 0, REPLACE, "\"loss\":\"ce\"", "\"loss\":\"ce\",\"loss\":\"mse\"", 0, 0,
+     BAD("has \"loss\" twice")},
+    {"layers x", 0, REPLACE, "\"3,5,4,2\"", "\"3,5,x,2\"", 0, 0,
+     BAD("item 3 \"x\" is not a whole number in 1 … 1000000")},
+    {"layers one", 0, REPLACE, "\"3,5,4,2\"", "\"3\"", 0, 0, BAD("needs at least 2 widths")},
+    {"layers 0", 0, REPLACE, "\"3,5,4,2\"", "\"3,0,4,2\"", 0, 0, BAD("item 2 \"0\"")},
+    {"layers huge", 0, REPLACE, "\"3,5,4,2\"", "\"3,5,4,2000000\"", 0, 0, BAD("item 4")},
+    {"layers -5", 0, REPLACE, "\"3,5,4,2\"", "\"3,-5,4,2\"", 0, 0, BAD("item 2 \"-5\"")},
+    {"layers space", 0, REPLACE, "\"3,5,4,2\"", "\"3, 5,4,2\"", 0, 0, BAD("item 2 \" 5\"")},
+    {"layers empty item", 0, REPLACE, "\"3,5,4,2\"", "\"3,5,4,\"", 0, 0, BAD("item 4 \"\"")},
+    {"too many parameters", 0, REPLACE, "\"3,5,4,2\"", "\"3,1000000,1000000,2\"", 0, 0,
+     BAD("more than 2147483647 parameters")},
+    {"layers fewer", 0, REPLACE, "\"3,5,4,2\"", "\"3,5,4\"", 0, 0,
+     BAD("activations \"relu,tanh,sigmoid\" has 3 entries; layers \"3,5,4\" has 2 layers")},
+    {"activations 2", 0, REPLACE, "relu,tanh,sigmoid", "relu,tanh", 0, 0, BAD("has 2 entries")},
+    {"activation gelu", 0, REPLACE, "relu,tanh,sigmoid", "relu,tanh,gelu", 0, 0,
+     BAD("layer 3's \"gelu\" is not sigmoid, tanh or relu")},
+    {"loss mae", 0, REPLACE, "\"loss\":\"ce\"", "\"loss\":\"mae\"", 0, 0,
+     BAD("loss \"mae\" is not mse or ce")},
+    {"seed -1", 0, REPLACE, "\"18446744073709551615\"", "\"-1\"", 0, 0,
+     BAD("seed \"-1\" is not a whole number")},
+    {"seed 2^64", 0, REPLACE, "\"18446744073709551615\"", "\"18446744073709551616\"", 0, 0,
+     BAD("seed")},
+    {"no iteration", 0, REPLACE, "\"iteration\"", "\"iterations\"", 0, 0,
+     BAD("has no \"iteration\"")},
+    {"long version", 0, REPLACE, "\"version\":\"", "\"version\":\"0123456789012345678901234567890",
+     0, 0, BAD("version is longer than 31 bytes")},
+    {"one class", 0, REPLACE, "\"class_names\":\"[\\\"cat\\\",", "\"class_names\":\"[", 0, 0,
+     BAD("class_names has 1 names; the network has 2 outputs")},
+    {"classes not a list", 0, REPLACE, "\"class_names\":\"[", "\"class_names\":\"{", 0, 0,
+     BAD("not a JSON array of strings")},
+    {"classes and more", 0, REPLACE, "comma\\\"]\"", "comma\\\"] x\"", 0, 0,
+     BAD("not a JSON array of strings")},
+    {"dtype I8", 0, REPLACE, "\"dtype\":\"F64\"", "\"dtype\":\"I8\"", 0, 0,
+     BAD("tensor layers.1.weight: dtype \"I8\" is not F32 or F64")},
+    {"dtype 64", 0, REPLACE, "\"dtype\":\"F64\"", "\"dtype\":64", 0, 0,
+     BAD("dtype (not a string)")},
+    {"mixed dtypes", 0, REPLACE, "\"layers.2.bias\":{\"dtype\":\"F64\"",
+     "\"layers.2.bias\":{\"dtype\":\"F32\"", 0, 0,
+     BAD("tensor layers.2.bias is F32; expected F64")},
+    {"norm as F32", 1, REPLACE, "\"norm.std\":{\"dtype\":\"F64\"",
+     "\"norm.std\":{\"dtype\":\"F32\"", 0, 0, BAD("tensor norm.std is F32; expected F64")},
+    {"shape swapped", 0, REPLACE, "\"shape\":[3,5]", "\"shape\":[5,3]", 0, 0,
+     BAD("tensor layers.1.weight has shape [5, 3]; layers \"3,5,4,2\" needs [3, 5]")},
+    {"shape rank 3", 0, REPLACE, "\"shape\":[3,5]", "\"shape\":[3,5,1]", 0, 0,
+     BAD("has shape [3, 5, 1]")},
+    {"shape string", 0, REPLACE, "\"shape\":[3,5]", "\"shape\":\"3x5\"", 0, 0,
+     BAD("has shape (not a list)")},
+    {"shape 2.5", 0, REPLACE, "\"shape\":[3,5]", "\"shape\":[3,5.5]", 0, 0,
+     BAD("has shape [3, 5.5]")},
+    {"velocity shape", 0, REPLACE, "\"shape\":[54]", "\"shape\":[53]", 0, 0,
+     BAD("tensor train.velocity has shape [53]")},
+    {"offsets short", 0, REPLACE, "[0,120]", "[0,112]", 0, 0,
+     BAD("layers.1.weight: data_offsets [0, 112] hold 112 bytes; 15 F64 values need 120")},
+    {"offsets short F32", 1, REPLACE, "[0,60]", "[0,56]", 0, 0, BAD("15 F32 values need 60")},
+    {"offsets overlap", 0, REPLACE, "[120,160]", "[112,152]", 0, 0,
+     BAD("layers.1.bias: data_offsets [112, 152] overlap those of layers.1.weight")},
+    {"offsets past the end", 0, REPLACE, "[480,912]", "[488,920]", 0, 0,
+     BAD("data_offsets [488, 920] run past the end of the data section (912 bytes")},
+    {"offsets reversed", 0, REPLACE, "[0,120]", "[120,0]", 0, 0, BAD("begin ≤ end")},
+    {"offsets negative", 0, REPLACE, "[0,120]", "[-8,112]", 0, 0, BAD("whole numbers")},
+    {"offsets one", 0, REPLACE, "[0,120]", "[120]", 0, 0, BAD("data_offsets must be")},
+    {"offsets fraction", 0, REPLACE, "[0,120]", "[0,120.5]", 0, 0, BAD("data_offsets must be")},
+    {"no data_offsets", 0, REPLACE, "\"data_offsets\":[0,120]", "\"offsets\":[0,120]", 0, 0,
+     BAD("tensor layers.1.weight: unknown key \"offsets\"")},
+    {"no dtype", 0, REPLACE, "\"dtype\":\"F64\",", "", 0, 0,
+     BAD("tensor layers.1.weight has no \"dtype\"")},
+    {"entry 7", 0, REPLACE, "\"layers.1.bias\":{", "\"layers.1.bias\":7,\"x\":{", 0, 0,
+     BAD("tensor layers.1.bias: entry is not a JSON object")},
+    {"missing bias", 0, DELETE, "layers.3.bias", 0, 0, 0, BAD("missing tensor layers.3.bias")},
+    {"missing std", 0, DELETE, "norm.std", 0, 0, 0,
+     BAD("missing tensor norm.std (norm.mean is there)")},
+    {"unused tail", 0, DELETE, "train.velocity", 0, 0, 0, BAD("432 unused bytes at byte ")},
+    {"extra tensor", 0, REPLACE, "\"norm.mean\"", "\"norm.median\"", 0, 0,
+     BAD("unknown tensor \"norm.median\"")},
+    {"layer 4", 0, REPLACE, "\"layers.3.weight\"", "\"layers.4.weight\"", 0, 0,
+     BAD("unknown tensor \"layers.4.weight\" (layers \"3,5,4,2\" has 3 layers)")},
+    {"layer 01", 0, REPLACE, "\"layers.1.weight\"", "\"layers.01.weight\"", 0, 0,
+     BAD("unknown tensor \"layers.01.weight\"")},
+    {"repeated tensor", 0, REPLACE, "\"layers.1.bias\"", "\"layers.1.weight\"", 0, 0,
+     BAD("repeated tensor \"layers.1.weight\"")},
+    {"NaN weight", 0, POKE, "layers.2.weight", 0, 17, NAN, BAD("layers.2.weight[17] is NaN")},
+    {"Inf bias", 0, POKE, "layers.3.bias", 0, 1, INFINITY, BAD("layers.3.bias[1] is Inf")},
+    {"-Inf F32", 1, POKE, "layers.1.weight", 0, 0, -INFINITY, BAD("layers.1.weight[0] is -Inf")},
+    {"NaN velocity", 0, POKE, "train.velocity", 0, 53, NAN, BAD("train.velocity[53] is NaN")},
+    {"NaN mean", 1, POKE, "norm.mean", 0, 2, NAN, BAD("norm.mean[2] is NaN")},
+    {"std 0", 0, POKE, "norm.std", 0, 1, 0.0, BAD("norm.std[1] is 0; a standard deviation")},
+    {"std -1", 1, POKE, "norm.std", 0, 2, -1.0, BAD("norm.std[2] is -1")},
+};
+
+/* The header's [begin, end) of tensor name and its element size. */
+static size_t tensor_at(const char *header, size_t hlen, const char *name, size_t *size)
+{
+    cJSON *root = cJSON_ParseWithLength(header, hlen);
+    cJSON *t = cJSON_GetObjectItemCaseSensitive(root, name);
+    cJSON *off = cJSON_GetObjectItemCaseSensitive(t, "data_offsets");
+    const char *dt = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t, "dtype"));
+    if (!off || !dt) printf("FAIL: no tensor %s in the good file\n", name), exit(1);
+    size_t begin = (size_t)cJSON_GetArrayItem(off, 0)->valuedouble;
+    *size = strcmp(dt, "F32") ? 8 : 4;
+    cJSON_Delete(root);
+    return begin;
+}
+
+/* Applies m to a good file's bytes; returns the new file's bytes. */
+static unsigned char *mutate(const mutation *m, const unsigned char *b, size_t len, size_t *out)
+{
+    size_t hlen, data;
+    split(b, len, &hlen, &data);
+    char *header = malloc(hlen + 1);
+    memcpy(header, b + 8, hlen);
+    header[hlen] = '\0';
+    char *h = NULL; /* the new header */
+    unsigned char *r = malloc(len + 4096);
+    size_t n = len;
+    memcpy(r, b, len);
+    if (m->k == TRUNCATE) {
+        n = m->n < 0 ? len - (size_t)-m->n : (size_t)m->n;
+    } else if (m->k == SET_HLEN) {
+        uint64_t v = m->n < 0 ? UINT64_MAX : (uint64_t)m->n;
+        for (int i = 0; i < 8; ++i) r[i] = (unsigned char)(v >> (8 * i));
+    } else if (m->k == POKE) {
+        size_t size, at = data + tensor_at(header, hlen, m->a, &size) + (size_t)m->n * size;
+        if (size == 4) {
+            float f = (float)m->x;
+            memcpy(r + at, &f, 4); /* little-endian hosts, like the CI's */
+        } else {
+            memcpy(r + at, &m->x, 8);
+        }
+    } else {
+        if (m->k == SET_HEADER) {
+            h = malloc(strlen(m->a) + 1);
+            strcpy(h, m->a);
+        } else if (m->k == REPLACE) {
+            char *at = strstr(header, m->a);
+            if (!at) printf("FAIL: %s: '%s' is not in the header\n", m->label, m->a), exit(1);
+            h = malloc(hlen + strlen(m->b) + 1);
+            size_t pre = (size_t)(at - header);
+            memcpy(h, header, pre);
+            strcpy(h + pre, m->b);
+            strcat(h, at + strlen(m->a));
+        } else if (m->k == TRIM) {
+            h = malloc(hlen + 1);
+            strcpy(h, header);
+            for (size_t e = hlen; e > 0 && h[e - 1] == ' ';) h[--e] = '\0';
+        } else { /* DELETE */
+            cJSON *root = cJSON_Parse(header);
+            cJSON_DeleteItemFromObjectCaseSensitive(root, m->a);
+            h = cJSON_PrintUnformatted(root);
+            cJSON_Delete(root);
+        }
+        size_t nh = strlen(h);
+        n = 8 + nh + (len - data);
+        r = realloc(r, n);
+        for (int i = 0; i < 8; ++i) r[i] = (unsigned char)((uint64_t)nh >> (8 * i));
+        memcpy(r + 8, h, nh);
+        memcpy(r + 8 + nh, b + data, len - data);
+    }
+    free(h);
+    free(header);
+    *out = n;
+    return r;
+}
+
+static void test_corrupt_files(int verbose)
+{
+    model m64 = make_model(MLPCL_DOUBLE, 3), m32 = make_model(MLPCL_FLOAT, 3);
+    OK(mlpcl_model_save(path_in("good64.safetensors"), m64.net, &m64.info));
+    OK(mlpcl_model_save(path_in("good32.safetensors"), m32.net, &m32.info));
+    size_t len[2];
+    unsigned char *good[2] = {read_bytes(path_in("good64.safetensors"), &len[0]),
+                              read_bytes(path_in("good32.safetensors"), &len[1])};
+    size_t hlen, data;
+    split(good[0], len[0], &hlen, &data);
+    CHECK(len[0] - data == 912, "the F64 file's data section has %zu bytes", len[0] - data);
+    char bad[512];
+    snprintf(bad, sizeof bad, "%s", path_in("bad.safetensors"));
+    for (size_t i = 0; i < sizeof mutations / sizeof *mutations; ++i) {
+        const mutation *m = &mutations[i];
+        size_t n;
+        unsigned char *b = mutate(m, good[m->f32], len[m->f32], &n);
+        write_bytes(bad, b, n);
+        free(b);
+        mlpcl_net *net = (mlpcl_net *)&n; /* must come back NULL */
+        mlpcl_model_info info = {.epoch = 99};
+        int st = mlpcl_model_load(bad, &net, &info);
+        if (verbose) printf("%-22s %s\n", m->label, st ? mlpcl_last_error() : "ok");
+        CHECK(st == m->status, "%s: %s (%s), expected %s", m->label, mlpcl_status_str(st),
+              mlpcl_last_error(), mlpcl_status_str(m->status));
+        if (st != MLPCL_OK) {
+            CHECK(strstr(mlpcl_last_error(), m->expect), "%s: message '%s' lacks '%s'", m->label,
+                  mlpcl_last_error(), m->expect);
+            CHECK(strstr(mlpcl_last_error(), bad), "%s: message lacks the path", m->label);
+            mlpcl_model_info zero = {0};
+            CHECK(net == NULL && !memcmp(&info, &zero, sizeof info), "%s: outputs not cleared",
+                  m->label);
+        }
+        mlpcl_net_free(st == MLPCL_OK ? net : NULL);
+        mlpcl_model_info_free(&info);
+    }
+
+    /* Random damage: 1 to 4 bytes changed, mostly in the header, then perhaps a cut. Each
+     * load must either succeed or fail with MLPCL_ERR_DATA, and never crash or leak. */
+    mlpcl_rng rng = {2024};
+    size_t loaded = 0;
+    for (int i = 0; i < 3000; ++i) {
+        int f32 = i & 1;
+        unsigned char *b = malloc(len[f32]);
+        memcpy(b, good[f32], len[f32]);
+        size_t n = len[f32], edits = 1 + mlpcl__rng_next(&rng) % 4;
+        for (size_t e = 0; e < edits; ++e) {
+            size_t span = mlpcl__rng_next(&rng) % 4 ? data : n;
+            b[mlpcl__rng_next(&rng) % span] = (unsigned char)mlpcl__rng_next(&rng);
+        }
+        if (mlpcl__rng_next(&rng) % 8 == 0) n = mlpcl__rng_next(&rng) % n;
+        write_bytes(bad, b, n);
+        free(b);
+        mlpcl_net *net = NULL;
+        mlpcl_model_info info;
+        int st = mlpcl_model_load(bad, &net, &info);
+        CHECK(st == MLPCL_OK || st == MLPCL_ERR_DATA, "random damage %d: %s", i,
+              mlpcl_last_error());
+        loaded += st == MLPCL_OK;
+        mlpcl_net_free(net);
+        mlpcl_model_info_free(&info);
+    }
+    if (verbose) printf("random damage: %zu of 3000 files still loaded\n", loaded);
+
+    /* A header length over the 100 MB cap, in a (sparse) file long enough to hold it. */
+    unsigned char big[8] = {0x01, 0xe1, 0xf5, 0x05}; /* 100000001 */
+    write_bytes(bad, big, 8);
+    CHECK(truncate(bad, 100000100) == 0, "truncate");
+    mlpcl_net *net;
+    mlpcl_model_info info;
+    expect_fail(mlpcl_model_load(bad, &net, &info), MLPCL_ERR_DATA,
+                "exceeds the 100000000-byte limit", "header cap");
+    unlink(bad);
+    expect_fail(mlpcl_model_load(bad, &net, &info), MLPCL_ERR_IO, "cannot open", "missing file");
+    expect_fail(mlpcl_model_load(dir, &net, &info), MLPCL_ERR_IO, "not a regular file", "folder");
+    free(good[0]);
+    free(good[1]);
+    free_model(&m64);
+    free_model(&m32);
+}
+
+/* ---- Files for checking safetensors_numpy.py -------------------------------------------- */
+
+static void leave_files(const char *out)
+{
+    char p[512];
+    model m = make_model(MLPCL_DOUBLE, 5);
+    size_t rows = 7, n0 = widths[0];
+    double X[7 * 3], Xs[7 * 3];
+    mlpcl_rng rng = {9};
+    fill_uniform(&rng, X, rows * n0, -3, 3);
+    for (size_t i = 0; i < rows * n0; ++i) Xs[i] = (X[i] - mean[i % n0]) / stdev[i % n0];
+    double *A[4];
+    for (int variant = 0; variant < 3; ++variant) {
+        /* ce with norm (F64), ce with norm (F32), mse without norm (F64) */
+        if (variant == 2) {
+            OK(mlpcl_net_set_loss(m.net, MLPCL_MSE));
+            m.info.norm.n = 0;
+        }
+        m.info.dtype = variant == 1 ? MLPCL_FLOAT : MLPCL_DOUBLE;
+        snprintf(p, sizeof p, "%s/model%d.safetensors", out, variant);
+        OK(mlpcl_model_save(p, m.net, &m.info));
+        /* The reference predicts with the parameters as the file holds them. */
+        mlpcl_net *loaded;
+        mlpcl_model_info info;
+        OK(mlpcl_model_load(p, &loaded, &info));
+        for (size_t l = 1; l <= 3; ++l) A[l] = malloc(rows * widths[l] * sizeof(double));
+        mlpcl__ref_forward(loaded, loaded->params, variant == 2 ? X : Xs, rows, A);
+        snprintf(p, sizeof p, "%s/out%d.csv", out, variant);
+        OK(mlpcl_csv_write(p, A[3], rows, widths[3]));
+        for (size_t l = 1; l <= 3; ++l) free(A[l]);
+        mlpcl_net_free(loaded);
+        mlpcl_model_info_free(&info);
+    }
+    snprintf(p, sizeof p, "%s/X.csv", out);
+    OK(mlpcl_csv_write(p, X, rows, n0));
+    free_model(&m);
+    printf("left model0-2.safetensors, out0-2.csv and X.csv in %s\n", out);
+}
+
+static void remove_all(void)
+{
+    DIR *d = opendir(dir);
+    for (struct dirent *e; d && (e = readdir(d));)
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) unlink(path_in(e->d_name));
+    if (d) closedir(d);
+    rmdir(dir);
+}
+
+int main(int argc, char **argv)
+{
+    (void)test_device; /* no device here */
+    (void)compare;
+    snprintf(dir, sizeof dir, "/tmp/mlpcl-test-model-XXXXXX");
+    if (!mkdtemp(dir)) return printf("FAIL: mkdtemp\n"), 1;
+    test_round_trips();
+    test_failed_saves();
+    test_corrupt_files(getenv("VERBOSE") != NULL);
+    if (argc > 1) leave_files(argv[1]);
+    remove_all();
+    return report("test_model");
+}

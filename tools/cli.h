@@ -1,0 +1,54 @@
+/* cli.h: what the mlpcl command's files share: exit statuses, messages, option parsing. */
+#ifndef MLPCL_CLI_H
+#define MLPCL_CLI_H
+
+#include <stddef.h>
+
+#include "mlpcl.h"
+
+enum {
+    EXIT_CONVERGED = 0,
+    EXIT_USAGE = 2,  /* bad usage or input */
+    EXIT_DEVICE = 3, /* OpenCL or device error */
+    EXIT_NOT_CONVERGED = 4,
+    EXIT_DIVERGED = 5,
+};
+
+/* Prints "mlpcl: MESSAGE" on stderr and returns code. */
+int failf(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Prints the library's last error and returns the exit status for st. */
+int lib_fail(int st);
+/* The exit status for a library status: bad input 2, the rest 3. */
+int exit_for(int st);
+
+/* Walks a command's arguments. */
+typedef struct args {
+    int argc, i;
+    char **argv;
+    const char *cmd;
+    int bad; /* set when an option lacked its value (already reported) */
+} args;
+
+/* If the current argument is option `name` ("--name VALUE" or "--name=VALUE"), stores its
+ * value and returns 1. */
+int take(args *a, const char *name, const char **value);
+/* Parsers: on failure they report (naming the command and option) and return EXIT_USAGE. */
+int parse_long(const args *a, const char *opt, const char *s, long lo, long hi, long *out);
+int parse_double(const args *a, const char *opt, const char *s, double lo, double hi, int open_lo,
+                 double *out);
+/* One of the words in the NULL-terminated list `words`; its index in *out. */
+int parse_word(const args *a, const char *opt, const char *s, const char *const *words, int *out);
+
+/* Opens a data set for training or prediction: a folder (MNIST file names), an "IMAGES,LABELS"
+ * IDX pair, or a CSV file read with spec. With like, the columns and classes must match it;
+ * a folder then gives its test files. */
+int open_data(const char *path, const mlpcl_csv_spec *spec, const mlpcl_dataset *like,
+              mlpcl_dataset *out);
+
+/* Seconds since an arbitrary start. */
+double now_seconds(void);
+
+int cmd_train(int argc, char **argv);
+int cmd_predict(int argc, char **argv);
+
+#endif

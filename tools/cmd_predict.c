@@ -1,0 +1,252 @@
+/* cmd_predict.c: `mlpcl predict`: runs a saved network on a data set, on any device. With class
+ * labels it prints the accuracy, the loss and a confusion matrix; otherwise the predictions as
+ * CSV. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli.h"
+
+static const char usage[] =
+    "usage: mlpcl predict --model FILE --data PATH [OPTIONS]\n"
+    "\n"
+    "Runs a network saved by `mlpcl train --save` on a data set. When the data have class\n"
+    "labels it prints the accuracy, the loss and the confusion matrix; otherwise one CSV row of\n"
+    "predictions a sample (for classifiers the predicted class, then each class's output).\n"
+    "The model's feature standardisation (--normalize) is applied first.\n"
+    "\n"
+    "options:\n"
+    "  --model FILE        the saved network (safetensors)\n"
+    "  --data PATH         a folder of MNIST-named IDX files (its test files when present),\n"
+    "                      IMAGES,LABELS (an IDX pair), or a CSV file\n"
+    "  --targets K         CSV: the last K columns are targets (their loss is printed on stderr)\n"
+    "  --label-column C    CSV: column C (number from 1, or header name) holds class labels\n"
+    "                      (without either, a CSV must have exactly the model's inputs)\n"
+    "  --output FILE       write the predictions there instead of standard output\n"
+    "  --device SEL        where to run (see `mlpcl help`)\n"
+    "  --precision P       float or double (default: as the model was saved, where the device\n"
+    "                      supports it)\n"
+    "  --batch N           rows at a time (default 1024)\n"
+    "  -h, --help          this text\n";
+
+typedef struct predict_cli {
+    const char *model, *data, *label_column, *output, *device;
+    long targets, batch;
+    int precision; /* -1 not given, 0 float, 1 double */
+} predict_cli;
+
+static int parse(int argc, char **argv, predict_cli *o)
+{
+    static const char *const precisions[] = {"float", "double", NULL};
+    args a = {argc, 1, argv, "predict", 0};
+    *o = (predict_cli){.batch = 1024, .precision = -1};
+    for (; a.i < argc; ++a.i) {
+        const char *v = NULL, *arg = argv[a.i];
+        int rc = 0;
+        if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
+            fputs(usage, stdout);
+            return -1;
+        } else if (take(&a, "--model", &v)) {
+            o->model = v;
+        } else if (take(&a, "--data", &v)) {
+            o->data = v;
+        } else if (take(&a, "--label-column", &v)) {
+            o->label_column = v;
+        } else if (take(&a, "--output", &v)) {
+            o->output = v;
+        } else if (take(&a, "--device", &v)) {
+            o->device = v;
+        } else if (take(&a, "--targets", &v)) {
+            rc = parse_long(&a, "--targets", v, 1, 1000000, &o->targets);
+        } else if (take(&a, "--batch", &v)) {
+            rc = parse_long(&a, "--batch", v, 1, 1L << 24, &o->batch);
+        } else if (take(&a, "--precision", &v)) {
+            rc = parse_word(&a, "--precision", v, precisions, &o->precision);
+        } else {
+            return failf(EXIT_USAGE, "predict: unknown option '%s' (see mlpcl predict --help)",
+                         arg);
+        }
+        if (a.bad || rc) return EXIT_USAGE;
+    }
+    if (!o->model || !o->data)
+        return failf(EXIT_USAGE, "predict: --model FILE and --data PATH are both needed");
+    if (o->targets && o->label_column)
+        return failf(EXIT_USAGE, "predict: give either --targets or --label-column, not both");
+    return 0;
+}
+
+/* The data: a folder's test set (else its training set), an IDX pair, a CSV with targets, or
+ * a CSV of features alone. */
+static int load(const predict_cli *o, size_t n_in, mlpcl_dataset *d)
+{
+    int st;
+    struct stat sb;
+    if (stat(o->data, &sb) == 0 && S_ISDIR(sb.st_mode)) { /* a folder of IDX files */
+        mlpcl_dataset train = {0};
+        st = mlpcl_dataset_open(o->data, NULL, &train, d);
+        if (st == MLPCL_OK && !d->n) {
+            mlpcl_dataset_free(d);
+            *d = train;
+        } else {
+            mlpcl_dataset_free(&train);
+        }
+        return st == MLPCL_OK ? 0 : lib_fail(st);
+    }
+    if (!o->targets && !o->label_column && !strchr(o->data, ',')) {
+        mlpcl_table t = {0};
+        if ((st = mlpcl_csv_read(o->data, &t)) != MLPCL_OK) return lib_fail(st);
+        if (t.cols != n_in) {
+            size_t cols = t.cols;
+            mlpcl_table_free(&t);
+            return failf(EXIT_USAGE,
+                         "predict: %s has %zu columns but the model takes %zu inputs; give "
+                         "--targets K or --label-column C when the file holds targets too",
+                         o->data, cols, n_in);
+        }
+        *d = (mlpcl_dataset){t.rows, t.cols, 0, t.v, NULL, NULL, NULL};
+        t.v = NULL;
+        mlpcl_table_free(&t);
+        return 0;
+    }
+    mlpcl_csv_spec spec = {(size_t)o->targets, o->label_column};
+    return open_data(o->data, &spec, NULL, d);
+}
+
+static void print_confusion(FILE *f, const mlpcl_dataset *d, const double *out, size_t K,
+                            char **names)
+{
+    size_t *cm = calloc(K * K, sizeof *cm), right = 0;
+    if (!cm) return;
+    for (size_t i = 0; i < d->n; ++i) {
+        size_t best = 0;
+        for (size_t j = 1; j < K; ++j)
+            if (out[i * K + j] > out[i * K + best]) best = j;
+        cm[(size_t)d->labels[i] * K + best]++;
+        right += best == (size_t)d->labels[i];
+    }
+    fprintf(f, "accuracy: %.2f%% (%zu of %zu)\n", 100.0 * (double)right / (double)d->n, right,
+            d->n);
+    fprintf(f, "confusion matrix (rows: true class, columns: predicted class):\n%12s", "");
+    for (size_t j = 0; j < K; ++j) names ? fprintf(f, " %7.7s", names[j]) : fprintf(f, " %7zu", j);
+    fputc('\n', f);
+    for (size_t i = 0; i < K; ++i) {
+        names ? fprintf(f, "%12.12s", names[i]) : fprintf(f, "%12zu", i);
+        for (size_t j = 0; j < K; ++j) fprintf(f, " %7zu", cm[i * K + j]);
+        fputc('\n', f);
+    }
+    free(cm);
+}
+
+static void print_predictions(FILE *f, const mlpcl_net *net, const double *out, size_t n,
+                              char **names, int classifier, const char *fmt)
+{
+    size_t K = mlpcl_net_width(net, mlpcl_net_layers(net));
+    fputs(classifier ? "class" : "", f);
+    for (size_t j = 0; j < K; ++j) {
+        if (classifier || j) fputc(',', f);
+        names ? fprintf(f, "%s", names[j])
+              : fprintf(f, classifier ? "%zu" : "output_%zu", j + !classifier);
+    }
+    fputc('\n', f);
+    for (size_t i = 0; i < n; ++i) {
+        const double *o = out + i * K;
+        if (classifier) {
+            size_t best = 0;
+            for (size_t j = 1; j < K; ++j)
+                if (o[j] > o[best]) best = j;
+            names ? fprintf(f, "%s", names[best]) : fprintf(f, "%zu", best);
+        }
+        for (size_t j = 0; j < K; ++j) {
+            if (classifier || j) fputc(',', f);
+            fprintf(f, fmt, o[j]);
+        }
+        fputc('\n', f);
+    }
+}
+
+int cmd_predict(int argc, char **argv)
+{
+    predict_cli o;
+    int rc = parse(argc, argv, &o), st;
+    if (rc) return rc < 0 ? 0 : rc;
+    mlpcl_net *net = NULL;
+    mlpcl_model_info info = {0};
+    mlpcl_dataset d = {0};
+    mlpcl_ctx *ctx = NULL;
+    mlpcl_trainer *tr = NULL;
+    double *out = NULL;
+    FILE *f = stdout;
+    if ((st = mlpcl_model_load(o.model, &net, &info)) != MLPCL_OK) {
+        rc = lib_fail(st);
+        goto done;
+    }
+    size_t n_in = mlpcl_net_width(net, 0), K = mlpcl_net_width(net, mlpcl_net_layers(net));
+    if ((rc = load(&o, n_in, &d))) goto done;
+    if (d.n_in != n_in || (d.Y && d.n_out != K)) {
+        rc = failf(EXIT_USAGE,
+                   "predict: %s has %zu features and %zu targets; the model takes %zu "
+                   "inputs and gives %zu outputs",
+                   o.data, d.n_in, d.n_out, n_in, K);
+        goto done;
+    }
+    if (info.norm.n)
+        for (size_t i = 0; i < d.n; ++i)
+            for (size_t j = 0; j < n_in; ++j)
+                d.X[i * n_in + j] = (d.X[i * n_in + j] - info.norm.mean[j]) / info.norm.std[j];
+    if ((st = mlpcl_ctx_create(o.device, 0, &ctx)) != MLPCL_OK) {
+        rc = lib_fail(st);
+        goto done;
+    }
+    const mlpcl_device_info *dev = mlpcl_ctx_device(ctx);
+    mlpcl_precision prec = o.precision == 1   ? MLPCL_DOUBLE
+                           : o.precision == 0 ? MLPCL_FLOAT
+                           : dev->platform < 0 || (info.dtype == MLPCL_DOUBLE && dev->fp64)
+                               ? MLPCL_DOUBLE
+                               : MLPCL_FLOAT;
+    int id;
+    out = malloc(d.n * K * sizeof *out + 1);
+    if (!out) {
+        rc = failf(EXIT_DEVICE, "out of host memory");
+        goto done;
+    }
+    if ((st = mlpcl_trainer_create(ctx, net, NULL, NULL, 0, prec, (size_t)o.batch, &tr)) !=
+            MLPCL_OK ||
+        (st = mlpcl_trainer_add_set(tr, d.X, d.n, &id)) != MLPCL_OK ||
+        (st = mlpcl_trainer_predict(tr, id, out)) != MLPCL_OK) {
+        rc = lib_fail(st);
+        goto done;
+    }
+    if (o.output && !(f = fopen(o.output, "w"))) {
+        f = stdout;
+        rc = failf(EXIT_USAGE, "%s: cannot create", o.output);
+        goto done;
+    }
+    char **names = d.class_names ? d.class_names : info.class_names;
+    double loss, acc;
+    if (d.labels) {
+        mlpcl_evaluate(net, out, d.Y, d.labels, d.n, &loss, &acc);
+        print_confusion(f, &d, out, K, names);
+        fprintf(f, "loss: %.6g\n", loss);
+    } else {
+        int classifier = mlpcl_net_loss(net) == MLPCL_CE || names;
+        print_predictions(f, net, out, d.n, names, classifier,
+                          prec == MLPCL_DOUBLE ? "%.17g" : "%.9g");
+        if (d.Y) {
+            mlpcl_evaluate(net, out, d.Y, NULL, d.n, &loss, &acc);
+            fprintf(stderr, "loss: %.6g over %zu samples\n", loss, d.n);
+        }
+    }
+    if (f != stdout && fclose(f) != 0) rc = failf(EXIT_USAGE, "%s: write error", o.output);
+    f = stdout;
+done:
+    if (f != stdout) fclose(f);
+    free(out);
+    mlpcl_trainer_free(tr);
+    mlpcl_ctx_free(ctx);
+    mlpcl_dataset_free(&d);
+    mlpcl_model_info_free(&info);
+    mlpcl_net_free(net);
+    return rc;
+}
