@@ -216,10 +216,11 @@ static mlpcl_status build_header(const char *path, const mlpcl_net *net,
                                  const mlpcl_model_info *info, const tensor *t, size_t nt,
                                  char **out, size_t *len)
 {
-    char num[3][24], *widths = join_widths(net), *acts = join_acts(net), *classes = NULL;
+    char num[4][24], *widths = join_widths(net), *acts = join_acts(net), *classes = NULL;
     snprintf(num[0], sizeof num[0], "%" PRIu64, info->seed);
     snprintf(num[1], sizeof num[1], "%ld", info->epoch);
     snprintf(num[2], sizeof num[2], "%ld", info->iteration);
+    snprintf(num[3], sizeof num[3], "%ld", info->batch);
     if (info->class_names) {
         cJSON *a = cJSON_CreateStringArray((const char *const *)info->class_names,
                                            (int)net->width[net->L]);
@@ -237,6 +238,7 @@ static mlpcl_status build_header(const char *path, const mlpcl_net *net,
              cJSON_AddStringToObject(meta, "seed", num[0]) &&
              cJSON_AddStringToObject(meta, "device", info->device) &&
              cJSON_AddStringToObject(meta, "epoch", num[1]) &&
+             cJSON_AddStringToObject(meta, "batch", num[3]) &&
              cJSON_AddStringToObject(meta, "iteration", num[2]) &&
              (!classes || cJSON_AddStringToObject(meta, "class_names", classes));
     for (size_t i = 0; ok && i < nt; ++i)
@@ -388,9 +390,9 @@ mlpcl_status mlpcl_model_save(const char *path, const mlpcl_net *net, const mlpc
         utf8_bad_at(info->device, (size_t)(end - info->device)) != (size_t)(end - info->device))
         return mlpcl__fail(MLPCL_ERR_ARG, "%s: info->device is %s", path,
                            end ? "not valid UTF-8" : "not NUL-terminated");
-    if (info->epoch < 0 || info->iteration < 0)
-        return mlpcl__fail(MLPCL_ERR_ARG, "%s: epoch %ld and iteration %ld must be ≥ 0", path,
-                           info->epoch, info->iteration);
+    if (info->epoch < 0 || info->batch < 0 || info->iteration < 0)
+        return mlpcl__fail(MLPCL_ERR_ARG, "%s: epoch %ld, batch %ld and iteration %ld must be ≥ 0",
+                           path, info->epoch, info->batch, info->iteration);
 
     size_t L = net->L, nt = N_SLOTS(L);
     tensor *t = calloc(nt, sizeof *t);
@@ -475,12 +477,17 @@ static mlpcl_status meta_get(const char *path, const cJSON *meta, const char *ke
 }
 
 /* Reads a metadata number (digits only, at most max). */
-static mlpcl_status meta_uint(const char *path, const cJSON *meta, const char *key, uint64_t max,
-                              uint64_t *out)
+/* A whole-number metadata value; an optional one that is absent reads as 0. */
+static mlpcl_status meta_uint(const char *path, const cJSON *meta, const char *key, int required,
+                              uint64_t max, uint64_t *out)
 {
     const char *s;
-    mlpcl_status st = meta_get(path, meta, key, 1, &s);
+    mlpcl_status st = meta_get(path, meta, key, required, &s);
     if (st != MLPCL_OK) return st;
+    if (!s) {
+        *out = 0;
+        return MLPCL_OK;
+    }
     if (parse_uint(s, strlen(s), max, out))
         return mlpcl__fail(MLPCL_ERR_DATA,
                            "%s: __metadata__ %s \"%.40s\" is not a whole number "
@@ -572,13 +579,14 @@ static mlpcl_status meta_info(const char *path, const cJSON *meta, size_t n_out,
                               mlpcl_model_info *info)
 {
     const char *version, *device, *classes;
-    uint64_t seed, epoch, iteration;
+    uint64_t seed, epoch, batch, iteration;
     mlpcl_status st;
     if ((st = meta_get(path, meta, "version", 1, &version)) ||
         (st = meta_get(path, meta, "device", 1, &device)) ||
-        (st = meta_uint(path, meta, "seed", UINT64_MAX, &seed)) ||
-        (st = meta_uint(path, meta, "epoch", LONG_MAX, &epoch)) ||
-        (st = meta_uint(path, meta, "iteration", LONG_MAX, &iteration)) ||
+        (st = meta_uint(path, meta, "seed", 1, UINT64_MAX, &seed)) ||
+        (st = meta_uint(path, meta, "epoch", 1, LONG_MAX, &epoch)) ||
+        (st = meta_uint(path, meta, "batch", 0, LONG_MAX, &batch)) ||
+        (st = meta_uint(path, meta, "iteration", 1, LONG_MAX, &iteration)) ||
         (st = meta_get(path, meta, "class_names", 0, &classes)))
         return st;
     if (strlen(version) >= sizeof info->version)
@@ -591,6 +599,7 @@ static mlpcl_status meta_info(const char *path, const cJSON *meta, size_t n_out,
     strcpy(info->device, device);
     info->seed = seed;
     info->epoch = (long)epoch;
+    info->batch = (long)batch;
     info->iteration = (long)iteration;
     if (!classes) return MLPCL_OK;
     cJSON *a = cJSON_ParseWithOpts(classes, NULL, 1); /* nothing may follow the array */

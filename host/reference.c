@@ -206,6 +206,10 @@ mlpcl_status mlpcl__ref_run(mlpcl_trainer *tr, const mlpcl_train_opts *opts,
             res->stop = MLPCL_STOP_MAX_ITER;
             break;
         }
+        if (opts->interrupt && *opts->interrupt) {
+            res->stop = MLPCL_STOP_INTERRUPTED;
+            break;
+        }
         last = cost;
         ref_tail(tr, tr->X_h, tr->m, opts->lr, opts->momentum);
     }
@@ -223,27 +227,34 @@ mlpcl_status mlpcl__ref_epoch(mlpcl_trainer *tr, const mlpcl_epoch_opts *opts,
     if (!perm) return mlpcl__fail(MLPCL_ERR_NOMEM, "out of host memory for the shuffle");
     mlpcl__shuffle(m, opts->seed, opts->epoch, perm);
     double t0 = mlpcl__now(), last = NAN, sum = 0.0;
+    size_t first = opts->first_batch, end = nb;
+    if (opts->max_batches && opts->max_batches < nb - first) end = first + opts->max_batches;
     res->stop = MLPCL_STOP_MAX_ITER;
-    res->iterations = (long)nb;
-    for (size_t b = 0; b < nb; ++b) {
+    res->iterations = (long)(end - first);
+    for (size_t b = first; b < end; ++b) {
         size_t start = b * B, mb = m - start < B ? m - start : B;
         for (size_t i = 0; i < mb; ++i) {
             memcpy(tr->Xb_h + i * n0, tr->X_h + (size_t)perm[start + i] * n0, n0 * sizeof(double));
             memcpy(tr->Yb_h + i * nL, tr->Y_h + (size_t)perm[start + i] * nL, nL * sizeof(double));
         }
         double cost = ref_head(tr, tr->Xb_h, tr->Yb_h, mb);
-        if (b == 0) res->start_cost = cost;
+        if (b == first) res->start_cost = cost;
         if (opts->on_batch) opts->on_batch(opts->user, b + 1, nb, cost);
         if (!isfinite(cost)) {
             res->stop = MLPCL_STOP_DIVERGED;
-            res->iterations = (long)b;
-            if (b > 0) memcpy(tr->net->params, tr->P_prev, n * sizeof(double));
+            res->iterations = (long)(b - first);
+            if (b > first) memcpy(tr->net->params, tr->P_prev, n * sizeof(double));
             break;
         }
         last = cost;
         sum += (double)mb * cost;
         rows += mb;
         ref_tail(tr, tr->Xb_h, mb, opts->lr, opts->momentum);
+        if (opts->interrupt && *opts->interrupt && b + 1 < end) {
+            res->stop = MLPCL_STOP_INTERRUPTED;
+            res->iterations = (long)(b + 1 - first);
+            break;
+        }
     }
     res->cost = res->stop == MLPCL_STOP_DIVERGED ? last : sum / (double)rows;
     res->seconds = mlpcl__now() - t0;

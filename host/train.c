@@ -631,8 +631,10 @@ typedef struct loop {
     int lookahead;
     double target; /* stop when a cost is below it (−∞: never) */
     int epoch;     /* mini-batches through the shuffle, else the whole training set */
+    size_t first;  /* step j is batch first + j of the epoch */
     void (*on_cost)(void *user, long iter, double cost, size_t rows);
     void *user;
+    volatile sig_atomic_t *interrupt;
 } loop;
 
 /* Waits for a non-blocking cost read and returns the value as a double. */
@@ -657,7 +659,7 @@ fail:
 static size_t rows_of(const mlpcl_trainer *tr, const loop *lp, long j)
 {
     if (!lp->epoch) return tr->m;
-    size_t start = (size_t)j * tr->batch;
+    size_t start = (lp->first + (size_t)j) * tr->batch;
     return tr->m - start < tr->batch ? tr->m - start : tr->batch;
 }
 
@@ -668,7 +670,7 @@ static mlpcl_status enqueue_step(mlpcl_trainer *tr, const loop *lp, long j, unsi
     mlpcl_status st = MLPCL_OK;
     mlpcl_plan *p;
     TRY(mlpcl__plan_get(tr, rows_of(tr, lp, j), lp->epoch, j, &p));
-    if (lp->epoch) TRY(aim_gather(tr, p, &tr->X, &tr->Y, 1, (size_t)j * tr->batch));
+    if (lp->epoch) TRY(aim_gather(tr, p, &tr->X, &tr->Y, 1, (lp->first + (size_t)j) * tr->batch));
     TRY(mlpcl__plan_enqueue(tr, p, SEG_GATHER, SEG_BACKWARD));
     CL_CHECK(
         clEnqueueReadBuffer(tr->ctx->queue, tr->costs, CL_FALSE, 0, tr->real, slot, 0, NULL, ev),
@@ -678,7 +680,7 @@ fail:
     return st;
 }
 
-static mlpcl_status run_loop(mlpcl_trainer *tr, const loop *lp, mlpcl_train_result *res)
+static mlpcl_status run_loop(mlpcl_trainer *tr, loop *lp, mlpcl_train_result *res)
 {
     mlpcl_status st = MLPCL_OK;
     const char *dn = tr->ctx->info.name;
@@ -687,6 +689,7 @@ static mlpcl_status run_loop(mlpcl_trainer *tr, const loop *lp, mlpcl_train_resu
     cl_event events[MAX_LOOKAHEAD + 1] = {0};
     unsigned char slots[MAX_LOOKAHEAD + 1][8]; /* cost read destinations, one a step in flight */
     long next = 0, kept = 0;
+    int interrupted = 0;
     double last = NAN, t0 = mlpcl__now();
     for (long k = 0;; ++k) {
         /* Keep the device up to D steps ahead of the cost the host waits for. */
@@ -699,6 +702,14 @@ static mlpcl_status run_loop(mlpcl_trainer *tr, const loop *lp, mlpcl_train_resu
         if (lp->on_cost) lp->on_cost(lp->user, k, cost, rows_of(tr, lp, k));
         res->iterations = kept = k;
         res->cost = cost;
+        if (lp->interrupt && *lp->interrupt && !interrupted) {
+            /* Queue nothing more: the steps in flight finish, and a run without a tail on its
+             * last head ends with the cost of the weights it keeps. */
+            interrupted = 1;
+            if (lp->tails > next) lp->tails = next;
+            if (lp->heads > lp->tails + !lp->epoch) lp->heads = lp->tails + !lp->epoch;
+            if (lp->heads < k + 1) lp->heads = k + 1;
+        }
         if (isnan(cost) || isinf(cost)) {
             res->stop = MLPCL_STOP_DIVERGED;
             res->cost = last;
@@ -710,7 +721,7 @@ static mlpcl_status run_loop(mlpcl_trainer *tr, const loop *lp, mlpcl_train_resu
             break;
         }
         if (k >= lp->heads - 1) {
-            res->stop = MLPCL_STOP_MAX_ITER;
+            res->stop = interrupted ? MLPCL_STOP_INTERRUPTED : MLPCL_STOP_MAX_ITER;
             res->iterations = kept = lp->tails;
             break;
         }
@@ -761,8 +772,8 @@ mlpcl_status mlpcl_trainer_run(mlpcl_trainer *tr, const mlpcl_train_opts *opts,
                            tr->batch, tr->m);
     if (tr->ctx->is_host) return mlpcl__ref_run(tr, opts, res);
     TRY(mlpcl__trainer_prepare(tr, opts->lr, opts->momentum, opts->target));
-    loop lp = {opts->max_iter + 1, opts->max_iter, opts->lookahead, opts->target, 0,
-               forward_cost,       (void *)opts};
+    loop lp = {opts->max_iter + 1, opts->max_iter, opts->lookahead, opts->target, 0, 0,
+               forward_cost,       (void *)opts,   opts->interrupt};
     TRY(run_loop(tr, &lp, res));
 fail:
     return st;
@@ -770,7 +781,7 @@ fail:
 
 typedef struct epoch_acc {
     const mlpcl_epoch_opts *o;
-    size_t total;
+    size_t first, total;
     double sum; /* Σ rows · cost over the batches read */
     size_t rows;
 } epoch_acc;
@@ -780,7 +791,7 @@ static void epoch_cost(void *user, long iter, double cost, size_t rows)
     epoch_acc *a = user;
     a->sum += (double)rows * cost;
     a->rows += rows;
-    if (a->o->on_batch) a->o->on_batch(a->o->user, (size_t)iter + 1, a->total, cost);
+    if (a->o->on_batch) a->o->on_batch(a->o->user, a->first + (size_t)iter + 1, a->total, cost);
 }
 
 mlpcl_status mlpcl_trainer_epoch(mlpcl_trainer *tr, const mlpcl_epoch_opts *opts,
@@ -790,8 +801,13 @@ mlpcl_status mlpcl_trainer_epoch(mlpcl_trainer *tr, const mlpcl_epoch_opts *opts
     int *perm = NULL;
     memset(res, 0, sizeof *res);
     TRY(check_step(tr, opts->lr, opts->momentum, opts->lookahead));
-    if (tr->ctx->is_host) return mlpcl__ref_epoch(tr, opts, res);
     size_t nb = (tr->m + tr->batch - 1) / tr->batch;
+    if (opts->first_batch >= nb)
+        return mlpcl__fail(MLPCL_ERR_ARG, "batch %zu does not exist: an epoch has %zu",
+                           opts->first_batch, nb);
+    if (tr->ctx->is_host) return mlpcl__ref_epoch(tr, opts, res);
+    size_t count = nb - opts->first_batch;
+    if (opts->max_batches && opts->max_batches < count) count = opts->max_batches;
     perm = malloc(tr->m * sizeof *perm);
     if (!perm) {
         st = mlpcl__fail(MLPCL_ERR_NOMEM, "out of host memory for the shuffle");
@@ -802,8 +818,9 @@ mlpcl_status mlpcl_trainer_epoch(mlpcl_trainer *tr, const mlpcl_epoch_opts *opts
                                   0, NULL, NULL),
              "clEnqueueWriteBuffer(shuffle index)", tr->ctx->info.name);
     TRY(mlpcl__trainer_prepare(tr, opts->lr, opts->momentum, -INFINITY));
-    epoch_acc acc = {opts, nb, 0.0, 0};
-    loop lp = {(long)nb, (long)nb, opts->lookahead, -INFINITY, 1, epoch_cost, &acc};
+    epoch_acc acc = {opts, opts->first_batch, nb, 0.0, 0};
+    loop lp = {(long)count, (long)count, opts->lookahead, -INFINITY, 1, opts->first_batch,
+               epoch_cost,  &acc,        opts->interrupt};
     TRY(run_loop(tr, &lp, res));
     if (res->stop != MLPCL_STOP_DIVERGED) res->cost = acc.sum / (double)acc.rows;
 fail:

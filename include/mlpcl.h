@@ -8,6 +8,7 @@
 #ifndef MLPCL_H
 #define MLPCL_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -140,6 +141,10 @@ typedef struct mlpcl_train_opts {
      * weights, iter k the cost after k updates. May be NULL. */
     void (*on_cost)(void *user, long iter, double cost);
     void *user;
+    /* When not NULL and set non-zero (by a signal handler, say), the run stops cleanly: the
+     * iterations already queued finish, then it returns MLPCL_STOP_INTERRUPTED with the cost
+     * of the kept weights. */
+    volatile sig_atomic_t *interrupt;
 } mlpcl_train_opts;
 
 /* lr 0.01, momentum 0, target 0.1, max_iter 10,000,000, lookahead 1, no callback: the
@@ -147,9 +152,10 @@ typedef struct mlpcl_train_opts {
 void mlpcl_train_opts_default(mlpcl_train_opts *opts);
 
 typedef enum mlpcl_stop {
-    MLPCL_STOP_CONVERGED = 0, /* cost < target */
-    MLPCL_STOP_MAX_ITER = 1,  /* max_iter updates done (an epoch: every batch done) */
-    MLPCL_STOP_DIVERGED = 2,  /* the cost became NaN or infinite */
+    MLPCL_STOP_CONVERGED = 0,   /* cost < target */
+    MLPCL_STOP_MAX_ITER = 1,    /* max_iter updates done (an epoch: every batch done) */
+    MLPCL_STOP_DIVERGED = 2,    /* the cost became NaN or infinite */
+    MLPCL_STOP_INTERRUPTED = 3, /* the interrupt flag was set */
 } mlpcl_stop;
 
 typedef struct mlpcl_train_result {
@@ -172,21 +178,25 @@ typedef struct mlpcl_epoch_opts {
     double lr, momentum; /* as in mlpcl_train_opts */
     uint64_t seed;       /* with epoch, picks the epoch's shuffle of the samples */
     long epoch;          /* which epoch this is, from 0 */
+    size_t first_batch;  /* start at this batch of the epoch (resuming mid-epoch) */
+    size_t max_batches;  /* stop after this many batches (0: run to the epoch's end) */
     int lookahead;       /* as in mlpcl_train_opts */
     /* Called after each batch's cost is read: batches done, batches in all, its cost. */
     void (*on_batch)(void *user, size_t done, size_t total, double cost);
     void *user;
+    volatile sig_atomic_t *interrupt; /* as in mlpcl_train_opts; the batches queued finish */
 } mlpcl_epoch_opts;
 
 /* lr 0.1, momentum 0, seed 1, epoch 0, lookahead 1, no callback. */
 void mlpcl_epoch_opts_default(mlpcl_epoch_opts *opts);
 
-/* One epoch of mini-batch gradient descent: the samples in the order of a seeded shuffle
- * (the same on every device and on the host), one update a batch, the last batch smaller when
- * the batch size does not divide m. result->cost is the mean of the batches' costs (each
- * before its update) weighted by their sizes; result->iterations the updates applied; stop is
- * MLPCL_STOP_MAX_ITER when every batch ran, MLPCL_STOP_DIVERGED when a cost was not finite
- * (the weights of the last finite one are kept). */
+/* One epoch of mini-batch gradient descent (or its batches first_batch … first_batch +
+ * max_batches − 1): the samples in the order of a seeded shuffle (the same on every device and
+ * on the host), one update a batch, the last batch smaller when the batch size does not divide
+ * m. result->cost is the mean of the batches' costs (each before its update) weighted by their
+ * sizes; result->iterations the updates applied; stop is MLPCL_STOP_MAX_ITER when every batch
+ * asked for ran, MLPCL_STOP_DIVERGED when a cost was not finite (the weights of the last finite
+ * one are kept), MLPCL_STOP_INTERRUPTED when the interrupt flag was set. */
 mlpcl_status mlpcl_trainer_epoch(mlpcl_trainer *tr, const mlpcl_epoch_opts *opts,
                                  mlpcl_train_result *result);
 
@@ -289,6 +299,7 @@ typedef struct mlpcl_model_info {
     char device[256]; /* what trained it */
     char version[32]; /* the mlpcl version that wrote it */
     long epoch;       /* training progress, for --resume: epochs completed */
+    long batch;       /* and batches completed of the epoch in progress */
     long iteration;   /* updates applied in all */
     double *velocity; /* momentum, n_params values, or NULL */
 } mlpcl_model_info;
@@ -297,7 +308,7 @@ typedef struct mlpcl_model_info {
  * flushed to disk, then renamed over path. Tensors "layers.L.weight" (n_{L-1}×n_L) and
  * "layers.L.bias" (n_L) in info->dtype; "norm.mean" and "norm.std" (F64) when info->norm.n;
  * "train.velocity" when info->velocity. Metadata: format, version, layers, activations, loss,
- * seed, device, epoch, iteration, class_names. */
+ * seed, device, epoch, batch, iteration, class_names. */
 mlpcl_status mlpcl_model_save(const char *path, const mlpcl_net *net, const mlpcl_model_info *info);
 
 /* Reads a model file written by mlpcl_model_save, validating everything (header size and JSON,

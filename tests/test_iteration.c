@@ -57,6 +57,13 @@ static void record(void *user, long iter, double cost)
     t->costs[t->n++] = cost;
 }
 
+/* A cost callback that raises the interrupt flag (its user pointer) at iteration 100. */
+static void raise_flag_at_100(void *user, long iter, double cost)
+{
+    (void)cost;
+    if (iter == 100) *(volatile sig_atomic_t *)user = 1;
+}
+
 static trace run(mlpcl_ctx *ctx, const problem *p, mlpcl_precision prec, double lr, double target,
                  long max_iter, int lookahead)
 {
@@ -338,6 +345,80 @@ int main(void)
             mlpcl_trainer_free(t2);
         }
         free_problem(&mb);
+    }
+
+    /* An epoch in two pieces (batches 0-2, then the rest) equals the whole epoch, and so does a
+     * run interrupted at iteration 100 (its flag raised from the cost callback, as a signal
+     * handler would) and continued: the kept weights and their count let it resume exactly. */
+    {
+        const size_t w[] = {5, 17, 9, 3};
+        problem q =
+            make_problem(3, w, MLPCL_RELU, MLPCL_SIGMOID, MLPCL_MSE, MLPCL_INIT_UNIFORM, 40, 5);
+        size_t np = mlpcl_net_n_params(q.net);
+        mlpcl_ctx *ctxs[2] = {ctx, host};
+        for (int c = 0; c < 2; ++c) {
+            mlpcl_precision prec = c ? MLPCL_DOUBLE : MLPCL_FLOAT;
+            mlpcl_trainer *whole, *parts;
+            OK(mlpcl_trainer_create(ctxs[c], q.net, q.X, q.Y, q.m, prec, 6, &whole));
+            OK(mlpcl_trainer_create(ctxs[c], q.net, q.X, q.Y, q.m, prec, 6, &parts));
+            mlpcl_epoch_opts eo;
+            mlpcl_epoch_opts_default(&eo);
+            eo.momentum = 0.5;
+            mlpcl_train_result r1, r2, r3;
+            OK(mlpcl_trainer_epoch(whole, &eo, &r1));
+            eo.max_batches = 3;
+            OK(mlpcl_trainer_epoch(parts, &eo, &r2));
+            eo.first_batch = 3;
+            eo.max_batches = 0;
+            OK(mlpcl_trainer_epoch(parts, &eo, &r3));
+            CHECK(r1.iterations == 7 && r2.iterations == 3 && r3.iterations == 4,
+                  "epoch in pieces: %ld = %ld + %ld updates", r1.iterations, r2.iterations,
+                  r3.iterations);
+            mlpcl_net *na, *nb;
+            OK(mlpcl_net_clone(q.net, &na));
+            OK(mlpcl_net_clone(q.net, &nb));
+            OK(mlpcl_trainer_params(whole, na));
+            OK(mlpcl_trainer_params(parts, nb));
+            CHECK(!memcmp(na->params, nb->params, np * sizeof(double)),
+                  "%s: an epoch in two pieces differs from one", ctxs[c]->info.name);
+            mlpcl_net_free(na);
+            mlpcl_net_free(nb);
+            mlpcl_trainer_free(whole);
+            mlpcl_trainer_free(parts);
+        }
+        free_problem(&q);
+    }
+    for (int c = 0; c < 2; ++c) {
+        mlpcl_ctx *where = c ? host : ctx;
+        mlpcl_precision prec = c ? MLPCL_DOUBLE : MLPCL_FLOAT;
+        trace whole = run(where, &tp, prec, 0.01, 0.1, 100000, 1);
+        static volatile sig_atomic_t flag;
+        flag = 0;
+        mlpcl_trainer *tr;
+        mlpcl_train_opts o;
+        mlpcl_train_result r1, r2;
+        mlpcl_train_opts_default(&o);
+        o.interrupt = &flag;
+        o.on_cost = raise_flag_at_100;
+        o.user = (void *)&flag;
+        OK(mlpcl_trainer_create(where, tp.net, tp.X, tp.Y, tp.m, prec, 0, &tr));
+        OK(mlpcl_trainer_run(tr, &o, &r1));
+        CHECK(r1.stop == MLPCL_STOP_INTERRUPTED && r1.iterations >= 100 && r1.iterations <= 102,
+              "interrupted at 100: stop %d after %ld", r1.stop, r1.iterations);
+        flag = 0;
+        o.on_cost = NULL;
+        OK(mlpcl_trainer_run(tr, &o, &r2));
+        mlpcl_net *out;
+        OK(mlpcl_net_clone(tp.net, &out));
+        OK(mlpcl_trainer_params(tr, out));
+        CHECK(r2.stop == MLPCL_STOP_CONVERGED &&
+                  r1.iterations + r2.iterations == whole.res.iterations &&
+                  !memcmp(out->params, whole.params, 12 * sizeof(double)),
+              "%s: interrupted and continued: %ld + %ld iterations vs %ld, or other weights",
+              where->info.name, r1.iterations, r2.iterations, whole.res.iterations);
+        mlpcl_net_free(out);
+        mlpcl_trainer_free(tr);
+        free_trace(&whole);
     }
 
     free_problem(&big);
