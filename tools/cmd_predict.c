@@ -166,6 +166,12 @@ static void print_predictions(FILE *f, const mlpcl_net *net, const double *out, 
     }
 }
 
+int cmd_predict_parse(int argc, char **argv)
+{
+    predict_cli o;
+    return parse(argc, argv, &o);
+}
+
 int cmd_predict(int argc, char **argv)
 {
     predict_cli o;

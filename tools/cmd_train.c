@@ -626,6 +626,12 @@ static int epoch_mode(session *s, double setup)
     return 0;
 }
 
+int cmd_train_parse(int argc, char **argv)
+{
+    train_cli o;
+    return parse(argc, argv, &o);
+}
+
 int cmd_train(int argc, char **argv)
 {
     train_cli o;
