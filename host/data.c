@@ -87,6 +87,12 @@ mlpcl_status mlpcl__csv_next(mlpcl__csv *c, int *row)
         if (!eol) eol = end;
         ++c->line_no;
         c->next = (size_t)(eol - c->text) + 1;
+        /* Names are kept as C strings: a NUL byte would cut them (and make two differ only
+         * after it), and in numbers it only hides the rest of the field from messages. */
+        const char *nul = memchr(line, '\0', (size_t)(eol - line));
+        if (nul)
+            return mlpcl__fail(MLPCL_ERR_DATA, "%s:%zu:%zu: a NUL byte (not a text file?)", c->path,
+                               c->line_no, (size_t)(nul - line) + 1);
         const char *p = line;
         while (p < eol && is_blank(*p)) ++p;
         if (p == eol) continue; /* blank line */

@@ -38,19 +38,19 @@ static mlpcl_status device_list_get(device_list *dl)
     memset(dl, 0, sizeof *dl);
     cl_int err = clGetPlatformIDs(0, NULL, &dl->n_platforms);
     if (err == -1001 /* CL_PLATFORM_NOT_FOUND_KHR */ || (err == CL_SUCCESS && !dl->n_platforms)) {
-        st = mlpcl__cl_fail(-1001, "clGetPlatformIDs", "none", __FILE__, __LINE__);
+        st = mlpcl__cl_fail(-1001, "clGetPlatformIDs", NULL, __FILE__, __LINE__);
         mlpcl__append("%s", no_platform_hint);
         return st;
     }
-    CL_CHECK(err, "clGetPlatformIDs", "none");
+    CL_CHECK(err, "clGetPlatformIDs", NULL);
     dl->platforms = malloc(dl->n_platforms * sizeof *dl->platforms);
     if (!dl->platforms) goto nomem;
-    CL_CHECK(clGetPlatformIDs(dl->n_platforms, dl->platforms, NULL), "clGetPlatformIDs", "none");
+    CL_CHECK(clGetPlatformIDs(dl->n_platforms, dl->platforms, NULL), "clGetPlatformIDs", NULL);
     for (cl_uint p = 0; p < dl->n_platforms; ++p) {
         cl_uint n = 0;
         err = clGetDeviceIDs(dl->platforms[p], CL_DEVICE_TYPE_ALL, 0, NULL, &n);
         if (err == CL_DEVICE_NOT_FOUND) continue; /* a platform with no device: skip it */
-        CL_CHECK(err, "clGetDeviceIDs", "none");
+        CL_CHECK(err, "clGetDeviceIDs", NULL);
         size_t total = dl->n + n;
         cl_device_id *d = realloc(dl->devices, total * sizeof *d);
         if (!d) goto nomem;
@@ -62,7 +62,7 @@ static mlpcl_status device_list_get(device_list *dl)
         if (!ip) goto nomem;
         dl->index_in_platform = ip;
         CL_CHECK(clGetDeviceIDs(dl->platforms[p], CL_DEVICE_TYPE_ALL, n, dl->devices + dl->n, NULL),
-                 "clGetDeviceIDs", "none");
+                 "clGetDeviceIDs", NULL);
         for (cl_uint i = 0; i < n; ++i) {
             dl->platform_of[dl->n + i] = (int)p;
             dl->index_in_platform[dl->n + i] = (int)i;
@@ -89,8 +89,10 @@ mlpcl_status mlpcl__device_info(cl_platform_id p, cl_device_id d, int pi, int di
     memset(info, 0, sizeof *info);
     info->platform = pi;
     info->device = di;
+    char where[32]; /* the device, until its name is known */
+    snprintf(where, sizeof where, "%d:%d", pi, di);
     CL_CHECK(clGetDeviceInfo(d, CL_DEVICE_NAME, sizeof info->name, info->name, NULL),
-             "clGetDeviceInfo(CL_DEVICE_NAME)", "?");
+             "clGetDeviceInfo(CL_DEVICE_NAME)", where);
     const char *dn = info->name;
     CL_CHECK(clGetPlatformInfo(p, CL_PLATFORM_NAME, sizeof info->platform_name, info->platform_name,
                                NULL),

@@ -47,11 +47,23 @@ mlpcl_status mlpcl__fail(mlpcl_status st, const char *fmt, ...)
     return st;
 }
 
+/* __FILE__ as the build spelt it (often an absolute path on the build machine), cut to the
+ * source's folder and name: "host/train.c". */
+static const char *source_name(const char *file)
+{
+    const char *p = strrchr(file, '/');
+    if (!p) return file;
+    while (p > file && p[-1] != '/') --p;
+    return p;
+}
+
 mlpcl_status mlpcl__cl_fail(cl_int err, const char *call, const char *device, const char *file,
                             int line)
 {
-    return mlpcl__fail((mlpcl_status)err, "%s failed: %s (%d) on device \"%s\" [%s:%d]", call,
-                       mlpcl_status_str(err), (int)err, device ? device : "?", file, line);
+    /* Without a device (listing platforms and devices) the clause is left out. */
+    return mlpcl__fail((mlpcl_status)err, "%s failed: %s (%d)%s%s%s [%s:%d]", call,
+                       mlpcl_status_str(err), (int)err, device ? " on device \"" : "",
+                       device ? device : "", device ? "\"" : "", source_name(file), line);
 }
 
 int mlpcl__mul_overflows(size_t a, size_t b, size_t *out)

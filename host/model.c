@@ -496,8 +496,11 @@ static mlpcl_status meta_uint(const char *path, const cJSON *meta, const char *k
     return MLPCL_OK;
 }
 
-/* Creates the network that the metadata's layers, activations and loss describe. */
-static mlpcl_status meta_net(const char *path, const cJSON *meta, mlpcl_net **out)
+/* Creates the network that the metadata's layers, activations and loss describe, once the data
+ * section (data_len bytes) is known to be big enough for its parameters, so that a short file
+ * cannot make the loader allocate what its header claims. */
+static mlpcl_status meta_net(const char *path, const cJSON *meta, uint64_t data_len,
+                             mlpcl_net **out)
 {
     const char *layers, *acts, *loss;
     mlpcl_status st;
@@ -526,6 +529,18 @@ static mlpcl_status meta_net(const char *path, const cJSON *meta, mlpcl_net **ou
         }
         widths[i] = (size_t)w;
         p += len + 1;
+    }
+    /* Each parameter takes at least 4 bytes (F32). The count fits in 64 bits (at most 10000
+     * layers of (10^6 + 1)·10^6); beyond INT32_MAX mlpcl_net_create refuses it, unallocated. */
+    uint64_t params = 0;
+    for (size_t i = 1; i < n; ++i) params += ((uint64_t)widths[i - 1] + 1) * widths[i];
+    if (params <= INT32_MAX && params > data_len / 4) {
+        free(widths);
+        return mlpcl__fail(
+            MLPCL_ERR_DATA,
+            "%s: __metadata__ layers \"%.80s\" has %" PRIu64 " parameters, at least %" PRIu64
+            " bytes: they would run past the end of the data section (%" PRIu64 " bytes)",
+            path, layers, params, 4 * params, data_len);
     }
     st = mlpcl_net_create(n - 1, widths, out);
     free(widths);
@@ -934,7 +949,7 @@ mlpcl_status mlpcl_model_load(const char *path, mlpcl_net **net_out, mlpcl_model
                          path, format);
         goto fail;
     }
-    TRY(meta_net(path, meta, &net));
+    TRY(meta_net(path, meta, data_len, &net));
     TRY(meta_info(path, meta, net->width[net->L], &info));
 
     /* The tensors: exactly those mlpcl writes, each once. */

@@ -1,9 +1,13 @@
 /* cmd_train.c: `mlpcl train`. Two modes: the tutorial's (full-batch gradient descent until the
  * cost is below a target, printing what the tutorial prints) and epochs of mini-batches on a
  * data set (--data, --batch or --epochs), with held-out evaluation, a progress bar on a
- * terminal, a JSON-lines log, and saved models. */
+ * terminal, a JSON-lines log, and saved models. Either mode saves checkpoints every N
+ * iterations, epochs or batches, and stops cleanly on SIGINT or SIGTERM, saving what it has, so
+ * that --resume continues bit for bit as if never stopped. */
 #define _POSIX_C_SOURCE 200809L
+#include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +16,12 @@
 #include "cli.h"
 
 #define MAX_LAYERS 64
+
+enum {
+    EXIT_INTERRUPTED = 130,     /* stopped by SIGINT or SIGTERM (128 + SIGINT, as shells do) */
+    DEFAULT_EVERY_ITER = 10000, /* --checkpoint without --checkpoint-every, tutorial mode */
+    DEFAULT_EVERY_EPOCH = 1,    /* and in epoch mode */
+};
 
 static const char usage[] =
     "usage: mlpcl train [OPTIONS]\n"
@@ -79,18 +89,63 @@ static const char usage[] =
     "  --log FILE           JSON lines: one per epoch (one per printed iteration in tutorial\n"
     "                       mode), for tools/plot\n"
     "  --save FILE          write the trained network (safetensors), atomically\n"
-    "  --resume FILE        continue training a saved network (its layers, activations, loss,\n"
-    "                       normalisation, momentum and epoch count)\n"
-    "  -h, --help           this text\n";
+    "  --resume FILE        continue training a saved network or checkpoint (its layers,\n"
+    "                       activations, loss, normalisation, seed, momentum velocity, and where\n"
+    "                       it stopped: iteration, epoch and batch); give the data, device,\n"
+    "                       precision, --lr, --momentum and --batch of the run that saved it,\n"
+    "                       and it continues exactly as if never stopped. --max-iter and\n"
+    "                       --epochs count from the start of the first run\n"
+    "  --checkpoint FILE    save the training state (weights, velocity, iteration, epoch and\n"
+    "                       batch) to FILE every --checkpoint-every, atomically (a crash leaves\n"
+    "                       the previous checkpoint whole), and at the end\n"
+    "  --checkpoint-every N tutorial mode: every N iterations (default 10000); epoch mode: every\n"
+    "                       N epochs (default 1), or with Nb every N batches (e.g. 500b)\n"
+    "  -h, --help           this text\n"
+    "\n"
+    "Interrupting: SIGINT (Ctrl-C) or SIGTERM lets the iterations in flight finish, saves the\n"
+    "weights they leave to --checkpoint (else --save; with neither nothing is saved), says what\n"
+    "it kept, and exits with status 130; --resume FILE then continues. A second SIGINT or\n"
+    "SIGTERM while stopping ends the process at once (a checkpoint file is still never left\n"
+    "half-written). Divergence (exit 5) saves the last weights with a finite cost to --save and\n"
+    "--checkpoint.\n";
 
 typedef struct train_cli {
     const char *device, *x_path, *y_path, *data, *test, *layers, *activation, *label_column;
-    const char *log, *save, *resume;
+    const char *log, *save, *resume, *checkpoint;
     long samples, max_iter, print_every, seed, lookahead, batch, epochs, targets;
+    long every;        /* --checkpoint-every: iterations, epochs, or batches when every_batches */
+    int every_batches; /* --checkpoint-every Nb */
     double lr, target, momentum, validation;
     int precision, loss, init, normalize; /* precision 0 float, 1 double; -1: not given */
-    int lr_given, batch_given, epochs_given, init_given, loss_given;
+    int lr_given, batch_given, epochs_given, init_given, loss_given, seed_given;
+    int epoch_mode; /* --data, --batch or --epochs given */
 } train_cli;
+
+/* --checkpoint-every N or Nb (batches). */
+static int parse_every(const char *s, train_cli *o)
+{
+    char num[32];
+    size_t len = s ? strlen(s) : 0;
+    if (!s) return EXIT_USAGE;
+    int batches = len > 1 && s[len - 1] == 'b';
+    long v = 0;
+    char *end = num;
+    if (len - (size_t)batches < sizeof num) {
+        memcpy(num, s, len - (size_t)batches);
+        num[len - (size_t)batches] = '\0';
+        errno = 0;
+        v = strtol(num, &end, 10);
+    }
+    if (end == num || *end || errno || v < 1 || v > 1000000000000L)
+        return failf(EXIT_USAGE,
+                     "train: --checkpoint-every expects N (iterations in the tutorial's mode, "
+                     "epochs in epoch mode) or Nb (batches, epoch mode), N from 1 to "
+                     "1000000000000, not '%s'",
+                     s);
+    o->every = v;
+    o->every_batches = batches;
+    return 0;
+}
 
 static int parse(int argc, char **argv, train_cli *o)
 {
@@ -138,6 +193,10 @@ static int parse(int argc, char **argv, train_cli *o)
             o->save = v;
         } else if (take(&a, "--resume", &v)) {
             o->resume = v;
+        } else if (take(&a, "--checkpoint", &v)) {
+            o->checkpoint = v;
+        } else if (take(&a, "--checkpoint-every", &v)) {
+            rc = parse_every(v, o);
         } else if (take(&a, "--targets", &v)) {
             rc = parse_long(&a, "--targets", v, 1, 1000000, &o->targets);
         } else if (take(&a, "--samples", &v)) {
@@ -157,6 +216,7 @@ static int parse(int argc, char **argv, train_cli *o)
             rc = parse_long(&a, "--print-every", v, 0, 1000000000000L, &o->print_every);
         } else if (take(&a, "--seed", &v)) {
             rc = parse_long(&a, "--seed", v, 0, 0x7fffffffffffffffL, &o->seed);
+            o->seed_given = 1;
         } else if (take(&a, "--lookahead", &v)) {
             rc = parse_long(&a, "--lookahead", v, 0, 64, &o->lookahead);
         } else if (take(&a, "--batch", &v)) {
@@ -187,6 +247,17 @@ static int parse(int argc, char **argv, train_cli *o)
     if ((o->test || o->validation > 0 || o->targets || o->label_column) && !o->data)
         return failf(EXIT_USAGE, "train: --test, --validation, --targets and --label-column go "
                                  "with --data");
+    o->epoch_mode = o->data || o->batch_given || o->epochs_given;
+    if (o->every && !o->checkpoint)
+        return failf(EXIT_USAGE, "train: --checkpoint-every needs --checkpoint FILE");
+    if (o->every_batches && !o->epoch_mode)
+        return failf(EXIT_USAGE,
+                     "train: --checkpoint-every %ldb counts batches, which only "
+                     "epoch mode has (--data, --batch or --epochs); the tutorial's "
+                     "mode counts iterations: --checkpoint-every %ld",
+                     o->every, o->every);
+    if (o->checkpoint && !o->every)
+        o->every = o->epoch_mode ? DEFAULT_EVERY_EPOCH : DEFAULT_EVERY_ITER;
     return 0;
 }
 
@@ -349,14 +420,13 @@ static int parse_acts(const char *s, size_t L, mlpcl_act *acts)
     return 0;
 }
 
-/* The network: from --resume's file, or from --layers, --activation, --loss and --init. */
-static int make_net(const train_cli *o, int epochs, const data *d, mlpcl_net **net,
-                    mlpcl_model_info *info)
+/* The network: from --resume's file (already loaded into *net), or from --layers, --activation,
+ * --loss and --init. */
+static int make_net(const train_cli *o, int epochs, const data *d, mlpcl_net **net)
 {
     int st, rc;
     size_t n_in = d->train.n_in, n_out = d->train.n_out;
     if (o->resume) {
-        if ((st = mlpcl_model_load(o->resume, net, info)) != MLPCL_OK) return lib_fail(st);
         if (o->layers || o->activation || o->loss_given || o->init_given)
             return failf(EXIT_USAGE,
                          "train: --resume takes the network from %s; leave out "
@@ -395,15 +465,62 @@ static int make_net(const train_cli *o, int epochs, const data *d, mlpcl_net **n
     return 0;
 }
 
+/* ---- Signals ------------------------------------------------------------------------------ */
+
+/* Raised by SIGINT or SIGTERM; the library polls it after each cost read and stops cleanly. */
+static volatile sig_atomic_t stop_flag, stop_signal;
+static struct sigaction default_action; /* SIG_DFL, made before any handler can run */
+static int caught[2];                   /* SIGINT, SIGTERM: whether we catch it */
+
+static void on_stop_signal(int sig)
+{
+    stop_flag = 1;
+    stop_signal = sig;
+    /* The next SIGINT or SIGTERM ends the process at once, the default way (sigaction is
+     * async-signal-safe). */
+    if (caught[0]) sigaction(SIGINT, &default_action, NULL);
+    if (caught[1]) sigaction(SIGTERM, &default_action, NULL);
+}
+
+/* Catches SIGINT and SIGTERM, except one ignored when the process started (a shell starts
+ * background jobs so, deaf to Ctrl-C, and they stay so). SA_RESTART: a write to the terminal or
+ * a model file that the signal lands in goes on instead of failing with EINTR. */
+static void catch_stop_signals(void)
+{
+    static const int sigs[2] = {SIGINT, SIGTERM};
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    sigaddset(&sa.sa_mask, SIGINT);
+    sigaddset(&sa.sa_mask, SIGTERM);
+    default_action.sa_handler = SIG_DFL;
+    sigemptyset(&default_action.sa_mask);
+    for (int i = 0; i < 2; ++i)
+        caught[i] = sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler != SIG_IGN &&
+                    sigaction(sigs[i], &sa, NULL) == 0;
+}
+
+static const char *signal_name(void)
+{
+    return stop_signal == SIGTERM ? "SIGTERM" : "SIGINT";
+}
+
 /* ---- Reporting ---------------------------------------------------------------------------- */
 
 typedef struct report {
     FILE *log;
     const char *fmt; /* "%.17g" or "%.9g" */
+    int digits;      /* 17 or 9: the same, for messages */
     long print_every;
     int bar; /* draw a progress bar (stdout is a terminal) */
     long epoch, epochs;
     double last_draw;
+    long base;          /* tutorial mode: iterations done before the trainer's current run */
+    int runs;           /* trainer runs so far; each after the first reads again the cost its
+                           predecessor ended with */
+    double last_finite; /* the last finite cost read, NaN before any */
 } report;
 
 static void log_number(FILE *f, const char *key, double v, int last)
@@ -415,13 +532,23 @@ static void log_number(FILE *f, const char *key, double v, int last)
 }
 
 /* Prints what the tutorial prints, when it prints it: the start, then after iterations 1,
- * 1 + every, 1 + 2·every, … */
+ * 1 + every, 1 + 2·every, … counted from the first run, so that a resumed run prints the same
+ * lines as the run it continues would have. */
 static void print_cost(void *user, long iter, double cost)
 {
     report *r = user;
+    long g = r->base + iter;
+    if (iter == 0 && r->runs > 1) return; /* read already, at the end of the previous run */
+    if (isfinite(cost)) r->last_finite = cost;
+    if (iter == 0 && g > 0) {
+        fputs("resume: ", stdout);
+        printf(r->fmt, cost);
+        printf(" at iteration %ld\n", g);
+        return;
+    }
     if (iter == 0) {
         fputs("start: ", stdout);
-    } else if (r->print_every > 0 && (iter - 1) % r->print_every == 0) {
+    } else if (r->print_every > 0 && (g - 1) % r->print_every == 0) {
         fputs("cost: ", stdout);
     } else {
         return;
@@ -429,7 +556,7 @@ static void print_cost(void *user, long iter, double cost)
     printf(r->fmt, cost);
     putchar('\n');
     if (r->log) {
-        fprintf(r->log, "{\"iteration\": %ld, ", iter);
+        fprintf(r->log, "{\"iteration\": %ld, ", g);
         log_number(r->log, "cost", cost, 1);
         fflush(r->log);
     }
@@ -438,6 +565,7 @@ static void print_cost(void *user, long iter, double cost)
 static void progress(void *user, size_t done, size_t total, double cost)
 {
     report *r = user;
+    if (isfinite(cost)) r->last_finite = cost;
     double t = now_seconds();
     if (!r->bar || (done < total && t - r->last_draw < 0.1)) return;
     r->last_draw = t;
@@ -456,13 +584,15 @@ typedef struct session {
     data d;
     mlpcl_ctx *ctx;
     mlpcl_net *net;
-    mlpcl_trainer *tr;
-    mlpcl_model_info info;
+    mlpcl_trainer *tr;     /* NULL before training starts */
+    mlpcl_model_info info; /* --resume's file */
     mlpcl_precision prec;
     report rep;
-    long epochs_done, updates;
+    long epochs_done, batch_pos, updates; /* where training stands, as a model file records it */
 } session;
 
+/* Writes the trainer's weights and velocity (before training: --resume's) and where training
+ * stands to path, atomically. */
 static int save_model(session *s, const char *path)
 {
     int st;
@@ -472,20 +602,62 @@ static int save_model(session *s, const char *path)
     info.norm = s->d.norm;
     info.class_names = s->d.train.class_names;
     info.seed = (uint64_t)s->o->seed;
-    snprintf(info.device, sizeof info.device, "%s", mlpcl_ctx_device(s->ctx)->name);
+    snprintf(info.device, sizeof info.device, "%s",
+             s->ctx ? mlpcl_ctx_device(s->ctx)->name : s->info.device);
     info.epoch = s->epochs_done;
+    info.batch = s->batch_pos;
     info.iteration = s->updates;
-    double *v = malloc(n * sizeof *v);
-    if (!v) return failf(EXIT_DEVICE, "out of host memory");
-    if ((st = mlpcl_trainer_params(s->tr, s->net)) != MLPCL_OK ||
-        (st = mlpcl_trainer_velocity(s->tr, v)) != MLPCL_OK) {
-        free(v);
-        return lib_fail(st);
+    info.velocity = s->info.velocity;
+    double *v = NULL;
+    if (s->tr) {
+        if (!(v = malloc(n * sizeof *v))) return failf(EXIT_DEVICE, "out of host memory");
+        if ((st = mlpcl_trainer_params(s->tr, s->net)) != MLPCL_OK ||
+            (st = mlpcl_trainer_velocity(s->tr, v)) != MLPCL_OK) {
+            free(v);
+            return lib_fail(st);
+        }
+        info.velocity = v;
     }
-    info.velocity = v;
     st = mlpcl_model_save(path, s->net, &info);
     free(v);
     return st == MLPCL_OK ? 0 : lib_fail(st);
+}
+
+/* After a stop signal: saves what training kept (described by `kept`) to --checkpoint, else
+ * --save, and says so; returns 130, or the exit status of a failed save. */
+static int stopped(session *s, const char *kept)
+{
+    const train_cli *o = s->o;
+    const char *path = o->checkpoint ? o->checkpoint : o->save;
+    int rc;
+    if (s->rep.bar) printf("\r%*s\r", 80, "");
+    if (!path)
+        return failf(EXIT_INTERRUPTED,
+                     "interrupted by %s: %s. Nothing was saved: give --checkpoint FILE (or "
+                     "--save FILE) to keep an interrupted run's progress, then --resume FILE to "
+                     "continue it",
+                     signal_name(), kept);
+    if ((rc = save_model(s, path))) return rc;
+    return failf(EXIT_INTERRUPTED,
+                 "interrupted by %s: %s; saved to %s. To continue, run the same command with "
+                 "--resume %s",
+                 signal_name(), kept, path, path);
+}
+
+/* After divergence: saves the weights kept to --save and --checkpoint; a phrase for the
+ * message. */
+static const char *save_diverged(session *s)
+{
+    const char *paths[2] = {s->o->save, s->o->checkpoint};
+    int saved = 0, failed = 0;
+    for (int i = 0; i < 2; ++i)
+        if (paths[i] && (i == 0 || !paths[0] || strcmp(paths[0], paths[1]))) {
+            if (save_model(s, paths[i]))
+                failed = 1;
+            else
+                saved = 1;
+        }
+    return failed ? " (saving them failed, as said above)" : saved ? " and saved them" : "";
 }
 
 static void device_line(const session *s, double train_seconds, long iterations, double setup)
@@ -503,6 +675,9 @@ static void device_line(const session *s, double train_seconds, long iterations,
            1e3 * setup);
 }
 
+/* The tutorial's mode: full-batch runs to the target, cut into runs of --checkpoint-every
+ * iterations when checkpointing. Cutting changes nothing in the result: each run starts from
+ * the weights and velocity the last one kept; it only reads the cost at the cut twice. */
 static int tutorial_mode(session *s, double setup)
 {
     const train_cli *o = s->o;
@@ -511,33 +686,57 @@ static int tutorial_mode(session *s, double setup)
     opts.lr = o->lr;
     opts.momentum = o->momentum;
     opts.target = o->target;
-    opts.max_iter = o->max_iter;
     opts.lookahead = (int)o->lookahead;
     opts.on_cost = print_cost;
     opts.user = &s->rep;
-    mlpcl_train_result res;
-    int st = mlpcl_trainer_run(s->tr, &opts, &res), rc = 0;
-    if (st != MLPCL_OK) return lib_fail(st);
-    s->updates = res.iterations;
-    if (res.stop == MLPCL_STOP_DIVERGED) {
-        if (o->save && (rc = save_model(s, o->save))) return rc;
-        return failf(EXIT_DIVERGED,
-                     "diverged: the cost became NaN or infinite at iteration %ld; the last "
-                     "finite cost was %.9g; kept the weights of iteration %ld%s. Try a smaller "
-                     "--lr (now %g).",
-                     res.iterations, res.cost, res.iterations > 0 ? res.iterations - 1 : 0,
-                     o->save ? " and saved them" : "", o->lr);
+    opts.interrupt = &stop_flag;
+    mlpcl_train_result res = {0};
+    long every = o->checkpoint ? o->every : 0, start = s->updates;
+    double seconds = 0;
+    int st, rc, dg = s->rep.digits;
+    for (;;) {
+        long left = o->max_iter > s->updates ? o->max_iter - s->updates : 0;
+        opts.max_iter = every && every < left ? every : left;
+        s->rep.base = s->updates;
+        s->rep.runs++;
+        if ((st = mlpcl_trainer_run(s->tr, &opts, &res)) != MLPCL_OK) return lib_fail(st);
+        seconds += res.seconds;
+        if (res.stop == MLPCL_STOP_DIVERGED) {
+            long at = s->updates + res.iterations; /* the iteration whose cost is not finite */
+            s->updates = at > 0 ? at - 1 : 0;
+            const char *saved = save_diverged(s);
+            if (at == 0)
+                return failf(EXIT_DIVERGED,
+                             "diverged: the cost of the starting weights is NaN or infinite; "
+                             "kept them%s. Check the data and the initialisation (--init)",
+                             saved);
+            return failf(EXIT_DIVERGED,
+                         "diverged: the cost became NaN or infinite at iteration %ld; the last "
+                         "finite cost was %.*g, at iteration %ld; kept the weights of that "
+                         "iteration%s. Try a smaller --lr (now %g).",
+                         at, dg, s->rep.last_finite, s->updates, saved, o->lr);
+        }
+        s->updates += res.iterations;
+        if (res.stop == MLPCL_STOP_CONVERGED || s->updates >= o->max_iter) break;
+        if (res.stop == MLPCL_STOP_INTERRUPTED || stop_flag) {
+            char kept[160];
+            snprintf(kept, sizeof kept, "kept the weights after iteration %ld, cost %.*g",
+                     s->updates, dg, res.cost);
+            return stopped(s, kept);
+        }
+        if ((rc = save_model(s, o->checkpoint))) return rc;
     }
     fputs("end: ", stdout);
     printf(s->rep.fmt, res.cost);
-    printf("\ncnt: %ld\n", res.iterations);
-    device_line(s, res.seconds, res.iterations + 1, setup);
+    printf("\ncnt: %ld\n", s->updates);
+    device_line(s, seconds, s->updates - start + 1, setup);
     if (o->save && (rc = save_model(s, o->save))) return rc;
-    if (res.stop == MLPCL_STOP_MAX_ITER)
+    if (o->checkpoint && (rc = save_model(s, o->checkpoint))) return rc;
+    if (res.stop != MLPCL_STOP_CONVERGED)
         return failf(EXIT_NOT_CONVERGED,
                      "not converged: the cost is %.9g after %ld iterations (--max-iter), target "
                      "%g",
-                     res.cost, res.iterations, o->target);
+                     res.cost, s->updates, o->target);
     return 0;
 }
 
@@ -559,6 +758,16 @@ static void print_held_out(const char *name, double loss, double acc)
     if (!isnan(acc)) printf(" accuracy %.2f%%", 100.0 * acc);
 }
 
+/* Samples in batches [from, to) of an epoch of m samples in batches of B. */
+static size_t rows_between(size_t m, size_t B, size_t from, size_t to)
+{
+    size_t a = from * B < m ? from * B : m, b = to * B < m ? to * B : m;
+    return b - a;
+}
+
+/* Epoch mode: each epoch in one call of the trainer, or in runs of --checkpoint-every Nb
+ * batches; an epoch resumed mid-way starts at its batch (the same shuffle: it depends only on
+ * the seed and the epoch). */
 static int epoch_mode(session *s, double setup)
 {
     const train_cli *o = s->o;
@@ -575,54 +784,113 @@ static int epoch_mode(session *s, double setup)
     eo.lookahead = (int)o->lookahead;
     eo.on_batch = progress;
     eo.user = &s->rep;
+    eo.interrupt = &stop_flag;
+    size_t m = s->d.train.n, B = o->batch && (size_t)o->batch < m ? (size_t)o->batch : m;
+    size_t nb = (m + B - 1) / B;
+    long every = o->checkpoint ? o->every : 0, since = 0, start = s->updates;
     double total = 0;
-    printf("training %zu samples (%zu features, %zu outputs) in batches of %zu on %s, %s\n",
-           s->d.train.n, s->d.train.n_in, s->d.train.n_out,
-           o->batch && (size_t)o->batch < s->d.train.n ? (size_t)o->batch : s->d.train.n,
-           mlpcl_ctx_device(s->ctx)->name, s->prec == MLPCL_DOUBLE ? "double" : "float");
+    char kept[320];
+    if ((size_t)s->batch_pos >= nb)
+        return failf(EXIT_USAGE,
+                     "train: %s stopped after batch %ld of epoch %ld, but an epoch of %zu "
+                     "samples in batches of %zu has %zu batches: resume with the data and "
+                     "--batch of the run that saved it",
+                     o->resume, s->batch_pos, s->epochs_done + 1, m, B, nb);
+    printf("training %zu samples (%zu features, %zu outputs) in batches of %zu on %s, %s\n", m,
+           s->d.train.n_in, s->d.train.n_out, B, mlpcl_ctx_device(s->ctx)->name,
+           s->prec == MLPCL_DOUBLE ? "double" : "float");
+    if (s->batch_pos > 0)
+        printf("resuming epoch %ld at batch %ld of %zu\n", s->epochs_done + 1, s->batch_pos + 1,
+               nb);
     for (long e = s->epochs_done; e < o->epochs; ++e) {
+        size_t first = (size_t)s->batch_pos, b = first;
+        double sum = 0, secs = 0; /* Σ rows · loss of this epoch's runs; their time */
         mlpcl_train_result res;
         eo.epoch = e;
         s->rep.epoch = e;
         s->rep.last_draw = 0;
-        if ((st = mlpcl_trainer_epoch(s->tr, &eo, &res)) != MLPCL_OK) return lib_fail(st);
-        total += res.seconds;
-        if (res.stop == MLPCL_STOP_DIVERGED) {
-            s->updates += res.iterations > 0 ? res.iterations - 1 : 0;
-            if (o->save && (rc = save_model(s, o->save))) return rc;
-            return failf(EXIT_DIVERGED,
-                         "diverged: the cost became NaN or infinite in epoch %ld at batch %ld; "
-                         "the last finite cost was %.9g; kept the weights before that "
-                         "batch%s. Try a smaller --lr (now %g).",
-                         e + 1, res.iterations + 1, res.cost, o->save ? " and saved them" : "",
-                         o->lr);
+        while (b < nb) {
+            size_t want = every && o->every_batches ? (size_t)(every - since) : 0;
+            eo.first_batch = b;
+            eo.max_batches = want && want < nb - b ? want : 0;
+            if ((st = mlpcl_trainer_epoch(s->tr, &eo, &res)) != MLPCL_OK) return lib_fail(st);
+            secs += res.seconds;
+            if (res.stop == MLPCL_STOP_DIVERGED) {
+                /* batch b + k's cost was not finite: the weights after k − 1 of this run's
+                 * updates are kept (those that gave the last finite cost) */
+                size_t bad = b + (size_t)res.iterations;
+                long done = res.iterations > 0 ? res.iterations - 1 : 0;
+                s->updates += done;
+                s->batch_pos = (long)b + done;
+                const char *saved = save_diverged(s);
+                return failf(EXIT_DIVERGED,
+                             "diverged: the cost became NaN or infinite in epoch %ld at batch "
+                             "%zu of %zu; the last finite cost was %.*g; kept the weights after "
+                             "%ld updates in all (%ld batches into epoch %ld)%s. Try a smaller "
+                             "--lr (now %g).",
+                             e + 1, bad + 1, nb, s->rep.digits, s->rep.last_finite, s->updates,
+                             s->batch_pos, e + 1, saved, o->lr);
+            }
+            sum += res.cost * (double)rows_between(m, B, b, b + (size_t)res.iterations);
+            b += (size_t)res.iterations;
+            s->updates += res.iterations;
+            s->batch_pos = (long)b;
+            if (o->every_batches) since += res.iterations;
+            if (b >= nb) break; /* the epoch is done, even if interrupted on its last batch */
+            if (res.stop == MLPCL_STOP_INTERRUPTED || stop_flag) {
+                snprintf(kept, sizeof kept,
+                         "kept the weights after batch %zu of %zu in epoch %ld (%ld updates in "
+                         "all), training loss %.4f over batches %zu-%zu",
+                         b, nb, e + 1, s->updates, sum / (double)rows_between(m, B, first, b),
+                         first + 1, b);
+                return stopped(s, kept);
+            }
+            if (every && o->every_batches && since >= every) {
+                if ((rc = save_model(s, o->checkpoint))) return rc;
+                since = 0;
+            }
         }
-        s->updates += res.iterations;
+        total += secs;
         s->epochs_done = e + 1;
+        s->batch_pos = 0;
+        double loss = sum / (double)rows_between(m, B, first, nb);
         double vl = NAN, va = NAN, tl = NAN, ta = NAN;
         if (val_id >= 0 && (rc = evaluate(s, val_id, &s->d.val, &vl, &va))) return rc;
         if (test_id >= 0 && (rc = evaluate(s, test_id, &s->d.test, &tl, &ta))) return rc;
-        double sps = (double)s->d.train.n / res.seconds;
-        printf("epoch %ld/%ld: train loss %.4f", e + 1, o->epochs, res.cost);
+        double sps = (double)rows_between(m, B, first, nb) / secs;
+        printf("epoch %ld/%ld: train loss %.4f", e + 1, o->epochs, loss);
+        if (first > 0) printf(" (batches %zu-%zu, resumed)", first + 1, nb);
         if (val_id >= 0) print_held_out("validation", vl, va);
         if (test_id >= 0) print_held_out("test", tl, ta);
-        printf(", %.2f s, %.0f samples/s\n", res.seconds, sps);
+        printf(", %.2f s, %.0f samples/s\n", secs, sps);
         fflush(stdout);
         if (s->rep.log) {
             FILE *f = s->rep.log;
             fprintf(f, "{\"epoch\": %ld, ", e + 1);
-            log_number(f, "train_loss", res.cost, 0);
+            log_number(f, "train_loss", loss, 0);
             log_number(f, "validation_loss", vl, 0);
             log_number(f, "validation_accuracy", va, 0);
             log_number(f, "test_loss", tl, 0);
             log_number(f, "test_accuracy", ta, 0);
-            log_number(f, "seconds", res.seconds, 0);
+            log_number(f, "seconds", secs, 0);
             log_number(f, "samples_per_second", sps, 1);
             fflush(f);
         }
+        if (e + 1 == o->epochs) break; /* done: saved below */
+        if (stop_flag) {
+            snprintf(kept, sizeof kept,
+                     "kept the weights after epoch %ld (%ld updates in all), training loss %.4f",
+                     e + 1, s->updates, loss);
+            return stopped(s, kept);
+        }
+        if (every && (o->every_batches ? since >= every : ++since >= every)) {
+            if ((rc = save_model(s, o->checkpoint))) return rc;
+            since = 0;
+        }
     }
-    device_line(s, total, s->updates, setup);
+    device_line(s, total, s->updates - start, setup);
     if (o->save && (rc = save_model(s, o->save))) return rc;
+    if (o->checkpoint && (rc = save_model(s, o->checkpoint))) return rc;
     return 0;
 }
 
@@ -632,21 +900,55 @@ int cmd_train_parse(int argc, char **argv)
     return parse(argc, argv, &o);
 }
 
+/* Before anything is built: --resume of a run that already has its --epochs says so. Returns
+ * 0 to go on, -1 when there is nothing left to do (done, saved to --save if given), or an exit
+ * status. */
+static int nothing_left(session *s)
+{
+    const train_cli *o = s->o;
+    if (!o->resume || !o->epoch_mode || s->epochs_done < o->epochs) return 0;
+    if (s->epochs_done > o->epochs || s->batch_pos > 0)
+        return failf(EXIT_USAGE,
+                     "train: %s has trained %ld epochs%s, more than --epochs %ld; give "
+                     "--epochs %ld or more to continue it",
+                     o->resume, s->epochs_done, s->batch_pos > 0 ? " and part of another" : "",
+                     o->epochs, s->epochs_done + (s->batch_pos > 0));
+    printf("%s has trained %ld epochs already (--epochs %ld): nothing left to do\n", o->resume,
+           s->epochs_done, o->epochs);
+    s->prec = s->info.dtype;
+    if (o->save) {
+        int rc = save_model(s, o->save);
+        if (rc) return rc;
+    }
+    return -1;
+}
+
 int cmd_train(int argc, char **argv)
 {
     train_cli o;
     int rc = parse(argc, argv, &o), st;
     if (rc) return rc < 0 ? 0 : rc;
-    int epochs = o.data || o.batch_given || o.epochs_given;
+    int epochs = o.epoch_mode;
     if (epochs && !o.lr_given) o.lr = 0.1;
     if (epochs && !o.batch_given && o.data) o.batch = 64;
     session s = {0};
     s.o = &o;
-    if ((rc = load_data(&o, epochs, &s.d))) goto done;
-    if ((rc = make_net(&o, epochs, &s.d, &s.net, &s.info))) goto done;
+    s.rep.last_finite = NAN;
+    catch_stop_signals();
     if (o.resume) {
+        /* First, so that its seed draws the same random data and shuffles. */
+        if ((st = mlpcl_model_load(o.resume, &s.net, &s.info)) != MLPCL_OK) {
+            rc = lib_fail(st);
+            goto done;
+        }
+        if (!o.seed_given) o.seed = (long)s.info.seed;
         s.epochs_done = s.info.epoch;
+        s.batch_pos = s.info.batch;
         s.updates = s.info.iteration;
+    }
+    if ((rc = load_data(&o, epochs, &s.d))) goto done;
+    if ((rc = make_net(&o, epochs, &s.d, &s.net))) goto done;
+    if (o.resume) {
         s.d.norm = s.info.norm; /* the model's own standardisation */
         s.info.norm = (mlpcl_norm){0};
         if (o.normalize && !s.d.norm.n)
@@ -656,8 +958,18 @@ int cmd_train(int argc, char **argv)
     } else if (o.normalize && (rc = normalize(&s.d, 1))) {
         goto done;
     }
-    if (o.log && !(s.rep.log = fopen(o.log, "w"))) {
+    if ((rc = nothing_left(&s))) {
+        rc = rc < 0 ? 0 : rc;
+        goto done;
+    }
+    /* Resuming, the log goes on where the first run's stopped. */
+    if (o.log && !(s.rep.log = fopen(o.log, o.resume ? "a" : "w"))) {
         rc = failf(EXIT_USAGE, "%s: cannot create the log", o.log);
+        goto done;
+    }
+    if (stop_flag) {
+        rc = failf(EXIT_INTERRUPTED, "interrupted by %s before training began; nothing saved",
+                   signal_name());
         goto done;
     }
     double t0 = now_seconds();
@@ -678,6 +990,7 @@ int cmd_train(int argc, char **argv)
         goto done;
     }
     s.rep.fmt = s.prec == MLPCL_DOUBLE ? "%.17g" : "%.9g";
+    s.rep.digits = s.prec == MLPCL_DOUBLE ? 17 : 9;
     s.rep.print_every = o.print_every;
     s.rep.bar = isatty(STDOUT_FILENO);
     s.rep.epochs = o.epochs;
