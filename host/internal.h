@@ -92,23 +92,55 @@ mlpcl_status mlpcl__device_info(cl_platform_id p, cl_device_id d, int pi, int di
 /* ---- Programs and the kernel table (program.c) -------------------------------------------- */
 
 typedef enum mlpcl_kernel_id {
-    K_GATHER,       /* gather.cl: a batch's rows, through the shuffled index */
-    K_FORWARD,      /* forward.cl: A_l = act(A_{l-1} W_l + b_l) */
-    K_SOFTMAX,      /* forward.cl: row-wise softmax of the output layer (loss CE) */
-    K_OUTPUT_DELTA, /* delta.cl: D_L and per-group partial sums of the loss */
-    K_COST,         /* delta.cl: the loss from the partial sums, and the stop flag */
-    K_HIDDEN_DELTA, /* delta.cl: D_l = (D_{l+1} W_{l+1}ᵀ) ⊙ act'(A_l) */
-    K_GRADIENT,     /* gradient.cl: [dW_l; db_l] = [A_{l-1} 1]ᵀ D_l */
-    K_UPDATE,       /* update.cl: V = mu·V + G, P' = P − lr·V, unless the stop flag is set */
+    K_GATHER,         /* gather.cl: a batch's rows, through the shuffled index */
+    K_FORWARD,        /* forward.cl: A_l = act(A_{l-1} W_l + b_l) */
+    K_SOFTMAX,        /* forward.cl: row-wise softmax of the output layer (loss CE) */
+    K_OUTPUT_DELTA,   /* delta.cl: D_L and per-group partial sums of the loss */
+    K_COST,           /* delta.cl: the loss from the partial sums, and the stop flag */
+    K_HIDDEN_DELTA,   /* delta.cl: D_l = (D_{l+1} W_{l+1}ᵀ) ⊙ act'(A_l) */
+    K_GRADIENT,       /* gradient.cl: [dW_l; db_l] = [A_{l-1} 1]ᵀ D_l */
+    K_UPDATE,         /* update.cl: V = mu·V + G, P' = P − lr·V, unless the stop flag is set */
+    K_GEMM_FORWARD,   /* gemm.cl: tiled A·W + b and the activation */
+    K_GEMM_BACKWARD,  /* gemm.cl: tiled (D·Wᵀ) ⊙ act'(A) */
+    K_GEMM_GRADIENT,  /* gemm.cl: tiled [A 1]ᵀ·D and the update */
+    K_GEMM_FORWARD_N, /* the same three for outputs no wider than one vector */
+    K_GEMM_BACKWARD_N,
+    K_GEMM_GRADIENT_N,
+    K_TRANSPOSE, /* gemm.cl: Wᵀ for the hidden deltas */
     K_COUNT
 } mlpcl_kernel_id;
 
 extern const char *const mlpcl__kernel_name[K_COUNT];
 
+/* Which kernels compute the products. */
+typedef enum mlpcl_path {
+    MLPCL_PATH_TILED = 0, /* gemm.cl: register-blocked tiles, epilogues fused */
+    MLPCL_PATH_SIMPLE =
+        1, /* forward.cl, delta.cl, gradient.cl, update.cl: one output a work-item */
+} mlpcl_path;
+
+/* The tunables of the tiled kernels: built in (tm, tnv, mc) or launch shapes (ly, gx, gy). */
+typedef struct mlpcl_tuning {
+    mlpcl_path path;
+    int tm;     /* rows of a work-item's tile */
+    int tnv;    /* vectors across a work-item's tile */
+    int mc;     /* samples per barrier block of the gradient */
+    int ly;     /* forward and backward: work-items a work-group along the samples */
+    int gx, gy; /* gradient: work-group shape (tiles across, tiles down) */
+} mlpcl_tuning;
+
+/* The tuning for a device: its type's defaults, then $MLPCL_TUNE ("tm=12,tnv=2,…"). */
+mlpcl_status mlpcl__tuning_for(const mlpcl_ctx *ctx, mlpcl_precision p, mlpcl_tuning *t);
+/* Parses "key=value,…" into t (keys: path, tm, tnv, mc, ly, gx, gy); what names the source. */
+mlpcl_status mlpcl__tuning_parse(const char *s, const char *what, mlpcl_tuning *t);
+/* Writes t as "path=tiled,tm=12,…". */
+void mlpcl__tuning_format(const mlpcl_tuning *t, char *buf, size_t size);
+
 /* What varies between builds of the same sources. */
 typedef struct mlpcl_build_params {
     mlpcl_precision precision;
-    size_t wg; /* work-group size of the 1-D reductions (a power of two) */
+    size_t wg;         /* work-group size of the 1-D reductions (a power of two) */
+    mlpcl_tuning tune; /* tm, tnv and mc are built in */
 } mlpcl_build_params;
 
 struct mlpcl_program {
@@ -154,7 +186,10 @@ typedef struct mlpcl_plan {
     size_t n_launch;
     size_t seg[SEG_COUNT + 1];    /* segment s is launch[seg[s] … seg[s+1]) */
     cl_kernel gather_x, gather_y; /* their source and offset are set for each batch */
-    cl_kernel cost, update;       /* their target, lr and momentum are set for each run */
+    cl_kernel cost;               /* its target is set for each run */
+    cl_kernel *step;              /* the kernels that take lr and momentum (update, gradients) */
+    int *step_arg;                /* the index of lr in each; momentum follows it */
+    size_t n_step;
     struct mlpcl_plan *next;
 } mlpcl_plan;
 
@@ -177,20 +212,31 @@ struct mlpcl_trainer {
     mlpcl_set *sets;             /* predicting sets, by id */
     size_t n_sets;
     /* device side */
-    mlpcl_program *program; /* owned by ctx */
-    size_t wg;              /* 1-D work-group size */
-    cl_mem X, Y;            /* the training set, m×n_0 and m×n_L */
-    cl_mem Xb, Yb;          /* one batch, batch×n_0 and batch×n_L (when gathering) */
-    cl_mem idx;             /* m ints: the epoch's shuffle */
-    cl_mem P[2];            /* flat parameters, double-buffered */
-    cl_mem G, V;            /* flat gradients and momentum velocity */
-    cl_mem *A, *D;          /* L + 1 entries, 1 … L used: activations and deltas, batch×n_l */
-    cl_mem partials;        /* cost partial sums, one a work-group */
-    cl_mem costs;           /* one real: the last cost */
-    cl_mem state;           /* int[1]: stop flag, set by K_COST, cleared by a run */
-    mlpcl_plan *plans;      /* built on demand, by (mb, gathered, parity) */
-    cl_kernel *kernels;     /* every kernel object the plans use, to release */
+    mlpcl_program *program;      /* owned by ctx */
+    size_t wg;                   /* 1-D work-group size */
+    size_t max_wg, max_items[3]; /* the device's work-group limits */
+    mlpcl_tuning tune;           /* kernel path and tile shapes */
+    size_t pad;         /* elements of padding after matrices the tiled kernels read past */
+    cl_mem WT;          /* scratch: one layer's weights, transposed */
+    cl_mem X, Y;        /* the training set, m×n_0 and m×n_L */
+    cl_mem Xb, Yb;      /* one batch, batch×n_0 and batch×n_L (when gathering) */
+    cl_mem idx;         /* m ints: the epoch's shuffle */
+    cl_mem P[2];        /* flat parameters, double-buffered */
+    cl_mem G, V;        /* flat gradients and momentum velocity */
+    cl_mem *A, *D;      /* L + 1 entries, 1 … L used: activations and deltas, batch×n_l */
+    cl_mem partials;    /* cost partial sums, one a work-group */
+    cl_mem costs;       /* one real: the last cost */
+    cl_mem state;       /* int[1]: stop flag, set by K_COST, cleared by a run */
+    mlpcl_plan *plans;  /* built on demand, by (mb, gathered, parity) */
+    cl_kernel *kernels; /* every kernel object the plans use, to release */
     size_t n_kernels;
+    /* profiling (contexts made with MLPCL_CTX_PROFILE) */
+    int profiling;     /* record an event for every launch */
+    cl_event *prof_ev; /* events not yet collected */
+    int *prof_id;      /* their kernel ids */
+    size_t prof_n, prof_cap;
+    double prof_ns[K_COUNT];  /* device nanoseconds per kernel id since profiling began */
+    long prof_count[K_COUNT]; /* launches per kernel id */
     /* host reference side (is_host) */
     double *X_h, *Y_h;          /* copies of the training set */
     double *Xb_h, *Yb_h;        /* one batch */

@@ -1,6 +1,7 @@
 /* program.c: the kernel table, build options, the kernel sources (embedded at build time, or
  * read from $MLPCL_KERNEL_DIR while developing) and the build, with its log on failure. Each
  * context keeps the programs it built, keyed by their options, so each is built once. */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,20 +11,92 @@
 #define MAX_KERNEL_FILES 16
 
 const char *const mlpcl__kernel_name[K_COUNT] = {
-    [K_GATHER] = "gather",     [K_FORWARD] = "forward",
-    [K_SOFTMAX] = "softmax",   [K_OUTPUT_DELTA] = "output_delta",
-    [K_COST] = "cost",         [K_HIDDEN_DELTA] = "hidden_delta",
-    [K_GRADIENT] = "gradient", [K_UPDATE] = "update",
+    [K_GATHER] = "gather",
+    [K_FORWARD] = "forward",
+    [K_SOFTMAX] = "softmax",
+    [K_OUTPUT_DELTA] = "output_delta",
+    [K_COST] = "cost",
+    [K_HIDDEN_DELTA] = "hidden_delta",
+    [K_GRADIENT] = "gradient",
+    [K_UPDATE] = "update",
+    [K_GEMM_FORWARD] = "gemm_forward",
+    [K_GEMM_BACKWARD] = "gemm_backward",
+    [K_GEMM_GRADIENT] = "gemm_gradient",
+    [K_GEMM_FORWARD_N] = "gemm_forward_narrow",
+    [K_GEMM_BACKWARD_N] = "gemm_backward_narrow",
+    [K_GEMM_GRADIENT_N] = "gemm_gradient_narrow",
+    [K_TRANSPOSE] = "transpose",
 };
 
 /* Assembles the build options: precision, tunables, then $MLPCL_BUILD_OPTIONS. */
 static void build_options(const mlpcl_build_params *bp, char *buf, size_t size)
 {
     const char *extra = getenv("MLPCL_BUILD_OPTIONS");
-    snprintf(buf, size, "-cl-std=CL1.2 -DREAL=%s%s -DWG=%zu%s%s",
+    snprintf(buf, size, "-cl-std=CL1.2 -DREAL=%s%s -DWG=%zu -DTM=%d -DTNV=%d -DMC=%d%s%s",
              bp->precision == MLPCL_DOUBLE ? "double" : "float",
-             bp->precision == MLPCL_DOUBLE ? " -DREAL_IS_DOUBLE=1" : "", bp->wg, extra ? " " : "",
-             extra ? extra : "");
+             bp->precision == MLPCL_DOUBLE ? " -DREAL_IS_DOUBLE=1" : "", bp->wg, bp->tune.tm,
+             bp->tune.tnv, bp->tune.mc, extra ? " " : "", extra ? extra : "");
+}
+
+/* ---- Tunables ----------------------------------------------------------------------------- */
+
+mlpcl_status mlpcl__tuning_parse(const char *s, const char *what, mlpcl_tuning *t)
+{
+    static const struct {
+        const char *key;
+        size_t at;
+        int lo, hi;
+    } keys[] = {
+        {"tm", offsetof(mlpcl_tuning, tm), 1, 32},   {"tnv", offsetof(mlpcl_tuning, tnv), 1, 8},
+        {"mc", offsetof(mlpcl_tuning, mc), 1, 4096}, {"ly", offsetof(mlpcl_tuning, ly), 1, 1024},
+        {"gx", offsetof(mlpcl_tuning, gx), 1, 1024}, {"gy", offsetof(mlpcl_tuning, gy), 1, 1024},
+    };
+    while (*s) {
+        size_t len = strcspn(s, ",");
+        const char *eq = memchr(s, '=', len);
+        size_t klen = eq ? (size_t)(eq - s) : len;
+        int found = 0;
+        if (eq && klen == 4 && !strncmp(s, "path", 4)) {
+            size_t vlen = len - klen - 1;
+            if (vlen == 5 && !strncmp(eq + 1, "tiled", 5))
+                t->path = MLPCL_PATH_TILED, found = 1;
+            else if (vlen == 6 && !strncmp(eq + 1, "simple", 6))
+                t->path = MLPCL_PATH_SIMPLE, found = 1;
+        }
+        for (size_t i = 0; eq && !found && i < sizeof keys / sizeof *keys; ++i) {
+            if (strlen(keys[i].key) != klen || strncmp(s, keys[i].key, klen)) continue;
+            char *end;
+            long v = strtol(eq + 1, &end, 10);
+            if (end != s + len || v < keys[i].lo || v > keys[i].hi) break;
+            *(int *)((char *)t + keys[i].at) = (int)v;
+            found = 1;
+        }
+        if (!found)
+            return mlpcl__fail(MLPCL_ERR_ARG,
+                               "%s: '%.*s' is not a tuning setting (path=tiled|simple, tm=1…32, "
+                               "tnv=1…8, mc=1…4096, ly, gx, gy=1…1024, separated by commas)",
+                               what, (int)len, s);
+        s += len + (s[len] == ',');
+    }
+    return MLPCL_OK;
+}
+
+void mlpcl__tuning_format(const mlpcl_tuning *t, char *buf, size_t size)
+{
+    snprintf(buf, size, "path=%s,tm=%d,tnv=%d,mc=%d,ly=%d,gx=%d,gy=%d",
+             t->path == MLPCL_PATH_SIMPLE ? "simple" : "tiled", t->tm, t->tnv, t->mc, t->ly, t->gx,
+             t->gy);
+}
+
+mlpcl_status mlpcl__tuning_for(const mlpcl_ctx *ctx, mlpcl_precision p, mlpcl_tuning *t)
+{
+    (void)p;
+    /* CPUs: tiles of 12 rows × 2 vectors keep 24 accumulators in AVX-512's 32 registers (and
+     * spill little with AVX2's 16); measured best on POCL among 4…14 × 1…4. */
+    *t = (mlpcl_tuning){MLPCL_PATH_TILED, 12, 2, 64, 8, 8, 8};
+    if (!strcmp(ctx->info.type, "gpu")) *t = (mlpcl_tuning){MLPCL_PATH_TILED, 4, 1, 64, 4, 16, 4};
+    const char *env = getenv("MLPCL_TUNE");
+    return env && *env ? mlpcl__tuning_parse(env, "MLPCL_TUNE", t) : MLPCL_OK;
 }
 
 static void free_texts(char **texts, size_t n)

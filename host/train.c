@@ -115,7 +115,10 @@ static mlpcl_status make_kernel(mlpcl_trainer *tr, mlpcl_kernel_id id, cl_kernel
     CL_CHECK(err, "clCreateKernel", tr->ctx->info.name);
     tr->kernels[tr->n_kernels++] = k;
     *out = k;
-    for (size_t i = 0; i < n; ++i) TRY(set_arg(tr, k, (cl_uint)i, a[i]));
+    for (size_t i = 0; i < n; ++i) {
+        st = set_arg(tr, k, (cl_uint)i, a[i]); /* its message names the kernel already */
+        if (st != MLPCL_OK) return st;
+    }
     return MLPCL_OK;
 fail:
     mlpcl__append(" (kernel %s)", mlpcl__kernel_name[id]);
@@ -149,6 +152,27 @@ static mlpcl_status add_launch(mlpcl_plan *p, const mlpcl_trainer *tr, cl_kernel
     return MLPCL_OK;
 }
 
+/* Appends a 2-D launch covering (gx, gy) work-items in work-groups of (lx, ly), clamped to the
+ * kernels' work-group size and the device's limits; the global size is rounded up. */
+static mlpcl_status add_launch_shaped(mlpcl_plan *p, const mlpcl_trainer *tr, cl_kernel k,
+                                      mlpcl_kernel_id id, size_t layer, size_t gx, size_t gy,
+                                      size_t lx, size_t ly)
+{
+    mlpcl_status st = add_launch(p, tr, k, id, layer, 2, gx, gy);
+    if (st != MLPCL_OK) return st;
+    if (lx > gx) lx = gx;
+    if (ly > gy) ly = gy;
+    if (lx > tr->max_items[0]) lx = tr->max_items[0];
+    if (ly > tr->max_items[1]) ly = tr->max_items[1];
+    while (lx * ly > tr->wg) ly > 1 ? (ly = (ly + 1) / 2) : (lx = (lx + 1) / 2);
+    mlpcl_launch *L = &p->launch[p->n_launch - 1];
+    L->local[0] = lx ? lx : 1;
+    L->local[1] = ly ? ly : 1;
+    L->global[0] = round_up(gx, L->local[0]);
+    L->global[1] = round_up(gy, L->local[1]);
+    return MLPCL_OK;
+}
+
 /* ---- Buffers ------------------------------------------------------------------------------ */
 
 static mlpcl_status make_buffer(mlpcl_trainer *tr, cl_mem *out, size_t count, size_t elem,
@@ -159,6 +183,11 @@ static mlpcl_status make_buffer(mlpcl_trainer *tr, cl_mem *out, size_t count, si
     size_t bytes = count * elem;
     *out = clCreateBuffer(tr->ctx->context, CL_MEM_READ_WRITE, bytes ? bytes : elem, NULL, &err);
     CL_CHECK(err, "clCreateBuffer", tr->ctx->info.name);
+    /* Zeros, so that the padding the tiled kernels read past the end holds numbers. */
+    static const cl_uint zero = 0;
+    CL_CHECK(clEnqueueFillBuffer(tr->ctx->queue, *out, &zero, elem < 4 ? elem : 4, 0,
+                                 bytes ? bytes : elem, 0, NULL, NULL),
+             "clEnqueueFillBuffer", tr->ctx->info.name);
     return MLPCL_OK;
 fail:
     mlpcl__append(" (buffer %s, %zu bytes)", what, bytes);
@@ -259,6 +288,44 @@ static size_t partial_count(const mlpcl_trainer *tr, size_t mb)
     return (mb * tr->net->width[tr->net->L] + tr->wg - 1) / tr->wg;
 }
 
+/* The width of the kernels' vectors: 16 floats or 8 doubles. */
+static size_t vector_width(const mlpcl_trainer *tr)
+{
+    return tr->precision == MLPCL_DOUBLE ? 8 : 16;
+}
+
+/* Outputs n wide take the narrow kernels (one vector a tile) when one vector covers them. */
+static int narrow(const mlpcl_trainer *tr, size_t n)
+{
+    return n <= vector_width(tr);
+}
+
+/* Columns of a tile of kernel id. */
+static size_t width_of(const mlpcl_trainer *tr, mlpcl_kernel_id id)
+{
+    int n = id == K_GEMM_FORWARD_N || id == K_GEMM_BACKWARD_N || id == K_GEMM_GRADIENT_N;
+    return (n ? 1 : (size_t)tr->tune.tnv) * vector_width(tr);
+}
+
+static size_t tiles(size_t n, size_t per)
+{
+    return (n + per - 1) / per;
+}
+
+/* Remembers a kernel that takes the step (at argument lr_arg) and the momentum (after it). */
+static mlpcl_status add_step(mlpcl_plan *p, cl_kernel k, int lr_arg)
+{
+    cl_kernel *ks = realloc(p->step, (p->n_step + 1) * sizeof *ks);
+    if (!ks) return mlpcl__fail(MLPCL_ERR_NOMEM, "out of host memory for launch plans");
+    p->step = ks;
+    int *as = realloc(p->step_arg, (p->n_step + 1) * sizeof *as);
+    if (!as) return mlpcl__fail(MLPCL_ERR_NOMEM, "out of host memory for launch plans");
+    p->step_arg = as;
+    p->step[p->n_step] = k;
+    p->step_arg[p->n_step++] = lr_arg;
+    return MLPCL_OK;
+}
+
 /* Builds the launches of one iteration over mb rows with the parameters in P[parity]. */
 static mlpcl_status build_plan(mlpcl_trainer *tr, size_t mb, int gathered, int parity,
                                mlpcl_plan *p)
@@ -269,6 +336,8 @@ static mlpcl_status build_plan(mlpcl_trainer *tr, size_t mb, int gathered, int p
     cl_mem in0 = gathered ? tr->Xb : tr->X, y = gathered ? tr->Yb : tr->Y;
     cl_mem P = tr->P[parity], P_next = tr->P[!parity];
     cl_kernel k;
+    const int tiled = tr->tune.path == MLPCL_PATH_TILED;
+    const size_t tm = (size_t)tr->tune.tm;
     p->mb = mb;
     p->gathered = gathered;
     p->parity = parity;
@@ -292,15 +361,22 @@ static mlpcl_status build_plan(mlpcl_trainer *tr, size_t mb, int gathered, int p
         int softmax = l == L && net->loss == MLPCL_CE;
         cl_mem in = l == 1 ? in0 : tr->A[l - 1];
         karg a[] = {ARG_INT(mb),
-                    ARG_INT(net->width[l - 1]),
-                    ARG_INT(net->width[l]),
+                    ARG_INT(tiled ? net->width[l] : net->width[l - 1]),
+                    ARG_INT(tiled ? net->width[l - 1] : net->width[l]),
                     ARG_INT(softmax ? 3 /* identity */ : (int)net->act[l]),
                     ARG_MEM(in),
                     ARG_MEM(P),
                     ARG_INT(net->offset[l]),
                     ARG_MEM(tr->A[l])};
-        TRY(make_kernel(tr, K_FORWARD, &k, N_ARGS(a), a));
-        TRY(add_launch(p, tr, k, K_FORWARD, l, 2, net->width[l], mb));
+        if (tiled) {
+            mlpcl_kernel_id id = narrow(tr, net->width[l]) ? K_GEMM_FORWARD_N : K_GEMM_FORWARD;
+            TRY(make_kernel(tr, id, &k, N_ARGS(a), a));
+            TRY(add_launch_shaped(p, tr, k, id, l, tiles(net->width[l], width_of(tr, id)),
+                                  tiles(mb, tm), 1, (size_t)tr->tune.ly));
+        } else {
+            TRY(make_kernel(tr, K_FORWARD, &k, N_ARGS(a), a));
+            TRY(add_launch(p, tr, k, K_FORWARD, l, 2, net->width[l], mb));
+        }
     }
     if (net->loss == MLPCL_CE) {
         karg a[] = {ARG_INT(mb), ARG_INT(nL), ARG_MEM(tr->A[L])};
@@ -323,37 +399,63 @@ static mlpcl_status build_plan(mlpcl_trainer *tr, size_t mb, int gathered, int p
 
     p->seg[SEG_BACKWARD] = p->n_launch;
     for (size_t l = L - 1; tr->m && l >= 1; --l) {
-        karg a[] = {ARG_INT(mb),
-                    ARG_INT(net->width[l]),
-                    ARG_INT(net->width[l + 1]),
-                    ARG_INT(net->act[l]),
-                    ARG_MEM(tr->D[l + 1]),
-                    ARG_MEM(P),
-                    ARG_INT(net->offset[l + 1]),
-                    ARG_MEM(tr->A[l]),
-                    ARG_MEM(tr->D[l])};
-        TRY(make_kernel(tr, K_HIDDEN_DELTA, &k, N_ARGS(a), a));
-        TRY(add_launch(p, tr, k, K_HIDDEN_DELTA, l, 2, net->width[l], mb));
+        size_t n_l = net->width[l], n_next = net->width[l + 1];
+        if (!tiled) {
+            karg a[] = {ARG_INT(mb),
+                        ARG_INT(n_l),
+                        ARG_INT(n_next),
+                        ARG_INT(net->act[l]),
+                        ARG_MEM(tr->D[l + 1]),
+                        ARG_MEM(P),
+                        ARG_INT(net->offset[l + 1]),
+                        ARG_MEM(tr->A[l]),
+                        ARG_MEM(tr->D[l])};
+            TRY(make_kernel(tr, K_HIDDEN_DELTA, &k, N_ARGS(a), a));
+            TRY(add_launch(p, tr, k, K_HIDDEN_DELTA, l, 2, n_l, mb));
+            continue;
+        }
+        /* W_{l+1} (n_l × n_next), transposed to n_next × n_l, so that the product reads it
+         * along rows */
+        karg t[] = {ARG_INT(n_l), ARG_INT(n_next), ARG_MEM(P), ARG_INT(net->offset[l + 1]),
+                    ARG_MEM(tr->WT)};
+        TRY(make_kernel(tr, K_TRANSPOSE, &k, N_ARGS(t), t));
+        TRY(add_launch(p, tr, k, K_TRANSPOSE, l + 1, 2, n_next, n_l));
+        karg a[] = {ARG_INT(mb),           ARG_INT(n_l),    ARG_INT(n_next),   ARG_INT(net->act[l]),
+                    ARG_MEM(tr->D[l + 1]), ARG_MEM(tr->WT), ARG_MEM(tr->A[l]), ARG_MEM(tr->D[l])};
+        mlpcl_kernel_id id = narrow(tr, n_l) ? K_GEMM_BACKWARD_N : K_GEMM_BACKWARD;
+        TRY(make_kernel(tr, id, &k, N_ARGS(a), a));
+        TRY(add_launch_shaped(p, tr, k, id, l, tiles(n_l, width_of(tr, id)), tiles(mb, tm), 1,
+                              (size_t)tr->tune.ly));
     }
     for (size_t l = 1; tr->m && l <= L; ++l) {
         cl_mem in = l == 1 ? in0 : tr->A[l - 1];
-        karg a[] = {ARG_INT(mb),
-                    ARG_INT(net->width[l - 1]),
-                    ARG_INT(net->width[l]),
-                    ARG_MEM(in),
-                    ARG_MEM(tr->D[l]),
-                    ARG_MEM(tr->G),
-                    ARG_INT(net->offset[l])};
+        size_t n_in = net->width[l - 1], n_out = net->width[l];
+        if (tiled) {
+            karg a[] = {
+                ARG_INT(mb),       ARG_INT(n_out),  ARG_INT(n_in),           ARG_MEM(in),
+                ARG_MEM(tr->D[l]), ARG_MEM(tr->G),  ARG_INT(net->offset[l]), ARG_MEM(P),
+                ARG_MEM(tr->V),    ARG_MEM(P_next), ARG_REAL(tr->lr),        ARG_REAL(tr->momentum),
+                ARG_MEM(tr->state)};
+            mlpcl_kernel_id id = narrow(tr, n_out) ? K_GEMM_GRADIENT_N : K_GEMM_GRADIENT;
+            TRY(make_kernel(tr, id, &k, N_ARGS(a), a));
+            TRY(add_step(p, k, 10));
+            TRY(add_launch_shaped(p, tr, k, id, l, tiles(n_out, width_of(tr, id)),
+                                  tiles(n_in + 1, tm), (size_t)tr->tune.gx, (size_t)tr->tune.gy));
+            continue;
+        }
+        karg a[] = {ARG_INT(mb),       ARG_INT(n_in),  ARG_INT(n_out),         ARG_MEM(in),
+                    ARG_MEM(tr->D[l]), ARG_MEM(tr->G), ARG_INT(net->offset[l])};
         TRY(make_kernel(tr, K_GRADIENT, &k, N_ARGS(a), a));
-        TRY(add_launch(p, tr, k, K_GRADIENT, l, 2, net->width[l], net->width[l - 1] + 1));
+        TRY(add_launch(p, tr, k, K_GRADIENT, l, 2, n_out, n_in + 1));
     }
 
     p->seg[SEG_UPDATE] = p->n_launch;
-    if (tr->m) {
+    if (tr->m && !tiled) { /* the tiled path updates in the gradients' epilogue */
         karg a[] = {ARG_INT(n),     ARG_REAL(tr->lr), ARG_REAL(tr->momentum), ARG_MEM(P),
                     ARG_MEM(tr->G), ARG_MEM(tr->V),   ARG_MEM(P_next),        ARG_MEM(tr->state)};
-        TRY(make_kernel(tr, K_UPDATE, &p->update, N_ARGS(a), a));
-        TRY(add_launch(p, tr, p->update, K_UPDATE, 0, 1, n, 1));
+        TRY(make_kernel(tr, K_UPDATE, &k, N_ARGS(a), a));
+        TRY(add_step(p, k, 1));
+        TRY(add_launch(p, tr, k, K_UPDATE, 0, 1, n, 1));
     }
     p->seg[SEG_COUNT] = p->n_launch;
 fail:
@@ -385,10 +487,46 @@ fail:
     return st;
 }
 
+/* Adds the device time of every recorded launch to the per-kernel totals and releases the
+ * events; waits for them first. */
+static mlpcl_status profile_collect(mlpcl_trainer *tr)
+{
+    mlpcl_status st = MLPCL_OK;
+    if (!tr->prof_n) return MLPCL_OK;
+    cl_int err = clWaitForEvents((cl_uint)tr->prof_n, tr->prof_ev);
+    for (size_t i = 0; i < tr->prof_n; ++i) {
+        cl_ulong t0 = 0, t1 = 0;
+        if (err == CL_SUCCESS)
+            err = clGetEventProfilingInfo(tr->prof_ev[i], CL_PROFILING_COMMAND_START, sizeof t0,
+                                          &t0, NULL);
+        if (err == CL_SUCCESS)
+            err = clGetEventProfilingInfo(tr->prof_ev[i], CL_PROFILING_COMMAND_END, sizeof t1, &t1,
+                                          NULL);
+        if (err == CL_SUCCESS) {
+            tr->prof_ns[tr->prof_id[i]] += (double)(t1 - t0);
+            tr->prof_count[tr->prof_id[i]]++;
+        }
+        clReleaseEvent(tr->prof_ev[i]);
+    }
+    tr->prof_n = 0;
+    CL_CHECK(err, "clGetEventProfilingInfo", tr->ctx->info.name);
+fail:
+    return st;
+}
+
 static mlpcl_status enqueue_launch(mlpcl_trainer *tr, const mlpcl_launch *L)
 {
+    cl_event ev = NULL;
+    if (tr->profiling && tr->prof_n == tr->prof_cap) {
+        mlpcl_status st = profile_collect(tr);
+        if (st != MLPCL_OK) return st;
+    }
     cl_int err = clEnqueueNDRangeKernel(tr->ctx->queue, L->kernel, L->dims, NULL, L->global,
-                                        L->local, 0, NULL, NULL);
+                                        L->local, 0, NULL, tr->profiling ? &ev : NULL);
+    if (err == CL_SUCCESS && ev) {
+        tr->prof_ev[tr->prof_n] = ev;
+        tr->prof_id[tr->prof_n++] = (int)L->id;
+    }
     if (err == CL_SUCCESS) return MLPCL_OK;
     mlpcl_status st =
         mlpcl__cl_fail(err, "clEnqueueNDRangeKernel", tr->ctx->info.name, __FILE__, __LINE__);
@@ -432,9 +570,9 @@ mlpcl_status mlpcl__trainer_prepare(mlpcl_trainer *tr, double lr, double momentu
     tr->target = mlpcl__target_for(tr->precision, target);
     for (mlpcl_plan *p = tr->plans; p; p = p->next) {
         if (p->cost) TRY(set_arg(tr, p->cost, 2, ARG_REAL(tr->target)));
-        if (p->update) {
-            TRY(set_arg(tr, p->update, 1, ARG_REAL(lr)));
-            TRY(set_arg(tr, p->update, 2, ARG_REAL(momentum)));
+        for (size_t i = 0; i < p->n_step; ++i) {
+            TRY(set_arg(tr, p->step[i], (cl_uint)p->step_arg[i], ARG_REAL(lr)));
+            TRY(set_arg(tr, p->step[i], (cl_uint)p->step_arg[i] + 1, ARG_REAL(momentum)));
         }
     }
     static const cl_int zero = 0;
@@ -457,12 +595,16 @@ static mlpcl_status choose_program(mlpcl_trainer *tr)
     CL_CHECK(
         clGetDeviceInfo(tr->ctx->device, CL_DEVICE_MAX_WORK_ITEM_SIZES, sizeof items, items, NULL),
         "clGetDeviceInfo(CL_DEVICE_MAX_WORK_ITEM_SIZES)", dn);
+    memcpy(tr->max_items, items, sizeof items);
+    tr->max_wg = tr->ctx->info.max_work_group;
+    TRY(mlpcl__tuning_for(tr->ctx, tr->precision, &tr->tune));
+    tr->pad = 4 * (size_t)tr->tune.tnv * (tr->precision == MLPCL_DOUBLE ? 8 : 16);
     size_t wg = DEFAULT_WG;
     if (wg > tr->ctx->info.max_work_group) wg = tr->ctx->info.max_work_group;
     if (wg > items[0]) wg = items[0];
     wg = floor_pow2(wg ? wg : 1);
     for (;;) {
-        mlpcl_build_params bp = {tr->precision, wg};
+        mlpcl_build_params bp = {tr->precision, wg, tr->tune};
         TRY(mlpcl__program_get(tr->ctx, &bp, &tr->program));
         size_t kmax = wg;
         for (int id = 0; id < K_COUNT; ++id) {
@@ -499,18 +641,22 @@ static mlpcl_status device_trainer_init(mlpcl_trainer *tr, const double *X, cons
         st = mlpcl__fail(MLPCL_ERR_NOMEM, "out of host memory for a trainer");
         goto fail;
     }
-    TRY(make_buffer(tr, &tr->P[0], n, r, "parameters"));
-    TRY(make_buffer(tr, &tr->P[1], n, r, "parameters"));
+    size_t pad = tr->pad, wt = 0;
+    TRY(make_buffer(tr, &tr->P[0], n + pad, r, "parameters"));
+    TRY(make_buffer(tr, &tr->P[1], n + pad, r, "parameters"));
     for (size_t l = 1; l <= L; ++l)
-        TRY(make_buffer(tr, &tr->A[l], B * net->width[l], r, "activations"));
+        TRY(make_buffer(tr, &tr->A[l], B * net->width[l] + pad, r, "activations"));
+    for (size_t l = 2; l <= L; ++l)
+        if (mlpcl__weights(net, l) > wt) wt = mlpcl__weights(net, l);
+    if (wt && m) TRY(make_buffer(tr, &tr->WT, wt + pad, r, "transposed weights"));
     if (m) {
         TRY(make_buffer(tr, &tr->X, m * n0, r, "X"));
         TRY(make_buffer(tr, &tr->Y, m * nL, r, "Y"));
         TRY(make_buffer(tr, &tr->idx, m, sizeof(cl_int), "shuffle index"));
-        TRY(make_buffer(tr, &tr->G, n, r, "gradients"));
-        TRY(make_buffer(tr, &tr->V, n, r, "momentum velocity"));
+        TRY(make_buffer(tr, &tr->G, n + pad, r, "gradients"));
+        TRY(make_buffer(tr, &tr->V, n + pad, r, "momentum velocity"));
         for (size_t l = 1; l <= L; ++l)
-            TRY(make_buffer(tr, &tr->D[l], B * net->width[l], r, "deltas"));
+            TRY(make_buffer(tr, &tr->D[l], B * net->width[l] + pad, r, "deltas"));
         TRY(make_buffer(tr, &tr->partials, n_partials, r, "cost partial sums"));
         TRY(make_buffer(tr, &tr->costs, 1, r, "cost"));
         TRY(upload(tr, tr->X, X, m * n0));
@@ -575,8 +721,9 @@ void mlpcl_trainer_free(mlpcl_trainer *tr)
     } else {
         if (tr->ctx->queue) clFinish(tr->ctx->queue);
         for (size_t i = 0; i < tr->n_kernels; ++i) clReleaseKernel(tr->kernels[i]);
-        cl_mem *mems[] = {&tr->X,    &tr->Y, &tr->Xb, &tr->Yb,       &tr->idx,   &tr->P[0],
-                          &tr->P[1], &tr->G, &tr->V,  &tr->partials, &tr->costs, &tr->state};
+        cl_mem *mems[] = {&tr->X,     &tr->Y,     &tr->Xb, &tr->Yb, &tr->idx,
+                          &tr->P[0],  &tr->P[1],  &tr->G,  &tr->V,  &tr->partials,
+                          &tr->costs, &tr->state, &tr->WT};
         for (size_t i = 0; i < sizeof mems / sizeof *mems; ++i)
             if (*mems[i]) clReleaseMemObject(*mems[i]);
         for (size_t l = 1; tr->net && l <= tr->net->L; ++l) {
@@ -585,9 +732,14 @@ void mlpcl_trainer_free(mlpcl_trainer *tr)
         }
         for (size_t i = 0; i < tr->n_sets; ++i)
             if (tr->sets[i].X) clReleaseMemObject(tr->sets[i].X);
+        for (size_t i = 0; i < tr->prof_n; ++i) clReleaseEvent(tr->prof_ev[i]);
+        free(tr->prof_ev);
+        free(tr->prof_id);
         while (tr->plans) {
             mlpcl_plan *next = tr->plans->next;
             free(tr->plans->launch);
+            free(tr->plans->step);
+            free(tr->plans->step_arg);
             free(tr->plans);
             tr->plans = next;
         }
@@ -826,6 +978,37 @@ mlpcl_status mlpcl_trainer_epoch(mlpcl_trainer *tr, const mlpcl_epoch_opts *opts
 fail:
     free(perm);
     return st;
+}
+
+mlpcl_status mlpcl_trainer_profile_start(mlpcl_trainer *tr)
+{
+    if (tr->ctx->is_host || !(tr->ctx->flags & MLPCL_CTX_PROFILE))
+        return mlpcl__fail(MLPCL_ERR_ARG, "profiling needs an OpenCL context created with "
+                                          "MLPCL_CTX_PROFILE");
+    if (!tr->prof_ev) {
+        tr->prof_cap = 4096;
+        tr->prof_ev = malloc(tr->prof_cap * sizeof *tr->prof_ev);
+        tr->prof_id = malloc(tr->prof_cap * sizeof *tr->prof_id);
+        if (!tr->prof_ev || !tr->prof_id)
+            return mlpcl__fail(MLPCL_ERR_NOMEM, "out of host memory for profiling");
+    }
+    memset(tr->prof_ns, 0, sizeof tr->prof_ns);
+    memset(tr->prof_count, 0, sizeof tr->prof_count);
+    tr->profiling = 1;
+    return MLPCL_OK;
+}
+
+mlpcl_status mlpcl_trainer_profile(mlpcl_trainer *tr, mlpcl_kernel_time *out, size_t *n)
+{
+    mlpcl_status st = profile_collect(tr);
+    *n = 0;
+    if (st != MLPCL_OK) return st;
+    for (int id = 0; id < K_COUNT; ++id)
+        if (tr->prof_count[id])
+            out[(*n)++] = (mlpcl_kernel_time){mlpcl__kernel_name[id], 1e-9 * tr->prof_ns[id],
+                                              tr->prof_count[id]};
+    tr->profiling = 0;
+    return MLPCL_OK;
 }
 
 mlpcl_status mlpcl_trainer_params(mlpcl_trainer *tr, mlpcl_net *net)

@@ -206,6 +206,22 @@ mlpcl_status mlpcl_trainer_params(mlpcl_trainer *tr, mlpcl_net *net);
 mlpcl_status mlpcl_trainer_velocity(mlpcl_trainer *tr, double *v);
 mlpcl_status mlpcl_trainer_set_velocity(mlpcl_trainer *tr, const double *v);
 
+/* Device time of one kernel, from OpenCL profiling events. */
+typedef struct mlpcl_kernel_time {
+    const char *kernel; /* the kernel's name (static) */
+    double seconds;     /* device time, summed over its launches */
+    long launches;
+} mlpcl_kernel_time;
+
+#define MLPCL_MAX_KERNELS 32 /* the most entries mlpcl_trainer_profile writes */
+
+/* Records the device time of every launch from now on; needs a context created with
+ * MLPCL_CTX_PROFILE. */
+mlpcl_status mlpcl_trainer_profile_start(mlpcl_trainer *tr);
+/* Waits for the launches recorded and writes one entry per kernel to out (room for
+ * MLPCL_MAX_KERNELS), *n of them; stops recording. */
+mlpcl_status mlpcl_trainer_profile(mlpcl_trainer *tr, mlpcl_kernel_time *out, size_t *n);
+
 /* Uploads a data set's inputs X (n×n_0) to the device, once, for predictions; *id names it. */
 mlpcl_status mlpcl_trainer_add_set(mlpcl_trainer *tr, const double *X, size_t n, int *id);
 /* The network's outputs on set id (n×n_L) with the trainer's current weights. */
