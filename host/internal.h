@@ -107,6 +107,7 @@ typedef enum mlpcl_kernel_id {
     K_GEMM_BACKWARD_N,
     K_GEMM_GRADIENT_N,
     K_TRANSPOSE, /* gemm.cl: Wᵀ for the hidden deltas */
+    K_FUSED,     /* fused.cl: a small network's whole iteration in one work-group */
     K_COUNT
 } mlpcl_kernel_id;
 
@@ -114,9 +115,10 @@ extern const char *const mlpcl__kernel_name[K_COUNT];
 
 /* Which kernels compute the products. */
 typedef enum mlpcl_path {
-    MLPCL_PATH_TILED = 0, /* gemm.cl: register-blocked tiles, epilogues fused */
-    MLPCL_PATH_SIMPLE =
-        1, /* forward.cl, delta.cl, gradient.cl, update.cl: one output a work-item */
+    MLPCL_PATH_AUTO = 0,   /* tiled for networks with a big layer, else simple */
+    MLPCL_PATH_TILED = 1,  /* gemm.cl: register-blocked tiles, epilogues fused */
+    MLPCL_PATH_SIMPLE = 2, /* forward.cl and the rest: one output a work-item */
+    MLPCL_PATH_FUSED = 3,  /* fused.cl for full-batch iterations (small nets), else simple */
 } mlpcl_path;
 
 /* The tunables of the tiled kernels: built in (tm, tnv, mc) or launch shapes (ly, gx, gy). */
@@ -147,6 +149,7 @@ struct mlpcl_program {
     cl_program program;
     char options[512];    /* the build options, as given to clBuildProgram */
     double build_seconds; /* wall time of clBuildProgram (the first, uncached build) */
+    int fresh;            /* built and not yet claimed by a trainer */
     mlpcl_program *next;
 };
 
@@ -186,9 +189,12 @@ typedef struct mlpcl_plan {
     size_t n_launch;
     size_t seg[SEG_COUNT + 1];    /* segment s is launch[seg[s] … seg[s+1]) */
     cl_kernel gather_x, gather_y; /* their source and offset are set for each batch */
-    cl_kernel cost;               /* its target is set for each run */
-    cl_kernel *step;              /* the kernels that take lr and momentum (update, gradients) */
-    int *step_arg;                /* the index of lr in each; momentum follows it */
+    cl_kernel cost;               /* its target (argument cost_arg) is set for each run */
+    int cost_arg;
+    cl_kernel fused_last; /* fused plans: the iteration without its update, for a run's
+                             last cost */
+    cl_kernel *step;      /* the kernels that take lr and momentum (update, gradients) */
+    int *step_arg;        /* the index of lr in each; momentum follows it */
     size_t n_step;
     struct mlpcl_plan *next;
 } mlpcl_plan;
@@ -218,6 +224,9 @@ struct mlpcl_trainer {
     mlpcl_tuning tune;           /* kernel path and tile shapes */
     size_t pad;         /* elements of padding after matrices the tiled kernels read past */
     cl_mem WT;          /* scratch: one layer's weights, transposed */
+    cl_mem shape;       /* the fused kernel's view of the network (ints) */
+    int fused;          /* full-batch iterations run fused.cl */
+    double build_seconds;     /* of its program, when this trainer built it */
     cl_mem X, Y;        /* the training set, m×n_0 and m×n_L */
     cl_mem Xb, Yb;      /* one batch, batch×n_0 and batch×n_L (when gathering) */
     cl_mem idx;         /* m ints: the epoch's shuffle */

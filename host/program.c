@@ -26,6 +26,7 @@ const char *const mlpcl__kernel_name[K_COUNT] = {
     [K_GEMM_BACKWARD_N] = "gemm_backward_narrow",
     [K_GEMM_GRADIENT_N] = "gemm_gradient_narrow",
     [K_TRANSPOSE] = "transpose",
+    [K_FUSED] = "fused",
 };
 
 /* Assembles the build options: precision, tunables, then $MLPCL_BUILD_OPTIONS. */
@@ -58,10 +59,14 @@ mlpcl_status mlpcl__tuning_parse(const char *s, const char *what, mlpcl_tuning *
         int found = 0;
         if (eq && klen == 4 && !strncmp(s, "path", 4)) {
             size_t vlen = len - klen - 1;
-            if (vlen == 5 && !strncmp(eq + 1, "tiled", 5))
+            if (vlen == 4 && !strncmp(eq + 1, "auto", 4))
+                t->path = MLPCL_PATH_AUTO, found = 1;
+            else if (vlen == 5 && !strncmp(eq + 1, "tiled", 5))
                 t->path = MLPCL_PATH_TILED, found = 1;
             else if (vlen == 6 && !strncmp(eq + 1, "simple", 6))
                 t->path = MLPCL_PATH_SIMPLE, found = 1;
+            else if (vlen == 5 && !strncmp(eq + 1, "fused", 5))
+                t->path = MLPCL_PATH_FUSED, found = 1;
         }
         for (size_t i = 0; eq && !found && i < sizeof keys / sizeof *keys; ++i) {
             if (strlen(keys[i].key) != klen || strncmp(s, keys[i].key, klen)) continue;
@@ -72,10 +77,11 @@ mlpcl_status mlpcl__tuning_parse(const char *s, const char *what, mlpcl_tuning *
             found = 1;
         }
         if (!found)
-            return mlpcl__fail(MLPCL_ERR_ARG,
-                               "%s: '%.*s' is not a tuning setting (path=tiled|simple, tm=1…32, "
-                               "tnv=1…8, mc=1…4096, ly, gx, gy=1…1024, separated by commas)",
-                               what, (int)len, s);
+            return mlpcl__fail(
+                MLPCL_ERR_ARG,
+                "%s: '%.*s' is not a tuning setting (path=auto|tiled|simple|fused, tm=1…32, "
+                "tnv=1…8, mc=1…4096, ly, gx, gy=1…1024, separated by commas)",
+                what, (int)len, s);
         s += len + (s[len] == ',');
     }
     return MLPCL_OK;
@@ -83,9 +89,9 @@ mlpcl_status mlpcl__tuning_parse(const char *s, const char *what, mlpcl_tuning *
 
 void mlpcl__tuning_format(const mlpcl_tuning *t, char *buf, size_t size)
 {
-    snprintf(buf, size, "path=%s,tm=%d,tnv=%d,mc=%d,ly=%d,gx=%d,gy=%d",
-             t->path == MLPCL_PATH_SIMPLE ? "simple" : "tiled", t->tm, t->tnv, t->mc, t->ly, t->gx,
-             t->gy);
+    static const char *const paths[] = {"auto", "tiled", "simple", "fused"};
+    snprintf(buf, size, "path=%s,tm=%d,tnv=%d,mc=%d,ly=%d,gx=%d,gy=%d", paths[t->path], t->tm,
+             t->tnv, t->mc, t->ly, t->gx, t->gy);
 }
 
 mlpcl_status mlpcl__tuning_for(const mlpcl_ctx *ctx, mlpcl_precision p, mlpcl_tuning *t)
@@ -93,8 +99,8 @@ mlpcl_status mlpcl__tuning_for(const mlpcl_ctx *ctx, mlpcl_precision p, mlpcl_tu
     (void)p;
     /* CPUs: tiles of 12 rows × 2 vectors keep 24 accumulators in AVX-512's 32 registers (and
      * spill little with AVX2's 16); measured best on POCL among 4…14 × 1…4. */
-    *t = (mlpcl_tuning){MLPCL_PATH_TILED, 12, 2, 64, 8, 8, 8};
-    if (!strcmp(ctx->info.type, "gpu")) *t = (mlpcl_tuning){MLPCL_PATH_TILED, 4, 1, 64, 4, 16, 4};
+    *t = (mlpcl_tuning){MLPCL_PATH_AUTO, 12, 2, 64, 8, 8, 8};
+    if (!strcmp(ctx->info.type, "gpu")) *t = (mlpcl_tuning){MLPCL_PATH_AUTO, 4, 1, 64, 4, 16, 4};
     const char *env = getenv("MLPCL_TUNE");
     return env && *env ? mlpcl__tuning_parse(env, "MLPCL_TUNE", t) : MLPCL_OK;
 }
@@ -175,6 +181,7 @@ mlpcl_status mlpcl__program_get(mlpcl_ctx *ctx, const mlpcl_build_params *bp, ml
     double t0 = mlpcl__now();
     err = clBuildProgram(p->program, 1, &ctx->device, options, NULL, NULL);
     p->build_seconds = mlpcl__now() - t0;
+    p->fresh = 1;
     if (err != CL_SUCCESS) {
         st = mlpcl__cl_fail(err, "clBuildProgram", dn, __FILE__, __LINE__);
         mlpcl__append("\nbuild options: %s\nkernel sources: %s\nbuild log:\n", options,

@@ -5,6 +5,7 @@
  * queued, and the parameters are double-buffered with a device-side stop flag so that stopping
  * at k is exact (DESIGN.md §3). */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,6 +14,18 @@
 #define DEFAULT_WG    64   /* work-group size of the 1-D reductions, before device limits */
 #define PREDICT_ROWS  1024 /* rows a predicting trainer handles at once, by default */
 #define MAX_LOOKAHEAD 64
+#define TILED_FROM    4096  /* weights in a layer from which the tiled kernels are used */
+#define FUSED_UPTO    65536 /* multiply-adds of a forward pass up to which fused.cl runs it */
+
+/* Whether full-batch iterations can run as one fused launch: small (where seven launches cost
+ * more than the arithmetic) and at most four layers. */
+static int fusable(const mlpcl_trainer *tr)
+{
+    size_t work = 0;
+    for (size_t l = 1; l <= tr->net->L; ++l)
+        work += tr->m * (tr->net->width[l - 1] + 1) * tr->net->width[l];
+    return tr->m && tr->net->L <= 4 && work <= FUSED_UPTO;
+}
 
 void mlpcl_train_opts_default(mlpcl_train_opts *o)
 {
@@ -20,7 +33,7 @@ void mlpcl_train_opts_default(mlpcl_train_opts *o)
     o->lr = 0.01;
     o->target = 0.1;
     o->max_iter = 10000000;
-    o->lookahead = 1;
+    o->lookahead = 4;
 }
 
 void mlpcl_epoch_opts_default(mlpcl_epoch_opts *o)
@@ -28,7 +41,7 @@ void mlpcl_epoch_opts_default(mlpcl_epoch_opts *o)
     memset(o, 0, sizeof *o);
     o->lr = 0.1;
     o->seed = 1;
-    o->lookahead = 1;
+    o->lookahead = 4;
 }
 
 double mlpcl__target_for(mlpcl_precision p, double target)
@@ -160,8 +173,7 @@ static mlpcl_status add_launch_shaped(mlpcl_plan *p, const mlpcl_trainer *tr, cl
 {
     mlpcl_status st = add_launch(p, tr, k, id, layer, 2, gx, gy);
     if (st != MLPCL_OK) return st;
-    if (lx > gx) lx = gx;
-    if (ly > gy) ly = gy;
+    /* The same shape whatever the sizes (POCL compiles a kernel once per work-group shape). */
     if (lx > tr->max_items[0]) lx = tr->max_items[0];
     if (ly > tr->max_items[1]) ly = tr->max_items[1];
     while (lx * ly > tr->wg) ly > 1 ? (ly = (ly + 1) / 2) : (lx = (lx + 1) / 2);
@@ -326,6 +338,52 @@ static mlpcl_status add_step(mlpcl_plan *p, cl_kernel k, int lr_arg)
     return MLPCL_OK;
 }
 
+/* The fused kernel's work-group: one work-item on CPUs (which run a work-group on one core
+ * anyway, and then need no synchronisation), the reductions' size elsewhere. */
+static size_t fused_size(const mlpcl_trainer *tr)
+{
+    return strcmp(tr->ctx->info.type, "cpu") ? tr->wg : 1;
+}
+
+/* A full-batch iteration as one launch of fused.cl (with its update), and the same without the
+ * update for a run's last cost. */
+static mlpcl_status build_fused_plan(mlpcl_trainer *tr, int parity, mlpcl_plan *p)
+{
+    mlpcl_status st = MLPCL_OK;
+    const mlpcl_net *net = tr->net;
+    double scale = net->loss == MLPCL_CE ? 1.0 / (double)tr->m : 1.0 / (2.0 * (double)tr->m);
+    cl_mem A[5] = {NULL}, D[5] = {NULL}; /* layers 1 … 4, NULL past L */
+    for (size_t l = 1; l <= net->L; ++l) A[l] = tr->A[l], D[l] = tr->D[l];
+    p->mb = tr->m;
+    p->parity = parity;
+    for (int last = 0; last < 2; ++last) {
+        karg a[] = {ARG_INT(tr->m),   ARG_INT(net->loss),     ARG_REAL(tr->target),
+                    ARG_REAL(scale),  ARG_MEM(tr->shape),     ARG_MEM(tr->X),
+                    ARG_MEM(tr->Y),   ARG_MEM(tr->P[parity]), ARG_MEM(tr->P[!parity]),
+                    ARG_MEM(tr->G),   ARG_MEM(tr->V),         ARG_MEM(A[1]),
+                    ARG_MEM(A[2]),    ARG_MEM(A[3]),          ARG_MEM(A[4]),
+                    ARG_MEM(D[1]),    ARG_MEM(D[2]),          ARG_MEM(D[3]),
+                    ARG_MEM(D[4]),    ARG_MEM(tr->costs),     ARG_MEM(tr->state),
+                    ARG_REAL(tr->lr), ARG_REAL(tr->momentum), ARG_INT(!last)};
+        cl_kernel k;
+        TRY(make_kernel(tr, K_FUSED, &k, N_ARGS(a), a));
+        TRY(add_step(p, k, 21));
+        if (last) {
+            p->fused_last = k;
+            break;
+        }
+        p->cost = k;
+        p->cost_arg = 2;
+        p->seg[SEG_GATHER] = p->seg[SEG_FORWARD] = p->seg[SEG_LOSS] = p->n_launch;
+        TRY(add_launch(p, tr, k, K_FUSED, 0, 1, fused_size(tr), 1));
+        p->launch[p->n_launch - 1].local[0] = p->launch[p->n_launch - 1].global[0] =
+            fused_size(tr); /* one work-group, of this size */
+        p->seg[SEG_BACKWARD] = p->seg[SEG_UPDATE] = p->seg[SEG_COUNT] = p->n_launch;
+    }
+fail:
+    return st;
+}
+
 /* Builds the launches of one iteration over mb rows with the parameters in P[parity]. */
 static mlpcl_status build_plan(mlpcl_trainer *tr, size_t mb, int gathered, int parity,
                                mlpcl_plan *p)
@@ -341,6 +399,8 @@ static mlpcl_status build_plan(mlpcl_trainer *tr, size_t mb, int gathered, int p
     p->mb = mb;
     p->gathered = gathered;
     p->parity = parity;
+
+    if (!gathered && tr->fused) return build_fused_plan(tr, parity, p);
 
     p->seg[SEG_GATHER] = p->n_launch;
     if (gathered) {
@@ -394,6 +454,7 @@ static mlpcl_status build_plan(mlpcl_trainer *tr, size_t mb, int gathered, int p
         karg c[] = {ARG_INT(partial_count(tr, mb)), ARG_REAL(scale),    ARG_REAL(tr->target),
                     ARG_MEM(tr->partials),          ARG_MEM(tr->costs), ARG_MEM(tr->state)};
         TRY(make_kernel(tr, K_COST, &p->cost, N_ARGS(c), c));
+        p->cost_arg = 2;
         TRY(add_launch(p, tr, p->cost, K_COST, 0, 1, tr->wg, 1));
     }
 
@@ -569,7 +630,8 @@ mlpcl_status mlpcl__trainer_prepare(mlpcl_trainer *tr, double lr, double momentu
     tr->momentum = momentum;
     tr->target = mlpcl__target_for(tr->precision, target);
     for (mlpcl_plan *p = tr->plans; p; p = p->next) {
-        if (p->cost) TRY(set_arg(tr, p->cost, 2, ARG_REAL(tr->target)));
+        if (p->cost) TRY(set_arg(tr, p->cost, (cl_uint)p->cost_arg, ARG_REAL(tr->target)));
+        if (p->fused_last) TRY(set_arg(tr, p->fused_last, 2, ARG_REAL(tr->target)));
         for (size_t i = 0; i < p->n_step; ++i) {
             TRY(set_arg(tr, p->step[i], (cl_uint)p->step_arg[i], ARG_REAL(lr)));
             TRY(set_arg(tr, p->step[i], (cl_uint)p->step_arg[i] + 1, ARG_REAL(momentum)));
@@ -598,6 +660,18 @@ static mlpcl_status choose_program(mlpcl_trainer *tr)
     memcpy(tr->max_items, items, sizeof items);
     tr->max_wg = tr->ctx->info.max_work_group;
     TRY(mlpcl__tuning_for(tr->ctx, tr->precision, &tr->tune));
+    if (tr->tune.path == MLPCL_PATH_AUTO) {
+        /* Tiles pay off once a layer's product is big; small networks are faster to build and
+         * as fast to run with one output a work-item. */
+        size_t biggest = 0;
+        for (size_t l = 1; l <= tr->net->L; ++l)
+            if (mlpcl__weights(tr->net, l) > biggest) biggest = mlpcl__weights(tr->net, l);
+        tr->tune.path = biggest >= TILED_FROM ? MLPCL_PATH_TILED : MLPCL_PATH_SIMPLE;
+        tr->fused = fusable(tr);
+    } else if (tr->tune.path == MLPCL_PATH_FUSED) {
+        tr->tune.path = MLPCL_PATH_SIMPLE;
+        tr->fused = tr->m && tr->net->L <= 4;
+    }
     tr->pad = 4 * (size_t)tr->tune.tnv * (tr->precision == MLPCL_DOUBLE ? 8 : 16);
     size_t wg = DEFAULT_WG;
     if (wg > tr->ctx->info.max_work_group) wg = tr->ctx->info.max_work_group;
@@ -606,6 +680,8 @@ static mlpcl_status choose_program(mlpcl_trainer *tr)
     for (;;) {
         mlpcl_build_params bp = {tr->precision, wg, tr->tune};
         TRY(mlpcl__program_get(tr->ctx, &bp, &tr->program));
+        if (tr->program->fresh) tr->build_seconds += tr->program->build_seconds;
+        tr->program->fresh = 0;
         size_t kmax = wg;
         for (int id = 0; id < K_COUNT; ++id) {
             cl_int err;
@@ -671,6 +747,19 @@ static mlpcl_status device_trainer_init(mlpcl_trainer *tr, const double *X, cons
         if (st != MLPCL_OK) goto fail;
     }
     TRY(make_buffer(tr, &tr->state, 1, sizeof(cl_int), "stop flag"));
+    if (tr->fused) {
+        cl_int shape[1 + 5 + 4 + 4];
+        shape[0] = (cl_int)L;
+        for (size_t l = 0; l <= L; ++l) shape[1 + l] = (cl_int)net->width[l];
+        for (size_t l = 1; l <= L; ++l) {
+            shape[1 + L + l] = (cl_int)net->act[l];
+            shape[1 + 2 * L + l] = (cl_int)net->offset[l];
+        }
+        cl_int err;
+        tr->shape = clCreateBuffer(tr->ctx->context, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR,
+                                   (2 + 3 * L) * sizeof *shape, shape, &err);
+        CL_CHECK(err, "clCreateBuffer(network shape)", tr->ctx->info.name);
+    }
     TRY(upload(tr, tr->P[0], net->params, n));
     TRY(upload(tr, tr->P[1], net->params, n));
 fail:
@@ -721,9 +810,9 @@ void mlpcl_trainer_free(mlpcl_trainer *tr)
     } else {
         if (tr->ctx->queue) clFinish(tr->ctx->queue);
         for (size_t i = 0; i < tr->n_kernels; ++i) clReleaseKernel(tr->kernels[i]);
-        cl_mem *mems[] = {&tr->X,     &tr->Y,     &tr->Xb, &tr->Yb, &tr->idx,
-                          &tr->P[0],  &tr->P[1],  &tr->G,  &tr->V,  &tr->partials,
-                          &tr->costs, &tr->state, &tr->WT};
+        cl_mem *mems[] = {&tr->X,     &tr->Y,     &tr->Xb, &tr->Yb,   &tr->idx,
+                          &tr->P[0],  &tr->P[1],  &tr->G,  &tr->V,    &tr->partials,
+                          &tr->costs, &tr->state, &tr->WT, &tr->shape};
         for (size_t i = 0; i < sizeof mems / sizeof *mems; ++i)
             if (*mems[i]) clReleaseMemObject(*mems[i]);
         for (size_t l = 1; tr->net && l <= tr->net->L; ++l) {
@@ -823,7 +912,12 @@ static mlpcl_status enqueue_step(mlpcl_trainer *tr, const loop *lp, long j, unsi
     mlpcl_plan *p;
     TRY(mlpcl__plan_get(tr, rows_of(tr, lp, j), lp->epoch, j, &p));
     if (lp->epoch) TRY(aim_gather(tr, p, &tr->X, &tr->Y, 1, (lp->first + (size_t)j) * tr->batch));
-    TRY(mlpcl__plan_enqueue(tr, p, SEG_GATHER, SEG_BACKWARD));
+    if (p->fused_last && j >= lp->tails) /* the fused launch updates, unless it is the last */
+        TRY(enqueue_launch(
+            tr, &(mlpcl_launch){
+                    p->fused_last, K_FUSED, 0, 1, {fused_size(tr), 1}, {fused_size(tr), 1}}));
+    else
+        TRY(mlpcl__plan_enqueue(tr, p, SEG_GATHER, SEG_BACKWARD));
     CL_CHECK(
         clEnqueueReadBuffer(tr->ctx->queue, tr->costs, CL_FALSE, 0, tr->real, slot, 0, NULL, ev),
         "clEnqueueReadBuffer(cost)", tr->ctx->info.name);
@@ -1009,6 +1103,23 @@ mlpcl_status mlpcl_trainer_profile(mlpcl_trainer *tr, mlpcl_kernel_time *out, si
                                               tr->prof_count[id]};
     tr->profiling = 0;
     return MLPCL_OK;
+}
+
+double mlpcl_trainer_build_seconds(const mlpcl_trainer *tr)
+{
+    return tr->build_seconds;
+}
+
+void mlpcl_trainer_describe(const mlpcl_trainer *tr, char *buf, size_t size)
+{
+    char t[160];
+    if (tr->ctx->is_host) {
+        snprintf(buf, size, "host reference (plain C, double)");
+        return;
+    }
+    mlpcl__tuning_format(&tr->tune, t, sizeof t);
+    snprintf(buf, size, "%s%s (%s)", tr->fused ? "fused iterations; batches: " : "",
+             tr->tune.path == MLPCL_PATH_TILED ? "tiled" : "simple", t);
 }
 
 mlpcl_status mlpcl_trainer_params(mlpcl_trainer *tr, mlpcl_net *net)

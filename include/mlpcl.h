@@ -147,7 +147,7 @@ typedef struct mlpcl_train_opts {
     volatile sig_atomic_t *interrupt;
 } mlpcl_train_opts;
 
-/* lr 0.01, momentum 0, target 0.1, max_iter 10,000,000, lookahead 1, no callback: the
+/* lr 0.01, momentum 0, target 0.1, max_iter 10,000,000, lookahead 4, no callback: the
  * tutorial's. */
 void mlpcl_train_opts_default(mlpcl_train_opts *opts);
 
@@ -187,7 +187,7 @@ typedef struct mlpcl_epoch_opts {
     volatile sig_atomic_t *interrupt; /* as in mlpcl_train_opts; the batches queued finish */
 } mlpcl_epoch_opts;
 
-/* lr 0.1, momentum 0, seed 1, epoch 0, lookahead 1, no callback. */
+/* lr 0.1, momentum 0, seed 1, epoch 0, lookahead 4, no callback. */
 void mlpcl_epoch_opts_default(mlpcl_epoch_opts *opts);
 
 /* One epoch of mini-batch gradient descent (or its batches first_batch … first_batch +
@@ -199,6 +199,12 @@ void mlpcl_epoch_opts_default(mlpcl_epoch_opts *opts);
  * one are kept), MLPCL_STOP_INTERRUPTED when the interrupt flag was set. */
 mlpcl_status mlpcl_trainer_epoch(mlpcl_trainer *tr, const mlpcl_epoch_opts *opts,
                                  mlpcl_train_result *result);
+
+/* Seconds this trainer spent building its OpenCL program (0 when its context had built it
+ * already, and on the host); the kernels' first launches may add compiling time of their own. */
+double mlpcl_trainer_build_seconds(const mlpcl_trainer *tr);
+/* Names the kernels the trainer runs and their tunables, e.g. "tiled (tm=12,tnv=2,…)". */
+void mlpcl_trainer_describe(const mlpcl_trainer *tr, char *buf, size_t size);
 
 /* Copies the trainer's current weights into net (same shape as at creation). */
 mlpcl_status mlpcl_trainer_params(mlpcl_trainer *tr, mlpcl_net *net);

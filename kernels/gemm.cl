@@ -32,7 +32,7 @@
 #define REALV      CAT(REAL, VW)
 #define VLOAD      CAT(vload, VW)
 #define VSTORE     CAT(vstore, VW)
-#define INLINE     inline __attribute__((always_inline))
+#define INLINE     static inline __attribute__((always_inline))
 
 INLINE REALV activate_v(int act, REALV z)
 {

@@ -8,6 +8,7 @@
  * a cost of order 0.1, far below 1e-6 of gradients as small as 1e-6. Then the device's gradients,
  * against the reference's: double 1e-12, float 2e-4 norm-wise (see test_kernels.c). Every
  * activation and both losses. */
+#define _POSIX_C_SOURCE 200809L
 #include "check.h"
 
 typedef struct net_case {
@@ -98,8 +99,9 @@ static void device_gradients(mlpcl_ctx *ctx, const net_case *c, mlpcl_precision 
     device_iteration(tr, 0.1);
     OK(mlpcl__trainer_read(tr, 'G', 0, got));
     char what[128];
-    snprintf(what, sizeof what, "device gradients (%s), %zu-layer act %d/%d loss %d",
-             prec == MLPCL_DOUBLE ? "double" : "float", c->L, c->hidden, c->out, c->loss);
+    snprintf(what, sizeof what, "device gradients (%s, %s), %zu-layer act %d/%d loss %d",
+             getenv("MLPCL_TUNE"), prec == MLPCL_DOUBLE ? "double" : "float", c->L, c->hidden,
+             c->out, c->loss);
     compare(what, got, G, np, prec == MLPCL_DOUBLE ? 1e-12 : 2e-4, 1e-300);
     mlpcl_trainer_free(tr);
     free(G), free(got), free(X), free(Y);
@@ -116,9 +118,12 @@ int main(int argc, char **argv)
         return report("test_gradcheck reference");
     }
     mlpcl_ctx *ctx = test_device();
-    for (size_t c = 0; c < n; ++c) {
-        device_gradients(ctx, &cases[c], MLPCL_FLOAT);
-        if (ctx->info.fp64) device_gradients(ctx, &cases[c], MLPCL_DOUBLE);
+    for (int tiled = 0; tiled < 2; ++tiled) {
+        setenv("MLPCL_TUNE", tiled ? "path=tiled" : "path=simple", 1);
+        for (size_t c = 0; c < n; ++c) {
+            device_gradients(ctx, &cases[c], MLPCL_FLOAT);
+            if (ctx->info.fp64) device_gradients(ctx, &cases[c], MLPCL_DOUBLE);
+        }
     }
     mlpcl_ctx_free(ctx);
     return report("test_gradcheck device");

@@ -400,7 +400,7 @@ def main():
         csv, small = os.path.join(tmp, "d.csv"), os.path.join(tmp, "small.csv")
         make_csv(csv, 4 * BATCHES, 7)
         make_csv(small, 200, 7)
-        epochs = 40
+        epochs = 120  # long enough that five kill -9s land before the end
         ref = os.path.join(tmp, "e-ref.st")
         run(epoch_args(csv, epochs) + NET + ["--save", ref], 0)
         test_tutorial(tmp)

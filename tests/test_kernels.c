@@ -9,6 +9,7 @@
  * here has 1000 terms (the gradients over m = 1000), whose worst-case rounding error is
  * 1000 · 6e-8 = 6e-5 of the terms' absolute sum, itself up to a few times max|result|. An
  * indexing or formula error gives errors of order 1. */
+#define _POSIX_C_SOURCE 200809L
 #include "check.h"
 
 typedef struct net_case {
@@ -83,8 +84,9 @@ static void run_case(mlpcl_ctx *ctx, const net_case *c, size_t m, mlpcl_precisio
 
     size_t big = m * 129 > np ? m * 129 : np;
     double *got = malloc(big * sizeof *got), dev_cost;
-    char what[160];
-    const char *pname = prec == MLPCL_DOUBLE ? "double" : "float";
+    char what[160], pname[80];
+    snprintf(pname, sizeof pname, "%s %s", getenv("MLPCL_TUNE"),
+             prec == MLPCL_DOUBLE ? "double" : "float");
     for (size_t l = 1; l <= c->L; ++l) {
         OK(mlpcl__trainer_read(tr, 'A', l, got));
         snprintf(what, sizeof what, "%s m=%zu L=%zu A_%zu (forward)", pname, m, c->L, l);
@@ -111,18 +113,27 @@ static void run_case(mlpcl_ctx *ctx, const net_case *c, size_t m, mlpcl_precisio
     mlpcl_net_free(net);
 }
 
+/* Every kernel path: the simple kernels, the tiled ones as built by default, and tiled with
+ * odd tiles (5 rows, one vector) so that every size here has edge tiles. */
+static const char *const paths[] = {"path=simple", "path=tiled", "path=tiled,tm=5,tnv=1"};
+
 int main(void)
 {
     mlpcl_ctx *ctx = test_device();
-    for (int p = 0; p < 2; ++p) {
-        mlpcl_precision prec = p ? MLPCL_DOUBLE : MLPCL_FLOAT;
-        if (prec == MLPCL_DOUBLE && !ctx->info.fp64) {
-            printf("note: no fp64 on this device; double cases not run\n");
-            continue;
+    for (size_t t = 0; t < sizeof paths / sizeof *paths; ++t) {
+        setenv("MLPCL_TUNE", paths[t], 1);
+        for (int p = 0; p < 2; ++p) {
+            mlpcl_precision prec = p ? MLPCL_DOUBLE : MLPCL_FLOAT;
+            if (prec == MLPCL_DOUBLE && !ctx->info.fp64) {
+                printf("note: no fp64 on this device; double cases not run\n");
+                continue;
+            }
+            for (size_t c = 0; c < sizeof cases / sizeof *cases; ++c)
+                for (size_t s = 0; s < sizeof sizes / sizeof *sizes; ++s)
+                    run_case(ctx, &cases[c], sizes[s], prec);
         }
-        for (size_t c = 0; c < sizeof cases / sizeof *cases; ++c)
-            for (size_t s = 0; s < sizeof sizes / sizeof *sizes; ++s)
-                run_case(ctx, &cases[c], sizes[s], prec);
+        printf("%s: largest error / tolerance so far: float %.3g, double %.3g\n", paths[t],
+               worst[0], worst[1]);
     }
     printf("largest error / tolerance: float %.3g, double %.3g\n", worst[0], worst[1]);
     mlpcl_ctx_free(ctx);

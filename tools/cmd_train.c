@@ -82,7 +82,7 @@ static const char usage[] =
     "  --batch N            samples per update (0 = all of them, full batch; default 64 in\n"
     "                       epoch mode)\n"
     "  --epochs N           epochs to train (default 10)\n"
-    "  --lookahead N        iterations the device may run ahead of the cost read (default 1;\n"
+    "  --lookahead N        iterations the device may run ahead of the cost read (default 4;\n"
     "                       0 = wait for every cost); the result is the same either way\n"
     "\n"
     "output:\n"
@@ -157,7 +157,7 @@ static int parse(int argc, char **argv, train_cli *o)
                      .max_iter = 10000000,
                      .print_every = 100,
                      .seed = 1,
-                     .lookahead = 1,
+                     .lookahead = 4,
                      .epochs = 10,
                      .targets = 0,
                      .lr = 0.01,
