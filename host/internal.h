@@ -222,22 +222,22 @@ struct mlpcl_trainer {
     size_t wg;                   /* 1-D work-group size */
     size_t max_wg, max_items[3]; /* the device's work-group limits */
     mlpcl_tuning tune;           /* kernel path and tile shapes */
-    size_t pad;         /* elements of padding after matrices the tiled kernels read past */
-    cl_mem WT;          /* scratch: one layer's weights, transposed */
-    cl_mem shape;       /* the fused kernel's view of the network (ints) */
-    int fused;          /* full-batch iterations run fused.cl */
-    double build_seconds;     /* of its program, when this trainer built it */
-    cl_mem X, Y;        /* the training set, m×n_0 and m×n_L */
-    cl_mem Xb, Yb;      /* one batch, batch×n_0 and batch×n_L (when gathering) */
-    cl_mem idx;         /* m ints: the epoch's shuffle */
-    cl_mem P[2];        /* flat parameters, double-buffered */
-    cl_mem G, V;        /* flat gradients and momentum velocity */
-    cl_mem *A, *D;      /* L + 1 entries, 1 … L used: activations and deltas, batch×n_l */
-    cl_mem partials;    /* cost partial sums, one a work-group */
-    cl_mem costs;       /* one real: the last cost */
-    cl_mem state;       /* int[1]: stop flag, set by K_COST, cleared by a run */
-    mlpcl_plan *plans;  /* built on demand, by (mb, gathered, parity) */
-    cl_kernel *kernels; /* every kernel object the plans use, to release */
+    size_t pad;           /* elements of padding after matrices the tiled kernels read past */
+    cl_mem WT;            /* scratch: one layer's weights, transposed */
+    cl_mem shape;         /* the fused kernel's view of the network (ints) */
+    int fused;            /* full-batch iterations run fused.cl */
+    double build_seconds; /* of its program, when this trainer built it */
+    cl_mem X, Y;          /* the training set, m×n_0 and m×n_L */
+    cl_mem Xb, Yb;        /* one batch, batch×n_0 and batch×n_L (when gathering) */
+    cl_mem idx;           /* m ints: the epoch's shuffle */
+    cl_mem P[2];          /* flat parameters, double-buffered */
+    cl_mem G, V;          /* flat gradients and momentum velocity */
+    cl_mem *A, *D;        /* L + 1 entries, 1 … L used: activations and deltas, batch×n_l */
+    cl_mem partials;      /* cost partial sums, one a work-group */
+    cl_mem costs;         /* one real: the last cost */
+    cl_mem state;         /* int[1]: stop flag, set by K_COST, cleared by a run */
+    mlpcl_plan *plans;    /* built on demand, by (mb, gathered, parity) */
+    cl_kernel *kernels;   /* every kernel object the plans use, to release */
     size_t n_kernels;
     /* profiling (contexts made with MLPCL_CTX_PROFILE) */
     int profiling;     /* record an event for every launch */

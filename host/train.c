@@ -1118,8 +1118,12 @@ void mlpcl_trainer_describe(const mlpcl_trainer *tr, char *buf, size_t size)
         return;
     }
     mlpcl__tuning_format(&tr->tune, t, sizeof t);
-    snprintf(buf, size, "%s%s (%s)", tr->fused ? "fused iterations; batches: " : "",
-             tr->tune.path == MLPCL_PATH_TILED ? "tiled" : "simple", t);
+    if (tr->fused)
+        snprintf(buf, size, "fused");
+    else if (tr->tune.path == MLPCL_PATH_TILED)
+        snprintf(buf, size, "tiled (%s)", t + strlen("path=tiled,"));
+    else
+        snprintf(buf, size, "simple");
 }
 
 mlpcl_status mlpcl_trainer_params(mlpcl_trainer *tr, mlpcl_net *net)

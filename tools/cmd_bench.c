@@ -17,8 +17,8 @@
 
 #include "cli.h"
 
-#define FASHION   "/usr/share/datasets/fashion-mnist"
-#define MAX_RUNS  64
+#define FASHION    "/usr/share/datasets/fashion-mnist"
+#define MAX_RUNS   64
 #define CHECK_ROWS 512 /* samples of the correctness check of the large workloads */
 
 static const char usage[] =
@@ -53,8 +53,7 @@ static const char usage[] =
     "  --compare FILE      print the change against an earlier --json\n"
     "  -h, --help          this text\n";
 
-static const char *const all_workloads[] = {"tutorial", "784-256-10", "784-1024-10", "epoch",
-                                            NULL};
+static const char *const all_workloads[] = {"tutorial", "784-256-10", "784-1024-10", "epoch", NULL};
 
 typedef struct bench_cli {
     const char *devices, *workloads, *data, *csv, *json, *compare;
@@ -64,14 +63,14 @@ typedef struct bench_cli {
 
 /* One (device, workload) result. */
 typedef struct result {
-    char workload[32], device[300], where[32], driver[256], kernels[200];
+    char workload[32], device[300], where[32], driver[600], kernels[200];
     const char *precision;
-    long repeats, iterations;    /* timed runs; iterations (updates) a run */
-    double median, min, max;     /* seconds a run */
-    double per_iteration;        /* seconds */
-    double gflops;               /* NaN when not meaningful */
-    double samples_per_second;   /* epochs; else NaN */
-    double build, first_run;     /* seconds */
+    long repeats, iterations;  /* timed runs; iterations (updates) a run */
+    double median, min, max;   /* seconds a run */
+    double per_iteration;      /* seconds */
+    double gflops;             /* NaN when not meaningful */
+    double samples_per_second; /* epochs; else NaN */
+    double build, first_run;   /* seconds */
     mlpcl_kernel_time kt[MLPCL_MAX_KERNELS];
     size_t n_kt;
     int checked, ok;
@@ -119,8 +118,9 @@ static int parse(int argc, char **argv, bench_cli *o)
         for (int i = 0; all_workloads[i]; ++i)
             ok |= strlen(all_workloads[i]) == len && !strncmp(p, all_workloads[i], len);
         if (!ok)
-            return failf(EXIT_USAGE, "bench: unknown workload '%.*s' (tutorial, 784-256-10, "
-                                     "784-1024-10, epoch)",
+            return failf(EXIT_USAGE,
+                         "bench: unknown workload '%.*s' (tutorial, 784-256-10, "
+                         "784-1024-10, epoch)",
                          (int)len, p);
         p += len + (p[len] == ',');
     }
@@ -217,7 +217,8 @@ static double difference(const mlpcl_net *a, const mlpcl_net *b)
     const double *p = mlpcl_net_params((mlpcl_net *)a), *q = mlpcl_net_params((mlpcl_net *)b);
     double err = 0, scale = 1e-300;
     for (size_t i = 0; i < mlpcl_net_n_params(a); ++i) {
-        if (fabs(p[i] - q[i]) > err || isnan(p[i])) err = isnan(p[i]) ? INFINITY : fabs(p[i] - q[i]);
+        if (fabs(p[i] - q[i]) > err || isnan(p[i]))
+            err = isnan(p[i]) ? INFINITY : fabs(p[i] - q[i]);
         if (fabs(q[i]) > scale) scale = fabs(q[i]);
     }
     return err / scale;
@@ -247,7 +248,6 @@ static int run_tutorial(bench_env *e, result *r)
         double t0 = now_seconds();
         if ((st = mlpcl_trainer_create(e->ctx, net, X, Y, 10, e->prec, 0, &tr)) != MLPCL_OK)
             goto fail;
-        double t1 = now_seconds();
         if (i < 0) r->build = mlpcl_trainer_build_seconds(tr);
         if ((st = mlpcl_trainer_run(tr, &opts, &res)) != MLPCL_OK) goto fail;
         if (i < 0) {
@@ -256,7 +256,6 @@ static int run_tutorial(bench_env *e, result *r)
         } else {
             t[i] = res.seconds;
         }
-        (void)t1;
         if (i == n - 1 && mlpcl_trainer_profile_start(tr) == MLPCL_OK &&
             (st = mlpcl_trainer_run(tr, &opts, &ref)) == MLPCL_OK)
             mlpcl_trainer_profile(tr, r->kt, &r->n_kt);
@@ -298,7 +297,8 @@ static int check_one_step(bench_env *e, const mlpcl_net *start, size_t batch, re
     mlpcl_trainer *ta = NULL, *tb = NULL;
     int st = mlpcl_net_clone(start, &a);
     if (st == MLPCL_OK) st = mlpcl_net_clone(start, &b);
-    if (st == MLPCL_OK) st = mlpcl_trainer_create(e->ctx, start, d->X, d->Y, rows, e->prec, batch, &ta);
+    if (st == MLPCL_OK)
+        st = mlpcl_trainer_create(e->ctx, start, d->X, d->Y, rows, e->prec, batch, &ta);
     if (st == MLPCL_OK)
         st = mlpcl_trainer_create(e->host, start, d->X, d->Y, rows, MLPCL_DOUBLE, batch, &tb);
     if (st == MLPCL_OK) {
@@ -341,8 +341,8 @@ static int run_full_batch(bench_env *e, size_t hidden, result *r)
     if (!net) return lib_fail(MLPCL_ERR_NOMEM);
     mlpcl_train_opts_default(&opts);
     opts.target = -1; /* never converges: every run does max_iter updates */
-    if ((st = mlpcl_trainer_create(e->ctx, net, d->X, d->Y, d->n, host ? MLPCL_DOUBLE : e->prec,
-                                   0, &tr)) != MLPCL_OK)
+    if ((st = mlpcl_trainer_create(e->ctx, net, d->X, d->Y, d->n, host ? MLPCL_DOUBLE : e->prec, 0,
+                                   &tr)) != MLPCL_OK)
         goto fail;
     r->build = mlpcl_trainer_build_seconds(tr);
     mlpcl_trainer_describe(tr, r->kernels, sizeof r->kernels);
@@ -393,8 +393,8 @@ static int run_epoch(bench_env *e, result *r)
     mlpcl_train_result res;
     if (!net) return lib_fail(MLPCL_ERR_NOMEM);
     mlpcl_epoch_opts_default(&eo);
-    if ((st = mlpcl_trainer_create(e->ctx, net, d->X, d->Y, d->n, host ? MLPCL_DOUBLE : e->prec,
-                                   64, &tr)) != MLPCL_OK)
+    if ((st = mlpcl_trainer_create(e->ctx, net, d->X, d->Y, d->n, host ? MLPCL_DOUBLE : e->prec, 64,
+                                   &tr)) != MLPCL_OK)
         goto fail;
     r->build = mlpcl_trainer_build_seconds(tr);
     mlpcl_trainer_describe(tr, r->kernels, sizeof r->kernels);
@@ -479,7 +479,10 @@ static void print_table(const result *rs, size_t n)
         format_time(r->per_iteration, it, sizeof it);
         snprintf(span, sizeof span, "%s [%s-%s]", med, lo, hi);
         printf("%-12s %-8s %-34.34s %-26s %-11s %-9.3g %s\n", r->workload, r->where, r->device,
-               span, it, r->gflops, !r->checked ? "-" : r->ok ? "ok" : "MISMATCH");
+               span, it, r->gflops,
+               !r->checked ? "-"
+               : r->ok     ? "ok"
+                           : "MISMATCH");
     }
     printf("\n");
     for (size_t i = 0; i < n; ++i) {
@@ -503,11 +506,14 @@ static int write_csv(const char *path, const result *rs, size_t n)
                "max_s,per_iteration_s,gflops,samples_per_second,build_s,first_run_s,check\n");
     for (size_t i = 0; i < n; ++i) {
         const result *r = &rs[i];
-        fprintf(f, "%s,%s,\"%s\",\"%s\",%s,\"%s\",%ld,%ld,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%s\n",
-                r->workload, r->where, r->device, r->driver, r->precision, r->kernels, r->repeats,
-                r->iterations, r->median, r->min, r->max, r->per_iteration, r->gflops,
-                r->samples_per_second, r->build, r->first_run,
-                !r->checked ? "" : r->ok ? "ok" : "mismatch");
+        fprintf(
+            f, "%s,%s,\"%s\",\"%s\",%s,\"%s\",%ld,%ld,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%s\n",
+            r->workload, r->where, r->device, r->driver, r->precision, r->kernels, r->repeats,
+            r->iterations, r->median, r->min, r->max, r->per_iteration, r->gflops,
+            r->samples_per_second, r->build, r->first_run,
+            !r->checked ? ""
+            : r->ok     ? "ok"
+                        : "mismatch");
     }
     return fclose(f) == 0 ? 0 : failf(EXIT_USAGE, "%s: write error", path);
 }
@@ -694,8 +700,7 @@ int cmd_bench(int argc, char **argv)
         rc = failf(EXIT_DEVICE, "out of host memory");
         goto done;
     }
-    if (need_big)
-        printf("large workloads: %zu samples of %s\n", big.d.n, big.source);
+    if (need_big) printf("large workloads: %zu samples of %s\n", big.d.n, big.source);
     for (size_t s = 0; s < n_sel && !rc; ++s) {
         mlpcl_ctx *ctx = NULL;
         int is_host = !strcmp(sel[s], "host");

@@ -17,6 +17,7 @@ static const char usage_main[] =
     "  train     train a network (with no options: the tutorial's 2-3-2 example)\n"
     "  predict   run a saved network on data: predictions, or accuracy and confusion matrix\n"
     "  devices   list every OpenCL platform and device, and the host trainer\n"
+    "  bench     compare devices: the same workloads timed on each, checked against the host\n"
     "  gen       write the tutorial's random data set as CSV files\n"
     "  help      this text; `mlpcl COMMAND --help` describes a command\n"
     "\n"
@@ -116,6 +117,7 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (!strcmp(cmd, "train")) return cmd_train(argc - 1, argv + 1);
     if (!strcmp(cmd, "predict")) return cmd_predict(argc - 1, argv + 1);
+    if (!strcmp(cmd, "bench")) return cmd_bench(argc - 1, argv + 1);
     if (!strcmp(cmd, "devices")) return cmd_devices(argc - 1, argv + 1);
     if (!strcmp(cmd, "gen")) return cmd_gen(argc - 1, argv + 1);
     if (!strcmp(cmd, "help") || !strcmp(cmd, "-h") || !strcmp(cmd, "--help")) {
