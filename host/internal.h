@@ -124,11 +124,13 @@ typedef enum mlpcl_path {
 /* The tunables of the tiled kernels: built in (tm, tnv, mc) or launch shapes (ly, gx, gy). */
 typedef struct mlpcl_tuning {
     mlpcl_path path;
-    int tm;     /* rows of a work-item's tile */
-    int tnv;    /* vectors across a work-item's tile */
-    int mc;     /* samples per barrier block of the gradient */
-    int ly;     /* forward and backward: work-items a work-group along the samples */
-    int gx, gy; /* gradient: work-group shape (tiles across, tiles down) */
+    int tm;                 /* rows of a work-item's tile */
+    int tnv;                /* vectors across a work-item's tile */
+    int mc;                 /* samples per barrier block of the gradient */
+    int ly;                 /* forward and backward: work-items a work-group along the samples */
+    int gx, gy;             /* gradient: work-group shape (tiles across, tiles down) */
+    int local;              /* GPUs: tiles staged in local memory (gemm.cl's GEMM_LOCAL kernels) */
+    int bm, bn, bk, wm, wn; /* local: a work-group's tile, its depth, a work-item's subtile */
 } mlpcl_tuning;
 
 /* The tuning for a device: its type's defaults, then $MLPCL_TUNE ("tm=12,tnv=2,…"). */

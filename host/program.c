@@ -33,10 +33,17 @@ const char *const mlpcl__kernel_name[K_COUNT] = {
 static void build_options(const mlpcl_build_params *bp, char *buf, size_t size)
 {
     const char *extra = getenv("MLPCL_BUILD_OPTIONS");
-    snprintf(buf, size, "-cl-std=CL1.2 -DREAL=%s%s -DWG=%zu -DTM=%d -DTNV=%d -DMC=%d%s%s",
+    const mlpcl_tuning *t = &bp->tune;
+    char tiles[128];
+    if (t->local)
+        snprintf(tiles, sizeof tiles, "-DGEMM_LOCAL=1 -DBM=%d -DBN=%d -DBK=%d -DWM=%d -DWN=%d",
+                 t->bm, t->bn, t->bk, t->wm, t->wn);
+    else
+        snprintf(tiles, sizeof tiles, "-DTM=%d -DTNV=%d -DMC=%d", t->tm, t->tnv, t->mc);
+    snprintf(buf, size, "-cl-std=CL1.2 -DREAL=%s%s -DWG=%zu %s%s%s",
              bp->precision == MLPCL_DOUBLE ? "double" : "float",
-             bp->precision == MLPCL_DOUBLE ? " -DREAL_IS_DOUBLE=1" : "", bp->wg, bp->tune.tm,
-             bp->tune.tnv, bp->tune.mc, extra ? " " : "", extra ? extra : "");
+             bp->precision == MLPCL_DOUBLE ? " -DREAL_IS_DOUBLE=1" : "", bp->wg, tiles,
+             extra ? " " : "", extra ? extra : "");
 }
 
 /* ---- Tunables ----------------------------------------------------------------------------- */
@@ -48,9 +55,12 @@ mlpcl_status mlpcl__tuning_parse(const char *s, const char *what, mlpcl_tuning *
         size_t at;
         int lo, hi;
     } keys[] = {
-        {"tm", offsetof(mlpcl_tuning, tm), 1, 32},   {"tnv", offsetof(mlpcl_tuning, tnv), 1, 8},
-        {"mc", offsetof(mlpcl_tuning, mc), 1, 4096}, {"ly", offsetof(mlpcl_tuning, ly), 1, 1024},
-        {"gx", offsetof(mlpcl_tuning, gx), 1, 1024}, {"gy", offsetof(mlpcl_tuning, gy), 1, 1024},
+        {"tm", offsetof(mlpcl_tuning, tm), 1, 32},      {"tnv", offsetof(mlpcl_tuning, tnv), 1, 8},
+        {"mc", offsetof(mlpcl_tuning, mc), 1, 4096},    {"ly", offsetof(mlpcl_tuning, ly), 1, 1024},
+        {"gx", offsetof(mlpcl_tuning, gx), 1, 1024},    {"gy", offsetof(mlpcl_tuning, gy), 1, 1024},
+        {"local", offsetof(mlpcl_tuning, local), 0, 1}, {"bm", offsetof(mlpcl_tuning, bm), 1, 256},
+        {"bn", offsetof(mlpcl_tuning, bn), 1, 256},     {"bk", offsetof(mlpcl_tuning, bk), 1, 64},
+        {"wm", offsetof(mlpcl_tuning, wm), 1, 16},      {"wn", offsetof(mlpcl_tuning, wn), 1, 16},
     };
     while (*s) {
         size_t len = strcspn(s, ",");
@@ -80,18 +90,25 @@ mlpcl_status mlpcl__tuning_parse(const char *s, const char *what, mlpcl_tuning *
             return mlpcl__fail(
                 MLPCL_ERR_ARG,
                 "%s: '%.*s' is not a tuning setting (path=auto|tiled|simple|fused, tm=1…32, "
-                "tnv=1…8, mc=1…4096, ly, gx, gy=1…1024, separated by commas)",
+                "tnv=1…8, mc=1…4096, ly, gx, gy=1…1024, local=0|1, bm, bn=1…256, bk=1…64, "
+                "wm, wn=1…16, separated by commas)",
                 what, (int)len, s);
         s += len + (s[len] == ',');
     }
+    if (t->local && (t->bm % t->wm || t->bn % t->wn))
+        return mlpcl__fail(MLPCL_ERR_ARG, "%s: bm must be a multiple of wm, and bn of wn", what);
     return MLPCL_OK;
 }
 
 void mlpcl__tuning_format(const mlpcl_tuning *t, char *buf, size_t size)
 {
     static const char *const paths[] = {"auto", "tiled", "simple", "fused"};
-    snprintf(buf, size, "path=%s,tm=%d,tnv=%d,mc=%d,ly=%d,gx=%d,gy=%d", paths[t->path], t->tm,
-             t->tnv, t->mc, t->ly, t->gx, t->gy);
+    if (t->local)
+        snprintf(buf, size, "path=%s,local=1,bm=%d,bn=%d,bk=%d,wm=%d,wn=%d", paths[t->path], t->bm,
+                 t->bn, t->bk, t->wm, t->wn);
+    else
+        snprintf(buf, size, "path=%s,tm=%d,tnv=%d,mc=%d,ly=%d,gx=%d,gy=%d", paths[t->path], t->tm,
+                 t->tnv, t->mc, t->ly, t->gx, t->gy);
 }
 
 mlpcl_status mlpcl__tuning_for(const mlpcl_ctx *ctx, mlpcl_precision p, mlpcl_tuning *t)
@@ -99,8 +116,9 @@ mlpcl_status mlpcl__tuning_for(const mlpcl_ctx *ctx, mlpcl_precision p, mlpcl_tu
     (void)p;
     /* CPUs: tiles of 12 rows × 2 vectors keep 24 accumulators in AVX-512's 32 registers (and
      * spill little with AVX2's 16); measured best on POCL among 4…14 × 1…4. */
-    *t = (mlpcl_tuning){MLPCL_PATH_AUTO, 12, 2, 64, 8, 8, 8};
-    if (!strcmp(ctx->info.type, "gpu")) *t = (mlpcl_tuning){MLPCL_PATH_AUTO, 4, 1, 64, 4, 16, 4};
+    *t = (mlpcl_tuning){MLPCL_PATH_AUTO, 12, 2, 64, 8, 8, 8, 0, 64, 64, 16, 4, 4};
+    /* GPUs: 64 × 64 tiles staged in local memory, 16 deep, 4 × 4 a work-item (256 a group). */
+    if (!strcmp(ctx->info.type, "gpu")) t->local = 1;
     const char *env = getenv("MLPCL_TUNE");
     return env && *env ? mlpcl__tuning_parse(env, "MLPCL_TUNE", t) : MLPCL_OK;
 }

@@ -185,6 +185,27 @@ static mlpcl_status add_launch_shaped(mlpcl_plan *p, const mlpcl_trainer *tr, cl
     return MLPCL_OK;
 }
 
+/* Appends a tiled product's launch for an output of rows × cols: on CPUs work-items of
+ * register tiles (work-groups (lx, ly)), with local memory (GPUs) work-groups of exactly
+ * (bn/wn, bm/wm) work-items, each group a bm × bn tile. */
+static mlpcl_status add_gemm_launch(mlpcl_plan *p, const mlpcl_trainer *tr, cl_kernel k,
+                                    mlpcl_kernel_id id, size_t layer, size_t rows, size_t cols,
+                                    size_t lx, size_t ly, size_t width)
+{
+    const mlpcl_tuning *t = &tr->tune;
+    if (!t->local)
+        return add_launch_shaped(p, tr, k, id, layer, (cols + width - 1) / width,
+                                 (rows + (size_t)t->tm - 1) / (size_t)t->tm, lx, ly);
+    mlpcl_status st = add_launch(p, tr, k, id, layer, 2, 1, 1);
+    if (st != MLPCL_OK) return st;
+    mlpcl_launch *L = &p->launch[p->n_launch - 1];
+    L->local[0] = (size_t)(t->bn / t->wn);
+    L->local[1] = (size_t)(t->bm / t->wm);
+    L->global[0] = (cols + (size_t)t->bn - 1) / (size_t)t->bn * L->local[0];
+    L->global[1] = (rows + (size_t)t->bm - 1) / (size_t)t->bm * L->local[1];
+    return MLPCL_OK;
+}
+
 /* ---- Buffers ------------------------------------------------------------------------------ */
 
 static mlpcl_status make_buffer(mlpcl_trainer *tr, cl_mem *out, size_t count, size_t elem,
@@ -319,11 +340,6 @@ static size_t width_of(const mlpcl_trainer *tr, mlpcl_kernel_id id)
     return (n ? 1 : (size_t)tr->tune.tnv) * vector_width(tr);
 }
 
-static size_t tiles(size_t n, size_t per)
-{
-    return (n + per - 1) / per;
-}
-
 /* Remembers a kernel that takes the step (at argument lr_arg) and the momentum (after it). */
 static mlpcl_status add_step(mlpcl_plan *p, cl_kernel k, int lr_arg)
 {
@@ -395,7 +411,6 @@ static mlpcl_status build_plan(mlpcl_trainer *tr, size_t mb, int gathered, int p
     cl_mem P = tr->P[parity], P_next = tr->P[!parity];
     cl_kernel k;
     const int tiled = tr->tune.path == MLPCL_PATH_TILED;
-    const size_t tm = (size_t)tr->tune.tm;
     p->mb = mb;
     p->gathered = gathered;
     p->parity = parity;
@@ -431,8 +446,8 @@ static mlpcl_status build_plan(mlpcl_trainer *tr, size_t mb, int gathered, int p
         if (tiled) {
             mlpcl_kernel_id id = narrow(tr, net->width[l]) ? K_GEMM_FORWARD_N : K_GEMM_FORWARD;
             TRY(make_kernel(tr, id, &k, N_ARGS(a), a));
-            TRY(add_launch_shaped(p, tr, k, id, l, tiles(net->width[l], width_of(tr, id)),
-                                  tiles(mb, tm), 1, (size_t)tr->tune.ly));
+            TRY(add_gemm_launch(p, tr, k, id, l, mb, net->width[l], 1, (size_t)tr->tune.ly,
+                                width_of(tr, id)));
         } else {
             TRY(make_kernel(tr, K_FORWARD, &k, N_ARGS(a), a));
             TRY(add_launch(p, tr, k, K_FORWARD, l, 2, net->width[l], mb));
@@ -485,8 +500,7 @@ static mlpcl_status build_plan(mlpcl_trainer *tr, size_t mb, int gathered, int p
                     ARG_MEM(tr->D[l + 1]), ARG_MEM(tr->WT), ARG_MEM(tr->A[l]), ARG_MEM(tr->D[l])};
         mlpcl_kernel_id id = narrow(tr, n_l) ? K_GEMM_BACKWARD_N : K_GEMM_BACKWARD;
         TRY(make_kernel(tr, id, &k, N_ARGS(a), a));
-        TRY(add_launch_shaped(p, tr, k, id, l, tiles(n_l, width_of(tr, id)), tiles(mb, tm), 1,
-                              (size_t)tr->tune.ly));
+        TRY(add_gemm_launch(p, tr, k, id, l, mb, n_l, 1, (size_t)tr->tune.ly, width_of(tr, id)));
     }
     for (size_t l = 1; tr->m && l <= L; ++l) {
         cl_mem in = l == 1 ? in0 : tr->A[l - 1];
@@ -500,8 +514,8 @@ static mlpcl_status build_plan(mlpcl_trainer *tr, size_t mb, int gathered, int p
             mlpcl_kernel_id id = narrow(tr, n_out) ? K_GEMM_GRADIENT_N : K_GEMM_GRADIENT;
             TRY(make_kernel(tr, id, &k, N_ARGS(a), a));
             TRY(add_step(p, k, 10));
-            TRY(add_launch_shaped(p, tr, k, id, l, tiles(n_out, width_of(tr, id)),
-                                  tiles(n_in + 1, tm), (size_t)tr->tune.gx, (size_t)tr->tune.gy));
+            TRY(add_gemm_launch(p, tr, k, id, l, n_in + 1, n_out, (size_t)tr->tune.gx,
+                                (size_t)tr->tune.gy, width_of(tr, id)));
             continue;
         }
         karg a[] = {ARG_INT(mb),       ARG_INT(n_in),  ARG_INT(n_out),         ARG_MEM(in),
@@ -647,6 +661,32 @@ fail:
 
 /* ---- Creation ----------------------------------------------------------------------------- */
 
+/* Whether the local-memory tiles fit the device and the built kernels: work-items a group and
+ * local memory. */
+static int local_fits(const mlpcl_trainer *tr)
+{
+    const mlpcl_tuning *t = &tr->tune;
+    size_t items = (size_t)(t->bn / t->wn) * (size_t)(t->bm / t->wm);
+    cl_ulong local = 0;
+    if (clGetDeviceInfo(tr->ctx->device, CL_DEVICE_LOCAL_MEM_SIZE, sizeof local, &local, NULL) ||
+        (cl_ulong)t->bk * (cl_ulong)(t->bm + t->bn) * tr->real > local ||
+        items > tr->max_items[0] * tr->max_items[1] || (size_t)(t->bn / t->wn) > tr->max_items[0] ||
+        (size_t)(t->bm / t->wm) > tr->max_items[1])
+        return 0;
+    static const mlpcl_kernel_id ids[] = {K_GEMM_FORWARD, K_GEMM_BACKWARD, K_GEMM_GRADIENT};
+    for (size_t i = 0; i < sizeof ids / sizeof *ids; ++i) {
+        cl_int err;
+        size_t kwg = 0;
+        cl_kernel k = clCreateKernel(tr->program->program, mlpcl__kernel_name[ids[i]], &err);
+        if (err != CL_SUCCESS) return 0;
+        err = clGetKernelWorkGroupInfo(k, tr->ctx->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kwg,
+                                       &kwg, NULL);
+        clReleaseKernel(k);
+        if (err != CL_SUCCESS || kwg < items) return 0;
+    }
+    return 1;
+}
+
 /* Picks the reductions' work-group size, builds the program, and checks the kernels accept it
  * (a kernel may allow less than the device); rebuilds smaller if not. */
 static mlpcl_status choose_program(mlpcl_trainer *tr)
@@ -693,6 +733,10 @@ static mlpcl_status choose_program(mlpcl_trainer *tr)
             clReleaseKernel(k);
             CL_CHECK(err, "clGetKernelWorkGroupInfo(CL_KERNEL_WORK_GROUP_SIZE)", dn);
             if (kwg < kmax) kmax = kwg;
+        }
+        if (tr->tune.local && !local_fits(tr)) { /* the device cannot run such tiles */
+            tr->tune.local = 0;
+            continue;
         }
         if (kmax >= wg || wg == 1) break;
         wg = floor_pow2(kmax ? kmax : 1);

@@ -34,6 +34,8 @@
 #define VSTORE     CAT(vstore, VW)
 #define INLINE     static inline __attribute__((always_inline))
 
+#ifndef GEMM_LOCAL /* CPUs: register tiles of vectors, no local memory */
+
 INLINE REALV activate_v(int act, REALV z)
 {
     switch (act) {
@@ -214,6 +216,155 @@ INLINE void product_gradient(const int T, const int m, const int n, const int k,
     }
 }
 
+#else /* GEMM_LOCAL */
+
+/* GPUs: each work-group computes a BM × BN tile of the output from BK-deep slices of both
+ * operands staged in local memory; each work-item a WM × WN subtile, its rows and columns
+ * strided by the work-group's shape so that neighbouring work-items touch neighbouring words.
+ * Launch: local (BN/WN, BM/WM), global ⌈n/BN⌉·BN/WN × ⌈m/BM⌉·BM/WM. The `_narrow` kernels are
+ * the same kernels (their host passes narrow outputs to them); T is unused here. */
+
+#ifndef BM
+#define BM 64
+#endif
+#ifndef BN
+#define BN 64
+#endif
+#ifndef BK
+#define BK 16
+#endif
+#ifndef WM
+#define WM 4
+#endif
+#ifndef WN
+#define WN 4
+#endif
+#define TX (BN / WN)
+#define TY (BM / WM)
+#define NT (TX * TY)
+
+/* The kernels declare the local tiles (only kernels may) and pass them down. */
+#define LOCAL_TILES __local REAL As[BK][BM], Bs[BK][BN];
+#define TILES       , As, Bs
+#define TILE_PARAMS , __local REAL(*As)[BM], __local REAL(*Bs)[BN]
+
+/* acc += the product of the tiles: As[s][row] · Bs[s][col] over the slice. */
+#define TILE_PRODUCT(acc)                                                                      \
+    for (int s = 0; s < BK; ++s) {                                                             \
+        REAL a[WM], b[WN];                                                                     \
+        UNROLL for (int r = 0; r < WM; ++r) a[r] = As[s][ty + r * TY];                         \
+        UNROLL for (int q = 0; q < WN; ++q) b[q] = Bs[s][tx + q * TX];                         \
+        UNROLL for (int r = 0; r < WM; ++r) UNROLL for (int q = 0; q < WN; ++q) acc[r][q] =    \
+            fma(a[r], b[q], acc[r][q]);                                                        \
+    }
+
+/* Out = act(A · W + b) (forward) or D = (A · B) ⊙ act'(Act) (backward, B = WT): the reduction
+ * runs along A's rows (row-major m × k) and B's columns (row-major k × n). */
+INLINE void rows_product(const int m, const int n, const int k, __global const REAL *A,
+                         __global const REAL *B, REAL acc[WM][WN], __local REAL (*As)[BM],
+                         __local REAL (*Bs)[BN])
+{
+    const int tx = get_local_id(0), ty = get_local_id(1), tid = ty * TX + tx;
+    const int i0 = get_group_id(1) * BM, j0 = get_group_id(0) * BN;
+    UNROLL for (int r = 0; r < WM; ++r) UNROLL for (int q = 0; q < WN; ++q) acc[r][q] = 0;
+    for (int s0 = 0; s0 < k; s0 += BK) {
+        for (int e = tid; e < BM * BK; e += NT) { /* consecutive items: consecutive s */
+            const int r = e / BK, c = e % BK, i = i0 + r, s = s0 + c;
+            As[c][r] = i < m && s < k ? A[(size_t)i * k + s] : (REAL)0;
+        }
+        for (int e = tid; e < BK * BN; e += NT) { /* consecutive items: consecutive j */
+            const int c = e / BN, q = e % BN, s = s0 + c, j = j0 + q;
+            Bs[c][q] = s < k && j < n ? B[(size_t)s * n + j] : (REAL)0;
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+        TILE_PRODUCT(acc)
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+}
+
+INLINE void product_forward(const int T, const int m, const int n, const int k, const int act,
+                            __global const REAL *A, __global const REAL *P, const int off,
+                            __global REAL *Out TILE_PARAMS)
+{
+    REAL acc[WM][WN];
+    (void)T;
+    __global const REAL *W = P + off;
+    rows_product(m, n, k, A, W, acc, As, Bs);
+    const int i0 = get_group_id(1) * BM + get_local_id(1), j0 = get_group_id(0) * BN + get_local_id(0);
+    UNROLL for (int r = 0; r < WM; ++r) UNROLL for (int q = 0; q < WN; ++q)
+    {
+        const int i = i0 + r * TY, j = j0 + q * TX;
+        if (i < m && j < n) Out[(size_t)i * n + j] = activate(act, acc[r][q] + W[(size_t)k * n + j]);
+    }
+}
+
+INLINE void product_backward(const int T, const int m, const int n, const int k, const int act,
+                             __global const REAL *Dn, __global const REAL *WT,
+                             __global const REAL *Act, __global REAL *D TILE_PARAMS)
+{
+    REAL acc[WM][WN];
+    (void)T;
+    rows_product(m, n, k, Dn, WT, acc, As, Bs);
+    const int i0 = get_group_id(1) * BM + get_local_id(1), j0 = get_group_id(0) * BN + get_local_id(0);
+    UNROLL for (int r = 0; r < WM; ++r) UNROLL for (int q = 0; q < WN; ++q)
+    {
+        const int i = i0 + r * TY, j = j0 + q * TX;
+        if (i < m && j < n) {
+            const size_t at = (size_t)i * n + j;
+            D[at] = acc[r][q] * act_slope(act, Act[at]);
+        }
+    }
+}
+
+/* G = [A 1]ᵀ · D (k + 1 rows) and the update, as the CPU kernel; the reduction runs along the
+ * samples, BK at a time. */
+INLINE void product_gradient(const int T, const int m, const int n, const int k,
+                             __global const REAL *A, __global const REAL *D, __global REAL *G,
+                             const int off, __global const REAL *P, __global REAL *V,
+                             __global REAL *P_next, const REAL lr, const REAL mu,
+                             __global const int *state TILE_PARAMS)
+{
+    REAL acc[WM][WN];
+    (void)T;
+    const int tx = get_local_id(0), ty = get_local_id(1), tid = ty * TX + tx;
+    const int k0 = get_group_id(1) * BM, j0 = get_group_id(0) * BN;
+    UNROLL for (int r = 0; r < WM; ++r) UNROLL for (int q = 0; q < WN; ++q) acc[r][q] = 0;
+    for (int s0 = 0; s0 < m; s0 += BK) {
+        for (int e = tid; e < BM * BK; e += NT) { /* consecutive items: consecutive columns */
+            const int c = e / BM, r = e % BM, i = s0 + c, kk = k0 + r;
+            As[c][r] = i >= m || kk > k ? (REAL)0 : kk == k ? (REAL)1 : A[(size_t)i * k + kk];
+        }
+        for (int e = tid; e < BK * BN; e += NT) {
+            const int c = e / BN, q = e % BN, i = s0 + c, j = j0 + q;
+            Bs[c][q] = i < m && j < n ? D[(size_t)i * n + j] : (REAL)0;
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+        TILE_PRODUCT(acc)
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    const int stop = state[0];
+    UNROLL for (int r = 0; r < WM; ++r) UNROLL for (int q = 0; q < WN; ++q)
+    {
+        const int kk = k0 + ty + r * TY, j = j0 + tx + q * TX;
+        if (kk > k || j >= n) continue;
+        const size_t at = off + (size_t)kk * n + j;
+        REAL g = acc[r][q];
+        G[at] = g;
+        if (stop) continue;
+        if (mu != (REAL)0) {
+            g = mu * V[at] + g;
+            V[at] = g;
+        }
+        P_next[at] = P[at] - lr * g;
+    }
+}
+#endif /* GEMM_LOCAL */
+
+#ifndef LOCAL_TILES
+#define LOCAL_TILES
+#define TILES
+#endif
+
 /* The kernels, wide (TNV vectors) and narrow (one). Launch shapes: forward and backward
  * (⌈n/(T·VW)⌉, ⌈m/TM⌉), gradient (⌈n/(T·VW)⌉, ⌈(k+1)/TM⌉), each rounded up to its local size. */
 
@@ -230,33 +381,40 @@ INLINE void product_gradient(const int T, const int m, const int n, const int k,
 
 __kernel void gemm_forward(FORWARD_ARGS)
 {
-    product_forward(TNV, m, n, k, act, A, P, off, Out);
+    LOCAL_TILES
+    product_forward(TNV, m, n, k, act, A, P, off, Out TILES);
 }
 
 __kernel void gemm_forward_narrow(FORWARD_ARGS)
 {
-    product_forward(1, m, n, k, act, A, P, off, Out);
+    LOCAL_TILES
+    product_forward(1, m, n, k, act, A, P, off, Out TILES);
 }
 
 __kernel void gemm_backward(BACKWARD_ARGS)
 {
-    product_backward(TNV, m, n, k, act, Dn, WT, Act, D);
+    LOCAL_TILES
+    product_backward(TNV, m, n, k, act, Dn, WT, Act, D TILES);
 }
 
 __kernel void gemm_backward_narrow(BACKWARD_ARGS)
 {
-    product_backward(1, m, n, k, act, Dn, WT, Act, D);
+    LOCAL_TILES
+    product_backward(1, m, n, k, act, Dn, WT, Act, D TILES);
 }
 
 __kernel void gemm_gradient(GRADIENT_ARGS)
 {
-    product_gradient(TNV, m, n, k, A, D, G, off, P, V, P_next, lr, mu, state);
+    LOCAL_TILES
+    product_gradient(TNV, m, n, k, A, D, G, off, P, V, P_next, lr, mu, state TILES);
 }
 
 __kernel void gemm_gradient_narrow(GRADIENT_ARGS)
 {
-    product_gradient(1, m, n, k, A, D, G, off, P, V, P_next, lr, mu, state);
+    LOCAL_TILES
+    product_gradient(1, m, n, k, A, D, G, off, P, V, P_next, lr, mu, state TILES);
 }
+
 
 /* WT (n×k) = the transpose of W (k×n) at P + off. Global (n, k). */
 __kernel void transpose(const int k, const int n, __global const REAL *P, const int off,

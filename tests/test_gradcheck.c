@@ -118,8 +118,10 @@ int main(int argc, char **argv)
         return report("test_gradcheck reference");
     }
     mlpcl_ctx *ctx = test_device();
-    for (int tiled = 0; tiled < 2; ++tiled) {
-        setenv("MLPCL_TUNE", tiled ? "path=tiled" : "path=simple", 1);
+    static const char *const paths[] = {"path=simple", "path=tiled,local=0",
+                                        "path=tiled,local=1,bm=16,bn=16,bk=4,wm=2,wn=2"};
+    for (size_t t = 0; t < sizeof paths / sizeof *paths; ++t) {
+        setenv("MLPCL_TUNE", paths[t], 1);
         for (size_t c = 0; c < n; ++c) {
             device_gradients(ctx, &cases[c], MLPCL_FLOAT);
             if (ctx->info.fp64) device_gradients(ctx, &cases[c], MLPCL_DOUBLE);

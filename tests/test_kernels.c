@@ -113,9 +113,12 @@ static void run_case(mlpcl_ctx *ctx, const net_case *c, size_t m, mlpcl_precisio
     mlpcl_net_free(net);
 }
 
-/* Every kernel path: the simple kernels, the tiled ones as built by default, and tiled with
- * odd tiles (5 rows, one vector) so that every size here has edge tiles. */
-static const char *const paths[] = {"path=simple", "path=tiled", "path=tiled,tm=5,tnv=1"};
+/* Every kernel path: the simple kernels, the tiled ones as built by default for CPUs, tiled
+ * with odd tiles (5 rows, one vector) so that every size here has edge tiles, and the GPUs'
+ * local-memory tiles, small and uneven (12 × 8, 5 deep, 3 × 2 a work-item). */
+static const char *const paths[] = {"path=simple", "path=tiled,local=0",
+                                    "path=tiled,local=0,tm=5,tnv=1",
+                                    "path=tiled,local=1,bm=12,bn=8,bk=5,wm=3,wn=2"};
 
 int main(void)
 {
