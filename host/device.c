@@ -295,6 +295,7 @@ fail:
 void mlpcl_ctx_free(mlpcl_ctx *ctx)
 {
     if (!ctx) return;
+    free(ctx->tuning);
     mlpcl__programs_free(ctx);
     if (ctx->queue) clReleaseCommandQueue(ctx->queue);
     if (ctx->context) clReleaseContext(ctx->context);

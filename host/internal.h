@@ -83,6 +83,7 @@ struct mlpcl_ctx {
     cl_context context;
     cl_command_queue queue;
     mlpcl_program *programs; /* built programs, a list keyed by build options */
+    char *tuning;            /* mlpcl_ctx_set_tuning's, or NULL */
 };
 
 /* Reads one device's properties into info. */

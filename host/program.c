@@ -1,10 +1,14 @@
 /* program.c: the kernel table, build options, the kernel sources (embedded at build time, or
  * read from $MLPCL_KERNEL_DIR while developing) and the build, with its log on failure. Each
  * context keeps the programs it built, keyed by their options, so each is built once. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -111,14 +115,103 @@ void mlpcl__tuning_format(const mlpcl_tuning *t, char *buf, size_t size)
                  t->tnv, t->mc, t->ly, t->gx, t->gy);
 }
 
+void mlpcl_tuning_cache_path(char *buf, size_t size)
+{
+    const char *env = getenv("MLPCL_TUNE_CACHE"), *xdg = getenv("XDG_CACHE_HOME");
+    if (env && *env)
+        snprintf(buf, size, "%s", env);
+    else if (xdg && *xdg)
+        snprintf(buf, size, "%s/mlpcl/tuning", xdg);
+    else
+        snprintf(buf, size, "%s/.cache/mlpcl/tuning", getenv("HOME") ? getenv("HOME") : ".");
+}
+
+/* The cache's key for a device: name, driver and precision, tab-separated. */
+static void cache_key(const mlpcl_ctx *ctx, mlpcl_precision p, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s\t%s\t%s\t", ctx->info.name, ctx->info.driver,
+             p == MLPCL_DOUBLE ? "double" : "float");
+}
+
+/* The cached tunables for this device, if any, into buf. */
+static int cache_lookup(const mlpcl_ctx *ctx, mlpcl_precision p, char *buf, size_t size)
+{
+    char path[4096], key[900], line[1200];
+    mlpcl_tuning_cache_path(path, sizeof path);
+    cache_key(ctx, p, key, sizeof key);
+    FILE *f = fopen(path, "r");
+    int found = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, key, strlen(key))) {
+            snprintf(buf, size, "%s", line + strlen(key));
+            buf[strcspn(buf, "\r\n")] = '\0';
+            found = 1;
+        }
+    if (f) fclose(f);
+    return found;
+}
+
+mlpcl_status mlpcl_tuning_save(const mlpcl_ctx *ctx, mlpcl_precision p, const char *tuning)
+{
+    char path[4096], tmp[4200], key[900], line[1200];
+    mlpcl_tuning t = {0};
+    mlpcl_status st = mlpcl__tuning_parse(tuning, "tuning", &t);
+    if (st != MLPCL_OK) return st;
+    mlpcl_tuning_cache_path(path, sizeof path);
+    cache_key(ctx, p, key, sizeof key);
+    /* the folders, then a new file with every other device's line and this one's */
+    for (char *s = path + 1; *s; ++s)
+        if (*s == '/') {
+            *s = '\0';
+            mkdir(path, 0755);
+            *s = '/';
+        }
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    FILE *in = fopen(path, "r"), *out = fopen(tmp, "w");
+    if (!out) {
+        if (in) fclose(in);
+        return mlpcl__fail(MLPCL_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
+    }
+    while (in && fgets(line, sizeof line, in))
+        if (strncmp(line, key, strlen(key))) fputs(line, out);
+    if (in) fclose(in);
+    fprintf(out, "%s%s\n", key, tuning);
+    int bad = ferror(out);
+    if (fclose(out) != 0 || bad || rename(tmp, path) != 0) {
+        remove(tmp);
+        return mlpcl__fail(MLPCL_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
+    }
+    return MLPCL_OK;
+}
+
+mlpcl_status mlpcl_ctx_set_tuning(mlpcl_ctx *ctx, const char *tuning)
+{
+    mlpcl_tuning t = {0};
+    if (tuning) {
+        mlpcl_status st = mlpcl__tuning_parse(tuning, "tuning", &t);
+        if (st != MLPCL_OK) return st;
+    }
+    char *copy = tuning ? strdup(tuning) : NULL;
+    if (tuning && !copy) return mlpcl__fail(MLPCL_ERR_NOMEM, "out of host memory");
+    free(ctx->tuning);
+    ctx->tuning = copy;
+    return MLPCL_OK;
+}
+
 mlpcl_status mlpcl__tuning_for(const mlpcl_ctx *ctx, mlpcl_precision p, mlpcl_tuning *t)
 {
-    (void)p;
     /* CPUs: tiles of 12 rows × 2 vectors keep 24 accumulators in AVX-512's 32 registers (and
      * spill little with AVX2's 16); measured best on POCL among 4…14 × 1…4. */
     *t = (mlpcl_tuning){MLPCL_PATH_AUTO, 12, 2, 64, 8, 8, 8, 0, 64, 64, 16, 4, 4};
     /* GPUs: 64 × 64 tiles staged in local memory, 16 deep, 4 × 4 a work-item (256 a group). */
     if (!strcmp(ctx->info.type, "gpu")) t->local = 1;
+    char cached[1024], path[4096];
+    mlpcl_status st = MLPCL_OK;
+    if (cache_lookup(ctx, p, cached, sizeof cached)) {
+        mlpcl_tuning_cache_path(path, sizeof path);
+        if ((st = mlpcl__tuning_parse(cached, path, t)) != MLPCL_OK) return st;
+    }
+    if (ctx->tuning && (st = mlpcl__tuning_parse(ctx->tuning, "tuning", t)) != MLPCL_OK) return st;
     const char *env = getenv("MLPCL_TUNE");
     return env && *env ? mlpcl__tuning_parse(env, "MLPCL_TUNE", t) : MLPCL_OK;
 }

@@ -65,6 +65,9 @@ void mlpcl_device_describe(const mlpcl_device_info *info, char *buf, size_t size
 
 typedef struct mlpcl_ctx mlpcl_ctx;
 
+/* The real type the device computes in. */
+typedef enum mlpcl_precision { MLPCL_FLOAT = 4, MLPCL_DOUBLE = 8 } mlpcl_precision;
+
 enum { MLPCL_CTX_PROFILE = 1 }; /* flags: record OpenCL profiling events for every launch */
 
 /* Opens the device chosen by selector: an index ("0:1" platform:device, or "2" counting all
@@ -73,6 +76,15 @@ enum { MLPCL_CTX_PROFILE = 1 }; /* flags: record OpenCL profiling events for eve
  * else the first CPU. */
 mlpcl_status mlpcl_ctx_create(const char *selector, unsigned flags, mlpcl_ctx **out);
 void mlpcl_ctx_free(mlpcl_ctx *ctx);
+/* Sets the kernels' tunables for trainers created on ctx afterwards ("tm=8,tnv=2,…", as
+ * `mlpcl tune` prints them), over the defaults and the tuning cache; NULL restores those. */
+mlpcl_status mlpcl_ctx_set_tuning(mlpcl_ctx *ctx, const char *tuning);
+/* Where `mlpcl tune` keeps the best tunables per device, driver and precision:
+ * $MLPCL_TUNE_CACHE, else $XDG_CACHE_HOME/mlpcl/tuning, else ~/.cache/mlpcl/tuning. */
+void mlpcl_tuning_cache_path(char *buf, size_t size);
+/* Records tuning as the best for ctx's device at this precision in the cache (atomically). */
+mlpcl_status mlpcl_tuning_save(const mlpcl_ctx *ctx, mlpcl_precision precision, const char *tuning);
+
 /* What the context runs on; owned by ctx. */
 const mlpcl_device_info *mlpcl_ctx_device(const mlpcl_ctx *ctx);
 
@@ -116,8 +128,6 @@ mlpcl_status mlpcl_net_init(mlpcl_net *net, mlpcl_init init, uint64_t seed);
 #define mlpcl_at(M, cols, row, col) ((M)[(size_t)(row) * (size_t)(cols) + (size_t)(col)])
 
 /* ---- Training ----------------------------------------------------------------------------- */
-
-typedef enum mlpcl_precision { MLPCL_FLOAT = 4, MLPCL_DOUBLE = 8 } mlpcl_precision;
 
 typedef struct mlpcl_trainer mlpcl_trainer;
 

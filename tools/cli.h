@@ -51,6 +51,7 @@ double now_seconds(void);
 int cmd_train(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_tune(int argc, char **argv);
 /* Only the argument parsing of train and predict (for the fuzzer): 0 valid, -1 help shown,
  * else the exit status of the usage error (already reported on stderr). */
 int cmd_train_parse(int argc, char **argv);

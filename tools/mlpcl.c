@@ -18,6 +18,7 @@ static const char usage_main[] =
     "  predict   run a saved network on data: predictions, or accuracy and confusion matrix\n"
     "  devices   list every OpenCL platform and device, and the host trainer\n"
     "  bench     compare devices: the same workloads timed on each, checked against the host\n"
+    "  tune      search a device's kernel tunables and keep the fastest for later runs\n"
     "  gen       write the tutorial's random data set as CSV files\n"
     "  help      this text; `mlpcl COMMAND --help` describes a command\n"
     "\n"
@@ -118,6 +119,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "train")) return cmd_train(argc - 1, argv + 1);
     if (!strcmp(cmd, "predict")) return cmd_predict(argc - 1, argv + 1);
     if (!strcmp(cmd, "bench")) return cmd_bench(argc - 1, argv + 1);
+    if (!strcmp(cmd, "tune")) return cmd_tune(argc - 1, argv + 1);
     if (!strcmp(cmd, "devices")) return cmd_devices(argc - 1, argv + 1);
     if (!strcmp(cmd, "gen")) return cmd_gen(argc - 1, argv + 1);
     if (!strcmp(cmd, "help") || !strcmp(cmd, "-h") || !strcmp(cmd, "--help")) {
