@@ -107,8 +107,9 @@ typedef enum mlpcl_kernel_id {
     K_GEMM_FORWARD_N, /* the same three for outputs no wider than one vector */
     K_GEMM_BACKWARD_N,
     K_GEMM_GRADIENT_N,
-    K_TRANSPOSE, /* gemm.cl: Wᵀ for the hidden deltas */
-    K_FUSED,     /* fused.cl: a small network's whole iteration in one work-group */
+    K_TRANSPOSE,       /* gemm.cl: Wᵀ for the hidden deltas */
+    K_FUSED,           /* fused.cl: a small network's whole iteration in one work-group */
+    K_GRADIENT_REDUCE, /* gemm.cl: the sum of a split gradient, and the update */
     K_COUNT
 } mlpcl_kernel_id;
 
@@ -174,7 +175,7 @@ typedef struct mlpcl_launch {
     mlpcl_kernel_id id;
     size_t layer; /* the layer it works on (0 for whole-network kernels) */
     cl_uint dims;
-    size_t global[2], local[2];
+    size_t global[3], local[3];
 } mlpcl_launch;
 
 /* The segments of an iteration's launches, in order: the head (gather, forward, loss) ends with
@@ -227,6 +228,7 @@ struct mlpcl_trainer {
     mlpcl_tuning tune;           /* kernel path and tile shapes */
     size_t pad;           /* elements of padding after matrices the tiled kernels read past */
     cl_mem WT;            /* scratch: one layer's weights, transposed */
+    cl_mem Gs;            /* scratch: a split gradient's partial sums (GPUs) */
     cl_mem shape;         /* the fused kernel's view of the network (ints) */
     int fused;            /* full-batch iterations run fused.cl */
     double build_seconds; /* of its program, when this trainer built it */

@@ -31,6 +31,7 @@ const char *const mlpcl__kernel_name[K_COUNT] = {
     [K_GEMM_GRADIENT_N] = "gemm_gradient_narrow",
     [K_TRANSPOSE] = "transpose",
     [K_FUSED] = "fused",
+    [K_GRADIENT_REDUCE] = "gradient_reduce",
 };
 
 /* Assembles the build options: precision, tunables, then $MLPCL_BUILD_OPTIONS. */
@@ -208,8 +209,10 @@ mlpcl_status mlpcl__tuning_for(const mlpcl_ctx *ctx, mlpcl_precision p, mlpcl_tu
     char cached[1024], path[4096];
     mlpcl_status st = MLPCL_OK;
     if (cache_lookup(ctx, p, cached, sizeof cached)) {
+        mlpcl_path path_before = t->path; /* the cache holds tunables, not the kernels' choice */
         mlpcl_tuning_cache_path(path, sizeof path);
         if ((st = mlpcl__tuning_parse(cached, path, t)) != MLPCL_OK) return st;
+        t->path = path_before;
     }
     if (ctx->tuning && (st = mlpcl__tuning_parse(ctx->tuning, "tuning", t)) != MLPCL_OK) return st;
     const char *env = getenv("MLPCL_TUNE");

@@ -340,6 +340,35 @@ static size_t width_of(const mlpcl_trainer *tr, mlpcl_kernel_id id)
     return (n ? 1 : (size_t)tr->tune.tnv) * vector_width(tr);
 }
 
+static size_t gradient_split(const mlpcl_trainer *tr, size_t rows, size_t n_in, size_t n_out);
+
+/* Elements of the gradient slices' scratch: the most any layer needs at the largest batch. */
+static size_t max_split_size(const mlpcl_trainer *tr)
+{
+    size_t most = 0;
+    for (size_t l = 1; l <= tr->net->L; ++l) {
+        size_t n_in = tr->net->width[l - 1], n_out = tr->net->width[l];
+        size_t need = gradient_split(tr, tr->batch, n_in, n_out) * (n_in + 1) * n_out;
+        if (need > most) most = need;
+    }
+    return most;
+}
+
+/* How many slices of the samples a layer's gradient is split into on GPUs (local tiles): enough
+ * work-groups for two on each compute unit, each slice at least 4 tiles deep, at most 64. */
+static size_t gradient_split(const mlpcl_trainer *tr, size_t rows, size_t n_in, size_t n_out)
+{
+    const mlpcl_tuning *t = &tr->tune;
+    if (!t->local) return 1;
+    size_t tiles =
+        (n_in + (size_t)t->bm) / (size_t)t->bm * ((n_out + (size_t)t->bn - 1) / (size_t)t->bn);
+    size_t want = 2 * (size_t)tr->ctx->info.compute_units, split = (want + tiles - 1) / tiles;
+    size_t most = rows / (4 * (size_t)t->bk);
+    if (split > most) split = most;
+    if (split > 64) split = 64;
+    return split ? split : 1;
+}
+
 /* Remembers a kernel that takes the step (at argument lr_arg) and the momentum (after it). */
 static mlpcl_status add_step(mlpcl_plan *p, cl_kernel k, int lr_arg)
 {
@@ -506,16 +535,41 @@ static mlpcl_status build_plan(mlpcl_trainer *tr, size_t mb, int gathered, int p
         cl_mem in = l == 1 ? in0 : tr->A[l - 1];
         size_t n_in = net->width[l - 1], n_out = net->width[l];
         if (tiled) {
-            karg a[] = {
-                ARG_INT(mb),       ARG_INT(n_out),  ARG_INT(n_in),           ARG_MEM(in),
-                ARG_MEM(tr->D[l]), ARG_MEM(tr->G),  ARG_INT(net->offset[l]), ARG_MEM(P),
-                ARG_MEM(tr->V),    ARG_MEM(P_next), ARG_REAL(tr->lr),        ARG_REAL(tr->momentum),
-                ARG_MEM(tr->state)};
+            size_t split = gradient_split(tr, mb, n_in, n_out), count = (n_in + 1) * n_out;
+            if (split > 1 && !tr->Gs) /* sized for the largest batch and layer */
+                TRY(make_buffer(tr, &tr->Gs, max_split_size(tr), tr->real, "gradient slices"));
+            karg a[] = {ARG_INT(mb),
+                        ARG_INT(n_out),
+                        ARG_INT(n_in),
+                        ARG_MEM(in),
+                        ARG_MEM(tr->D[l]),
+                        ARG_MEM(tr->G),
+                        ARG_INT(net->offset[l]),
+                        ARG_MEM(P),
+                        ARG_MEM(tr->V),
+                        ARG_MEM(P_next),
+                        ARG_REAL(tr->lr),
+                        ARG_REAL(tr->momentum),
+                        ARG_MEM(tr->state),
+                        ARG_INT(split),
+                        ARG_MEM(tr->Gs)};
             mlpcl_kernel_id id = narrow(tr, n_out) ? K_GEMM_GRADIENT_N : K_GEMM_GRADIENT;
             TRY(make_kernel(tr, id, &k, N_ARGS(a), a));
             TRY(add_step(p, k, 10));
             TRY(add_gemm_launch(p, tr, k, id, l, n_in + 1, n_out, (size_t)tr->tune.gx,
                                 (size_t)tr->tune.gy, width_of(tr, id)));
+            if (split == 1) continue;
+            mlpcl_launch *G3 = &p->launch[p->n_launch - 1]; /* the slices in dimension 2 */
+            G3->dims = 3;
+            G3->global[2] = split;
+            G3->local[2] = 1;
+            karg r[] = {ARG_INT(count),         ARG_INT(split),          ARG_MEM(tr->Gs),
+                        ARG_MEM(tr->G),         ARG_INT(net->offset[l]), ARG_MEM(P),
+                        ARG_MEM(tr->V),         ARG_MEM(P_next),         ARG_REAL(tr->lr),
+                        ARG_REAL(tr->momentum), ARG_MEM(tr->state)};
+            TRY(make_kernel(tr, K_GRADIENT_REDUCE, &k, N_ARGS(r), r));
+            TRY(add_step(p, k, 8));
+            TRY(add_launch(p, tr, k, K_GRADIENT_REDUCE, l, 1, count, 1));
             continue;
         }
         karg a[] = {ARG_INT(mb),       ARG_INT(n_in),  ARG_INT(n_out),         ARG_MEM(in),
@@ -669,7 +723,7 @@ static int local_fits(const mlpcl_trainer *tr)
     size_t items = (size_t)(t->bn / t->wn) * (size_t)(t->bm / t->wm);
     cl_ulong local = 0;
     if (clGetDeviceInfo(tr->ctx->device, CL_DEVICE_LOCAL_MEM_SIZE, sizeof local, &local, NULL) ||
-        (cl_ulong)t->bk * (cl_ulong)(t->bm + t->bn) * tr->real > local ||
+        (cl_ulong)t->bk * (cl_ulong)(t->bm + 1 + t->bn) * tr->real > local ||
         items > tr->max_items[0] * tr->max_items[1] || (size_t)(t->bn / t->wn) > tr->max_items[0] ||
         (size_t)(t->bm / t->wm) > tr->max_items[1])
         return 0;
@@ -854,9 +908,9 @@ void mlpcl_trainer_free(mlpcl_trainer *tr)
     } else {
         if (tr->ctx->queue) clFinish(tr->ctx->queue);
         for (size_t i = 0; i < tr->n_kernels; ++i) clReleaseKernel(tr->kernels[i]);
-        cl_mem *mems[] = {&tr->X,     &tr->Y,     &tr->Xb, &tr->Yb,   &tr->idx,
-                          &tr->P[0],  &tr->P[1],  &tr->G,  &tr->V,    &tr->partials,
-                          &tr->costs, &tr->state, &tr->WT, &tr->shape};
+        cl_mem *mems[] = {&tr->X,     &tr->Y,     &tr->Xb, &tr->Yb,    &tr->idx,
+                          &tr->P[0],  &tr->P[1],  &tr->G,  &tr->V,     &tr->partials,
+                          &tr->costs, &tr->state, &tr->WT, &tr->shape, &tr->Gs};
         for (size_t i = 0; i < sizeof mems / sizeof *mems; ++i)
             if (*mems[i]) clReleaseMemObject(*mems[i]);
         for (size_t l = 1; tr->net && l <= tr->net->L; ++l) {

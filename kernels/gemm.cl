@@ -177,8 +177,10 @@ INLINE void tile_samples(const int T, const int full, REALV acc[TM][TNV],
 INLINE void product_gradient(const int T, const int m, const int n, const int k, __global const REAL *A,
                      __global const REAL *D, __global REAL *G, const int off,
                      __global const REAL *P, __global REAL *V, __global REAL *P_next,
-                     const REAL lr, const REAL mu, __global const int *state)
+                     const REAL lr, const REAL mu, __global const int *state,
+                     const int split, __global REAL *Gs)
 {
+    (void)split, (void)Gs; /* CPUs fill themselves without splitting the samples */
     const int j0 = get_global_id(0) * (T * VW), k0 = get_global_id(1) * TM;
     const int active = j0 < n && k0 <= k, full = k0 + TM <= k;
     REALV acc[TM][TNV];
@@ -244,9 +246,10 @@ INLINE void product_gradient(const int T, const int m, const int n, const int k,
 #define NT (TX * TY)
 
 /* The kernels declare the local tiles (only kernels may) and pass them down. */
-#define LOCAL_TILES __local REAL As[BK][BM], Bs[BK][BN];
+#define LOCAL_TILES __local REAL As[BK][BM + 1], Bs[BK][BN]; /* + 1: the forward products
+                                                                store As down its columns */
 #define TILES       , As, Bs
-#define TILE_PARAMS , __local REAL(*As)[BM], __local REAL(*Bs)[BN]
+#define TILE_PARAMS , __local REAL(*As)[BM + 1], __local REAL(*Bs)[BN]
 
 /* acc += the product of the tiles: As[s][row] · Bs[s][col] over the slice. */
 #define TILE_PRODUCT(acc)                                                                      \
@@ -261,7 +264,7 @@ INLINE void product_gradient(const int T, const int m, const int n, const int k,
 /* Out = act(A · W + b) (forward) or D = (A · B) ⊙ act'(Act) (backward, B = WT): the reduction
  * runs along A's rows (row-major m × k) and B's columns (row-major k × n). */
 INLINE void rows_product(const int m, const int n, const int k, __global const REAL *A,
-                         __global const REAL *B, REAL acc[WM][WN], __local REAL (*As)[BM],
+                         __global const REAL *B, REAL acc[WM][WN], __local REAL (*As)[BM + 1],
                          __local REAL (*Bs)[BN])
 {
     const int tx = get_local_id(0), ty = get_local_id(1), tid = ty * TX + tx;
@@ -317,26 +320,31 @@ INLINE void product_backward(const int T, const int m, const int n, const int k,
 }
 
 /* G = [A 1]ᵀ · D (k + 1 rows) and the update, as the CPU kernel; the reduction runs along the
- * samples, BK at a time. */
+ * samples, BK at a time. With split > 1 (too few output tiles to fill the device), the third
+ * dimension's group s sums only its share of the samples into partials s of Gs, and
+ * gradient_reduce finishes the sums (in a fixed order) and the update. */
 INLINE void product_gradient(const int T, const int m, const int n, const int k,
                              __global const REAL *A, __global const REAL *D, __global REAL *G,
                              const int off, __global const REAL *P, __global REAL *V,
                              __global REAL *P_next, const REAL lr, const REAL mu,
-                             __global const int *state TILE_PARAMS)
+                             __global const int *state, const int split,
+                             __global REAL *Gs TILE_PARAMS)
 {
     REAL acc[WM][WN];
     (void)T;
     const int tx = get_local_id(0), ty = get_local_id(1), tid = ty * TX + tx;
-    const int k0 = get_group_id(1) * BM, j0 = get_group_id(0) * BN;
+    const int k0 = get_group_id(1) * BM, j0 = get_group_id(0) * BN, slice = get_group_id(2);
+    const int chunk = (m + split * BK - 1) / (split * BK) * BK;
+    const int first = slice * chunk, last = min(m, first + chunk);
     UNROLL for (int r = 0; r < WM; ++r) UNROLL for (int q = 0; q < WN; ++q) acc[r][q] = 0;
-    for (int s0 = 0; s0 < m; s0 += BK) {
+    for (int s0 = first; s0 < last; s0 += BK) {
         for (int e = tid; e < BM * BK; e += NT) { /* consecutive items: consecutive columns */
             const int c = e / BM, r = e % BM, i = s0 + c, kk = k0 + r;
-            As[c][r] = i >= m || kk > k ? (REAL)0 : kk == k ? (REAL)1 : A[(size_t)i * k + kk];
+            As[c][r] = i >= last || kk > k ? (REAL)0 : kk == k ? (REAL)1 : A[(size_t)i * k + kk];
         }
         for (int e = tid; e < BK * BN; e += NT) {
             const int c = e / BN, q = e % BN, i = s0 + c, j = j0 + q;
-            Bs[c][q] = i < m && j < n ? D[(size_t)i * n + j] : (REAL)0;
+            Bs[c][q] = i < last && j < n ? D[(size_t)i * n + j] : (REAL)0;
         }
         barrier(CLK_LOCAL_MEM_FENCE);
         TILE_PRODUCT(acc)
@@ -347,6 +355,10 @@ INLINE void product_gradient(const int T, const int m, const int n, const int k,
     {
         const int kk = k0 + ty + r * TY, j = j0 + tx + q * TX;
         if (kk > k || j >= n) continue;
+        if (split > 1) {
+            Gs[(size_t)slice * (k + 1) * n + (size_t)kk * n + j] = acc[r][q];
+            continue;
+        }
         const size_t at = off + (size_t)kk * n + j;
         REAL g = acc[r][q];
         G[at] = g;
@@ -377,7 +389,8 @@ INLINE void product_gradient(const int T, const int m, const int n, const int k,
 #define GRADIENT_ARGS                                                                          \
     const int m, const int n, const int k, __global const REAL *A, __global const REAL *D,     \
         __global REAL *G, const int off, __global const REAL *P, __global REAL *V,             \
-        __global REAL *P_next, const REAL lr, const REAL mu, __global const int *state
+        __global REAL *P_next, const REAL lr, const REAL mu, __global const int *state,          \
+        const int split, __global REAL *Gs
 
 __kernel void gemm_forward(FORWARD_ARGS)
 {
@@ -406,15 +419,35 @@ __kernel void gemm_backward_narrow(BACKWARD_ARGS)
 __kernel void gemm_gradient(GRADIENT_ARGS)
 {
     LOCAL_TILES
-    product_gradient(TNV, m, n, k, A, D, G, off, P, V, P_next, lr, mu, state TILES);
+    product_gradient(TNV, m, n, k, A, D, G, off, P, V, P_next, lr, mu, state, split, Gs TILES);
 }
 
 __kernel void gemm_gradient_narrow(GRADIENT_ARGS)
 {
     LOCAL_TILES
-    product_gradient(1, m, n, k, A, D, G, off, P, V, P_next, lr, mu, state TILES);
+    product_gradient(1, m, n, k, A, D, G, off, P, V, P_next, lr, mu, state, split, Gs TILES);
 }
 
+
+/* Finishes a split gradient: G = Σ_s Gs[s] (in order) for one layer's count parameters at
+ * G + off, then their update unless the stop flag is set. Global count. */
+__kernel void gradient_reduce(const int count, const int split, __global const REAL *Gs,
+                              __global REAL *G, const int off, __global const REAL *P,
+                              __global REAL *V, __global REAL *P_next, const REAL lr,
+                              const REAL mu, __global const int *state)
+{
+    const int e = get_global_id(0);
+    if (e >= count) return;
+    REAL g = 0;
+    for (int s = 0; s < split; ++s) g += Gs[(size_t)s * count + e];
+    G[off + e] = g;
+    if (state[0]) return;
+    if (mu != (REAL)0) {
+        g = mu * V[off + e] + g;
+        V[off + e] = g;
+    }
+    P_next[off + e] = P[off + e] - lr * g;
+}
 
 /* WT (n×k) = the transpose of W (k×n) at P + off. Global (n, k). */
 __kernel void transpose(const int k, const int n, __global const REAL *P, const int off,

@@ -155,7 +155,7 @@ def test_csv_and_resume(tmp):
     for i in range(300):
         c = i % 3
         x = r.normal([c, 2 * c, -c], 0.5) * [1, 100, 0.01]
-        rows.append("%r,%r,%s,%r" % (x[0], x[1], names[c], x[2]))
+        rows.append("%r,%r,%s,%r" % (float(x[0]), float(x[1]), names[c], float(x[2])))
     train = os.path.join(tmp, "flowers.csv")
     with open(train, "w") as f:
         f.write("a,b,species,c\n" + "\n".join(rows) + "\n")

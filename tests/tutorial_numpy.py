@@ -86,11 +86,11 @@ def main():
     ap.add_argument("--hidden", type=int, default=3)
     a = ap.parse_args()
     costs, cnt = train(read_csv(a.x), read_csv(a.y), a.lr, a.target, a.hidden)
-    print("start:", repr(costs[0]))
+    print("start:", repr(float(costs[0])))
     for k in range(1, cnt + 1):
         if (k - 1) % 100 == 0:
-            print("cost:", repr(costs[k]))
-    print("end:", repr(costs[cnt]))
+            print("cost:", repr(float(costs[k])))
+    print("end:", repr(float(costs[cnt])))
     print("cnt:", cnt)
     return 0
 

@@ -18,7 +18,8 @@ static const char usage[] =
     "at a time is varied from the best so far, and the fastest is saved in the tuning cache\n"
     "($MLPCL_TUNE_CACHE, else ~/.cache/mlpcl/tuning), keyed by device name, driver and\n"
     "precision. Every later run on that device uses it ($MLPCL_TUNE still overrides it).\n"
-    "Each candidate compiles the kernels anew: on POCL a full search takes minutes.\n"
+    "Each candidate compiles the kernels anew: on POCL a full search takes minutes. On GPUs\n"
+    "every tile shape of 64 to 256 work-items is tried (unless --params narrows it).\n"
     "\n"
     "Tunables: on CPUs tm (rows of a work-item's tile), tnv (16-wide vectors across it), ly\n"
     "(work-items a group in the products), gx and gy (the gradient's work-group), mc (samples a\n"
@@ -166,12 +167,30 @@ int cmd_tune(int argc, char **argv)
     printf("tuning %s (%s) in %s on steps of 784-%ld-10, %zu samples; default %s\n", dev->name,
            dev->driver, j.prec == MLPCL_DOUBLE ? "double" : "float", hidden, j.m, base_text);
     double base = measure(&j, base_text), best_t = base;
+    setting tried_best = best;
     printf("  %-60s %.3f ms an iteration\n", base_text, 1e3 * base);
     if (isinf(base)) {
         rc = failf(EXIT_DEVICE, "tune: the default tunables do not run: %s", mlpcl_last_error());
         goto done;
     }
-    for (int i = 0; ps[i].name; ++i) {
+    if (gpu && !only) { /* GPUs compile fast: every tile shape of 64 to 256 work-items */
+        static const int bmn[] = {32, 64, 128}, wmn[] = {4, 8}, bks[] = {8, 16, 32};
+        for (int a1 = 0; a1 < 3; ++a1)
+            for (int a2 = 0; a2 < 3; ++a2)
+                for (int b1 = 0; b1 < 2; ++b1)
+                    for (int b2 = 0; b2 < 2; ++b2)
+                        for (int c = 0; c < 3; ++c) {
+                            setting g = {{bmn[a1], bmn[a2], wmn[b1], wmn[b2], bks[c]}};
+                            int items = (g.v[0] / g.v[2]) * (g.v[1] / g.v[3]);
+                            if (items < 64 || items > 256 || !memcmp(&g, &best, sizeof g)) continue;
+                            format(ps, gpu, &g, text, sizeof text);
+                            double t = measure(&j, text);
+                            printf("  %-60s %.3f ms an iteration\n", text, 1e3 * t);
+                            if (t < best_t) best_t = t, tried_best = g;
+                        }
+        best = tried_best;
+    }
+    for (int i = 0; ps[i].name && (!gpu || only); ++i) {
         if (!listed(only, ps[i].name)) continue;
         int keep = best.v[i];
         for (const int *v = ps[i].values; *v; ++v) {
@@ -195,7 +214,8 @@ int cmd_tune(int argc, char **argv)
     if (!dry) {
         char path[4096];
         mlpcl_tuning_cache_path(path, sizeof path);
-        if ((st = mlpcl_tuning_save(j.ctx, j.prec, text)) != MLPCL_OK) {
+        /* the tunables alone: which kernels run stays the library's choice per network */
+        if ((st = mlpcl_tuning_save(j.ctx, j.prec, text + strlen("path=tiled,"))) != MLPCL_OK) {
             rc = lib_fail(st);
             goto done;
         }
