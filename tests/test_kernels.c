@@ -123,8 +123,18 @@ static const char *const paths[] = {"path=simple", "path=tiled,local=0",
 int main(void)
 {
     mlpcl_ctx *ctx = test_device();
-    for (size_t t = 0; t < sizeof paths / sizeof *paths; ++t) {
-        setenv("MLPCL_TUNE", paths[t], 1);
+    /* $MLPCL_TEST_PATHS, paths separated by ';', replaces the list (test_limits runs the quick
+     * ones under several work-group limits). */
+    const char *list[16];
+    size_t n_paths = 0;
+    char *chosen = getenv("MLPCL_TEST_PATHS") ? strdup(getenv("MLPCL_TEST_PATHS")) : NULL;
+    for (char *save = NULL, *tok = chosen ? strtok_r(chosen, ";", &save) : NULL; tok && n_paths < 16;
+         tok = strtok_r(NULL, ";", &save))
+        list[n_paths++] = tok;
+    if (!chosen)
+        for (size_t t = 0; t < sizeof paths / sizeof *paths; ++t) list[n_paths++] = paths[t];
+    for (size_t t = 0; t < n_paths; ++t) {
+        setenv("MLPCL_TUNE", list[t], 1);
         for (int p = 0; p < 2; ++p) {
             mlpcl_precision prec = p ? MLPCL_DOUBLE : MLPCL_FLOAT;
             if (prec == MLPCL_DOUBLE && !ctx->info.fp64) {
@@ -135,9 +145,10 @@ int main(void)
                 for (size_t s = 0; s < sizeof sizes / sizeof *sizes; ++s)
                     run_case(ctx, &cases[c], sizes[s], prec);
         }
-        printf("%s: largest error / tolerance so far: float %.3g, double %.3g\n", paths[t],
+        printf("%s: largest error / tolerance so far: float %.3g, double %.3g\n", list[t],
                worst[0], worst[1]);
     }
+    free(chosen);
     printf("largest error / tolerance: float %.3g, double %.3g\n", worst[0], worst[1]);
     mlpcl_ctx_free(ctx);
     return report("test_kernels");

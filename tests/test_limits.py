@@ -184,7 +184,11 @@ def test_work_groups(device, sel):
     for wg in (None, "64", "3", "1"):
         t0 = time.time()
         tag = "wg-" + (wg or "unset")
-        env = {"POCL_CACHE_DIR": cache(tag)}
+        # the kernel test's quick paths: the simple kernels and small tiles of both tiled kinds
+        # (the default tiles, slow to compile, run in test_kernels itself)
+        env = {"POCL_CACHE_DIR": cache(tag),
+               "MLPCL_TEST_PATHS": "path=simple;path=tiled,local=0,tm=5,tnv=1;"
+                                   "path=tiled,local=1,bm=12,bn=8,bk=5,wm=3,wn=2"}
         if wg:
             env["POCL_MAX_WORK_GROUP_SIZE"] = wg
         got = device_info(env).get(device, (None,))[0]
