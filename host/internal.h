@@ -236,7 +236,8 @@ struct mlpcl_trainer {
     cl_mem Xb, Yb;        /* one batch, batch×n_0 and batch×n_L (when gathering) */
     cl_mem idx;           /* m ints: the epoch's shuffle */
     cl_mem P[2];          /* flat parameters, double-buffered */
-    cl_mem G, V;          /* flat gradients and momentum velocity */
+    cl_mem G;             /* flat gradients */
+    cl_mem V[2];          /* momentum velocity, double-buffered like P */
     cl_mem *A, *D;        /* L + 1 entries, 1 … L used: activations and deltas, batch×n_l */
     cl_mem partials;      /* cost partial sums, one a work-group */
     cl_mem costs;         /* one real: the last cost */
@@ -252,10 +253,11 @@ struct mlpcl_trainer {
     double prof_ns[K_COUNT];  /* device nanoseconds per kernel id since profiling began */
     long prof_count[K_COUNT]; /* launches per kernel id */
     /* host reference side (is_host) */
-    double *X_h, *Y_h;          /* copies of the training set */
-    double *Xb_h, *Yb_h;        /* one batch */
-    double **A_h, **D_h;        /* L + 1 entries, batch rows */
-    double *G_h, *V_h, *P_prev; /* gradients, velocity, the previous parameters */
+    double *X_h, *Y_h;       /* copies of the training set */
+    double *Xb_h, *Yb_h;     /* one batch */
+    double **A_h, **D_h;     /* L + 1 entries, batch rows */
+    double *G_h, *V_h;       /* gradients, velocity */
+    double *P_prev, *V_prev; /* the previous parameters and velocity (for a divergence) */
 };
 
 /* The plan for mb rows (gathered or not) at the parity of iteration iter (counted from the

@@ -173,6 +173,7 @@ static void ref_tail(mlpcl_trainer *tr, const double *X, size_t mb, double lr, d
     mlpcl__ref_hidden_deltas(net, P, tr->A_h, mb, tr->D_h);
     mlpcl__ref_gradients(net, X, tr->A_h, tr->D_h, mb, tr->G_h);
     memcpy(tr->P_prev, P, n * sizeof *P);
+    memcpy(tr->V_prev, tr->V_h, n * sizeof *P);
     for (size_t i = 0; i < n; ++i) {
         double g = tr->G_h[i];
         if (mu != 0.0) g = tr->V_h[i] = mu * tr->V_h[i] + g;
@@ -195,6 +196,7 @@ mlpcl_status mlpcl__ref_run(mlpcl_trainer *tr, const mlpcl_train_opts *opts,
             res->stop = MLPCL_STOP_DIVERGED;
             res->cost = last;
             if (k > 0) memcpy(tr->net->params, tr->P_prev, n * sizeof(double));
+            if (k > 0) memcpy(tr->V_h, tr->V_prev, n * sizeof(double));
             res->iterations = k;
             break;
         }
@@ -244,6 +246,7 @@ mlpcl_status mlpcl__ref_epoch(mlpcl_trainer *tr, const mlpcl_epoch_opts *opts,
             res->stop = MLPCL_STOP_DIVERGED;
             res->iterations = (long)(b - first);
             if (b > first) memcpy(tr->net->params, tr->P_prev, n * sizeof(double));
+            if (b > first) memcpy(tr->V_h, tr->V_prev, n * sizeof(double));
             break;
         }
         last = cost;
@@ -274,7 +277,9 @@ mlpcl_status mlpcl__ref_trainer_init(mlpcl_trainer *tr, const double *X, const d
     tr->G_h = malloc(n * sizeof(double));
     tr->V_h = calloc(n, sizeof(double));
     tr->P_prev = malloc(n * sizeof(double));
-    if (!tr->X_h || !tr->Y_h || !tr->Xb_h || !tr->Yb_h || !tr->G_h || !tr->V_h || !tr->P_prev)
+    tr->V_prev = calloc(n, sizeof(double));
+    if (!tr->X_h || !tr->Y_h || !tr->Xb_h || !tr->Yb_h || !tr->G_h || !tr->V_h || !tr->P_prev ||
+        !tr->V_prev)
         return mlpcl__fail(MLPCL_ERR_NOMEM, "out of host memory for the training data");
     if (m) {
         memcpy(tr->X_h, X, m * n0 * sizeof(double));
@@ -292,6 +297,7 @@ void mlpcl__ref_trainer_free(mlpcl_trainer *tr)
     free(tr->G_h);
     free(tr->V_h);
     free(tr->P_prev);
+    free(tr->V_prev);
     free_layers(tr->net->L, tr->A_h, tr->D_h);
 }
 

@@ -402,17 +402,18 @@ static mlpcl_status build_fused_plan(mlpcl_trainer *tr, int parity, mlpcl_plan *
     p->mb = tr->m;
     p->parity = parity;
     for (int last = 0; last < 2; ++last) {
-        karg a[] = {ARG_INT(tr->m),   ARG_INT(net->loss),     ARG_REAL(tr->target),
-                    ARG_REAL(scale),  ARG_MEM(tr->shape),     ARG_MEM(tr->X),
-                    ARG_MEM(tr->Y),   ARG_MEM(tr->P[parity]), ARG_MEM(tr->P[!parity]),
-                    ARG_MEM(tr->G),   ARG_MEM(tr->V),         ARG_MEM(A[1]),
-                    ARG_MEM(A[2]),    ARG_MEM(A[3]),          ARG_MEM(A[4]),
-                    ARG_MEM(D[1]),    ARG_MEM(D[2]),          ARG_MEM(D[3]),
-                    ARG_MEM(D[4]),    ARG_MEM(tr->costs),     ARG_MEM(tr->state),
-                    ARG_REAL(tr->lr), ARG_REAL(tr->momentum), ARG_INT(!last)};
+        karg a[] = {ARG_INT(tr->m),     ARG_INT(net->loss),     ARG_REAL(tr->target),
+                    ARG_REAL(scale),    ARG_MEM(tr->shape),     ARG_MEM(tr->X),
+                    ARG_MEM(tr->Y),     ARG_MEM(tr->P[parity]), ARG_MEM(tr->P[!parity]),
+                    ARG_MEM(tr->G),     ARG_MEM(tr->V[parity]), ARG_MEM(tr->V[!parity]),
+                    ARG_MEM(A[1]),      ARG_MEM(A[2]),          ARG_MEM(A[3]),
+                    ARG_MEM(A[4]),      ARG_MEM(D[1]),          ARG_MEM(D[2]),
+                    ARG_MEM(D[3]),      ARG_MEM(D[4]),          ARG_MEM(tr->costs),
+                    ARG_MEM(tr->state), ARG_REAL(tr->lr),       ARG_REAL(tr->momentum),
+                    ARG_INT(!last)};
         cl_kernel k;
         TRY(make_kernel(tr, K_FUSED, &k, N_ARGS(a), a));
-        TRY(add_step(p, k, 21));
+        TRY(add_step(p, k, 22));
         if (last) {
             p->fused_last = k;
             break;
@@ -546,7 +547,8 @@ static mlpcl_status build_plan(mlpcl_trainer *tr, size_t mb, int gathered, int p
                         ARG_MEM(tr->G),
                         ARG_INT(net->offset[l]),
                         ARG_MEM(P),
-                        ARG_MEM(tr->V),
+                        ARG_MEM(tr->V[parity]),
+                        ARG_MEM(tr->V[!parity]),
                         ARG_MEM(P_next),
                         ARG_REAL(tr->lr),
                         ARG_REAL(tr->momentum),
@@ -555,7 +557,7 @@ static mlpcl_status build_plan(mlpcl_trainer *tr, size_t mb, int gathered, int p
                         ARG_MEM(tr->Gs)};
             mlpcl_kernel_id id = narrow(tr, n_out) ? K_GEMM_GRADIENT_N : K_GEMM_GRADIENT;
             TRY(make_kernel(tr, id, &k, N_ARGS(a), a));
-            TRY(add_step(p, k, 10));
+            TRY(add_step(p, k, 11));
             TRY(add_gemm_launch(p, tr, k, id, l, n_in + 1, n_out, (size_t)tr->tune.gx,
                                 (size_t)tr->tune.gy, width_of(tr, id)));
             if (split == 1) continue;
@@ -565,10 +567,10 @@ static mlpcl_status build_plan(mlpcl_trainer *tr, size_t mb, int gathered, int p
             G3->local[2] = 1;
             karg r[] = {ARG_INT(count),         ARG_INT(split),          ARG_MEM(tr->Gs),
                         ARG_MEM(tr->G),         ARG_INT(net->offset[l]), ARG_MEM(P),
-                        ARG_MEM(tr->V),         ARG_MEM(P_next),         ARG_REAL(tr->lr),
-                        ARG_REAL(tr->momentum), ARG_MEM(tr->state)};
+                        ARG_MEM(tr->V[parity]), ARG_MEM(tr->V[!parity]), ARG_MEM(P_next),
+                        ARG_REAL(tr->lr),       ARG_REAL(tr->momentum),  ARG_MEM(tr->state)};
             TRY(make_kernel(tr, K_GRADIENT_REDUCE, &k, N_ARGS(r), r));
-            TRY(add_step(p, k, 8));
+            TRY(add_step(p, k, 9));
             TRY(add_launch(p, tr, k, K_GRADIENT_REDUCE, l, 1, count, 1));
             continue;
         }
@@ -580,8 +582,10 @@ static mlpcl_status build_plan(mlpcl_trainer *tr, size_t mb, int gathered, int p
 
     p->seg[SEG_UPDATE] = p->n_launch;
     if (tr->m && !tiled) { /* the tiled path updates in the gradients' epilogue */
-        karg a[] = {ARG_INT(n),     ARG_REAL(tr->lr), ARG_REAL(tr->momentum), ARG_MEM(P),
-                    ARG_MEM(tr->G), ARG_MEM(tr->V),   ARG_MEM(P_next),        ARG_MEM(tr->state)};
+        karg a[] = {
+            ARG_INT(n),        ARG_REAL(tr->lr),       ARG_REAL(tr->momentum),  ARG_MEM(P),
+            ARG_MEM(tr->G),    ARG_MEM(tr->V[parity]), ARG_MEM(tr->V[!parity]), ARG_MEM(P_next),
+            ARG_MEM(tr->state)};
         TRY(make_kernel(tr, K_UPDATE, &k, N_ARGS(a), a));
         TRY(add_step(p, k, 1));
         TRY(add_launch(p, tr, k, K_UPDATE, 0, 1, n, 1));
@@ -828,21 +832,14 @@ static mlpcl_status device_trainer_init(mlpcl_trainer *tr, const double *X, cons
         TRY(make_buffer(tr, &tr->Y, m * nL, r, "Y"));
         TRY(make_buffer(tr, &tr->idx, m, sizeof(cl_int), "shuffle index"));
         TRY(make_buffer(tr, &tr->G, n + pad, r, "gradients"));
-        TRY(make_buffer(tr, &tr->V, n + pad, r, "momentum velocity"));
+        TRY(make_buffer(tr, &tr->V[0], n + pad, r, "momentum velocity"));
+        TRY(make_buffer(tr, &tr->V[1], n + pad, r, "momentum velocity"));
         for (size_t l = 1; l <= L; ++l)
             TRY(make_buffer(tr, &tr->D[l], B * net->width[l] + pad, r, "deltas"));
         TRY(make_buffer(tr, &tr->partials, n_partials, r, "cost partial sums"));
         TRY(make_buffer(tr, &tr->costs, 1, r, "cost"));
         TRY(upload(tr, tr->X, X, m * n0));
         TRY(upload(tr, tr->Y, Y, m * nL));
-        double *zeros = calloc(n, sizeof *zeros);
-        if (!zeros) {
-            st = mlpcl__fail(MLPCL_ERR_NOMEM, "out of host memory for a trainer");
-            goto fail;
-        }
-        st = upload(tr, tr->V, zeros, n);
-        free(zeros);
-        if (st != MLPCL_OK) goto fail;
     }
     TRY(make_buffer(tr, &tr->state, 1, sizeof(cl_int), "stop flag"));
     if (tr->fused) {
@@ -908,9 +905,9 @@ void mlpcl_trainer_free(mlpcl_trainer *tr)
     } else {
         if (tr->ctx->queue) clFinish(tr->ctx->queue);
         for (size_t i = 0; i < tr->n_kernels; ++i) clReleaseKernel(tr->kernels[i]);
-        cl_mem *mems[] = {&tr->X,     &tr->Y,     &tr->Xb, &tr->Yb,    &tr->idx,
-                          &tr->P[0],  &tr->P[1],  &tr->G,  &tr->V,     &tr->partials,
-                          &tr->costs, &tr->state, &tr->WT, &tr->shape, &tr->Gs};
+        cl_mem *mems[] = {&tr->X,     &tr->Y,  &tr->Xb,    &tr->Yb,   &tr->idx,      &tr->P[0],
+                          &tr->P[1],  &tr->G,  &tr->V[0],  &tr->V[1], &tr->partials, &tr->costs,
+                          &tr->state, &tr->WT, &tr->shape, &tr->Gs};
         for (size_t i = 0; i < sizeof mems / sizeof *mems; ++i)
             if (*mems[i]) clReleaseMemObject(*mems[i]);
         for (size_t l = 1; tr->net && l <= tr->net->L; ++l) {
@@ -953,7 +950,7 @@ mlpcl_status mlpcl__trainer_read(mlpcl_trainer *tr, char what, size_t l, double 
     case 'G':
         return download(tr, tr->G, out, n);
     case 'V':
-        return download(tr, tr->V, out, n);
+        return download(tr, tr->V[(tr->iter + (long)l) & 1], out, n);
     case 'P':
         return download(tr, tr->P[(tr->iter + (long)l) & 1], out, n);
     case 'C':
@@ -1244,7 +1241,7 @@ mlpcl_status mlpcl_trainer_velocity(mlpcl_trainer *tr, double *v)
         memcpy(v, tr->V_h, n * sizeof *v);
         return MLPCL_OK;
     }
-    return download(tr, tr->V, v, n);
+    return download(tr, tr->V[tr->iter & 1], v, n);
 }
 
 mlpcl_status mlpcl_trainer_set_velocity(mlpcl_trainer *tr, const double *v)
@@ -1255,7 +1252,8 @@ mlpcl_status mlpcl_trainer_set_velocity(mlpcl_trainer *tr, const double *v)
         memcpy(tr->V_h, v, n * sizeof *v);
         return MLPCL_OK;
     }
-    return upload(tr, tr->V, v, n);
+    mlpcl_status st = upload(tr, tr->V[0], v, n);
+    return st == MLPCL_OK ? upload(tr, tr->V[1], v, n) : st;
 }
 
 /* ---- Predicting --------------------------------------------------------------------------- */

@@ -15,11 +15,11 @@
 /* One work-group, its size a power of two up to WG (1 suits CPUs: no barrier costs anything).
  * A1 … A4 and D1 … D4 are the layers' activations and deltas (m × n_l; unused ones may be
  * NULL). cost[0] gets the cost of P; unless the stop flag is (or becomes) set, or do_update is
- * 0, P_next = P − lr·(mu·V + G) with G and V written too. */
+ * 0, P_next = P − lr·(mu·V + G) with G and V_next written too. */
 __kernel void fused(const int m, const int loss, const REAL target, const REAL scale,
                     __constant int *shape, __global const REAL *X, __global const REAL *Y,
                     __global const REAL *P, __global REAL *P_next, __global REAL *G,
-                    __global REAL *V, __global REAL *A1, __global REAL *A2, __global REAL *A3,
+                    __global const REAL *V, __global REAL *V_next, __global REAL *A1, __global REAL *A2, __global REAL *A3,
                     __global REAL *A4, __global REAL *D1, __global REAL *D2, __global REAL *D3,
                     __global REAL *D4, __global REAL *cost, __global int *state, const REAL lr,
                     const REAL mu, const int do_update)
@@ -108,7 +108,7 @@ __kernel void fused(const int m, const int loss, const REAL target, const REAL s
             G[off + e] = g;
             if (mu != (REAL)0) {
                 g = mu * V[off + e] + g;
-                V[off + e] = g;
+                V_next[off + e] = g;
             }
             P_next[off + e] = P[off + e] - lr * g;
         }

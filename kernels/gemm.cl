@@ -176,7 +176,8 @@ INLINE void tile_samples(const int T, const int full, REALV acc[TM][TNV],
  * its work-items use them. */
 INLINE void product_gradient(const int T, const int m, const int n, const int k, __global const REAL *A,
                      __global const REAL *D, __global REAL *G, const int off,
-                     __global const REAL *P, __global REAL *V, __global REAL *P_next,
+                     __global const REAL *P, __global const REAL *V, __global REAL *V_next,
+                     __global REAL *P_next,
                      const REAL lr, const REAL mu, __global const int *state,
                      const int split, __global REAL *Gs)
 {
@@ -211,7 +212,7 @@ INLINE void product_gradient(const int T, const int m, const int n, const int k,
             if (stop) continue;
             if (mu != (REAL)0) {
                 g = (REALV)mu * VLOAD(0, V + at) + g;
-                store_lanes(g, lanes, V + at);
+                store_lanes(g, lanes, V_next + at);
             }
             store_lanes(VLOAD(0, P + at) - (REALV)lr * g, lanes, P_next + at);
         }
@@ -325,7 +326,8 @@ INLINE void product_backward(const int T, const int m, const int n, const int k,
  * gradient_reduce finishes the sums (in a fixed order) and the update. */
 INLINE void product_gradient(const int T, const int m, const int n, const int k,
                              __global const REAL *A, __global const REAL *D, __global REAL *G,
-                             const int off, __global const REAL *P, __global REAL *V,
+                             const int off, __global const REAL *P, __global const REAL *V,
+                             __global REAL *V_next,
                              __global REAL *P_next, const REAL lr, const REAL mu,
                              __global const int *state, const int split,
                              __global REAL *Gs TILE_PARAMS)
@@ -365,7 +367,7 @@ INLINE void product_gradient(const int T, const int m, const int n, const int k,
         if (stop) continue;
         if (mu != (REAL)0) {
             g = mu * V[at] + g;
-            V[at] = g;
+            V_next[at] = g;
         }
         P_next[at] = P[at] - lr * g;
     }
@@ -388,7 +390,8 @@ INLINE void product_gradient(const int T, const int m, const int n, const int k,
         __global const REAL *WT, __global const REAL *Act, __global REAL *D
 #define GRADIENT_ARGS                                                                          \
     const int m, const int n, const int k, __global const REAL *A, __global const REAL *D,     \
-        __global REAL *G, const int off, __global const REAL *P, __global REAL *V,             \
+        __global REAL *G, const int off, __global const REAL *P, __global const REAL *V,       \
+        __global REAL *V_next,                                                                  \
         __global REAL *P_next, const REAL lr, const REAL mu, __global const int *state,          \
         const int split, __global REAL *Gs
 
@@ -419,13 +422,13 @@ __kernel void gemm_backward_narrow(BACKWARD_ARGS)
 __kernel void gemm_gradient(GRADIENT_ARGS)
 {
     LOCAL_TILES
-    product_gradient(TNV, m, n, k, A, D, G, off, P, V, P_next, lr, mu, state, split, Gs TILES);
+    product_gradient(TNV, m, n, k, A, D, G, off, P, V, V_next, P_next, lr, mu, state, split, Gs TILES);
 }
 
 __kernel void gemm_gradient_narrow(GRADIENT_ARGS)
 {
     LOCAL_TILES
-    product_gradient(1, m, n, k, A, D, G, off, P, V, P_next, lr, mu, state, split, Gs TILES);
+    product_gradient(1, m, n, k, A, D, G, off, P, V, V_next, P_next, lr, mu, state, split, Gs TILES);
 }
 
 
@@ -433,7 +436,8 @@ __kernel void gemm_gradient_narrow(GRADIENT_ARGS)
  * G + off, then their update unless the stop flag is set. Global count. */
 __kernel void gradient_reduce(const int count, const int split, __global const REAL *Gs,
                               __global REAL *G, const int off, __global const REAL *P,
-                              __global REAL *V, __global REAL *P_next, const REAL lr,
+                              __global const REAL *V, __global REAL *V_next,
+                              __global REAL *P_next, const REAL lr,
                               const REAL mu, __global const int *state)
 {
     const int e = get_global_id(0);
@@ -444,7 +448,7 @@ __kernel void gradient_reduce(const int count, const int split, __global const R
     if (state[0]) return;
     if (mu != (REAL)0) {
         g = mu * V[off + e] + g;
-        V[off + e] = g;
+        V_next[off + e] = g;
     }
     P_next[off + e] = P[off + e] - lr * g;
 }

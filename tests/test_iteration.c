@@ -44,7 +44,7 @@ typedef struct trace {
     double *costs;
     size_t n, cap;
     mlpcl_train_result res;
-    double *params;
+    double *params, *velocity;
 } trace;
 
 static void record(void *user, long iter, double cost)
@@ -64,14 +64,24 @@ static void raise_flag_at_100(void *user, long iter, double cost)
     if (iter == 100) *(volatile sig_atomic_t *)user = 1;
 }
 
+static trace run_momentum(mlpcl_ctx *ctx, const problem *p, mlpcl_precision prec, double lr,
+                          double momentum, double target, long max_iter, int lookahead);
+
 static trace run(mlpcl_ctx *ctx, const problem *p, mlpcl_precision prec, double lr, double target,
                  long max_iter, int lookahead)
+{
+    return run_momentum(ctx, p, prec, lr, 0.0, target, max_iter, lookahead);
+}
+
+static trace run_momentum(mlpcl_ctx *ctx, const problem *p, mlpcl_precision prec, double lr,
+                          double momentum, double target, long max_iter, int lookahead)
 {
     trace t = {0};
     mlpcl_trainer *tr;
     mlpcl_train_opts o;
     mlpcl_train_opts_default(&o);
     o.lr = lr;
+    o.momentum = momentum;
     o.target = target;
     o.max_iter = max_iter;
     o.lookahead = lookahead;
@@ -84,7 +94,9 @@ static trace run(mlpcl_ctx *ctx, const problem *p, mlpcl_precision prec, double 
     OK(mlpcl_trainer_params(tr, out));
     size_t n = mlpcl_net_n_params(out);
     t.params = malloc(n * sizeof *t.params);
+    t.velocity = malloc(n * sizeof *t.velocity);
     memcpy(t.params, out->params, n * sizeof *t.params);
+    OK(mlpcl_trainer_velocity(tr, t.velocity));
     mlpcl_net_free(out);
     mlpcl_trainer_free(tr);
     return t;
@@ -94,6 +106,7 @@ static void free_trace(trace *t)
 {
     free(t->costs);
     free(t->params);
+    free(t->velocity);
 }
 
 /* The same run, bit for bit: stop, iterations, every cost and every parameter. */
@@ -217,6 +230,27 @@ int main(void)
             CHECK(!memcmp(upto.params, stall.params, np * sizeof(double)),
                   "diverged: kept weights are not those of iteration %ld", k - 1);
             free_trace(&upto);
+            /* With momentum, the velocity kept is that iteration's too (on the device and the
+             * host): a checkpoint of a diverged run resumes exactly. */
+            mlpcl_ctx *both[2] = {ctx, host};
+            for (int c = 0; c < 2; ++c) {
+                mlpcl_precision pr = c ? MLPCL_DOUBLE : MLPCL_FLOAT;
+                for (int la = 0; la <= 4; la += 4) {
+                    trace dm = run_momentum(both[c], runs[r].p, pr, runs[r].lr, 0.5, 0.0, 100000,
+                                            c ? 0 : la);
+                    long km = dm.res.iterations;
+                    trace um = run_momentum(both[c], runs[r].p, pr, runs[r].lr, 0.5, 0.0,
+                                            km > 0 ? km - 1 : 0, 0);
+                    CHECK(dm.res.stop == MLPCL_STOP_DIVERGED && km >= 1 &&
+                              !memcmp(um.params, dm.params, np * sizeof(double)) &&
+                              !memcmp(um.velocity, dm.velocity, np * sizeof(double)),
+                          "diverged with momentum on %s (lookahead %d): weights or velocity kept "
+                          "are not those of iteration %ld",
+                          both[c]->info.name, la, km - 1);
+                    free_trace(&dm);
+                    free_trace(&um);
+                }
+            }
             if (fp64) { /* the host reference diverges at the same iteration */
                 trace hr = run(host, runs[r].p, MLPCL_DOUBLE, runs[r].lr, runs[r].target,
                                runs[r].max_iter, 0);
