@@ -33,6 +33,7 @@ static const char usage[] =
     "  --hidden H         hidden units (default 1024)\n"
     "  --iterations N     timed iterations a candidate, after one to warm up (default 3)\n"
     "  --params LIST      only these tunables, comma-separated (default: all)\n"
+    "  --from SETTINGS    start from these values instead of the defaults (e.g. tm=8,tnv=1)\n"
     "  --dry-run          search and print, but save nothing\n"
     "  -h, --help         this text\n";
 
@@ -108,7 +109,7 @@ int cmd_tune(int argc, char **argv)
 {
     static const char *const precisions[] = {"float", "double", NULL};
     args a = {argc, 1, argv, "tune", 0};
-    const char *device = NULL, *only = NULL;
+    const char *device = NULL, *only = NULL, *from = NULL;
     long samples = 8192, hidden = 1024, iterations = 3;
     int precision = 0, dry = 0, rc = 0, st;
     for (; a.i < argc; ++a.i) {
@@ -122,6 +123,8 @@ int cmd_tune(int argc, char **argv)
             device = v;
         } else if (take(&a, "--params", &v)) {
             only = v;
+        } else if (take(&a, "--from", &v)) {
+            from = v;
         } else if (take(&a, "--samples", &v)) {
             rc = parse_long(&a, "--samples", v, 16, 10000000, &samples);
         } else if (take(&a, "--hidden", &v)) {
@@ -162,6 +165,26 @@ int cmd_tune(int argc, char **argv)
     setting best = {{0}};
     static const int cpu_default[] = {12, 2, 64, 8, 8, 8}, gpu_default[] = {64, 64, 4, 4, 16};
     for (int i = 0; ps[i].name; ++i) best.v[i] = gpu ? gpu_default[i] : cpu_default[i];
+    for (const char *p = from; p && *p;) { /* --from: name=value pairs over the defaults */
+        size_t len = strcspn(p, ",");
+        int i = 0, found = 0;
+        for (; ps[i].name; ++i) {
+            size_t k = strlen(ps[i].name);
+            if (len > k + 1 && !strncmp(p, ps[i].name, k) && p[k] == '=') {
+                best.v[i] = atoi(p + k + 1);
+                found = best.v[i] > 0;
+                break;
+            }
+        }
+        if (!found) {
+            rc = failf(EXIT_USAGE,
+                       "tune: --from expects name=value pairs of %s tunables, not "
+                       "'%.*s'",
+                       gpu ? "GPU" : "CPU", (int)len, p);
+            goto done;
+        }
+        p += len + (p[len] == ',');
+    }
     char text[256], base_text[256];
     format(ps, gpu, &best, base_text, sizeof base_text);
     printf("tuning %s (%s) in %s on steps of 784-%ld-10, %zu samples; default %s\n", dev->name,

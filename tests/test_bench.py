@@ -1,0 +1,106 @@
+#!/usr/bin/python3
+"""mlpcl bench and mlpcl tune as a user runs them, on small sizes: the table, CSV and JSON, the
+correctness check against the host reference, --compare, tools/plot's bar chart, and a tuning
+search whose winner lands in the cache and is then used.
+
+usage: test_bench.py MLPCL_BINARY"""
+import csv
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+SKIP = 77
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+failures = 0
+
+
+def check(cond, msg):
+    global failures
+    if not cond:
+        failures += 1
+        print("FAIL:", msg)
+    return cond
+
+
+def run(args, env=None, code=0):
+    e = dict(os.environ)
+    e.update(env or {})
+    p = subprocess.run(args, capture_output=True, text=True, env=e)
+    check(p.returncode == code, "%s: exit %d, expected %d\n%s%s" % (" ".join(args), p.returncode,
+                                                                 code, p.stdout[-3000:],
+                                                                 p.stderr[-3000:]))
+    return p.stdout, p.stderr
+
+
+def main():
+    binary = sys.argv[1]
+    p = subprocess.run([binary, "train", "--max-iter", "0", "--print-every", "0"],
+                       capture_output=True, text=True)
+    if p.returncode == 3 and ("platform" in p.stderr or "no OpenCL device" in p.stderr):
+        print("SKIP: no OpenCL device:", p.stderr.strip())
+        return SKIP
+    with tempfile.TemporaryDirectory() as tmp:
+        cache = {"MLPCL_TUNE_CACHE": os.path.join(tmp, "tuning")}
+        js, cs = os.path.join(tmp, "b.json"), os.path.join(tmp, "b.csv")
+        # The default device and the host; small sizes (the large workloads on 128 samples).
+        out, _ = run([binary, "bench", "--workloads", "tutorial,784-256-10", "--samples", "128",
+                      "--repeat", "2", "--iterations", "1", "--json", js, "--csv", cs], cache)
+        check(re.search(r"^tutorial +\d+:\d+ .* ok$", out, re.M), "bench: no checked tutorial "
+              "row on the device:\n" + out)
+        check(re.search(r"^784-256-10 +host ", out, re.M), "bench: no host row")
+        check(re.search(r"kernels: .*%", out), "bench: no kernel shares")
+        with open(js) as f:
+            doc = json.load(f)
+        rs = doc["results"]
+        check(len(rs) == 4 and {r["workload"] for r in rs} == {"tutorial", "784-256-10"},
+              "bench JSON: %d results" % len(rs))
+        for r in rs:
+            check(r["median_s"] > 0 and r["min_s"] <= r["median_s"] <= r["max_s"],
+                  "bench JSON: times of %s on %s" % (r["workload"], r["device"]))
+            if r["device"] != "host":
+                check(r.get("check_ok") is True, "bench: %s on the device failed its check: %s"
+                      % (r["workload"], r.get("check")))
+                check(r["kernel_seconds"], "bench JSON: no profile of %s" % r["workload"])
+        check(doc["gflops_formula"].startswith("6 * batch"), "bench JSON: the formula")
+        with open(cs) as f:
+            rows = list(csv.DictReader(f))
+        check(len(rows) == 4 and all(float(r["median_s"]) > 0 for r in rows), "bench CSV")
+        out, _ = run([binary, "bench", "--workloads", "tutorial", "--device", "host",
+                      "--repeat", "1", "--compare", js], cache)
+        check(re.search(r"tutorial +host .* -> .* s: x[\d.]+", out), "--compare:\n" + out)
+        png = os.path.join(tmp, "b.png")
+        p = subprocess.run([os.path.join(ROOT, "tools", "plot"), js, png], capture_output=True,
+                           text=True)
+        if check(p.returncode == 0, "tools/plot: " + p.stderr):
+            with open(png, "rb") as f:
+                check(f.read(8) == b"\x89PNG\r\n\x1a\n", "tools/plot: not a PNG")
+        run([binary, "bench", "--workloads", "nope"], cache, code=2)
+        run([binary, "bench", "--device", "no-such-device", "--workloads", "tutorial"], cache,
+            code=3)
+
+        # A small tuning search, from small tiles so that it compiles quickly; the winner is
+        # saved for this device and bench then shows the tiled kernels built with it.
+        out, _ = run([binary, "tune", "--from", "tm=4,tnv=1", "--params", "tnv", "--samples",
+                      "64", "--hidden", "32", "--iterations", "1"], cache)
+        m = re.search(r"^best: path=tiled,(\S+), ", out, re.M)
+        if check(m, "tune: no best line:\n" + out) and check(os.path.exists(cache[
+                "MLPCL_TUNE_CACHE"]), "tune: nothing saved"):
+            with open(cache["MLPCL_TUNE_CACHE"]) as f:
+                line = f.read()
+            check(line.rstrip("\n").endswith("\t" + m.group(1)) and "\tfloat\t" in line,
+                  "tune cache: %r, best %s" % (line, m.group(1)))
+            out, _ = run([binary, "bench", "--workloads", "784-256-10", "--device", "",
+                          "--samples", "64", "--repeat", "1", "--iterations", "1"], cache)
+            best = m.group(1).replace("local=0,", "")
+            check("tiled (%s)" % best in out or "local=1" in best,
+                  "bench does not use the tuned %s:\n%s" % (best, out))
+        run([binary, "tune", "--from", "bogus=1"], cache, code=2)
+    print("test_bench:", "%d check(s) failed" % failures if failures else "all checks passed")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
