@@ -83,8 +83,11 @@ def main():
 
         # A small tuning search, from small tiles so that it compiles quickly; the winner is
         # saved for this device and bench then shows the tiled kernels built with it.
-        out, _ = run([binary, "tune", "--from", "tm=4,tnv=1", "--params", "tnv", "--samples",
-                      "64", "--hidden", "32", "--iterations", "1"], cache)
+        gpu = any("local=1" in r["kernels"] for r in rs)  # tiles in local memory: a GPU
+        small = ["--from", "bm=32,bn=32,wm=4,wn=4", "--params", "bk"] if gpu else \
+            ["--from", "tm=4,tnv=1", "--params", "tnv"]
+        out, _ = run([binary, "tune"] + small + ["--samples", "64", "--hidden", "32",
+                                                  "--iterations", "1"], cache)
         m = re.search(r"^best: path=tiled,(\S+), ", out, re.M)
         if check(m, "tune: no best line:\n" + out) and check(os.path.exists(cache[
                 "MLPCL_TUNE_CACHE"]), "tune: nothing saved"):
