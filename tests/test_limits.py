@@ -189,6 +189,10 @@ def test_work_groups(device, sel):
         env = {"POCL_CACHE_DIR": cache(tag),
                "MLPCL_TEST_PATHS": "path=simple;path=tiled,local=0,tm=5,tnv=1;"
                                    "path=tiled,local=1,bm=12,bn=8,bk=5,wm=3,wn=2"}
+        # In the sanitizer build LeakSanitizer's exit-time scan of these runs sometimes dies
+        # ("Tracer caught signal 11") while POCL's threads are mid-way: it checks nothing here
+        # that CTest's own runs of test_kernels and test_iteration do not check for leaks.
+        env["LSAN_OPTIONS"] = ENV.get("LSAN_OPTIONS", "") + ":detect_leaks=0"
         if wg:
             env["POCL_MAX_WORK_GROUP_SIZE"] = wg
         got = device_info(env).get(device, (None,))[0]
