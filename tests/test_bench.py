@@ -8,6 +8,7 @@ import csv
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -72,11 +73,14 @@ def main():
                       "--repeat", "1", "--compare", js], cache)
         check(re.search(r"tutorial +host .* -> .* s: x[\d.]+", out), "--compare:\n" + out)
         png = os.path.join(tmp, "b.png")
-        p = subprocess.run([os.path.join(ROOT, "tools", "plot"), js, png], capture_output=True,
-                           text=True)
-        if check(p.returncode == 0, "tools/plot: " + p.stderr):
-            with open(png, "rb") as f:
-                check(f.read(8) == b"\x89PNG\r\n\x1a\n", "tools/plot: not a PNG")
+        if not shutil.which("gnuplot"):  # tools/setup-debian installs it; CI has it
+            print("note: gnuplot is not installed here: tools/plot's bar chart not checked")
+        else:
+            p = subprocess.run([os.path.join(ROOT, "tools", "plot"), js, png],
+                               capture_output=True, text=True)
+            if check(p.returncode == 0, "tools/plot: " + p.stderr):
+                with open(png, "rb") as f:
+                    check(f.read(8) == b"\x89PNG\r\n\x1a\n", "tools/plot: not a PNG")
         run([binary, "bench", "--workloads", "nope"], cache, code=2)
         run([binary, "bench", "--device", "no-such-device", "--workloads", "tutorial"], cache,
             code=3)
