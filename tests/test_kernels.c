@@ -128,8 +128,8 @@ int main(void)
     const char *list[16];
     size_t n_paths = 0;
     char *chosen = getenv("MLPCL_TEST_PATHS") ? strdup(getenv("MLPCL_TEST_PATHS")) : NULL;
-    for (char *save = NULL, *tok = chosen ? strtok_r(chosen, ";", &save) : NULL; tok && n_paths < 16;
-         tok = strtok_r(NULL, ";", &save))
+    for (char *save = NULL, *tok = chosen ? strtok_r(chosen, ";", &save) : NULL;
+         tok && n_paths < 16; tok = strtok_r(NULL, ";", &save))
         list[n_paths++] = tok;
     if (!chosen)
         for (size_t t = 0; t < sizeof paths / sizeof *paths; ++t) list[n_paths++] = paths[t];
@@ -145,8 +145,8 @@ int main(void)
                 for (size_t s = 0; s < sizeof sizes / sizeof *sizes; ++s)
                     run_case(ctx, &cases[c], sizes[s], prec);
         }
-        printf("%s: largest error / tolerance so far: float %.3g, double %.3g\n", list[t],
-               worst[0], worst[1]);
+        printf("%s: largest error / tolerance so far: float %.3g, double %.3g\n", list[t], worst[0],
+               worst[1]);
     }
     free(chosen);
     printf("largest error / tolerance: float %.3g, double %.3g\n", worst[0], worst[1]);
