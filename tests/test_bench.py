@@ -13,17 +13,10 @@ import subprocess
 import sys
 import tempfile
 
-SKIP = 77
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from testlib import SKIP, check, failed, no_device  # noqa: E402
+
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
-failures = 0
-
-
-def check(cond, msg):
-    global failures
-    if not cond:
-        failures += 1
-        print("FAIL:", msg)
-    return cond
 
 
 def run(args, env=None, code=0):
@@ -38,10 +31,9 @@ def run(args, env=None, code=0):
 
 def main():
     binary = sys.argv[1]
-    p = subprocess.run([binary, "train", "--max-iter", "0", "--print-every", "0"],
-                       capture_output=True, text=True)
-    if p.returncode == 3 and ("platform" in p.stderr or "no OpenCL device" in p.stderr):
-        print("SKIP: no OpenCL device:", p.stderr.strip())
+    reason = no_device(binary)
+    if reason:
+        print("SKIP: no OpenCL device:", reason)
         return SKIP
     with tempfile.TemporaryDirectory() as tmp:
         cache = {"MLPCL_TUNE_CACHE": os.path.join(tmp, "tuning")}
@@ -105,8 +97,8 @@ def main():
             check("tiled (%s)" % best in out or "local=1" in best,
                   "bench does not use the tuned %s:\n%s" % (best, out))
         run([binary, "tune", "--from", "bogus=1"], cache, code=2)
-    print("test_bench:", "%d check(s) failed" % failures if failures else "all checks passed")
-    return 1 if failures else 0
+    print("test_bench:", "%d check(s) failed" % failed() if failed() else "all checks passed")
+    return 1 if failed() else 0
 
 
 if __name__ == "__main__":

@@ -11,16 +11,10 @@ import subprocess
 import sys
 import tempfile
 
-SKIP = 77
-failures = 0
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from testlib import SKIP, check, failed  # noqa: E402
+
 BIN = None
-
-
-def check(cond, msg):
-    global failures
-    if not cond:
-        failures += 1
-        print("FAIL:", msg)
 
 
 def run(*args, env=None):
@@ -244,8 +238,8 @@ def main():
         test_device_errors(tmp)
         test_not_converged()
         test_gen(tmp)
-    print("test_cli:", "%d check(s) failed" % failures if failures else "all checks passed")
-    return 1 if failures else 0
+    print("test_cli:", "%d check(s) failed" % failed() if failed() else "all checks passed")
+    return 1 if failed() else 0
 
 
 if __name__ == "__main__":

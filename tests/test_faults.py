@@ -40,9 +40,10 @@ import sys
 import tempfile
 import time
 
-SKIP = 77
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from testlib import SKIP, check, failed  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-failures = 0
 BIN = None
 JOBS = 2  # runs at a time: each POCL process is mostly waiting on its own small kernels
 
@@ -72,14 +73,6 @@ OTHER_CODES = [("platform", 1, -6), ("buffer", 1, -4), ("build", 1, -11), ("enqu
                ("read", 1, -36), ("context", 1, -6)]
 CRASH = re.compile(r"Sanitizer|runtime error:|Segmentation|Aborted|Traceback|core dumped")
 LAYER_TROUBLE = re.compile(r"^faultlayer: (leaked|released)", re.M)
-
-
-def check(cond, msg):
-    global failures
-    if not cond:
-        failures += 1
-        print("FAIL:", msg)
-    return cond
 
 
 def base_env():
@@ -395,8 +388,8 @@ def main():
                                               count))
             print("  %-10s %s" % (sc.name, ", ".join(row)))
         print("total: %d faults in %d kinds, %d absorbed, %d failed checks, %.1f s"
-              % (total, len(CALLS), absorbed, failures, time.time() - t0))
-    return 1 if failures else 0
+              % (total, len(CALLS), absorbed, failed(), time.time() - t0))
+    return 1 if failed() else 0
 
 
 if __name__ == "__main__":

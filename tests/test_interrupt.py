@@ -25,20 +25,11 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from testlib import SKIP, check, failed, no_device  # noqa: E402
 import safetensors_numpy  # noqa: E402
 
-SKIP = 77
-failures = 0
 BIN = None
 RNG = None
-
-
-def check(cond, msg):
-    global failures
-    if not cond:
-        failures += 1
-        print("FAIL:", msg)
-    return cond
 
 
 def default_signals():
@@ -385,10 +376,9 @@ def test_usage(tmp):
 def main():
     global BIN, RNG
     BIN = sys.argv[1]
-    p = subprocess.run([BIN, "train", "--max-iter", "0", "--print-every", "0"],
-                       capture_output=True, text=True)
-    if p.returncode == 3 and ("platform" in p.stderr or "no OpenCL device" in p.stderr):
-        print("SKIP: no OpenCL device:", p.stderr.strip())
+    reason = no_device(BIN)
+    if reason:
+        print("SKIP: no OpenCL device:", reason)
         return SKIP
     seed = int(os.environ.get("MLPCL_TEST_SEED", random.randrange(1 << 30)))
     print("MLPCL_TEST_SEED=%d" % seed)
@@ -408,9 +398,9 @@ def main():
         test_kill9(tmp, csv, epochs, ref)
         test_finished(tmp, csv, epochs, ref)
         test_divergence(tmp, small)
-    print("test_interrupt: %s (%.1f s)" % ("%d check(s) failed" % failures if failures
+    print("test_interrupt: %s (%.1f s)" % ("%d check(s) failed" % failed() if failed()
                                            else "all checks passed", time.monotonic() - t0))
-    return 1 if failures else 0
+    return 1 if failed() else 0
 
 
 if __name__ == "__main__":

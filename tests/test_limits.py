@@ -28,21 +28,14 @@ import sys
 import tempfile
 import time
 
-SKIP = 77
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from testlib import SKIP, check, failed  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-failures = 0
 BIN = None
 ENV = None
 TMP = None
 GIB = 1 << 30
-
-
-def check(cond, msg):
-    global failures
-    if not cond:
-        failures += 1
-        print("FAIL:", msg)
-    return cond
 
 
 def run(cmd, env=None, cwd=None):
@@ -247,9 +240,9 @@ def main():
         sel, device = m.group(1), m.group(2)
         test_memory(device, sel, layer)
         test_work_groups(device, sel)
-    print("%s (%.1f s)" % ("all checks passed" if not failures else "%d failed" % failures,
+    print("%s (%.1f s)" % ("all checks passed" if not failed() else "%d failed" % failed(),
                            time.time() - t0))
-    return 1 if failures else 0
+    return 1 if failed() else 0
 
 
 if __name__ == "__main__":

@@ -33,19 +33,12 @@ import time
 
 import numpy as np
 
-SKIP = 77
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from testlib import SKIP, check, failed, no_device  # noqa: E402
+
 BIN = None
-failures = 0
 BOUND_KIB = 2048
 WARMUP = 0.25  # share of the run's samples before the baseline
-
-
-def check(cond, msg):
-    global failures
-    if not cond:
-        failures += 1
-        print("FAIL:", msg)
-    return cond
 
 
 def rss_kib(pid):
@@ -146,10 +139,9 @@ def soak_epochs(tmp, epochs, sanitized):
 def main():
     global BIN
     BIN = sys.argv[1]
-    p = subprocess.run([BIN, "train", "--max-iter", "0", "--print-every", "0"],
-                       capture_output=True, text=True)
-    if p.returncode == 3 and ("platform" in p.stderr or "no OpenCL device" in p.stderr):
-        print("SKIP: no OpenCL device:", p.stderr.strip())
+    reason = no_device(BIN)
+    if reason:
+        print("SKIP: no OpenCL device:", reason)
         return SKIP
     if not os.path.exists("/proc/self/status"):
         print("SKIP: no /proc to read RSS from")
@@ -174,9 +166,9 @@ def main():
             else:
                 print("note: the device has no double precision; the double soak is not run")
         soak_epochs(tmp, epochs, sanitized)
-    print("test_soak: %s (%.1f s)" % ("%d check(s) failed" % failures if failures
+    print("test_soak: %s (%.1f s)" % ("%d check(s) failed" % failed() if failed()
                                       else "all checks passed", time.monotonic() - t0))
-    return 1 if failures else 0
+    return 1 if failed() else 0
 
 
 if __name__ == "__main__":

@@ -25,20 +25,12 @@ import tempfile
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from testlib import SKIP, check, failed, no_device  # noqa: E402
 import safetensors_numpy  # noqa: E402
 
-SKIP = 77
 FASHION = "/usr/share/datasets/fashion-mnist"
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
-failures = 0
 BIN = None
-
-
-def check(cond, msg):
-    global failures
-    if not cond:
-        failures += 1
-        print("FAIL:", msg)
 
 
 def run(*args, code=0):
@@ -222,17 +214,16 @@ def test_bad_usage(tmp):
 def main():
     global BIN
     BIN = sys.argv[1]
-    p = subprocess.run([BIN, "train", "--max-iter", "0", "--print-every", "0"],
-                       capture_output=True, text=True)
-    if p.returncode == 3 and ("platform" in p.stderr or "no OpenCL device" in p.stderr):
-        print("SKIP: no OpenCL device:", p.stderr.strip())
+    reason = no_device(BIN)
+    if reason:
+        print("SKIP: no OpenCL device:", reason)
         return SKIP
     with tempfile.TemporaryDirectory() as tmp:
         test_bad_usage(tmp)
         test_csv_and_resume(tmp)
         test_fashion(tmp)
-    print("test_train_data:", "%d check(s) failed" % failures if failures else "all checks passed")
-    return 1 if failures else 0
+    print("test_train_data:", "%d check(s) failed" % failed() if failed() else "all checks passed")
+    return 1 if failed() else 0
 
 
 if __name__ == "__main__":

@@ -18,17 +18,9 @@ import tempfile
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from testlib import SKIP, check, failed  # noqa: E402
 import tutorial_numpy  # noqa: E402
 
-SKIP = 77
-failures = 0
-
-
-def check(cond, msg):
-    global failures
-    if not cond:
-        failures += 1
-        print("FAIL:", msg)
 
 
 def mlpcl(binary, *args):
@@ -142,8 +134,8 @@ def main():
         write_csv(yp, r.random((12, 2)), header="y1,y2")
         for prec in precisions:
             compare("header rows, m=12", binary, xp, yp, prec)
-    print("test_tutorial:", "%d check(s) failed" % failures if failures else "all checks passed")
-    return 1 if failures else 0
+    print("test_tutorial:", "%d check(s) failed" % failed() if failed() else "all checks passed")
+    return 1 if failed() else 0
 
 
 if __name__ == "__main__":

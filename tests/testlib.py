@@ -1,0 +1,30 @@
+"""What the Python tests share: a check that counts failures and keeps going, the count, and
+whether an OpenCL device is there (a test that needs one and finds none exits SKIP, which CTest
+reports as skipped)."""
+import subprocess
+
+SKIP = 77
+_failures = 0
+
+
+def check(cond, msg):
+    """Counts and prints a failure when cond is false; returns cond."""
+    global _failures
+    if not cond:
+        _failures += 1
+        print("FAIL:", msg)
+    return cond
+
+
+def failed():
+    """How many checks have failed so far."""
+    return _failures
+
+
+def no_device(binary):
+    """Why mlpcl cannot reach an OpenCL device (its message), or None when it can."""
+    p = subprocess.run([binary, "train", "--max-iter", "0", "--print-every", "0"],
+                       capture_output=True, text=True)
+    if p.returncode == 3 and ("platform" in p.stderr or "no OpenCL device" in p.stderr):
+        return p.stderr.strip()
+    return None
