@@ -14,7 +14,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import SKIP, check, failed, no_device  # noqa: E402
+from testlib import SKIP, check, finish, skip_without_device  # noqa: E402
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 
@@ -31,9 +31,7 @@ def run(args, env=None, code=0):
 
 def main():
     binary = sys.argv[1]
-    reason = no_device(binary)
-    if reason:
-        print("SKIP: no OpenCL device:", reason)
+    if skip_without_device(binary):
         return SKIP
     with tempfile.TemporaryDirectory() as tmp:
         cache = {"MLPCL_TUNE_CACHE": os.path.join(tmp, "tuning")}
@@ -97,8 +95,7 @@ def main():
             check("tiled (%s)" % best in out or "local=1" in best,
                   "bench does not use the tuned %s:\n%s" % (best, out))
         run([binary, "tune", "--from", "bogus=1"], cache, code=2)
-    print("test_bench:", "%d check(s) failed" % failed() if failed() else "all checks passed")
-    return 1 if failed() else 0
+    return finish("test_bench")
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import SKIP, check, failed  # noqa: E402
+from testlib import SKIP, check, finish, skip_without_device  # noqa: E402
 
 BIN = None
 
@@ -225,9 +225,7 @@ def test_gen(tmp):
 def main():
     global BIN
     BIN = sys.argv[1]
-    rc, out, err = run("train", "--max-iter", "0", "--print-every", "0")
-    if rc == 3 and ("platform" in err or "no OpenCL device" in err):
-        print("SKIP: no OpenCL device:", err.strip())
+    if skip_without_device(BIN):
         return SKIP
     with tempfile.TemporaryDirectory() as tmp:
         os.chdir(tmp)
@@ -238,8 +236,7 @@ def main():
         test_device_errors(tmp)
         test_not_converged()
         test_gen(tmp)
-    print("test_cli:", "%d check(s) failed" % failed() if failed() else "all checks passed")
-    return 1 if failed() else 0
+    return finish("test_cli")
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import SKIP, check, failed, no_device  # noqa: E402
+from testlib import SKIP, check, finish, skip_without_device  # noqa: E402
 import safetensors_numpy  # noqa: E402
 
 BIN = None
@@ -376,9 +376,7 @@ def test_usage(tmp):
 def main():
     global BIN, RNG
     BIN = sys.argv[1]
-    reason = no_device(BIN)
-    if reason:
-        print("SKIP: no OpenCL device:", reason)
+    if skip_without_device(BIN):
         return SKIP
     seed = int(os.environ.get("MLPCL_TEST_SEED", random.randrange(1 << 30)))
     print("MLPCL_TEST_SEED=%d" % seed)
@@ -398,9 +396,7 @@ def main():
         test_kill9(tmp, csv, epochs, ref)
         test_finished(tmp, csv, epochs, ref)
         test_divergence(tmp, small)
-    print("test_interrupt: %s (%.1f s)" % ("%d check(s) failed" % failed() if failed()
-                                           else "all checks passed", time.monotonic() - t0))
-    return 1 if failed() else 0
+    return finish("test_interrupt", t0)
 
 
 if __name__ == "__main__":

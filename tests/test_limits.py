@@ -29,7 +29,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import SKIP, check, failed  # noqa: E402
+from testlib import SKIP, check, finish  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BIN = None
@@ -229,7 +229,7 @@ def main():
     layer = helper("faultlayer", "libmlpcl_faultlayer.so")
     if not check(os.path.exists(layer), "no fault layer at %s" % layer):
         layer = None
-    t0 = time.time()
+    t0 = time.monotonic()
     with tempfile.TemporaryDirectory() as tmp:
         TMP = tmp
         rc, out, err = run([BIN, "devices"], {"POCL_CACHE_DIR": cache("devices")})
@@ -240,9 +240,7 @@ def main():
         sel, device = m.group(1), m.group(2)
         test_memory(device, sel, layer)
         test_work_groups(device, sel)
-    print("%s (%.1f s)" % ("all checks passed" if not failed() else "%d failed" % failed(),
-                           time.time() - t0))
-    return 1 if failed() else 0
+    return finish("test_limits", t0)
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import SKIP, check, failed, no_device  # noqa: E402
+from testlib import SKIP, check, finish, skip_without_device  # noqa: E402
 
 BIN = None
 BOUND_KIB = 2048
@@ -139,9 +139,7 @@ def soak_epochs(tmp, epochs, sanitized):
 def main():
     global BIN
     BIN = sys.argv[1]
-    reason = no_device(BIN)
-    if reason:
-        print("SKIP: no OpenCL device:", reason)
+    if skip_without_device(BIN):
         return SKIP
     if not os.path.exists("/proc/self/status"):
         print("SKIP: no /proc to read RSS from")
@@ -166,9 +164,7 @@ def main():
             else:
                 print("note: the device has no double precision; the double soak is not run")
         soak_epochs(tmp, epochs, sanitized)
-    print("test_soak: %s (%.1f s)" % ("%d check(s) failed" % failed() if failed()
-                                      else "all checks passed", time.monotonic() - t0))
-    return 1 if failed() else 0
+    return finish("test_soak", t0)
 
 
 if __name__ == "__main__":

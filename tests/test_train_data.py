@@ -25,7 +25,7 @@ import tempfile
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import SKIP, check, failed, no_device  # noqa: E402
+from testlib import SKIP, check, finish, skip_without_device  # noqa: E402
 import safetensors_numpy  # noqa: E402
 
 FASHION = "/usr/share/datasets/fashion-mnist"
@@ -214,16 +214,13 @@ def test_bad_usage(tmp):
 def main():
     global BIN
     BIN = sys.argv[1]
-    reason = no_device(BIN)
-    if reason:
-        print("SKIP: no OpenCL device:", reason)
+    if skip_without_device(BIN):
         return SKIP
     with tempfile.TemporaryDirectory() as tmp:
         test_bad_usage(tmp)
         test_csv_and_resume(tmp)
         test_fashion(tmp)
-    print("test_train_data:", "%d check(s) failed" % failed() if failed() else "all checks passed")
-    return 1 if failed() else 0
+    return finish("test_train_data")
 
 
 if __name__ == "__main__":

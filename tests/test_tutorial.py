@@ -18,7 +18,7 @@ import tempfile
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import SKIP, check, failed  # noqa: E402
+from testlib import SKIP, check, finish, skip_without_device  # noqa: E402
 import tutorial_numpy  # noqa: E402
 
 
@@ -101,9 +101,7 @@ def write_csv(path, a, header=None):
 
 def main():
     binary = sys.argv[1]
-    rc, out, err = mlpcl(binary, "--max-iter", "0", "--print-every", "0")
-    if rc == 3 and ("platform" in err or "no OpenCL device" in err):
-        print("SKIP: no OpenCL device:", err.strip())
+    if skip_without_device(binary):
         return SKIP
     p = subprocess.run([binary, "devices"], capture_output=True, text=True)
     fp64 = "no fp64" not in p.stdout.splitlines()[0] if p.returncode == 0 else False
@@ -134,8 +132,7 @@ def main():
         write_csv(yp, r.random((12, 2)), header="y1,y2")
         for prec in precisions:
             compare("header rows, m=12", binary, xp, yp, prec)
-    print("test_tutorial:", "%d check(s) failed" % failed() if failed() else "all checks passed")
-    return 1 if failed() else 0
+    return finish("test_tutorial")
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 whether an OpenCL device is there (a test that needs one and finds none exits SKIP, which CTest
 reports as skipped)."""
 import subprocess
+import time
 
 SKIP = 77
 _failures = 0
@@ -28,3 +29,21 @@ def no_device(binary):
     if p.returncode == 3 and ("platform" in p.stderr or "no OpenCL device" in p.stderr):
         return p.stderr.strip()
     return None
+
+
+def skip_without_device(binary):
+    """True, having said why, when mlpcl reaches no OpenCL device: the test then returns SKIP."""
+    reason = no_device(binary)
+    if reason:
+        print("SKIP: no OpenCL device:", reason)
+    return reason is not None
+
+
+def finish(name, t0=None):
+    """Prints the test's verdict (with the seconds since t0, a time.monotonic() reading, when
+    given) and returns its exit status."""
+    verdict = "%d check(s) failed" % _failures if _failures else "all checks passed"
+    if t0 is not None:
+        verdict += " (%.1f s)" % (time.monotonic() - t0)
+    print("%s: %s" % (name, verdict))
+    return 1 if _failures else 0
