@@ -38,13 +38,3 @@ int fuzz_cli(const uint8_t *data, size_t size)
     free(text);
     return bad;
 }
-
-#ifdef MLPCL_FUZZER
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
-    if (fuzz_cli(data, size)) abort();
-    return 0;
-}
-#endif

@@ -110,15 +110,3 @@ int fuzz_csv(const uint8_t *data, size_t size)
     mlpcl_table_free(&t);
     return bad;
 }
-
-#ifdef MLPCL_FUZZER
-#include <stdlib.h>
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
-    if (fuzz_csv(data, size)) abort();
-    return 0;
-}
-#endif

@@ -147,15 +147,3 @@ int fuzz_idx(const uint8_t *data, size_t size)
     mlpcl_dataset_free(&d);
     return bad;
 }
-
-#ifdef MLPCL_FUZZER
-#include <stdlib.h>
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
-    if (fuzz_idx(data, size)) abort();
-    return 0;
-}
-#endif

@@ -105,15 +105,3 @@ int fuzz_model(const uint8_t *data, size_t size)
     mlpcl_model_info_free(&info);
     return bad;
 }
-
-#ifdef MLPCL_FUZZER
-#include <stdlib.h>
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
-    if (fuzz_model(data, size)) abort();
-    return 0;
-}
-#endif

@@ -159,3 +159,14 @@ int fuzz_check_dataset(const char *call, const mlpcl_dataset *d, int labels,
     }
     return 0;
 }
+
+#ifdef MLPCL_FUZZER
+/* libFuzzer's entry point, in each harness executable: MLPCL_FUZZER names its body. */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (MLPCL_FUZZER(data, size)) abort();
+    return 0;
+}
+#endif

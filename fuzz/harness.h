@@ -1,6 +1,7 @@
-/* harness.h: the fuzz harnesses' bodies and what they share. Each fuzz_*.c defines one body;
- * built with MLPCL_FUZZER defined it also defines libFuzzer's entry point, and without it the
- * replay test (tests/test_fuzz_regressions.c) calls the same body on saved inputs. */
+/* harness.h: the fuzz harnesses' bodies and what they share. Each fuzz_*.c defines one body.
+ * A harness executable is built with MLPCL_FUZZER set to its body's name, and harness.c then
+ * defines libFuzzer's entry point calling it; without it the replay test
+ * (tests/test_fuzz_regressions.c) calls the same bodies on saved inputs. */
 #ifndef MLPCL_FUZZ_HARNESS_H
 #define MLPCL_FUZZ_HARNESS_H
 
