@@ -17,9 +17,10 @@
 
 #include "cli.h"
 
-#define FASHION    "/usr/share/datasets/fashion-mnist"
-#define MAX_RUNS   64
-#define CHECK_ROWS 512 /* samples of the correctness check of the large workloads */
+#define FASHION        "/usr/share/datasets/fashion-mnist"
+#define MAX_RUNS       64
+#define CHECK_ROWS     512 /* samples of the correctness check of the large workloads */
+#define WARMUP_BATCHES 8   /* the epoch workload's warm-up, which compiles the kernels */
 
 static const char usage[] =
     "usage: mlpcl bench [OPTIONS]\n"
@@ -399,7 +400,7 @@ static int run_epoch(bench_env *e, result *r)
     r->build = mlpcl_trainer_build_seconds(tr);
     mlpcl_trainer_describe(tr, r->kernels, sizeof r->kernels);
     double t0 = now_seconds();
-    eo.max_batches = 8; /* warm-up: a few batches, which compile the kernels */
+    eo.max_batches = WARMUP_BATCHES;
     if ((st = mlpcl_trainer_epoch(tr, &eo, &res)) != MLPCL_OK) goto fail;
     r->first_run = now_seconds() - t0;
     eo.max_batches = 0;
@@ -411,7 +412,7 @@ static int run_epoch(bench_env *e, result *r)
     summarise(r, t, n);
     r->iterations = res.iterations;
     r->per_iteration = r->median / (double)res.iterations;
-    r->first_run -= 8 * r->per_iteration;
+    r->first_run -= WARMUP_BATCHES * r->per_iteration;
     r->gflops = flops_per_iteration(net, d->n) / r->median * 1e-9;
     r->samples_per_second = (double)d->n / r->median;
     if (!host) {
