@@ -65,8 +65,8 @@ static const char *gz_message(gzFile gz, int *err)
     return colon ? colon + 2 : msg;
 }
 
-/* Why fewer bytes came than asked: a gzip stream error, a read error, or the file's end. */
-static mlpcl_status short_read(const idx_file *f, const char *expected)
+/* The stream's error, if it has one: a read error, or a corrupt or truncated gzip stream. */
+static mlpcl_status stream_error(const idx_file *f)
 {
     int err = Z_OK;
     const char *msg = gz_message(f->gz, &err);
@@ -78,6 +78,14 @@ static mlpcl_status short_read(const idx_file *f, const char *expected)
                            "%s: corrupt or truncated gzip stream at byte offset %zu of the "
                            "decompressed data: %s",
                            f->path, f->offset, msg);
+    return MLPCL_OK;
+}
+
+/* Why fewer bytes came than asked: a stream error, or the file's end. */
+static mlpcl_status short_read(const idx_file *f, const char *expected)
+{
+    mlpcl_status st = stream_error(f);
+    if (st != MLPCL_OK) return st;
     return mlpcl__fail(MLPCL_ERR_DATA, "%s: truncated at byte offset %zu: expected %s", f->path,
                        f->offset, expected);
 }
@@ -224,14 +232,7 @@ static mlpcl_status idx_finish(idx_file *f)
                            "%s: trailing data at byte offset %zu: the header declares %zu bytes "
                            "of data, but more follow",
                            f->path, end, end - f->header);
-    int err = Z_OK;
-    const char *msg = gz_message(f->gz, &err);
-    if (err != Z_OK)
-        return mlpcl__fail(MLPCL_ERR_DATA,
-                           "%s: corrupt or truncated gzip stream at byte offset %zu of the "
-                           "decompressed data: %s",
-                           f->path, f->offset, msg);
-    return MLPCL_OK;
+    return stream_error(f);
 }
 
 static void idx_close(idx_file *f)
