@@ -44,14 +44,36 @@ REAL act_slope(int act, REAL a)
     }
 }
 
-/* Sums WG values of a local array into sums[0], in a fixed tree order; all items must call. */
-void group_sum(__local REAL *sums)
+/* The output layer's delta for one element with output a and target y: (a − y)/m ⊙ act'(a) for
+ * MSE, (a − y)/m for softmax + cross-entropy. *term gets the element's share of the loss sum,
+ * (a − y)² or −y·log a. */
+REAL delta_and_loss(int loss, int act, int m, REAL a, REAL y, REAL *term)
+{
+    const REAL err = a - y;
+    if (loss == LOSS_CE) {
+        *term = y != (REAL)0 ? -y * log(a) : (REAL)0;
+        return err / (REAL)m;
+    }
+    *term = err * err;
+    return err / (REAL)m * act_slope(act, a);
+}
+
+/* Sums n values (a power of two, the work-group's size or less) of a local array into
+ * sums[0], in a fixed tree order; every work-item of the group must call. */
+void group_sum(__local REAL *sums, int n)
 {
     const int lid = get_local_id(0);
     barrier(CLK_LOCAL_MEM_FENCE);
-    for (int s = WG / 2; s > 0; s >>= 1) {
+    for (int s = n / 2; s > 0; s >>= 1) {
         if (lid < s) sums[lid] += sums[lid + s];
         barrier(CLK_LOCAL_MEM_FENCE);
     }
+}
+
+/* cost[0] = c, and the stop flag set when c is below target or not finite. */
+void record_cost(REAL c, REAL target, __global REAL *cost, __global int *state)
+{
+    cost[0] = c;
+    if (isnan(c) || isinf(c) || c < target) state[0] = 1;
 }
 #endif

@@ -11,18 +11,9 @@ __kernel void output_delta(const int mn, const int m, const int act, const int l
     __local REAL sums[WG];
     const int i = get_global_id(0);
     REAL e = 0;
-    if (i < mn) {
-        const REAL a = A[i], y = Y[i], err = a - y;
-        if (loss == LOSS_CE) {
-            D[i] = err / (REAL)m;
-            e = y != (REAL)0 ? -y * log(a) : (REAL)0;
-        } else {
-            D[i] = err / (REAL)m * act_slope(act, a);
-            e = err * err;
-        }
-    }
+    if (i < mn) D[i] = delta_and_loss(loss, act, m, A[i], Y[i], &e);
     sums[get_local_id(0)] = e;
-    group_sum(sums);
+    group_sum(sums, WG);
     if (get_local_id(0) == 0) partials[get_group_id(0)] = sums[0];
 }
 
@@ -36,12 +27,8 @@ __kernel void cost(const int n_partials, const REAL scale, const REAL target,
     REAL s = 0;
     for (int i = lid; i < n_partials; i += WG) s += partials[i];
     sums[lid] = s;
-    group_sum(sums);
-    if (lid == 0) {
-        const REAL c = scale * sums[0];
-        cost[0] = c;
-        if (isnan(c) || isinf(c) || c < target) state[0] = 1;
-    }
+    group_sum(sums, WG);
+    if (lid == 0) record_cost(scale * sums[0], target, cost, state);
 }
 
 /* D_l = (D_next · W_nextᵀ) ⊙ act'(A_l): D_next is m×n_next, W_next (n×n_next) at P + off_next.

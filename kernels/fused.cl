@@ -57,25 +57,14 @@ __kernel void fused(const int m, const int loss, const REAL target, const REAL s
     /* output delta and the cost */
     REAL part = 0;
     for (int e = lid; e < m * nL; e += NL) {
-        const REAL a = A[L][e], y = Y[e], err = a - y;
-        if (loss == LOSS_CE) {
-            D[L][e] = err / (REAL)m;
-            part += y != (REAL)0 ? -y * log(a) : (REAL)0;
-        } else {
-            D[L][e] = err / (REAL)m * act_slope(SHAPE_ACT(L), a);
-            part += err * err;
-        }
+        REAL term;
+        D[L][e] = delta_and_loss(loss, SHAPE_ACT(L), m, A[L][e], Y[e], &term);
+        part += term;
     }
     sums[lid] = part;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int h = NL / 2; h > 0; h >>= 1) {
-        if (lid < h) sums[lid] += sums[lid + h];
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
+    group_sum(sums, NL);
     if (lid == 0) {
-        const REAL c = scale * sums[0];
-        cost[0] = c;
-        if (isnan(c) || isinf(c) || c < target) state[0] = 1;
+        record_cost(scale * sums[0], target, cost, state);
         stop = state[0] || !do_update;
     }
     barrier(FENCE);
