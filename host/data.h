@@ -1,7 +1,7 @@
 /* data.h: what the data readers share, private to the library: the CSV row reader of data.c,
- * which mlpcl_csv_read and dataset.c's CSV data sets both use, so that lines, fields, column
- * numbers and numbers are read the same way; and the limits and one-hot encoding that
- * dataset.c and idx.c share. */
+ * which mlpcl_csv_read and csv_dataset.c both use, so that lines, fields, column numbers and
+ * numbers are read the same way; and the limits, one-hot encoding and class names of
+ * dataset.c, which csv_dataset.c and idx.c share. */
 #ifndef MLPCL_DATA_H
 #define MLPCL_DATA_H
 
@@ -61,5 +61,9 @@ char *mlpcl__field_text(mlpcl__field f);
 /* Fills d->Y (n × n_out, allocated here) with one-hot rows of d->labels; path names the file in
  * a failure. */
 mlpcl_status mlpcl__one_hot(mlpcl_dataset *d, const char *path);
+/* Copies n class names into d->class_names (nothing when names is NULL), as a test set keeps
+ * its training set's classes; path names the file in a failure. On failure what was copied is
+ * left for mlpcl_dataset_free (d->n_out must then be n). */
+mlpcl_status mlpcl__copy_names(mlpcl_dataset *d, char *const *names, size_t n, const char *path);
 
 #endif

@@ -309,6 +309,12 @@ mlpcl_status mlpcl_idx_dataset(const char *images, const char *labels, size_t cl
  * an IDX pair; any other file is CSV, read with spec. */
 mlpcl_status mlpcl_dataset_open(const char *path, const mlpcl_csv_spec *spec, mlpcl_dataset *train,
                                 mlpcl_dataset *test);
+/* Opens PATH as held-out data for the training set `like`, as mlpcl_dataset_open tells paths
+ * apart: a folder gives its test files (MLPCL_ERR_IO when it has none), an IDX pair or a CSV
+ * file is read against like; features and classes must match like's (MLPCL_ERR_DATA). Free
+ * out with mlpcl_dataset_free; on failure it is empty. */
+mlpcl_status mlpcl_dataset_open_like(const char *path, const mlpcl_csv_spec *spec,
+                                     const mlpcl_dataset *like, mlpcl_dataset *out);
 
 /* Moves the last `fraction` (0 < fraction < 1) of d's samples into tail (held-out data). */
 mlpcl_status mlpcl_dataset_split(mlpcl_dataset *d, double fraction, mlpcl_dataset *tail);
@@ -321,6 +327,15 @@ typedef struct mlpcl_norm {
     double *mean; /* n */
     double *std;  /* n, every one > 0 */
 } mlpcl_norm;
+
+/* Fits norm to d's features: each one's mean and deviation over d's samples (a feature that
+ * never varies keeps deviation 1). norm is overwritten; free it with mlpcl_norm_free. */
+mlpcl_status mlpcl_norm_fit(const mlpcl_dataset *d, mlpcl_norm *norm);
+/* Standardises d's features in place with norm (x' = (x − mean) / std); MLPCL_ERR_DATA, d
+ * unchanged, when norm is for another number of features. An empty d is left as it is. */
+mlpcl_status mlpcl_norm_apply(const mlpcl_norm *norm, mlpcl_dataset *d);
+/* Frees norm's arrays and zeroes it (NULL, or an empty norm, is fine). */
+void mlpcl_norm_free(mlpcl_norm *norm);
 
 /* What a model file holds besides the network. */
 typedef struct mlpcl_model_info {
