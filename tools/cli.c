@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 
 #include "cli.h"
@@ -108,41 +107,6 @@ int parse_word(const args *a, const char *opt, const char *s, const char *const 
         strncat(list, words[i], sizeof list - strlen(list) - 1);
     }
     return failf(EXIT_USAGE, "%s: %s expects %s, not '%s'", a->cmd, opt, list, s);
-}
-
-int open_data(const char *path, const mlpcl_csv_spec *spec, const mlpcl_dataset *like,
-              mlpcl_dataset *out)
-{
-    int st;
-    struct stat sb;
-    memset(out, 0, sizeof *out);
-    if (!like) {
-        st = mlpcl_dataset_open(path, spec, out, NULL);
-        return st == MLPCL_OK ? 0 : lib_fail(st);
-    }
-    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) {
-        mlpcl_dataset train = {0};
-        st = mlpcl_dataset_open(path, spec, &train, out);
-        mlpcl_dataset_free(&train);
-        if (st != MLPCL_OK) return lib_fail(st);
-        if (!out->n) return failf(EXIT_USAGE, "%s: no test files (t10k-images-idx3-ubyte…)", path);
-        if (out->n_in != like->n_in || out->n_out != like->n_out)
-            return failf(EXIT_USAGE,
-                         "%s: %zu features and %zu classes, the training set %zu "
-                         "and %zu",
-                         path, out->n_in, out->n_out, like->n_in, like->n_out);
-        return 0;
-    }
-    const char *comma = strchr(path, ',');
-    if (comma) {
-        char *images = strndup(path, (size_t)(comma - path));
-        if (!images) return failf(EXIT_DEVICE, "out of host memory");
-        st = mlpcl_idx_dataset(images, comma + 1, 0, like, out);
-        free(images);
-        return st == MLPCL_OK ? 0 : lib_fail(st);
-    }
-    st = mlpcl_csv_dataset(path, spec, like, out);
-    return st == MLPCL_OK ? 0 : lib_fail(st);
 }
 
 double now_seconds(void)

@@ -39,12 +39,6 @@ int parse_double(const args *a, const char *opt, const char *s, double lo, doubl
 /* One of the words in the NULL-terminated list `words`; its index in *out. */
 int parse_word(const args *a, const char *opt, const char *s, const char *const *words, int *out);
 
-/* Opens a data set for training or prediction: a folder (MNIST file names), an "IMAGES,LABELS"
- * IDX pair, or a CSV file read with spec. With like, the columns and classes must match it;
- * a folder then gives its test files. */
-int open_data(const char *path, const mlpcl_csv_spec *spec, const mlpcl_dataset *like,
-              mlpcl_dataset *out);
-
 /* Seconds since an arbitrary start. */
 double now_seconds(void);
 

@@ -111,7 +111,8 @@ static int load(const predict_cli *o, size_t n_in, mlpcl_dataset *d)
         return 0;
     }
     mlpcl_csv_spec spec = {(size_t)o->targets, o->label_column};
-    return open_data(o->data, &spec, NULL, d);
+    st = mlpcl_dataset_open(o->data, &spec, d, NULL);
+    return st == MLPCL_OK ? 0 : lib_fail(st);
 }
 
 static void print_confusion(FILE *f, const mlpcl_dataset *d, const double *out, size_t K,
@@ -197,10 +198,10 @@ int cmd_predict(int argc, char **argv)
                    o.data, d.n_in, d.n_out, n_in, K);
         goto done;
     }
-    if (info.norm.n)
-        for (size_t i = 0; i < d.n; ++i)
-            for (size_t j = 0; j < n_in; ++j)
-                d.X[i * n_in + j] = (d.X[i * n_in + j] - info.norm.mean[j]) / info.norm.std[j];
+    if (info.norm.n && (st = mlpcl_norm_apply(&info.norm, &d)) != MLPCL_OK) {
+        rc = lib_fail(st);
+        goto done;
+    }
     if ((st = mlpcl_ctx_create(o.device, 0, &ctx)) != MLPCL_OK) {
         rc = lib_fail(st);
         goto done;

@@ -1,0 +1,120 @@
+/* train.h: what the files of `mlpcl train` share: the parsed command line (train_args.c), the
+ * data sets (train_data.c), the network (train_net.c), the report (train_report.c) and the
+ * session that the two modes (cmd_train.c) and the save policy (train_save.c) work on. */
+#ifndef MLPCL_TRAIN_H
+#define MLPCL_TRAIN_H
+
+#include <stdio.h>
+
+#include "cli.h"
+
+#define MAX_LAYERS 64
+
+enum {
+    EXIT_INTERRUPTED = 130,     /* stopped by SIGINT or SIGTERM (128 + SIGINT, as shells do) */
+    DEFAULT_EVERY_ITER = 10000, /* --checkpoint without --checkpoint-every, tutorial mode */
+    DEFAULT_EVERY_EPOCH = 1,    /* and in epoch mode */
+};
+
+/* ---- The command line (train_args.c) ------------------------------------------------------ */
+
+typedef struct train_cli {
+    const char *device, *x_path, *y_path, *data, *test, *layers, *activation, *label_column;
+    const char *log, *save, *resume, *checkpoint;
+    long samples, max_iter, print_every, seed, lookahead, batch, epochs, targets;
+    long every;        /* --checkpoint-every: iterations, epochs, or batches when every_batches */
+    int every_batches; /* --checkpoint-every Nb */
+    double lr, target, momentum, validation;
+    int precision, loss, init, normalize; /* precision 0 float, 1 double; -1: not given */
+    int lr_given, batch_given, epochs_given, init_given, loss_given, seed_given;
+    int epoch_mode; /* --data, --batch or --epochs given */
+} train_cli;
+
+/* Parses train's arguments into o: 0 valid, -1 help shown, else the exit status of the usage
+ * error (already reported). */
+int train_parse(int argc, char **argv, train_cli *o);
+
+/* ---- The data (train_data.c) -------------------------------------------------------------- */
+
+typedef struct train_data {
+    mlpcl_dataset train, val, test;
+    mlpcl_norm norm; /* the standardisation applied to all three, or empty */
+} train_data;
+
+/* Reads the training data and any held-out sets (--data, --test, --validation), or --x/--y, or
+ * the tutorial's random data. 0, or the exit status of a failure (already reported). */
+int train_load_data(const train_cli *o, train_data *d);
+/* Standardises every set: with a norm fitted to the training set when fit, else with d->norm
+ * (the resumed model's). 0, or an exit status. */
+int train_standardize(train_data *d, int fit);
+void train_data_free(train_data *d);
+
+/* ---- The network (train_net.c) ------------------------------------------------------------ */
+
+/* The network: checks --resume's (already in *net) against the data, else builds one from
+ * --layers, --activation, --loss and --init. 0, or an exit status. */
+int train_make_net(const train_cli *o, const train_data *d, mlpcl_net **net);
+
+/* ---- Reporting (train_report.c) ----------------------------------------------------------- */
+
+typedef struct report {
+    FILE *log;
+    const char *fmt; /* "%.17g" or "%.9g" */
+    int digits;      /* 17 or 9: the same, for messages */
+    long print_every;
+    int bar; /* draw a progress bar (stdout is a terminal) */
+    long epoch, epochs;
+    double last_draw;
+    long base;          /* tutorial mode: iterations done before the trainer's current run */
+    int runs;           /* trainer runs so far; each after the first reads again the cost its
+                           predecessor ended with */
+    double last_finite; /* the last finite cost read, NaN before any */
+} report;
+
+/* An epoch's results, as printed and logged; NaN where there is no such set. */
+typedef struct epoch_line {
+    long epoch;            /* 1-based */
+    size_t first, batches; /* batches [first, batches) ran in this process (first > 0: resumed) */
+    double loss, val_loss, val_acc, test_loss, test_acc, seconds, samples_per_second;
+    int val, test; /* whether there is such a set */
+} epoch_line;
+
+/* The tutorial mode's on_cost callback (user: the report): start, cost and resume lines. */
+void report_cost(void *user, long iter, double cost);
+/* Epoch mode's on_batch callback (user: the report): the progress bar. */
+void report_progress(void *user, size_t done, size_t total, double cost);
+/* Clears the progress bar's line, where one is drawn. */
+void report_clear_bar(const report *r);
+/* Prints an epoch's line, and logs it. */
+void report_epoch(const report *r, const epoch_line *e);
+/* The closing line: the device, precision and times. */
+void report_device(const mlpcl_ctx *ctx, mlpcl_precision prec, double train_seconds,
+                   long iterations, double setup);
+
+/* ---- A training session (cmd_train.c; saved by train_save.c) ------------------------------ */
+
+typedef struct session {
+    const train_cli *o;
+    train_data d;
+    mlpcl_ctx *ctx;
+    mlpcl_net *net;
+    mlpcl_trainer *tr;     /* NULL before training starts */
+    mlpcl_model_info info; /* --resume's file */
+    mlpcl_precision prec;
+    report rep;
+    long epochs_done, batch_pos, updates; /* where training stands, as a model file records it */
+} session;
+
+/* ---- The save policy (train_save.c) ------------------------------------------------------- */
+
+/* Writes the trainer's weights and velocity (before training: --resume's) and where training
+ * stands to path, atomically. 0, or an exit status. */
+int save_model(session *s, const char *path);
+/* After a stop signal: saves what training kept (described by `kept`) to --checkpoint, else
+ * --save, and says so; returns 130, or the exit status of a failed save. */
+int save_stopped(session *s, const char *kept);
+/* After divergence: saves the weights kept to --save and --checkpoint; a phrase for the
+ * message. */
+const char *save_diverged(session *s);
+
+#endif

@@ -1,0 +1,246 @@
+/* train_args.c: `mlpcl train`'s command line: the usage text, and parsing it into a train_cli,
+ * with the checks between options (what goes with what, the checkpoint defaults). Nothing here
+ * reads data or runs anything, so the fuzzer takes it alone (cmd_train_parse). */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "train.h"
+
+static const char usage[] =
+    "usage: mlpcl train [OPTIONS]\n"
+    "\n"
+    "Trains a multilayer perceptron by backpropagation. Two modes:\n"
+    "\n"
+    "The tutorial's (the default): full-batch gradient descent, reading the cost every\n"
+    "iteration and stopping as soon as it is below --target. With no options it runs the\n"
+    "tutorial's example: 10 random samples of 2 inputs and 2 targets, a 2-3-2 sigmoid network\n"
+    "with every weight and bias 1.0, least squares, step 0.01, target 0.1. It prints `start: C`,\n"
+    "`cost: C` after iterations 1, 1+N, 1+2N, … (N = --print-every), `end: C`, `cnt: ITERATIONS`\n"
+    "and a line naming the device, precision and time. Costs read back exactly (17 significant\n"
+    "digits in double, 9 in float).\n"
+    "\n"
+    "Epochs (with --data, --batch or --epochs): mini-batch gradient descent over a seeded\n"
+    "shuffle each epoch, printing per epoch the training loss, held-out loss and accuracy, the\n"
+    "time and samples per second; a progress bar while an epoch runs on a terminal.\n"
+    "\n"
+    "data:\n"
+    "  --x FILE --y FILE    CSV inputs and targets, one sample a row, comma-separated numbers, an\n"
+    "                       optional header row of names; the same number of rows\n"
+    "  --samples M          without data: how many random samples to draw (default 10)\n"
+    "  --data PATH          a data set: a folder with MNIST-named IDX files (e.g.\n"
+    "                       /usr/share/datasets/fashion-mnist: train-images-idx3-ubyte.gz…; its\n"
+    "                       t10k files become the test set), IMAGES,LABELS (an IDX pair, gzip or\n"
+    "                       not; pixels scaled to [0, 1]), or a CSV file of features then targets\n"
+    "  --targets K          CSV: the last K columns are the targets (default 1)\n"
+    "  --label-column C     CSV: column C (number from 1, or header name) holds class labels\n"
+    "                       (integers or names), one-hot encoded\n"
+    "  --test PATH          held-out test data, in the same form (a folder: its t10k files)\n"
+    "  --validation F       hold out the last fraction F of the training samples\n"
+    "  --normalize          standardise features with the training data's mean and deviation\n"
+    "                       (saved with the model and applied by predict)\n"
+    "\n"
+    "network:\n"
+    "  --layers N0,H1,…,NL  inputs, hidden widths, outputs (default: the data's inputs, 3 (256\n"
+    "                       in epoch mode), the data's outputs)\n"
+    "  --activation A       sigmoid (default), tanh or relu for every hidden layer, or a list,\n"
+    "                       one a hidden layer (and optionally one more for the outputs)\n"
+    "  --loss mse|ce        least squares 1/(2m)·Σ(out − y)² (default), or softmax outputs with\n"
+    "                       cross-entropy −1/m·Σ y·log(out)\n"
+    "  --init ones|uniform  every parameter 1.0 (the tutorial's; default without --data), or\n"
+    "                       seeded uniform Xavier (He for relu) weights with zero biases\n"
+    "  --seed N             seeds the random data, the initialisation and the shuffles (default "
+    "1)\n"
+    "\n"
+    "training:\n"
+    "  --device SEL         where to train (see `mlpcl help`); default $MLPCL_DEVICE, else the\n"
+    "                       first GPU, else the first CPU\n"
+    "  --precision P        float (default on OpenCL devices) or double (needs cl_khr_fp64; the\n"
+    "                       host trainer is double only)\n"
+    "  --lr STEP            gradient-descent step (default 0.01; 0.1 in epoch mode)\n"
+    "  --momentum M         momentum in [0, 1): V = M·V + G, W −= lr·V (default 0)\n"
+    "  --target COST        tutorial mode: stop when the cost is below this (default 0.1)\n"
+    "  --max-iter N         tutorial mode: stop after N updates, exit 4 (default 10000000)\n"
+    "  --print-every N      tutorial mode: print the cost every N iterations (default 100; 0 =\n"
+    "                       only start and end)\n"
+    "  --batch N            samples per update (0 = all of them, full batch; default 64 in\n"
+    "                       epoch mode)\n"
+    "  --epochs N           epochs to train (default 10)\n"
+    "  --lookahead N        iterations the device may run ahead of the cost read (default 4;\n"
+    "                       0 = wait for every cost); the result is the same either way\n"
+    "\n"
+    "output:\n"
+    "  --log FILE           JSON lines: one per epoch (one per printed iteration in tutorial\n"
+    "                       mode), for tools/plot\n"
+    "  --save FILE          write the trained network (safetensors), atomically\n"
+    "  --resume FILE        continue training a saved network or checkpoint (its layers,\n"
+    "                       activations, loss, normalisation, seed, momentum velocity, and where\n"
+    "                       it stopped: iteration, epoch and batch); give the data, device,\n"
+    "                       precision, --lr, --momentum and --batch of the run that saved it,\n"
+    "                       and it continues exactly as if never stopped. --max-iter and\n"
+    "                       --epochs count from the start of the first run\n"
+    "  --checkpoint FILE    save the training state (weights, velocity, iteration, epoch and\n"
+    "                       batch) to FILE every --checkpoint-every, atomically (a crash leaves\n"
+    "                       the previous checkpoint whole), and at the end\n"
+    "  --checkpoint-every N tutorial mode: every N iterations (default 10000); epoch mode: every\n"
+    "                       N epochs (default 1), or with Nb every N batches (e.g. 500b)\n"
+    "  -h, --help           this text\n"
+    "\n"
+    "Interrupting: SIGINT (Ctrl-C) or SIGTERM lets the iterations in flight finish, saves the\n"
+    "weights they leave to --checkpoint (else --save; with neither nothing is saved), says what\n"
+    "it kept, and exits with status 130; --resume FILE then continues. A second SIGINT or\n"
+    "SIGTERM while stopping ends the process at once (a checkpoint file is still never left\n"
+    "half-written). Divergence (exit 5) saves the last weights with a finite cost to --save and\n"
+    "--checkpoint.\n";
+
+/* --checkpoint-every N or Nb (batches). */
+static int parse_every(const char *s, train_cli *o)
+{
+    char num[32];
+    size_t len = s ? strlen(s) : 0;
+    if (!s) return EXIT_USAGE;
+    int batches = len > 1 && s[len - 1] == 'b';
+    long v = 0;
+    char *end = num;
+    if (len - (size_t)batches < sizeof num) {
+        memcpy(num, s, len - (size_t)batches);
+        num[len - (size_t)batches] = '\0';
+        errno = 0;
+        v = strtol(num, &end, 10);
+    }
+    if (end == num || *end || errno || v < 1 || v > 1000000000000L)
+        return failf(EXIT_USAGE,
+                     "train: --checkpoint-every expects N (iterations in the tutorial's mode, "
+                     "epochs in epoch mode) or Nb (batches, epoch mode), N from 1 to "
+                     "1000000000000, not '%s'",
+                     s);
+    o->every = v;
+    o->every_batches = batches;
+    return 0;
+}
+
+int train_parse(int argc, char **argv, train_cli *o)
+{
+    static const char *const precisions[] = {"float", "double", NULL};
+    static const char *const losses[] = {"mse", "ce", NULL};
+    static const char *const inits[] = {"ones", "uniform", NULL};
+    args a = {argc, 1, argv, "train", 0};
+    *o = (train_cli){.samples = 10,
+                     .max_iter = 10000000,
+                     .print_every = 100,
+                     .seed = 1,
+                     .lookahead = 4,
+                     .epochs = 10,
+                     .targets = 0,
+                     .lr = 0.01,
+                     .target = 0.1,
+                     .precision = -1};
+    for (; a.i < argc; ++a.i) {
+        const char *v = NULL, *arg = argv[a.i];
+        int rc = 0;
+        if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
+            fputs(usage, stdout);
+            return -1;
+        } else if (!strcmp(arg, "--normalize")) {
+            o->normalize = 1;
+        } else if (take(&a, "--device", &v)) {
+            o->device = v;
+        } else if (take(&a, "--x", &v)) {
+            o->x_path = v;
+        } else if (take(&a, "--y", &v)) {
+            o->y_path = v;
+        } else if (take(&a, "--data", &v)) {
+            o->data = v;
+        } else if (take(&a, "--test", &v)) {
+            o->test = v;
+        } else if (take(&a, "--layers", &v)) {
+            o->layers = v;
+        } else if (take(&a, "--activation", &v)) {
+            o->activation = v;
+        } else if (take(&a, "--label-column", &v)) {
+            o->label_column = v;
+        } else if (take(&a, "--log", &v)) {
+            o->log = v;
+        } else if (take(&a, "--save", &v)) {
+            o->save = v;
+        } else if (take(&a, "--resume", &v)) {
+            o->resume = v;
+        } else if (take(&a, "--checkpoint", &v)) {
+            o->checkpoint = v;
+        } else if (take(&a, "--checkpoint-every", &v)) {
+            rc = parse_every(v, o);
+        } else if (take(&a, "--targets", &v)) {
+            rc = parse_long(&a, "--targets", v, 1, 1000000, &o->targets);
+        } else if (take(&a, "--samples", &v)) {
+            rc = parse_long(&a, "--samples", v, 1, 100000000, &o->samples);
+        } else if (take(&a, "--lr", &v)) {
+            rc = parse_double(&a, "--lr", v, 0, HUGE_VAL, 1, &o->lr);
+            o->lr_given = 1;
+        } else if (take(&a, "--momentum", &v)) {
+            rc = parse_double(&a, "--momentum", v, 0, 0.999999, 0, &o->momentum);
+        } else if (take(&a, "--validation", &v)) {
+            rc = parse_double(&a, "--validation", v, 0, 0.99, 1, &o->validation);
+        } else if (take(&a, "--target", &v)) {
+            rc = parse_double(&a, "--target", v, -HUGE_VAL, HUGE_VAL, 0, &o->target);
+        } else if (take(&a, "--max-iter", &v)) {
+            rc = parse_long(&a, "--max-iter", v, 0, 1000000000000L, &o->max_iter);
+        } else if (take(&a, "--print-every", &v)) {
+            rc = parse_long(&a, "--print-every", v, 0, 1000000000000L, &o->print_every);
+        } else if (take(&a, "--seed", &v)) {
+            rc = parse_long(&a, "--seed", v, 0, 0x7fffffffffffffffL, &o->seed);
+            o->seed_given = 1;
+        } else if (take(&a, "--lookahead", &v)) {
+            rc = parse_long(&a, "--lookahead", v, 0, 64, &o->lookahead);
+        } else if (take(&a, "--batch", &v)) {
+            rc = parse_long(&a, "--batch", v, 0, 1L << 31, &o->batch);
+            o->batch_given = 1;
+        } else if (take(&a, "--epochs", &v)) {
+            rc = parse_long(&a, "--epochs", v, 1, 100000000, &o->epochs);
+            o->epochs_given = 1;
+        } else if (take(&a, "--precision", &v)) {
+            rc = parse_word(&a, "--precision", v, precisions, &o->precision);
+        } else if (take(&a, "--loss", &v)) {
+            rc = parse_word(&a, "--loss", v, losses, &o->loss);
+            o->loss_given = 1;
+        } else if (take(&a, "--init", &v)) {
+            rc = parse_word(&a, "--init", v, inits, &o->init);
+            o->init_given = 1;
+        } else {
+            return failf(EXIT_USAGE, "train: unknown option '%s' (see mlpcl train --help)", arg);
+        }
+        if (a.bad || rc) return EXIT_USAGE;
+    }
+    if (!o->x_path != !o->y_path)
+        return failf(EXIT_USAGE, "train: --x and --y go together (inputs and targets)");
+    if (o->x_path && o->data)
+        return failf(EXIT_USAGE, "train: give either --data or --x/--y, not both");
+    if (o->targets && o->label_column)
+        return failf(EXIT_USAGE, "train: give either --targets or --label-column, not both");
+    if ((o->test || o->validation > 0 || o->targets || o->label_column) && !o->data)
+        return failf(EXIT_USAGE, "train: --test, --validation, --targets and --label-column go "
+                                 "with --data");
+    o->epoch_mode = o->data || o->batch_given || o->epochs_given;
+    if (o->every && !o->checkpoint)
+        return failf(EXIT_USAGE, "train: --checkpoint-every needs --checkpoint FILE");
+    if (o->every_batches && !o->epoch_mode)
+        return failf(EXIT_USAGE,
+                     "train: --checkpoint-every %ldb counts batches, which only "
+                     "epoch mode has (--data, --batch or --epochs); the tutorial's "
+                     "mode counts iterations: --checkpoint-every %ld",
+                     o->every, o->every);
+    if (o->checkpoint && !o->every)
+        o->every = o->epoch_mode ? DEFAULT_EVERY_EPOCH : DEFAULT_EVERY_ITER;
+    /* Epoch mode's own defaults. */
+    if (o->epoch_mode && !o->lr_given) o->lr = 0.1;
+    if (o->epoch_mode && !o->batch_given && o->data) o->batch = 64;
+    return 0;
+}
+
+int cmd_train_parse(int argc, char **argv)
+{
+    train_cli o;
+    return train_parse(argc, argv, &o);
+}

@@ -1,0 +1,106 @@
+/* train_net.c: `mlpcl train`'s network: --resume's, checked against the data, or a new one from
+ * --layers, --activation, --loss and --init, with defaults taken from the data and the mode. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "train.h"
+
+static int parse_widths(const char *s, size_t *widths, size_t *n_layers)
+{
+    size_t n = 0;
+    const char *p = s;
+    for (;;) {
+        char *end;
+        long v = strtol(p, &end, 10);
+        if (end == p || v < 1 || v > 1000000 || n >= MAX_LAYERS + 1 || (*end && *end != ','))
+            return failf(EXIT_USAGE,
+                         "train: --layers expects 2 to %d widths from 1 to 1000000 separated "
+                         "by commas (inputs,hidden…,outputs), not '%s'",
+                         MAX_LAYERS + 1, s);
+        widths[n++] = (size_t)v;
+        if (!*end) break;
+        p = end + 1;
+    }
+    if (n < 2)
+        return failf(EXIT_USAGE,
+                     "train: --layers needs at least the inputs and the outputs, not '%s'", s);
+    *n_layers = n - 1;
+    return 0;
+}
+
+static int parse_acts(const char *s, size_t L, mlpcl_act *acts)
+{
+    static const char *const names[] = {"sigmoid", "tanh", "relu", NULL};
+    mlpcl_act list[MAX_LAYERS + 1];
+    size_t n = 0;
+    for (const char *p = s;;) {
+        size_t len = strcspn(p, ",");
+        int found = -1;
+        for (int i = 0; names[i]; ++i)
+            if (strlen(names[i]) == len && !strncmp(p, names[i], len)) found = i;
+        if (found < 0 || n > MAX_LAYERS)
+            return failf(EXIT_USAGE,
+                         "train: --activation expects sigmoid, tanh or relu, or a "
+                         "list of them separated by commas, not '%s'",
+                         s);
+        list[n++] = (mlpcl_act)found;
+        if (!p[len]) break;
+        p += len + 1;
+    }
+    if (n == 1) { /* every hidden layer; the outputs stay sigmoid */
+        for (size_t l = 1; l < L; ++l) acts[l] = list[0];
+        return 0;
+    }
+    if (n != L - 1 && n != L)
+        return failf(EXIT_USAGE,
+                     "train: --activation lists %zu activations; the network has %zu "
+                     "hidden layers (give one, %zu, or %zu with the outputs')",
+                     n, L - 1, L - 1, L);
+    for (size_t l = 1; l <= n; ++l) acts[l] = list[l - 1];
+    return 0;
+}
+
+/* The network: from --resume's file (already loaded into *net), or from --layers, --activation,
+ * --loss and --init. */
+int train_make_net(const train_cli *o, const train_data *d, mlpcl_net **net)
+{
+    int st, rc;
+    size_t n_in = d->train.n_in, n_out = d->train.n_out;
+    if (o->resume) {
+        if (o->layers || o->activation || o->loss_given || o->init_given)
+            return failf(EXIT_USAGE,
+                         "train: --resume takes the network from %s; leave out "
+                         "--layers, --activation, --loss and --init",
+                         o->resume);
+        if (mlpcl_net_width(*net, 0) != n_in ||
+            mlpcl_net_width(*net, mlpcl_net_layers(*net)) != n_out)
+            return failf(EXIT_USAGE,
+                         "train: %s has %zu inputs and %zu outputs but the data has "
+                         "%zu and %zu",
+                         o->resume, mlpcl_net_width(*net, 0),
+                         mlpcl_net_width(*net, mlpcl_net_layers(*net)), n_in, n_out);
+        return 0;
+    }
+    size_t widths[MAX_LAYERS + 1] = {n_in, o->epoch_mode && o->data ? 256 : 3, n_out}, L = 2;
+    if (o->layers && (rc = parse_widths(o->layers, widths, &L))) return rc;
+    const char *xs = o->data ? o->data : o->x_path ? o->x_path : "the generated X";
+    const char *ys = o->data ? o->data : o->y_path ? o->y_path : "the generated Y";
+    if (widths[0] != n_in)
+        return failf(EXIT_USAGE, "train: --layers %s starts with %zu inputs but %s has %zu %s",
+                     o->layers, widths[0], xs, n_in, o->data ? "features" : "columns");
+    if (widths[L] != n_out)
+        return failf(EXIT_USAGE, "train: --layers %s ends with %zu outputs but %s has %zu %s",
+                     o->layers, widths[L], ys, n_out, o->data ? "targets" : "columns");
+    mlpcl_act acts[MAX_LAYERS + 1] = {0};
+    if (o->activation && (rc = parse_acts(o->activation, L, acts))) return rc;
+    if (o->loss == MLPCL_CE && n_out < 2)
+        return failf(EXIT_USAGE, "train: --loss ce needs at least 2 outputs (classes)");
+    if ((st = mlpcl_net_create(L, widths, net)) != MLPCL_OK) return lib_fail(st);
+    for (size_t l = 1; l <= L; ++l)
+        if ((st = mlpcl_net_set_act(*net, l, acts[l])) != MLPCL_OK) return lib_fail(st);
+    if ((st = mlpcl_net_set_loss(*net, (mlpcl_loss)o->loss)) != MLPCL_OK) return lib_fail(st);
+    mlpcl_init init =
+        o->init_given ? (mlpcl_init)o->init : (o->data ? MLPCL_INIT_UNIFORM : MLPCL_INIT_ONES);
+    if ((st = mlpcl_net_init(*net, init, (uint64_t)o->seed)) != MLPCL_OK) return lib_fail(st);
+    return 0;
+}
