@@ -1,0 +1,49 @@
+/* safetensors.h: the layout of mlpcl's model files, shared by model_save.c and model_load.c,
+ * private to the library: safetensors (github.com/huggingface/safetensors), an 8-byte
+ * little-endian header length N, N bytes of JSON giving each tensor's dtype, shape and byte
+ * range plus string metadata, then the tensors' raw little-endian values. */
+#ifndef MLPCL_SAFETENSORS_H
+#define MLPCL_SAFETENSORS_H
+
+#include "internal.h"
+
+enum {
+    HEADER_MAX = 100000000, /* bytes: a longer JSON header is refused as absurd */
+    WIDTH_MAX = 1000000,    /* units in one layer */
+    LAYERS_MAX = 10000,     /* weight layers */
+    CHUNK = 8192,           /* values converted per fread/fwrite */
+};
+
+/* One tensor of a model file. Slots, in the order save writes them: layers.l.weight at
+ * 2(l−1), layers.l.bias at 2(l−1)+1, then norm.mean, norm.std and train.velocity. */
+typedef struct tensor {
+    char name[48];
+    mlpcl_precision dtype; /* MLPCL_FLOAT (F32) or MLPCL_DOUBLE (F64); also its size in bytes */
+    size_t rank, shape[2], count;
+    const double *src;   /* save: the values */
+    double *dst;         /* load: where the values go */
+    uint64_t begin, end; /* data_offsets: bytes from the start of the data section */
+    int present;         /* load: the header names it */
+} tensor;
+
+#define SLOT_MEAN(L)     (2 * (L))
+#define SLOT_STD(L)      (2 * (L) + 1)
+#define SLOT_VELOCITY(L) (2 * (L) + 2)
+#define N_SLOTS(L)       (2 * (L) + 3)
+
+/* Names, shapes and counts of every slot, from the network's widths. */
+void mlpcl__slots_setup(const mlpcl_net *net, tensor *t);
+/* The slot of a tensor name, or SIZE_MAX for a name mlpcl does not write. */
+size_t mlpcl__slot_of(const char *name, size_t L);
+/* "F32" or "F64". */
+const char *mlpcl__dtype_name(mlpcl_precision p);
+/* The activations' names in the metadata, indexed by mlpcl_act. */
+extern const char *const mlpcl__act_names[3];
+/* The index of the first byte of s[0, n) that is not valid UTF-8 (overlong forms, surrogates
+ * and code points past U+10FFFF included), or n when it is all valid. */
+size_t mlpcl__utf8_bad_at(const char *s, size_t n);
+/* A value as p bytes (p is MLPCL_FLOAT or MLPCL_DOUBLE), little-endian, and back. */
+void mlpcl__encode_value(double x, mlpcl_precision p, unsigned char *out);
+double mlpcl__decode_value(const unsigned char *in, mlpcl_precision p);
+
+#endif
