@@ -16,6 +16,15 @@
 extern "C" {
 #endif
 
+/* The shared library is built with hidden visibility: it exports what this header declares
+ * (MLPCL_API, given to every declaration by the pragma around them) and nothing else. */
+#if defined(__GNUC__)
+#define MLPCL_API __attribute__((visibility("default")))
+#pragma GCC visibility push(default)
+#else
+#define MLPCL_API
+#endif
+
 #define MLPCL_VERSION "0.1.0"
 
 /* Status codes. OpenCL's own negative codes (-1 … -1100, e.g. -5 CL_OUT_OF_RESOURCES) are
@@ -366,6 +375,9 @@ mlpcl_status mlpcl_model_save(const char *path, const mlpcl_net *net, const mlpc
 mlpcl_status mlpcl_model_load(const char *path, mlpcl_net **net, mlpcl_model_info *info);
 void mlpcl_model_info_free(mlpcl_model_info *info);
 
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 #ifdef __cplusplus
 }
 #endif

@@ -144,23 +144,10 @@ static void one_update(mlpcl_ctx *ctx, mlpcl_ctx *host, size_t L, const size_t *
     free_problem(&p);
 }
 
-int main(void)
+/* The tutorial's problem: 2-3-2, every weight 1.0, its 10 random samples. */
+static problem tutorial_problem(void)
 {
-    mlpcl_ctx *ctx = test_device(), *host;
-    OK(mlpcl_ctx_create("host", 0, &host));
-    int fp64 = ctx->info.fp64;
-    const size_t tut[] = {2, 3, 2}, deep[] = {5, 17, 9, 3};
-
-    /* One whole iteration. */
-    for (int d = 0; d <= fp64; ++d) {
-        mlpcl_precision prec = d ? MLPCL_DOUBLE : MLPCL_FLOAT;
-        one_update(ctx, host, 2, tut, MLPCL_INIT_ONES, prec);
-        one_update(ctx, host, 3, deep, MLPCL_INIT_UNIFORM, prec);
-    }
-
-    /* The tutorial to convergence: in double, the reference's iteration count and cost (the
-     * two differ only by rounding order, ~1e-16 a step over ~3000 steps); in float the count
-     * within 1 and the cost within 1e-5 (float's rounding of ~3000 updates of size ~1e-3). */
+    const size_t tut[] = {2, 3, 2};
     problem tp = {0};
     tp.m = 10;
     OK(mlpcl_net_create(2, tut, &tp.net));
@@ -168,10 +155,40 @@ int main(void)
     tp.X = malloc(20 * sizeof(double));
     tp.Y = malloc(20 * sizeof(double));
     mlpcl_tutorial_data(10, 1, tp.X, tp.Y);
+    return tp;
+}
+
+/* The relu net with softmax outputs whose step (30) is so large that within a few iterations a
+ * target class's probability underflows to 0 and the cross-entropy becomes infinite. */
+static const double diverging_lr = 30.0;
+static problem diverging_problem(void)
+{
+    const size_t deep[] = {5, 17, 9, 3};
+    return make_problem(3, deep, MLPCL_RELU, MLPCL_SIGMOID, MLPCL_CE, MLPCL_INIT_UNIFORM, 10, 3);
+}
+
+/* One whole iteration of 2-3-2 and of 5-17-9-3, in float and (where the device has it)
+ * double, against the reference. */
+static void one_update_matches_reference(mlpcl_ctx *ctx, mlpcl_ctx *host)
+{
+    const size_t tut[] = {2, 3, 2}, deep[] = {5, 17, 9, 3};
+    for (int d = 0; d <= ctx->info.fp64; ++d) {
+        mlpcl_precision prec = d ? MLPCL_DOUBLE : MLPCL_FLOAT;
+        one_update(ctx, host, 2, tut, MLPCL_INIT_ONES, prec);
+        one_update(ctx, host, 3, deep, MLPCL_INIT_UNIFORM, prec);
+    }
+}
+
+/* The tutorial to convergence: in double, the reference's iteration count and cost (the two
+ * differ only by rounding order, ~1e-16 a step over ~3000 steps); in float the count within 1
+ * and the cost within 1e-5 (float's rounding of ~3000 updates of size ~1e-3). */
+static void tutorial_converges_as_reference(mlpcl_ctx *ctx, mlpcl_ctx *host)
+{
+    problem tp = tutorial_problem();
     trace ref = run(host, &tp, MLPCL_DOUBLE, 0.01, 0.1, 100000, 0);
     CHECK(ref.res.stop == MLPCL_STOP_CONVERGED && ref.res.iterations > 100,
           "reference: stop %d after %ld", ref.res.stop, ref.res.iterations);
-    if (fp64) {
+    if (ctx->info.fp64) {
         trace dd = run(ctx, &tp, MLPCL_DOUBLE, 0.01, 0.1, 100000, 1);
         CHECK(dd.res.iterations == ref.res.iterations, "double: %ld iterations, reference %ld",
               dd.res.iterations, ref.res.iterations);
@@ -189,12 +206,15 @@ int main(void)
            ref.res.iterations, ref.res.cost, ff.res.iterations, ff.res.cost);
     free_trace(&ff);
     free_trace(&ref);
+    free_problem(&tp);
+}
 
-    /* The non-stalling cost read changes nothing: converged, max_iter, diverged. The third
-     * is a relu net with softmax outputs and a step so large that within a few iterations a
-     * target class's probability underflows to 0 and the cross-entropy becomes infinite. */
-    problem relu =
-        make_problem(3, deep, MLPCL_RELU, MLPCL_SIGMOID, MLPCL_CE, MLPCL_INIT_UNIFORM, 10, 3);
+/* The non-stalling cost read (lookahead 1 and 4) changes nothing against the stalling loop
+ * (lookahead 0), bit for bit, when the run converges, hits max_iter and diverges. */
+static void lookahead_changes_nothing(mlpcl_ctx *ctx, mlpcl_ctx *host)
+{
+    (void)host;
+    problem tp = tutorial_problem(), relu = diverging_problem();
     struct {
         const char *name;
         const problem *p;
@@ -204,7 +224,7 @@ int main(void)
     } runs[] = {
         {"converged", &tp, 0.01, 0.1, 100000, MLPCL_STOP_CONVERGED},
         {"max_iter", &tp, 0.01, 0.1, 777, MLPCL_STOP_MAX_ITER},
-        {"diverged", &relu, 30.0, 0.0, 100000, MLPCL_STOP_DIVERGED},
+        {"diverged", &relu, diverging_lr, 0.0, 100000, MLPCL_STOP_DIVERGED},
     };
     for (size_t r = 0; r < sizeof runs / sizeof *runs; ++r) {
         size_t np = mlpcl_net_n_params(runs[r].p->net);
@@ -219,82 +239,115 @@ int main(void)
             same_bits(what, &ahead, &stall, np);
             free_trace(&ahead);
         }
-        if (runs[r].stop == MLPCL_STOP_DIVERGED) {
-            /* The kept weights are those of the last finite cost: running exactly that many
-             * updates from the start ends on the same weights. */
-            long k = stall.res.iterations;
-            CHECK(k >= 1 && isfinite(stall.res.cost) && !isfinite(stall.costs[k]) &&
-                      stall.res.cost == stall.costs[k - 1],
-                  "diverged: iteration %ld, kept cost %g", k, stall.res.cost);
-            trace upto = run(ctx, runs[r].p, MLPCL_FLOAT, runs[r].lr, runs[r].target, k - 1, 0);
-            CHECK(!memcmp(upto.params, stall.params, np * sizeof(double)),
-                  "diverged: kept weights are not those of iteration %ld", k - 1);
-            free_trace(&upto);
-            /* With momentum, the velocity kept is that iteration's too (on the device and the
-             * host): a checkpoint of a diverged run resumes exactly. */
-            mlpcl_ctx *both[2] = {ctx, host};
-            for (int c = 0; c < 2; ++c) {
-                mlpcl_precision pr = c ? MLPCL_DOUBLE : MLPCL_FLOAT;
-                for (int la = 0; la <= 4; la += 4) {
-                    trace dm = run_momentum(both[c], runs[r].p, pr, runs[r].lr, 0.5, 0.0, 100000,
-                                            c ? 0 : la);
-                    long km = dm.res.iterations;
-                    trace um = run_momentum(both[c], runs[r].p, pr, runs[r].lr, 0.5, 0.0,
-                                            km > 0 ? km - 1 : 0, 0);
-                    CHECK(dm.res.stop == MLPCL_STOP_DIVERGED && km >= 1 &&
-                              !memcmp(um.params, dm.params, np * sizeof(double)) &&
-                              !memcmp(um.velocity, dm.velocity, np * sizeof(double)),
-                          "diverged with momentum on %s (lookahead %d): weights or velocity kept "
-                          "are not those of iteration %ld",
-                          both[c]->info.name, la, km - 1);
-                    free_trace(&dm);
-                    free_trace(&um);
-                }
-            }
-            if (fp64) { /* the host reference diverges at the same iteration */
-                trace hr = run(host, runs[r].p, MLPCL_DOUBLE, runs[r].lr, runs[r].target,
-                               runs[r].max_iter, 0);
-                trace dd = run(ctx, runs[r].p, MLPCL_DOUBLE, runs[r].lr, runs[r].target,
-                               runs[r].max_iter, 1);
-                CHECK(hr.res.stop == MLPCL_STOP_DIVERGED && dd.res.iterations == hr.res.iterations,
-                      "diverged: device at %ld, reference at %ld", dd.res.iterations,
-                      hr.res.iterations);
-                compare("diverged: kept weights, device vs reference", dd.params, hr.params, np,
-                        1e-9, 1e-300);
-                free_trace(&hr);
-                free_trace(&dd);
-            }
-        }
         free_trace(&stall);
     }
+    free_problem(&relu);
+    free_problem(&tp);
+}
 
-    /* A run split in two (300 then the rest) ends exactly where one run does. */
-    {
-        trace whole = run(ctx, &tp, MLPCL_FLOAT, 0.01, 0.1, 100000, 1);
-        mlpcl_trainer *tr;
-        mlpcl_train_opts o;
-        mlpcl_train_result r1, r2;
-        mlpcl_train_opts_default(&o);
-        o.max_iter = 300;
-        OK(mlpcl_trainer_create(ctx, tp.net, tp.X, tp.Y, tp.m, MLPCL_FLOAT, 0, &tr));
-        OK(mlpcl_trainer_run(tr, &o, &r1));
-        o.max_iter = 100000;
-        OK(mlpcl_trainer_run(tr, &o, &r2));
-        mlpcl_net *out;
-        OK(mlpcl_net_clone(tp.net, &out));
-        OK(mlpcl_trainer_params(tr, out));
-        CHECK(r1.stop == MLPCL_STOP_MAX_ITER &&
-                  r1.iterations + r2.iterations == whole.res.iterations,
-              "split run: %ld + %ld iterations vs %ld", r1.iterations, r2.iterations,
-              whole.res.iterations);
-        CHECK(!memcmp(out->params, whole.params, 12 * sizeof(double)),
-              "split run: parameters differ from one run");
-        mlpcl_net_free(out);
-        mlpcl_trainer_free(tr);
-        free_trace(&whole);
+/* A diverged run keeps the weights of the last finite cost: running exactly that many updates
+ * from the start ends on the same weights. */
+static void divergence_keeps_last_finite_weights(mlpcl_ctx *ctx, mlpcl_ctx *host)
+{
+    (void)host;
+    problem relu = diverging_problem();
+    size_t np = mlpcl_net_n_params(relu.net);
+    trace stall = run(ctx, &relu, MLPCL_FLOAT, diverging_lr, 0.0, 100000, 0);
+    long k = stall.res.iterations;
+    CHECK(stall.res.stop == MLPCL_STOP_DIVERGED && k >= 1 && (size_t)k < stall.n &&
+              isfinite(stall.res.cost) && !isfinite(stall.costs[k]) &&
+              stall.res.cost == stall.costs[k - 1],
+          "diverged: stop %d at iteration %ld, kept cost %g", stall.res.stop, k, stall.res.cost);
+    if (k >= 1) {
+        trace upto = run(ctx, &relu, MLPCL_FLOAT, diverging_lr, 0.0, k - 1, 0);
+        CHECK(!memcmp(upto.params, stall.params, np * sizeof(double)),
+              "diverged: kept weights are not those of iteration %ld", k - 1);
+        free_trace(&upto);
     }
+    free_trace(&stall);
+    free_problem(&relu);
+}
 
-    /* Determinism: two runs of a 5-17-9-3 net on 1000 samples, bit for bit. */
+/* With momentum, the velocity kept on divergence is that of the last finite cost too (on the
+ * device, stalling and not, and on the host): a checkpoint of a diverged run resumes exactly. */
+static void divergence_keeps_last_finite_velocity(mlpcl_ctx *ctx, mlpcl_ctx *host)
+{
+    problem relu = diverging_problem();
+    size_t np = mlpcl_net_n_params(relu.net);
+    mlpcl_ctx *both[2] = {ctx, host};
+    for (int c = 0; c < 2; ++c) {
+        mlpcl_precision pr = c ? MLPCL_DOUBLE : MLPCL_FLOAT;
+        for (int la = 0; la <= 4; la += 4) {
+            trace dm = run_momentum(both[c], &relu, pr, diverging_lr, 0.5, 0.0, 100000, c ? 0 : la);
+            long km = dm.res.iterations;
+            trace um =
+                run_momentum(both[c], &relu, pr, diverging_lr, 0.5, 0.0, km > 0 ? km - 1 : 0, 0);
+            CHECK(dm.res.stop == MLPCL_STOP_DIVERGED && km >= 1 &&
+                      !memcmp(um.params, dm.params, np * sizeof(double)) &&
+                      !memcmp(um.velocity, dm.velocity, np * sizeof(double)),
+                  "diverged with momentum on %s (lookahead %d): weights or velocity kept "
+                  "are not those of iteration %ld",
+                  both[c]->info.name, la, km - 1);
+            free_trace(&dm);
+            free_trace(&um);
+        }
+    }
+    free_problem(&relu);
+}
+
+/* In double, the device diverges at the reference's iteration and keeps its weights. */
+static void divergence_matches_reference(mlpcl_ctx *ctx, mlpcl_ctx *host)
+{
+    if (!ctx->info.fp64) return;
+    problem relu = diverging_problem();
+    size_t np = mlpcl_net_n_params(relu.net);
+    trace hr = run(host, &relu, MLPCL_DOUBLE, diverging_lr, 0.0, 100000, 0);
+    trace dd = run(ctx, &relu, MLPCL_DOUBLE, diverging_lr, 0.0, 100000, 1);
+    CHECK(hr.res.stop == MLPCL_STOP_DIVERGED && dd.res.stop == MLPCL_STOP_DIVERGED &&
+              dd.res.iterations == hr.res.iterations,
+          "diverged: device at %ld (stop %d), reference at %ld (stop %d)", dd.res.iterations,
+          dd.res.stop, hr.res.iterations, hr.res.stop);
+    compare("diverged: kept weights, device vs reference", dd.params, hr.params, np, 1e-9, 1e-300);
+    free_trace(&hr);
+    free_trace(&dd);
+    free_problem(&relu);
+}
+
+/* A run split in two (300 then the rest) ends exactly where one run does. */
+static void split_run_equals_one_run(mlpcl_ctx *ctx, mlpcl_ctx *host)
+{
+    (void)host;
+    problem tp = tutorial_problem();
+    trace whole = run(ctx, &tp, MLPCL_FLOAT, 0.01, 0.1, 100000, 1);
+    mlpcl_trainer *tr;
+    mlpcl_train_opts o;
+    mlpcl_train_result r1, r2;
+    mlpcl_train_opts_default(&o);
+    o.max_iter = 300;
+    OK(mlpcl_trainer_create(ctx, tp.net, tp.X, tp.Y, tp.m, MLPCL_FLOAT, 0, &tr));
+    OK(mlpcl_trainer_run(tr, &o, &r1));
+    o.max_iter = 100000;
+    OK(mlpcl_trainer_run(tr, &o, &r2));
+    mlpcl_net *out;
+    OK(mlpcl_net_clone(tp.net, &out));
+    OK(mlpcl_trainer_params(tr, out));
+    CHECK(r1.stop == MLPCL_STOP_MAX_ITER && r2.stop == MLPCL_STOP_CONVERGED &&
+              r1.iterations + r2.iterations == whole.res.iterations,
+          "split run: %ld + %ld iterations vs %ld", r1.iterations, r2.iterations,
+          whole.res.iterations);
+    CHECK(!memcmp(out->params, whole.params, 12 * sizeof(double)),
+          "split run: parameters differ from one run");
+    mlpcl_net_free(out);
+    mlpcl_trainer_free(tr);
+    free_trace(&whole);
+    free_problem(&tp);
+}
+
+/* Determinism: two runs of a 5-17-9-3 net on 1000 samples, bit for bit. */
+static void two_runs_are_identical(mlpcl_ctx *ctx, mlpcl_ctx *host)
+{
+    (void)host;
+    const size_t deep[] = {5, 17, 9, 3};
     problem big =
         make_problem(3, deep, MLPCL_TANH, MLPCL_SIGMOID, MLPCL_MSE, MLPCL_INIT_UNIFORM, 1000, 11);
     trace a = run(ctx, &big, MLPCL_FLOAT, 0.5, 0.0, 200, 1);
@@ -302,126 +355,150 @@ int main(void)
     same_bits("two identical runs", &a, &b, mlpcl_net_n_params(big.net));
     free_trace(&a);
     free_trace(&b);
+    free_problem(&big);
+}
 
-    /* Mini-batches: epochs on the device equal the reference's (the same shuffle), with a batch
-     * size that does not divide m, momentum, and every activation; then predictions. Over 2
-     * epochs of 8 updates: double 1e-12, float 2e-4 norm-wise (the chains are short). */
-    {
-        const size_t w[] = {5, 17, 9, 3};
-        problem mb =
-            make_problem(3, w, MLPCL_TANH, MLPCL_RELU, MLPCL_CE, MLPCL_INIT_UNIFORM, 50, 21);
-        size_t np = mlpcl_net_n_params(mb.net);
-        for (int d = 0; d <= fp64; ++d) {
-            mlpcl_precision prec = d ? MLPCL_DOUBLE : MLPCL_FLOAT;
-            double rtol = d ? 1e-12 : 2e-4;
-            mlpcl_trainer *dev, *rt;
-            OK(mlpcl_trainer_create(ctx, mb.net, mb.X, mb.Y, mb.m, prec, 7, &dev));
-            OK(mlpcl_trainer_create(host, mb.net, mb.X, mb.Y, mb.m, MLPCL_DOUBLE, 7, &rt));
-            mlpcl_epoch_opts eo;
-            mlpcl_epoch_opts_default(&eo);
-            eo.lr = 0.2;
-            eo.momentum = 0.9;
-            eo.seed = 42;
-            for (long e = 0; e < 2; ++e) {
-                mlpcl_train_result rd, rr;
-                eo.epoch = e;
-                OK(mlpcl_trainer_epoch(dev, &eo, &rd));
-                OK(mlpcl_trainer_epoch(rt, &eo, &rr));
-                CHECK(rd.stop == MLPCL_STOP_MAX_ITER && rd.iterations == 8 && rr.iterations == 8,
-                      "epoch %ld: stop %d, %ld and %ld updates", e, rd.stop, rd.iterations,
-                      rr.iterations);
-                compare(d ? "epoch loss (double)" : "epoch loss (float)", &rd.cost, &rr.cost, 1,
-                        rtol, 1e-300);
-            }
-            mlpcl_net *na, *nb;
-            OK(mlpcl_net_clone(mb.net, &na));
-            OK(mlpcl_net_clone(mb.net, &nb));
-            OK(mlpcl_trainer_params(dev, na));
-            OK(mlpcl_trainer_params(rt, nb));
-            compare(d ? "2 epochs, batch 7, momentum: parameters (double)"
-                      : "2 epochs, batch 7, momentum: parameters (float)",
-                    na->params, nb->params, np, rtol, 1e-300);
-            CHECK(memcmp(na->params, mb.net->params, np * sizeof(double)),
-                  "the epochs did not move the parameters");
-            double *va = malloc(np * sizeof *va), *vb = malloc(np * sizeof *vb);
-            OK(mlpcl_trainer_velocity(dev, va));
-            OK(mlpcl_trainer_velocity(rt, vb));
-            compare("momentum velocity", va, vb, np, rtol, 1e-300);
-            /* predictions on 23 rows, in chunks of 7 */
-            int ida, idb;
-            double *pa = malloc(23 * 3 * sizeof *pa), *pb = malloc(23 * 3 * sizeof *pb);
-            OK(mlpcl_trainer_add_set(dev, mb.X + 5 * 5, 23, &ida));
-            OK(mlpcl_trainer_add_set(rt, mb.X + 5 * 5, 23, &idb));
-            OK(mlpcl_trainer_predict(dev, ida, pa));
-            OK(mlpcl_trainer_predict(rt, idb, pb));
-            compare("predictions", pa, pb, 23 * 3, rtol, 1e-300);
-            free(va), free(vb), free(pa), free(pb);
-            mlpcl_net_free(na);
-            mlpcl_net_free(nb);
-            mlpcl_trainer_free(dev);
-            mlpcl_trainer_free(rt);
-        }
-        /* Momentum in a full-batch run, too. */
-        trace hr, dr;
-        {
-            mlpcl_trainer *t1, *t2;
-            mlpcl_train_opts o;
-            mlpcl_train_opts_default(&o);
-            o.lr = 0.1, o.momentum = 0.5, o.target = 0, o.max_iter = 50;
-            OK(mlpcl_trainer_create(host, mb.net, mb.X, mb.Y, mb.m, MLPCL_DOUBLE, 0, &t1));
-            OK(mlpcl_trainer_create(ctx, mb.net, mb.X, mb.Y, mb.m,
-                                    fp64 ? MLPCL_DOUBLE : MLPCL_FLOAT, 0, &t2));
-            OK(mlpcl_trainer_run(t1, &o, &hr.res));
-            OK(mlpcl_trainer_run(t2, &o, &dr.res));
-            compare("full batch with momentum: cost after 50", &dr.res.cost, &hr.res.cost, 1,
-                    fp64 ? 1e-12 : 2e-4, 1e-300);
-            mlpcl_trainer_free(t1);
-            mlpcl_trainer_free(t2);
-        }
-        free_problem(&mb);
-    }
+/* The mini-batch problem: 5-17-9-3, tanh then relu, softmax outputs, 50 samples. */
+static problem minibatch_problem(void)
+{
+    const size_t w[] = {5, 17, 9, 3};
+    return make_problem(3, w, MLPCL_TANH, MLPCL_RELU, MLPCL_CE, MLPCL_INIT_UNIFORM, 50, 21);
+}
 
-    /* An epoch in two pieces (batches 0-2, then the rest) equals the whole epoch, and so does a
-     * run interrupted at iteration 100 (its flag raised from the cost callback, as a signal
-     * handler would) and continued: the kept weights and their count let it resume exactly. */
-    {
-        const size_t w[] = {5, 17, 9, 3};
-        problem q =
-            make_problem(3, w, MLPCL_RELU, MLPCL_SIGMOID, MLPCL_MSE, MLPCL_INIT_UNIFORM, 40, 5);
-        size_t np = mlpcl_net_n_params(q.net);
-        mlpcl_ctx *ctxs[2] = {ctx, host};
-        for (int c = 0; c < 2; ++c) {
-            mlpcl_precision prec = c ? MLPCL_DOUBLE : MLPCL_FLOAT;
-            mlpcl_trainer *whole, *parts;
-            OK(mlpcl_trainer_create(ctxs[c], q.net, q.X, q.Y, q.m, prec, 6, &whole));
-            OK(mlpcl_trainer_create(ctxs[c], q.net, q.X, q.Y, q.m, prec, 6, &parts));
-            mlpcl_epoch_opts eo;
-            mlpcl_epoch_opts_default(&eo);
-            eo.momentum = 0.5;
-            mlpcl_train_result r1, r2, r3;
-            OK(mlpcl_trainer_epoch(whole, &eo, &r1));
-            eo.max_batches = 3;
-            OK(mlpcl_trainer_epoch(parts, &eo, &r2));
-            eo.first_batch = 3;
-            eo.max_batches = 0;
-            OK(mlpcl_trainer_epoch(parts, &eo, &r3));
-            CHECK(r1.iterations == 7 && r2.iterations == 3 && r3.iterations == 4,
-                  "epoch in pieces: %ld = %ld + %ld updates", r1.iterations, r2.iterations,
-                  r3.iterations);
-            mlpcl_net *na, *nb;
-            OK(mlpcl_net_clone(q.net, &na));
-            OK(mlpcl_net_clone(q.net, &nb));
-            OK(mlpcl_trainer_params(whole, na));
-            OK(mlpcl_trainer_params(parts, nb));
-            CHECK(!memcmp(na->params, nb->params, np * sizeof(double)),
-                  "%s: an epoch in two pieces differs from one", ctxs[c]->info.name);
-            mlpcl_net_free(na);
-            mlpcl_net_free(nb);
-            mlpcl_trainer_free(whole);
-            mlpcl_trainer_free(parts);
+/* Mini-batches: epochs on the device equal the reference's (the same shuffle), with a batch
+ * size that does not divide m, momentum, and every activation; then predictions. Over 2 epochs
+ * of 8 updates: double 1e-12, float 2e-4 norm-wise (the chains are short). */
+static void minibatch_epochs_match_reference(mlpcl_ctx *ctx, mlpcl_ctx *host)
+{
+    problem mb = minibatch_problem();
+    size_t np = mlpcl_net_n_params(mb.net);
+    for (int d = 0; d <= ctx->info.fp64; ++d) {
+        mlpcl_precision prec = d ? MLPCL_DOUBLE : MLPCL_FLOAT;
+        double rtol = d ? 1e-12 : 2e-4;
+        mlpcl_trainer *dev, *rt;
+        OK(mlpcl_trainer_create(ctx, mb.net, mb.X, mb.Y, mb.m, prec, 7, &dev));
+        OK(mlpcl_trainer_create(host, mb.net, mb.X, mb.Y, mb.m, MLPCL_DOUBLE, 7, &rt));
+        mlpcl_epoch_opts eo;
+        mlpcl_epoch_opts_default(&eo);
+        eo.lr = 0.2;
+        eo.momentum = 0.9;
+        eo.seed = 42;
+        for (long e = 0; e < 2; ++e) {
+            mlpcl_train_result rd, rr;
+            eo.epoch = e;
+            OK(mlpcl_trainer_epoch(dev, &eo, &rd));
+            OK(mlpcl_trainer_epoch(rt, &eo, &rr));
+            CHECK(rd.stop == MLPCL_STOP_MAX_ITER && rr.stop == MLPCL_STOP_MAX_ITER &&
+                      rd.iterations == 8 && rr.iterations == 8,
+                  "epoch %ld: stop %d and %d, %ld and %ld updates", e, rd.stop, rr.stop,
+                  rd.iterations, rr.iterations);
+            compare(d ? "epoch loss (double)" : "epoch loss (float)", &rd.cost, &rr.cost, 1, rtol,
+                    1e-300);
         }
-        free_problem(&q);
+        mlpcl_net *na, *nb;
+        OK(mlpcl_net_clone(mb.net, &na));
+        OK(mlpcl_net_clone(mb.net, &nb));
+        OK(mlpcl_trainer_params(dev, na));
+        OK(mlpcl_trainer_params(rt, nb));
+        compare(d ? "2 epochs, batch 7, momentum: parameters (double)"
+                  : "2 epochs, batch 7, momentum: parameters (float)",
+                na->params, nb->params, np, rtol, 1e-300);
+        CHECK(memcmp(na->params, mb.net->params, np * sizeof(double)),
+              "the epochs did not move the parameters");
+        double *va = malloc(np * sizeof *va), *vb = malloc(np * sizeof *vb);
+        OK(mlpcl_trainer_velocity(dev, va));
+        OK(mlpcl_trainer_velocity(rt, vb));
+        compare("momentum velocity", va, vb, np, rtol, 1e-300);
+        /* predictions on 23 rows, in chunks of 7 */
+        int ida, idb;
+        double *pa = malloc(23 * 3 * sizeof *pa), *pb = malloc(23 * 3 * sizeof *pb);
+        OK(mlpcl_trainer_add_set(dev, mb.X + 5 * 5, 23, &ida));
+        OK(mlpcl_trainer_add_set(rt, mb.X + 5 * 5, 23, &idb));
+        OK(mlpcl_trainer_predict(dev, ida, pa));
+        OK(mlpcl_trainer_predict(rt, idb, pb));
+        compare("predictions", pa, pb, 23 * 3, rtol, 1e-300);
+        free(va), free(vb), free(pa), free(pb);
+        mlpcl_net_free(na);
+        mlpcl_net_free(nb);
+        mlpcl_trainer_free(dev);
+        mlpcl_trainer_free(rt);
     }
+    free_problem(&mb);
+}
+
+/* Momentum in a full-batch run: 50 updates on the device equal the reference's. */
+static void full_batch_momentum_matches_reference(mlpcl_ctx *ctx, mlpcl_ctx *host)
+{
+    int fp64 = ctx->info.fp64;
+    problem mb = minibatch_problem();
+    mlpcl_trainer *t1, *t2;
+    mlpcl_train_opts o;
+    mlpcl_train_result hr, dr;
+    mlpcl_train_opts_default(&o);
+    o.lr = 0.1, o.momentum = 0.5, o.target = 0, o.max_iter = 50;
+    OK(mlpcl_trainer_create(host, mb.net, mb.X, mb.Y, mb.m, MLPCL_DOUBLE, 0, &t1));
+    OK(mlpcl_trainer_create(ctx, mb.net, mb.X, mb.Y, mb.m, fp64 ? MLPCL_DOUBLE : MLPCL_FLOAT, 0,
+                            &t2));
+    OK(mlpcl_trainer_run(t1, &o, &hr));
+    OK(mlpcl_trainer_run(t2, &o, &dr));
+    CHECK(hr.stop == MLPCL_STOP_MAX_ITER && dr.stop == MLPCL_STOP_MAX_ITER && hr.iterations == 50 &&
+              dr.iterations == 50,
+          "full batch with momentum: stop %d and %d after %ld and %ld", hr.stop, dr.stop,
+          hr.iterations, dr.iterations);
+    compare("full batch with momentum: cost after 50", &dr.cost, &hr.cost, 1, fp64 ? 1e-12 : 2e-4,
+            1e-300);
+    mlpcl_trainer_free(t1);
+    mlpcl_trainer_free(t2);
+    free_problem(&mb);
+}
+
+/* An epoch in two pieces (batches 0-2, then the rest) equals the whole epoch, on the device and
+ * on the host. */
+static void epoch_in_pieces_equals_whole(mlpcl_ctx *ctx, mlpcl_ctx *host)
+{
+    const size_t w[] = {5, 17, 9, 3};
+    problem q = make_problem(3, w, MLPCL_RELU, MLPCL_SIGMOID, MLPCL_MSE, MLPCL_INIT_UNIFORM, 40, 5);
+    size_t np = mlpcl_net_n_params(q.net);
+    mlpcl_ctx *ctxs[2] = {ctx, host};
+    for (int c = 0; c < 2; ++c) {
+        mlpcl_precision prec = c ? MLPCL_DOUBLE : MLPCL_FLOAT;
+        mlpcl_trainer *whole, *parts;
+        OK(mlpcl_trainer_create(ctxs[c], q.net, q.X, q.Y, q.m, prec, 6, &whole));
+        OK(mlpcl_trainer_create(ctxs[c], q.net, q.X, q.Y, q.m, prec, 6, &parts));
+        mlpcl_epoch_opts eo;
+        mlpcl_epoch_opts_default(&eo);
+        eo.momentum = 0.5;
+        mlpcl_train_result r1, r2, r3;
+        OK(mlpcl_trainer_epoch(whole, &eo, &r1));
+        eo.max_batches = 3;
+        OK(mlpcl_trainer_epoch(parts, &eo, &r2));
+        eo.first_batch = 3;
+        eo.max_batches = 0;
+        OK(mlpcl_trainer_epoch(parts, &eo, &r3));
+        CHECK(r1.iterations == 7 && r2.iterations == 3 && r3.iterations == 4,
+              "epoch in pieces: %ld = %ld + %ld updates", r1.iterations, r2.iterations,
+              r3.iterations);
+        mlpcl_net *na, *nb;
+        OK(mlpcl_net_clone(q.net, &na));
+        OK(mlpcl_net_clone(q.net, &nb));
+        OK(mlpcl_trainer_params(whole, na));
+        OK(mlpcl_trainer_params(parts, nb));
+        CHECK(!memcmp(na->params, nb->params, np * sizeof(double)),
+              "%s: an epoch in two pieces differs from one", ctxs[c]->info.name);
+        mlpcl_net_free(na);
+        mlpcl_net_free(nb);
+        mlpcl_trainer_free(whole);
+        mlpcl_trainer_free(parts);
+    }
+    free_problem(&q);
+}
+
+/* A run interrupted at iteration 100 (its flag raised from the cost callback, as a signal
+ * handler would) and continued ends where one run does: the kept weights and their count let it
+ * resume exactly. On the device and on the host. */
+static void interrupted_run_resumes_exactly(mlpcl_ctx *ctx, mlpcl_ctx *host)
+{
+    problem tp = tutorial_problem();
     for (int c = 0; c < 2; ++c) {
         mlpcl_ctx *where = c ? host : ctx;
         mlpcl_precision prec = c ? MLPCL_DOUBLE : MLPCL_FLOAT;
@@ -455,10 +532,36 @@ int main(void)
         mlpcl_trainer_free(tr);
         free_trace(&whole);
     }
-
-    free_problem(&big);
-    free_problem(&relu);
     free_problem(&tp);
+}
+
+/* Runs one scenario and says how it went. */
+static void scenario(const char *name, void (*check)(mlpcl_ctx *, mlpcl_ctx *), mlpcl_ctx *ctx,
+                     mlpcl_ctx *host)
+{
+    int before = failures;
+    check(ctx, host);
+    printf("%s: %s\n", name, failures == before ? "ok" : "FAILED");
+}
+
+#define SCENARIO(f) scenario(#f, f, ctx, host)
+
+int main(void)
+{
+    mlpcl_ctx *ctx = test_device(), *host;
+    OK(mlpcl_ctx_create("host", 0, &host));
+    SCENARIO(one_update_matches_reference);
+    SCENARIO(tutorial_converges_as_reference);
+    SCENARIO(lookahead_changes_nothing);
+    SCENARIO(divergence_keeps_last_finite_weights);
+    SCENARIO(divergence_keeps_last_finite_velocity);
+    SCENARIO(divergence_matches_reference);
+    SCENARIO(split_run_equals_one_run);
+    SCENARIO(two_runs_are_identical);
+    SCENARIO(minibatch_epochs_match_reference);
+    SCENARIO(full_batch_momentum_matches_reference);
+    SCENARIO(epoch_in_pieces_equals_whole);
+    SCENARIO(interrupted_run_resumes_exactly);
     mlpcl_ctx_free(host);
     mlpcl_ctx_free(ctx);
     return report("test_iteration");
