@@ -11,16 +11,17 @@
 
 #include "internal.h"
 
-#define DEFAULT_WG        64   /* work-group size of the 1-D reductions, before device limits */
-#define PREDICT_ROWS      1024 /* rows a predicting trainer handles at once, by default */
-#define MAX_LOOKAHEAD     64
-#define TILED_FROM        4096  /* weights in a layer from which the tiled kernels are used */
-#define FUSED_UPTO        65536 /* multiply-adds of a forward pass up to which fused.cl runs it */
-#define FUSED_SHAPE_BYTES 65536 /* bytes of constant memory every device has: the shape buffer's   \
-                                 */
-#define FUSED_SLACK                                                                                \
-    4096 /* elements a layer's activations may take past m·n_l in the one                         \
-            buffer (padding, and each layer's start aligned for a sub-buffer) */
+#define DEFAULT_WG    64   /* work-group size of the 1-D reductions, before device limits */
+#define PREDICT_ROWS  1024 /* rows a predicting trainer handles at once, by default */
+#define MAX_LOOKAHEAD 64
+#define TILED_FROM    4096  /* weights in a layer from which the tiled kernels are used */
+#define FUSED_UPTO    65536 /* multiply-adds of a forward pass up to which fused.cl runs it */
+
+/* The fused kernel's shape buffer must fit in the constant memory every device has (bytes); its
+ * one activation buffer holds each layer's m·n_l elements and at most FUSED_SLACK more (padding,
+ * and each layer's start aligned for a sub-buffer). */
+#define FUSED_SHAPE_BYTES 65536
+#define FUSED_SLACK       4096
 
 /* Whether fused.cl can run the network at all, at any depth: its shape buffer (2 + 4L ints) fits
  * in constant memory, and its one activation buffer in the kernel's int offsets. */

@@ -35,8 +35,8 @@ __kernel void cost(const int n_partials, const REAL scale, const REAL target,
 /* D_l = (D_next · W_nextᵀ) ⊙ act'(A_l): D_next is m×n_next, W_next (n×n_next) at P + off_next.
  * Global (n, m) rounded up. */
 __kernel void hidden_delta(const int m, const int n, const int n_next, const int act,
-                           __global const REAL *D_next, __global const REAL *P,
-                           const int off_next, __global const REAL *A, __global REAL *D)
+                           __global const REAL *D_next, __global const REAL *P, const int off_next,
+                           __global const REAL *A, __global REAL *D)
 {
     const int j = get_global_id(0), i = get_global_id(1);
     if (i >= m || j >= n) return;

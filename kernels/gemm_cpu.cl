@@ -30,9 +30,10 @@ INLINE void tile_rows(const int T, REALV acc[TM][TNV], __global const REAL *A, c
     UNROLL
     for (int r = 0; r < TM; ++r) rows[r] = A + (size_t)min(i0 + r, m - 1) * k;
     UNROLL
-    for (int r = 0; r < TM; ++r)
+    for (int r = 0; r < TM; ++r) {
         UNROLL
-    for (int c = 0; c < T; ++c) acc[r][c] = (REALV)0;
+        for (int c = 0; c < T; ++c) acc[r][c] = (REALV)0;
+    }
     for (int s = 0; s < k; ++s) {
         REALV b[TNV];
         UNROLL
@@ -48,8 +49,8 @@ INLINE void tile_rows(const int T, REALV acc[TM][TNV], __global const REAL *A, c
 
 /* Out = act(A · W + b): A m×k, W k×n at P + off with b (n) after it, Out m×n. */
 INLINE void product_forward(const int T, const int m, const int n, const int k, const int act,
-                    __global const REAL *A, __global const REAL *P, const int off,
-                    __global REAL *Out)
+                            __global const REAL *A, __global const REAL *P, const int off,
+                            __global REAL *Out)
 {
     const int j0 = get_global_id(0) * (T * VW), i0 = get_global_id(1) * TM;
     if (i0 >= m || j0 >= n) return;
@@ -71,8 +72,8 @@ INLINE void product_forward(const int T, const int m, const int n, const int k, 
 /* D = (Dn · WT) ⊙ act'(Act): Dn m×k (the next layer's delta), WT k×n (its weights,
  * transposed), Act and D m×n. */
 INLINE void product_backward(const int T, const int m, const int n, const int k, const int act,
-                     __global const REAL *Dn, __global const REAL *WT, __global const REAL *Act,
-                     __global REAL *D)
+                             __global const REAL *Dn, __global const REAL *WT,
+                             __global const REAL *Act, __global REAL *D)
 {
     const int j0 = get_global_id(0) * (T * VW), i0 = get_global_id(1) * TM;
     if (i0 >= m || j0 >= n) return;
@@ -94,9 +95,9 @@ INLINE void product_backward(const int T, const int m, const int n, const int k,
 /* acc[r][c] += Σ_i a_i[r] · D[i][j0 + c·VW …] over the samples i of [ib, ie), where a_i[r] is
  * A[i][k0 + r] in a full tile, and in the edge tile A's column for rows below k, 1 for row k
  * (the bias) and 0 past it. */
-INLINE void tile_samples(const int T, const int full, REALV acc[TM][TNV],
-                         __global const REAL *A, const int k, __global const REAL *D,
-                         const int n, const int ib, const int ie, const int k0, const int j0)
+INLINE void tile_samples(const int T, const int full, REALV acc[TM][TNV], __global const REAL *A,
+                         const int k, __global const REAL *D, const int n, const int ib,
+                         const int ie, const int k0, const int j0)
 {
     for (int i = ib; i < ie; ++i) {
         REALV b[TNV];
@@ -124,21 +125,22 @@ INLINE void tile_samples(const int T, const int full, REALV acc[TM][TNV],
  * mu ≠ 0) and P_next = P − lr·V. A is m×k, D m×n. The work-group walks the samples in blocks
  * of MC with a barrier after each, so that a block's rows of A and D stay in cache while all
  * its work-items use them. */
-INLINE void product_gradient(const int T, const int m, const int n, const int k, __global const REAL *A,
-                     __global const REAL *D, __global REAL *G, const int off,
-                     __global const REAL *P, __global const REAL *V, __global REAL *V_next,
-                     __global REAL *P_next,
-                     const REAL lr, const REAL mu, __global const int *state,
-                     const int split, __global REAL *Gs)
+INLINE void product_gradient(const int T, const int m, const int n, const int k,
+                             __global const REAL *A, __global const REAL *D, __global REAL *G,
+                             const int off, __global const REAL *P, __global const REAL *V,
+                             __global REAL *V_next, __global REAL *P_next, const REAL lr,
+                             const REAL mu, __global const int *state, const int split,
+                             __global REAL *Gs)
 {
     (void)split, (void)Gs; /* CPUs fill themselves without splitting the samples */
     const int j0 = get_global_id(0) * (T * VW), k0 = get_global_id(1) * TM;
     const int active = j0 < n && k0 <= k, full = k0 + TM <= k;
     REALV acc[TM][TNV];
     UNROLL
-    for (int r = 0; r < TM; ++r)
+    for (int r = 0; r < TM; ++r) {
         UNROLL
-    for (int c = 0; c < T; ++c) acc[r][c] = (REALV)0;
+        for (int c = 0; c < T; ++c) acc[r][c] = (REALV)0;
+    }
     for (int ib = 0; ib < m; ib += MC) {
         const int ie = min(ib + MC, m);
         if (active && full)
@@ -156,8 +158,8 @@ INLINE void product_gradient(const int T, const int m, const int n, const int k,
         UNROLL
         for (int r = 0; r < TM; ++r) {
             if (k0 + r > k) break;
-            epilogue_gradient(acc[r][c], off + (size_t)(k0 + r) * n + j, lanes, stop, lr, mu, G,
-                              P, V, V_next, P_next);
+            epilogue_gradient(acc[r][c], off + (size_t)(k0 + r) * n + j, lanes, stop, lr, mu, G, P,
+                              V, V_next, P_next);
         }
     }
 }

@@ -28,9 +28,9 @@
 #define activate_v      activate
 #define act_slope_v     act_slope
 #else
-#define REALV  CAT(REAL, VW)
-#define VLOAD  CAT(vload, VW)
-#define VSTORE CAT(vstore, VW)
+#define REALV           CAT(REAL, VW)
+#define VLOAD           CAT(vload, VW)
+#define VSTORE          CAT(vstore, VW)
 #define RELU_V(z)       fmax(z, (REALV)0)
 #define RELU_SLOPE_V(a) select((REALV)0, (REALV)1, a > (REALV)0)
 DEFINE_ACTIVATION(REALV, _v, RELU_V, RELU_SLOPE_V)
@@ -94,9 +94,8 @@ INLINE void epilogue_gradient(REALV g, size_t at, int lanes, int stop, REAL lr, 
  * at G + off, then their update unless the stop flag is set. Global count. */
 __kernel void gradient_reduce(const int count, const int split, __global const REAL *Gs,
                               __global REAL *G, const int off, __global const REAL *P,
-                              __global const REAL *V, __global REAL *V_next,
-                              __global REAL *P_next, const REAL lr, const REAL mu,
-                              __global const int *state)
+                              __global const REAL *V, __global REAL *V_next, __global REAL *P_next,
+                              const REAL lr, const REAL mu, __global const int *state)
 {
     const int e = get_global_id(0);
     if (e >= count) return;

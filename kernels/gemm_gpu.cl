@@ -29,20 +29,25 @@
 #define TY (BM / WM)
 #define NT (TX * TY)
 
-/* The kernels declare the local tiles (only kernels may) and pass them down. */
-#define LOCAL_TILES __local REAL As[BK][BM + 1], Bs[BK][BN]; /* + 1: the forward products
-                                                                store As down its columns */
+/* The kernels declare the local tiles (only kernels may) and pass them down. As has a column
+ * more than the tile: the forward products store it down its columns. */
+#define LOCAL_TILES __local REAL As[BK][BM + 1], Bs[BK][BN];
 #define TILES       , As, Bs
 #define TILE_PARAMS , __local REAL(*As)[BM + 1], __local REAL(*Bs)[BN]
 
 /* acc += the product of the tiles: As[s][row] · Bs[s][col] over the slice. */
-#define TILE_PRODUCT(acc)                                                                      \
-    for (int s = 0; s < BK; ++s) {                                                             \
-        REAL a[WM], b[WN];                                                                     \
-        UNROLL for (int r = 0; r < WM; ++r) a[r] = As[s][ty + r * TY];                         \
-        UNROLL for (int q = 0; q < WN; ++q) b[q] = Bs[s][tx + q * TX];                         \
-        UNROLL for (int r = 0; r < WM; ++r) UNROLL for (int q = 0; q < WN; ++q) acc[r][q] =    \
-            fma(a[r], b[q], acc[r][q]);                                                        \
+#define TILE_PRODUCT(acc)                                                                          \
+    for (int s = 0; s < BK; ++s) {                                                                 \
+        REAL a[WM], b[WN];                                                                         \
+        UNROLL                                                                                     \
+        for (int r = 0; r < WM; ++r) a[r] = As[s][ty + r * TY];                                    \
+        UNROLL                                                                                     \
+        for (int q = 0; q < WN; ++q) b[q] = Bs[s][tx + q * TX];                                    \
+        UNROLL                                                                                     \
+        for (int r = 0; r < WM; ++r) {                                                             \
+            UNROLL                                                                                 \
+            for (int q = 0; q < WN; ++q) acc[r][q] = fma(a[r], b[q], acc[r][q]);                   \
+        }                                                                                          \
     }
 
 /* Out = act(A · W + b) (forward) or D = (A · B) ⊙ act'(Act) (backward, B = WT): the reduction
@@ -53,7 +58,11 @@ INLINE void rows_product(const int m, const int n, const int k, __global const R
 {
     const int tx = get_local_id(0), ty = get_local_id(1), tid = ty * TX + tx;
     const int i0 = get_group_id(1) * BM, j0 = get_group_id(0) * BN;
-    UNROLL for (int r = 0; r < WM; ++r) UNROLL for (int q = 0; q < WN; ++q) acc[r][q] = 0;
+    UNROLL
+    for (int r = 0; r < WM; ++r) {
+        UNROLL
+        for (int q = 0; q < WN; ++q) acc[r][q] = 0;
+    }
     for (int s0 = 0; s0 < k; s0 += BK) {
         for (int e = tid; e < BM * BK; e += NT) { /* consecutive items: consecutive s */
             const int r = e / BK, c = e % BK, i = i0 + r, s = s0 + c;
@@ -76,12 +85,16 @@ INLINE void product_forward(const int m, const int n, const int k, const int act
     REAL acc[WM][WN];
     __global const REAL *W = P + off;
     rows_product(m, n, k, A, W, acc, As, Bs);
-    const int i0 = get_group_id(1) * BM + get_local_id(1), j0 = get_group_id(0) * BN + get_local_id(0);
-    UNROLL for (int r = 0; r < WM; ++r) UNROLL for (int q = 0; q < WN; ++q)
-    {
-        const int i = i0 + r * TY, j = j0 + q * TX;
-        if (i < m && j < n)
-            epilogue_forward(act, acc[r][q], W[(size_t)k * n + j], 1, Out + (size_t)i * n + j);
+    const int i0 = get_group_id(1) * BM + get_local_id(1),
+              j0 = get_group_id(0) * BN + get_local_id(0);
+    UNROLL
+    for (int r = 0; r < WM; ++r) {
+        UNROLL
+        for (int q = 0; q < WN; ++q) {
+            const int i = i0 + r * TY, j = j0 + q * TX;
+            if (i < m && j < n)
+                epilogue_forward(act, acc[r][q], W[(size_t)k * n + j], 1, Out + (size_t)i * n + j);
+        }
     }
 }
 
@@ -91,13 +104,17 @@ INLINE void product_backward(const int m, const int n, const int k, const int ac
 {
     REAL acc[WM][WN];
     rows_product(m, n, k, Dn, WT, acc, As, Bs);
-    const int i0 = get_group_id(1) * BM + get_local_id(1), j0 = get_group_id(0) * BN + get_local_id(0);
-    UNROLL for (int r = 0; r < WM; ++r) UNROLL for (int q = 0; q < WN; ++q)
-    {
-        const int i = i0 + r * TY, j = j0 + q * TX;
-        if (i < m && j < n) {
-            const size_t at = (size_t)i * n + j;
-            epilogue_backward(act, acc[r][q], Act + at, 1, D + at);
+    const int i0 = get_group_id(1) * BM + get_local_id(1),
+              j0 = get_group_id(0) * BN + get_local_id(0);
+    UNROLL
+    for (int r = 0; r < WM; ++r) {
+        UNROLL
+        for (int q = 0; q < WN; ++q) {
+            const int i = i0 + r * TY, j = j0 + q * TX;
+            if (i < m && j < n) {
+                const size_t at = (size_t)i * n + j;
+                epilogue_backward(act, acc[r][q], Act + at, 1, D + at);
+            }
         }
     }
 }
@@ -106,10 +123,9 @@ INLINE void product_backward(const int m, const int n, const int k, const int ac
  * samples, BK at a time. With split > 1 (too few output tiles to fill the device), the third
  * dimension's group s sums only its share of the samples into partials s of Gs, and
  * gradient_reduce finishes the sums (in a fixed order) and the update. */
-INLINE void product_gradient(const int m, const int n, const int k,
-                             __global const REAL *A, __global const REAL *D, __global REAL *G,
-                             const int off, __global const REAL *P, __global const REAL *V,
-                             __global REAL *V_next,
+INLINE void product_gradient(const int m, const int n, const int k, __global const REAL *A,
+                             __global const REAL *D, __global REAL *G, const int off,
+                             __global const REAL *P, __global const REAL *V, __global REAL *V_next,
                              __global REAL *P_next, const REAL lr, const REAL mu,
                              __global const int *state, const int split,
                              __global REAL *Gs TILE_PARAMS)
@@ -119,7 +135,11 @@ INLINE void product_gradient(const int m, const int n, const int k,
     const int k0 = get_group_id(1) * BM, j0 = get_group_id(0) * BN, slice = get_group_id(2);
     const int chunk = (m + split * BK - 1) / (split * BK) * BK;
     const int first = slice * chunk, last = min(m, first + chunk);
-    UNROLL for (int r = 0; r < WM; ++r) UNROLL for (int q = 0; q < WN; ++q) acc[r][q] = 0;
+    UNROLL
+    for (int r = 0; r < WM; ++r) {
+        UNROLL
+        for (int q = 0; q < WN; ++q) acc[r][q] = 0;
+    }
     for (int s0 = first; s0 < last; s0 += BK) {
         for (int e = tid; e < BM * BK; e += NT) { /* consecutive items: consecutive columns */
             const int c = e / BM, r = e % BM, i = s0 + c, kk = k0 + r;
@@ -134,16 +154,19 @@ INLINE void product_gradient(const int m, const int n, const int k,
         barrier(CLK_LOCAL_MEM_FENCE);
     }
     const int stop = state[0];
-    UNROLL for (int r = 0; r < WM; ++r) UNROLL for (int q = 0; q < WN; ++q)
-    {
-        const int kk = k0 + ty + r * TY, j = j0 + tx + q * TX;
-        if (kk > k || j >= n) continue;
-        if (split > 1) {
-            Gs[(size_t)slice * (k + 1) * n + (size_t)kk * n + j] = acc[r][q];
-            continue;
+    UNROLL
+    for (int r = 0; r < WM; ++r) {
+        UNROLL
+        for (int q = 0; q < WN; ++q) {
+            const int kk = k0 + ty + r * TY, j = j0 + tx + q * TX;
+            if (kk > k || j >= n) continue;
+            if (split > 1) {
+                Gs[(size_t)slice * (k + 1) * n + (size_t)kk * n + j] = acc[r][q];
+                continue;
+            }
+            epilogue_gradient(acc[r][q], off + (size_t)kk * n + j, 1, stop, lr, mu, G, P, V, V_next,
+                              P_next);
         }
-        epilogue_gradient(acc[r][q], off + (size_t)kk * n + j, 1, stop, lr, mu, G, P, V, V_next,
-                          P_next);
     }
 }
 
@@ -177,13 +200,11 @@ __kernel void gemm_backward_narrow(BACKWARD_ARGS)
 __kernel void gemm_gradient(GRADIENT_ARGS)
 {
     LOCAL_TILES
-    product_gradient(m, n, k, A, D, G, off, P, V, V_next, P_next, lr, mu, state, split,
-                     Gs TILES);
+    product_gradient(m, n, k, A, D, G, off, P, V, V_next, P_next, lr, mu, state, split, Gs TILES);
 }
 
 __kernel void gemm_gradient_narrow(GRADIENT_ARGS)
 {
     LOCAL_TILES
-    product_gradient(m, n, k, A, D, G, off, P, V, V_next, P_next, lr, mu, state, split,
-                     Gs TILES);
+    product_gradient(m, n, k, A, D, G, off, P, V, V_next, P_next, lr, mu, state, split, Gs TILES);
 }

@@ -11,19 +11,27 @@
     INLINE T activate##SUFFIX(int act, T z)                                                        \
     {                                                                                              \
         switch (act) {                                                                             \
-        case ACT_TANH: return tanh(z);                                                             \
-        case ACT_RELU: return RELU(z);                                                             \
-        case ACT_IDENTITY: return z;                                                               \
-        default: return (T)1 / ((T)1 + exp(-z));                                                   \
+        case ACT_TANH:                                                                             \
+            return tanh(z);                                                                        \
+        case ACT_RELU:                                                                             \
+            return RELU(z);                                                                        \
+        case ACT_IDENTITY:                                                                         \
+            return z;                                                                              \
+        default:                                                                                   \
+            return (T)1 / ((T)1 + exp(-z));                                                        \
         }                                                                                          \
     }                                                                                              \
     INLINE T act_slope##SUFFIX(int act, T a)                                                       \
     {                                                                                              \
         switch (act) {                                                                             \
-        case ACT_TANH: return (T)1 - a * a;                                                        \
-        case ACT_RELU: return RELU_SLOPE(a);                                                       \
-        case ACT_IDENTITY: return (T)1;                                                            \
-        default: return ((T)1 - a) * a;                                                           \
+        case ACT_TANH:                                                                             \
+            return (T)1 - a * a;                                                                   \
+        case ACT_RELU:                                                                             \
+            return RELU_SLOPE(a);                                                                  \
+        case ACT_IDENTITY:                                                                         \
+            return (T)1;                                                                           \
+        default:                                                                                   \
+            return ((T)1 - a) * a;                                                                 \
         }                                                                                          \
     }
 
@@ -77,8 +85,8 @@ INLINE REAL hidden_delta_element(int act, int n_next, __global const REAL *d,
 /* One element (k, j) of [A 1]ᵀ · D, summed over the m samples in order (so the result does not
  * depend on scheduling): row k < n_in a weight's gradient, row k = n_in its bias's. A is m × n_in,
  * D m × n. */
-INLINE REAL gradient_element(int m, int n_in, int n, __global const REAL *A,
-                             __global const REAL *D, int k, int j)
+INLINE REAL gradient_element(int m, int n_in, int n, __global const REAL *A, __global const REAL *D,
+                             int k, int j)
 {
     REAL s = 0;
     if (k < n_in)
@@ -90,8 +98,8 @@ INLINE REAL gradient_element(int m, int n_in, int n, __global const REAL *A,
 
 /* The optimiser step, SGD with momentum, for a real or vector type T: the velocity
  * v' = mu·v + g (only where mu ≠ 0; with mu = 0 the step is exactly lr·g), then p' = p − lr·v'. */
-#define MOMENTUM(T, mu, v, g)  ((T)(mu) * (v) + (g))
-#define SGD_STEP(T, p, lr, g)  ((p) - (T)(lr) * (g))
+#define MOMENTUM(T, mu, v, g) ((T)(mu) * (v) + (g))
+#define SGD_STEP(T, p, lr, g) ((p) - (T)(lr) * (g))
 
 /* The step for the parameter at index at, from its gradient g; V_next is written only with
  * momentum. The parameters and velocity are double-buffered: P, V in and P_next, V_next out. */
