@@ -3,13 +3,10 @@
  * context keeps the programs it built, keyed by their options, so each is built once. The
  * tunables in the options come from tuning.c's table. */
 #define _POSIX_C_SOURCE 200809L
-#include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "internal.h"
 
