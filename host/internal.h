@@ -101,15 +101,15 @@ typedef enum mlpcl_kernel_id {
     K_HIDDEN_DELTA,   /* delta.cl: D_l = (D_{l+1} W_{l+1}ᵀ) ⊙ act'(A_l) */
     K_GRADIENT,       /* gradient.cl: [dW_l; db_l] = [A_{l-1} 1]ᵀ D_l */
     K_UPDATE,         /* update.cl: V = mu·V + G, P' = P − lr·V, unless the stop flag is set */
-    K_GEMM_FORWARD,   /* gemm.cl: tiled A·W + b and the activation */
-    K_GEMM_BACKWARD,  /* gemm.cl: tiled (D·Wᵀ) ⊙ act'(A) */
-    K_GEMM_GRADIENT,  /* gemm.cl: tiled [A 1]ᵀ·D and the update */
+    K_GEMM_FORWARD,   /* gemm_*.cl: tiled A·W + b and the activation */
+    K_GEMM_BACKWARD,  /* gemm_*.cl: tiled (D·Wᵀ) ⊙ act'(A) */
+    K_GEMM_GRADIENT,  /* gemm_*.cl: tiled [A 1]ᵀ·D and the update */
     K_GEMM_FORWARD_N, /* the same three for outputs no wider than one vector */
     K_GEMM_BACKWARD_N,
     K_GEMM_GRADIENT_N,
-    K_TRANSPOSE,       /* gemm.cl: Wᵀ for the hidden deltas */
+    K_TRANSPOSE,       /* gemm_epilogue.cl: Wᵀ for the hidden deltas */
     K_FUSED,           /* fused.cl: a small network's whole iteration in one work-group */
-    K_GRADIENT_REDUCE, /* gemm.cl: the sum of a split gradient, and the update */
+    K_GRADIENT_REDUCE, /* gemm_epilogue.cl: the sum of a split gradient, and the update */
     K_COUNT
 } mlpcl_kernel_id;
 
@@ -118,12 +118,15 @@ extern const char *const mlpcl__kernel_name[K_COUNT];
 /* Which kernels compute the products. */
 typedef enum mlpcl_path {
     MLPCL_PATH_AUTO = 0,   /* tiled for networks with a big layer, else simple */
-    MLPCL_PATH_TILED = 1,  /* gemm.cl: register-blocked tiles, epilogues fused */
+    MLPCL_PATH_TILED = 1,  /* gemm_*.cl: register-blocked tiles, epilogues fused */
     MLPCL_PATH_SIMPLE = 2, /* forward.cl and the rest: one output a work-item */
     MLPCL_PATH_FUSED = 3,  /* fused.cl for full-batch iterations (small nets), else simple */
 } mlpcl_path;
 
-/* The tunables of the tiled kernels: built in (tm, tnv, mc) or launch shapes (ly, gx, gy). */
+/* ---- Tunables (tuning.c) ------------------------------------------------------------------ */
+
+/* The tunables of the tiled kernels, one field per row of tuning.c's table: built in (tm, tnv,
+ * mc; bm … wn) or launch shapes (ly, gx, gy). */
 typedef struct mlpcl_tuning {
     mlpcl_path path;
     int tm;                 /* rows of a work-item's tile */
@@ -131,22 +134,26 @@ typedef struct mlpcl_tuning {
     int mc;                 /* samples per barrier block of the gradient */
     int ly;                 /* forward and backward: work-items a work-group along the samples */
     int gx, gy;             /* gradient: work-group shape (tiles across, tiles down) */
-    int local;              /* GPUs: tiles staged in local memory (gemm.cl's GEMM_LOCAL kernels) */
+    int local;              /* GPUs: tiles staged in local memory (gemm_gpu.cl) */
     int bm, bn, bk, wm, wn; /* local: a work-group's tile, its depth, a work-item's subtile */
 } mlpcl_tuning;
 
 /* The tuning for a device: its type's defaults, then $MLPCL_TUNE ("tm=12,tnv=2,…"). */
 mlpcl_status mlpcl__tuning_for(const mlpcl_ctx *ctx, mlpcl_precision p, mlpcl_tuning *t);
-/* Parses "key=value,…" into t (keys: path, tm, tnv, mc, ly, gx, gy); what names the source. */
+/* Parses "key=value,…" into t (keys: path and the table's names); what names the source. */
 mlpcl_status mlpcl__tuning_parse(const char *s, const char *what, mlpcl_tuning *t);
 /* Writes t as "path=tiled,tm=12,…". */
 void mlpcl__tuning_format(const mlpcl_tuning *t, char *buf, size_t size);
+/* Writes the kernels' -D options for t's tiled variant ("-DTM=12 -DTNV=2 -DMC=64"). */
+void mlpcl__tuning_options(const mlpcl_tuning *t, char *buf, size_t size);
+
+/* ---- Builds (program.c) ------------------------------------------------------------------- */
 
 /* What varies between builds of the same sources. */
 typedef struct mlpcl_build_params {
     mlpcl_precision precision;
     size_t wg;         /* work-group size of the 1-D reductions (a power of two) */
-    mlpcl_tuning tune; /* tm, tnv and mc are built in */
+    mlpcl_tuning tune; /* its variant and tiles are built in */
 } mlpcl_build_params;
 
 struct mlpcl_program {

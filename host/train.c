@@ -17,14 +17,29 @@
 #define TILED_FROM    4096  /* weights in a layer from which the tiled kernels are used */
 #define FUSED_UPTO    65536 /* multiply-adds of a forward pass up to which fused.cl runs it */
 
-/* Whether full-batch iterations can run as one fused launch: small (where seven launches cost
- * more than the arithmetic) and at most four layers. */
+/* The fused kernel's shape buffer must fit in the constant memory every device has (bytes); its
+ * one activation buffer holds each layer's m·n_l elements and at most FUSED_SLACK more (padding,
+ * and each layer's start aligned for a sub-buffer). */
+#define FUSED_SHAPE_BYTES 65536
+#define FUSED_SLACK       4096
+
+/* Whether fused.cl can run the network at all, at any depth: its shape buffer (2 + 4L ints) fits
+ * in constant memory, and its one activation buffer in the kernel's int offsets. */
+static int fused_fits(const mlpcl_trainer *tr)
+{
+    size_t L = tr->net->L, elems = 0;
+    for (size_t l = 1; l <= L; ++l) elems += tr->m * tr->net->width[l] + FUSED_SLACK;
+    return tr->m && (2 + 4 * L) * sizeof(cl_int) <= FUSED_SHAPE_BYTES && elems <= (size_t)INT32_MAX;
+}
+
+/* Whether full-batch iterations run as one fused launch by default: small networks, where
+ * seven launches a layer cost more than the arithmetic. */
 static int fusable(const mlpcl_trainer *tr)
 {
     size_t work = 0;
     for (size_t l = 1; l <= tr->net->L; ++l)
         work += tr->m * (tr->net->width[l - 1] + 1) * tr->net->width[l];
-    return tr->m && tr->net->L <= 4 && work <= FUSED_UPTO;
+    return work <= FUSED_UPTO && fused_fits(tr);
 }
 
 void mlpcl_train_opts_default(mlpcl_train_opts *o)
@@ -390,36 +405,70 @@ static size_t fused_size(const mlpcl_trainer *tr)
     return strcmp(tr->ctx->info.type, "cpu") ? tr->wg : 1;
 }
 
+/* The fused kernel's arguments, in order (fused.cl). */
+enum {
+    FUSED_M,
+    FUSED_LOSS,
+    FUSED_TARGET,
+    FUSED_SCALE,
+    FUSED_SHAPE,
+    FUSED_X,
+    FUSED_Y,
+    FUSED_P,
+    FUSED_P_NEXT,
+    FUSED_G,
+    FUSED_V,
+    FUSED_V_NEXT,
+    FUSED_A,
+    FUSED_D,
+    FUSED_COST,
+    FUSED_STATE,
+    FUSED_LR,
+    FUSED_MU,
+    FUSED_DO_UPDATE,
+    FUSED_N_ARGS
+};
+
 /* A full-batch iteration as one launch of fused.cl (with its update), and the same without the
- * update for a run's last cost. */
+ * update for a run's last cost. A[0] and D[0] are the buffers that hold every layer's. */
 static mlpcl_status build_fused_plan(mlpcl_trainer *tr, int parity, mlpcl_plan *p)
 {
     mlpcl_status st = MLPCL_OK;
     const mlpcl_net *net = tr->net;
     double scale = net->loss == MLPCL_CE ? 1.0 / (double)tr->m : 1.0 / (2.0 * (double)tr->m);
-    cl_mem A[5] = {NULL}, D[5] = {NULL}; /* layers 1 … 4, NULL past L */
-    for (size_t l = 1; l <= net->L; ++l) A[l] = tr->A[l], D[l] = tr->D[l];
     p->mb = tr->m;
     p->parity = parity;
     for (int last = 0; last < 2; ++last) {
-        karg a[] = {ARG_INT(tr->m),     ARG_INT(net->loss),     ARG_REAL(tr->target),
-                    ARG_REAL(scale),    ARG_MEM(tr->shape),     ARG_MEM(tr->X),
-                    ARG_MEM(tr->Y),     ARG_MEM(tr->P[parity]), ARG_MEM(tr->P[!parity]),
-                    ARG_MEM(tr->G),     ARG_MEM(tr->V[parity]), ARG_MEM(tr->V[!parity]),
-                    ARG_MEM(A[1]),      ARG_MEM(A[2]),          ARG_MEM(A[3]),
-                    ARG_MEM(A[4]),      ARG_MEM(D[1]),          ARG_MEM(D[2]),
-                    ARG_MEM(D[3]),      ARG_MEM(D[4]),          ARG_MEM(tr->costs),
-                    ARG_MEM(tr->state), ARG_REAL(tr->lr),       ARG_REAL(tr->momentum),
-                    ARG_INT(!last)};
+        karg a[FUSED_N_ARGS] = {
+            [FUSED_M] = ARG_INT(tr->m),
+            [FUSED_LOSS] = ARG_INT(net->loss),
+            [FUSED_TARGET] = ARG_REAL(tr->target),
+            [FUSED_SCALE] = ARG_REAL(scale),
+            [FUSED_SHAPE] = ARG_MEM(tr->shape),
+            [FUSED_X] = ARG_MEM(tr->X),
+            [FUSED_Y] = ARG_MEM(tr->Y),
+            [FUSED_P] = ARG_MEM(tr->P[parity]),
+            [FUSED_P_NEXT] = ARG_MEM(tr->P[!parity]),
+            [FUSED_G] = ARG_MEM(tr->G),
+            [FUSED_V] = ARG_MEM(tr->V[parity]),
+            [FUSED_V_NEXT] = ARG_MEM(tr->V[!parity]),
+            [FUSED_A] = ARG_MEM(tr->A[0]),
+            [FUSED_D] = ARG_MEM(tr->D[0]),
+            [FUSED_COST] = ARG_MEM(tr->costs),
+            [FUSED_STATE] = ARG_MEM(tr->state),
+            [FUSED_LR] = ARG_REAL(tr->lr),
+            [FUSED_MU] = ARG_REAL(tr->momentum),
+            [FUSED_DO_UPDATE] = ARG_INT(!last),
+        };
         cl_kernel k;
         TRY(make_kernel(tr, K_FUSED, &k, N_ARGS(a), a));
-        TRY(add_step(p, k, 22));
+        TRY(add_step(p, k, FUSED_LR));
         if (last) {
             p->fused_last = k;
             break;
         }
         p->cost = k;
-        p->cost_arg = 2;
+        p->cost_arg = FUSED_TARGET;
         p->seg[SEG_GATHER] = p->seg[SEG_FORWARD] = p->seg[SEG_LOSS] = p->n_launch;
         TRY(add_launch(p, tr, k, K_FUSED, 0, 1, fused_size(tr), 1));
         p->launch[p->n_launch - 1].local[0] = p->launch[p->n_launch - 1].global[0] =
@@ -703,7 +752,7 @@ mlpcl_status mlpcl__trainer_prepare(mlpcl_trainer *tr, double lr, double momentu
     tr->target = mlpcl__target_for(tr->precision, target);
     for (mlpcl_plan *p = tr->plans; p; p = p->next) {
         if (p->cost) TRY(set_arg(tr, p->cost, (cl_uint)p->cost_arg, ARG_REAL(tr->target)));
-        if (p->fused_last) TRY(set_arg(tr, p->fused_last, 2, ARG_REAL(tr->target)));
+        if (p->fused_last) TRY(set_arg(tr, p->fused_last, FUSED_TARGET, ARG_REAL(tr->target)));
         for (size_t i = 0; i < p->n_step; ++i) {
             TRY(set_arg(tr, p->step[i], (cl_uint)p->step_arg[i], ARG_REAL(lr)));
             TRY(set_arg(tr, p->step[i], (cl_uint)p->step_arg[i] + 1, ARG_REAL(momentum)));
@@ -768,7 +817,7 @@ static mlpcl_status choose_program(mlpcl_trainer *tr)
         tr->fused = fusable(tr);
     } else if (tr->tune.path == MLPCL_PATH_FUSED) {
         tr->tune.path = MLPCL_PATH_SIMPLE;
-        tr->fused = tr->m && tr->net->L <= 4;
+        tr->fused = fused_fits(tr);
     }
     tr->pad = 4 * (size_t)tr->tune.tnv * (tr->precision == MLPCL_DOUBLE ? 8 : 16);
     size_t wg = DEFAULT_WG;
@@ -804,6 +853,70 @@ fail:
     return st;
 }
 
+/* Allocates the per-layer activations or deltas, buf[1 … L], batch × n_l each (with padding).
+ * For fused trainers they are sub-buffers of one buffer, buf[0], each layer starting where the
+ * device aligns sub-buffers. */
+static mlpcl_status make_layer_buffers(mlpcl_trainer *tr, cl_mem *buf, const char *what)
+{
+    mlpcl_status st = MLPCL_OK;
+    const mlpcl_net *net = tr->net;
+    size_t L = net->L, r = tr->real, total = 0;
+    if (!tr->fused) {
+        for (size_t l = 1; l <= L; ++l)
+            TRY(make_buffer(tr, &buf[l], tr->batch * net->width[l] + tr->pad, r, what));
+        return MLPCL_OK;
+    }
+    cl_uint bits = 0;
+    CL_CHECK(
+        clGetDeviceInfo(tr->ctx->device, CL_DEVICE_MEM_BASE_ADDR_ALIGN, sizeof bits, &bits, NULL),
+        "clGetDeviceInfo(CL_DEVICE_MEM_BASE_ADDR_ALIGN)", tr->ctx->info.name);
+    size_t align = bits / 8 > r ? bits / 8 / r : 1; /* elements */
+    for (size_t l = 1; l <= L; ++l) total += round_up(tr->batch * net->width[l] + tr->pad, align);
+    TRY(make_buffer(tr, &buf[0], total, r, what));
+    total = 0;
+    for (size_t l = 1; l <= L; ++l) {
+        cl_int err;
+        size_t size = tr->batch * net->width[l] + tr->pad;
+        cl_buffer_region region = {total * r, size * r};
+        buf[l] = clCreateSubBuffer(buf[0], CL_MEM_READ_WRITE, CL_BUFFER_CREATE_TYPE_REGION, &region,
+                                   &err);
+        CL_CHECK(err, "clCreateSubBuffer", tr->ctx->info.name);
+        total += round_up(size, align);
+    }
+    return MLPCL_OK;
+fail:
+    mlpcl__append(" (%s, one buffer for every layer)", what);
+    return st;
+}
+
+/* The fused kernel's view of the network (fused.cl's SHAPE_ macros): L, the widths, then for
+ * each layer its activation, its parameters' offset, and where its activations (and deltas)
+ * start in the one buffer of all layers' (tr->A[0], tr->D[0]). */
+static mlpcl_status make_fused_shape(mlpcl_trainer *tr)
+{
+    mlpcl_status st = MLPCL_OK;
+    const mlpcl_net *net = tr->net;
+    size_t L = net->L, count = 2 + 4 * L;
+    cl_int err, *shape = calloc(count, sizeof *shape);
+    if (!shape) return mlpcl__fail(MLPCL_ERR_NOMEM, "out of host memory for a trainer");
+    shape[0] = (cl_int)L;
+    for (size_t l = 0; l <= L; ++l) shape[1 + l] = (cl_int)net->width[l];
+    for (size_t l = 1; l <= L; ++l) {
+        size_t bytes = 0;
+        shape[1 + L + l] = (cl_int)net->act[l];
+        shape[1 + 2 * L + l] = (cl_int)net->offset[l];
+        CL_CHECK(clGetMemObjectInfo(tr->A[l], CL_MEM_OFFSET, sizeof bytes, &bytes, NULL),
+                 "clGetMemObjectInfo(CL_MEM_OFFSET)", tr->ctx->info.name);
+        shape[1 + 3 * L + l] = (cl_int)(bytes / tr->real);
+    }
+    tr->shape = clCreateBuffer(tr->ctx->context, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR,
+                               count * sizeof *shape, shape, &err);
+    CL_CHECK(err, "clCreateBuffer(network shape)", tr->ctx->info.name);
+fail:
+    free(shape);
+    return st;
+}
+
 static mlpcl_status device_trainer_init(mlpcl_trainer *tr, const double *X, const double *Y)
 {
     mlpcl_status st = MLPCL_OK;
@@ -822,8 +935,7 @@ static mlpcl_status device_trainer_init(mlpcl_trainer *tr, const double *X, cons
     size_t pad = tr->pad, wt = 0;
     TRY(make_buffer(tr, &tr->P[0], n + pad, r, "parameters"));
     TRY(make_buffer(tr, &tr->P[1], n + pad, r, "parameters"));
-    for (size_t l = 1; l <= L; ++l)
-        TRY(make_buffer(tr, &tr->A[l], B * net->width[l] + pad, r, "activations"));
+    TRY(make_layer_buffers(tr, tr->A, "activations"));
     for (size_t l = 2; l <= L; ++l)
         if (mlpcl__weights(net, l) > wt) wt = mlpcl__weights(net, l);
     if (wt && m) TRY(make_buffer(tr, &tr->WT, wt + pad, r, "transposed weights"));
@@ -834,27 +946,14 @@ static mlpcl_status device_trainer_init(mlpcl_trainer *tr, const double *X, cons
         TRY(make_buffer(tr, &tr->G, n + pad, r, "gradients"));
         TRY(make_buffer(tr, &tr->V[0], n + pad, r, "momentum velocity"));
         TRY(make_buffer(tr, &tr->V[1], n + pad, r, "momentum velocity"));
-        for (size_t l = 1; l <= L; ++l)
-            TRY(make_buffer(tr, &tr->D[l], B * net->width[l] + pad, r, "deltas"));
+        TRY(make_layer_buffers(tr, tr->D, "deltas"));
         TRY(make_buffer(tr, &tr->partials, n_partials, r, "cost partial sums"));
         TRY(make_buffer(tr, &tr->costs, 1, r, "cost"));
         TRY(upload(tr, tr->X, X, m * n0));
         TRY(upload(tr, tr->Y, Y, m * nL));
     }
     TRY(make_buffer(tr, &tr->state, 1, sizeof(cl_int), "stop flag"));
-    if (tr->fused) {
-        cl_int shape[1 + 5 + 4 + 4];
-        shape[0] = (cl_int)L;
-        for (size_t l = 0; l <= L; ++l) shape[1 + l] = (cl_int)net->width[l];
-        for (size_t l = 1; l <= L; ++l) {
-            shape[1 + L + l] = (cl_int)net->act[l];
-            shape[1 + 2 * L + l] = (cl_int)net->offset[l];
-        }
-        cl_int err;
-        tr->shape = clCreateBuffer(tr->ctx->context, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR,
-                                   (2 + 3 * L) * sizeof *shape, shape, &err);
-        CL_CHECK(err, "clCreateBuffer(network shape)", tr->ctx->info.name);
-    }
+    if (tr->fused) TRY(make_fused_shape(tr));
     TRY(upload(tr, tr->P[0], net->params, n));
     TRY(upload(tr, tr->P[1], net->params, n));
 fail:
@@ -914,6 +1013,9 @@ void mlpcl_trainer_free(mlpcl_trainer *tr)
             if (tr->A && tr->A[l]) clReleaseMemObject(tr->A[l]);
             if (tr->D && tr->D[l]) clReleaseMemObject(tr->D[l]);
         }
+        /* then the one buffer of all layers' that fused trainers' are parts of */
+        if (tr->A && tr->A[0]) clReleaseMemObject(tr->A[0]);
+        if (tr->D && tr->D[0]) clReleaseMemObject(tr->D[0]);
         for (size_t i = 0; i < tr->n_sets; ++i)
             if (tr->sets[i].X) clReleaseMemObject(tr->sets[i].X);
         for (size_t i = 0; i < tr->prof_n; ++i) clReleaseEvent(tr->prof_ev[i]);

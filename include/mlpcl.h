@@ -94,6 +94,27 @@ void mlpcl_tuning_cache_path(char *buf, size_t size);
 /* Records tuning as the best for ctx's device at this precision in the cache (atomically). */
 mlpcl_status mlpcl_tuning_save(const mlpcl_ctx *ctx, mlpcl_precision precision, const char *tuning);
 
+/* Which tiled kernels a tunable shapes. */
+typedef enum mlpcl_tunable_kernels {
+    MLPCL_TUNABLE_ALL = 0, /* the choice between the two (local) */
+    MLPCL_TUNABLE_CPU = 1, /* register tiles, the CPUs' default */
+    MLPCL_TUNABLE_GPU = 2, /* local-memory tiles (local=1), the GPUs' default */
+} mlpcl_tunable_kernels;
+
+/* One tunable of the tiled kernels: a row of the library's table, which parsing, printing, the
+ * defaults and `mlpcl tune` all read. */
+typedef struct mlpcl_tunable {
+    const char *name;              /* as tuning strings spell it: "tm" */
+    mlpcl_tunable_kernels kernels; /* which kernels it shapes */
+    int cpu_default, gpu_default;  /* by device type ("gpu", else CPU) */
+    int lo, hi;                    /* the values accepted */
+    const int *candidates;         /* what `mlpcl tune` tries, 0-terminated; NULL: not searched */
+    const char *comment;           /* what it means, for people */
+} mlpcl_tunable;
+
+/* Row i of the table of tunables (in the order tuning strings list them), NULL past the end. */
+const mlpcl_tunable *mlpcl_tunable_at(size_t i);
+
 /* What the context runs on; owned by ctx. */
 const mlpcl_device_info *mlpcl_ctx_device(const mlpcl_ctx *ctx);
 

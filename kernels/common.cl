@@ -1,62 +1,35 @@
-/* common.cl: what every kernel file shares; the library puts it first in the program, and the
- * build's syntax check includes it before each file. REAL is float or double (a -D option);
- * WG is the work-group size of the 1-D reductions, a power of two. */
+/* common.cl: what every kernel file shares: the precision, the reductions' work-group size,
+ * the numbering of activations and losses, and the fixed-order group sum. The library puts it
+ * first in the program, and the build's syntax check includes it before each file. */
 #ifndef MLPCL_COMMON_CL
 #define MLPCL_COMMON_CL
-#ifndef REAL
+
+/* The one precision macro (the host passes it): REAL and everything else derive from it. */
+#ifndef PRECISION
+#define PRECISION 32 /* 32: float, 64: double (needs cl_khr_fp64) */
+#endif
+#if PRECISION == 64
+#pragma OPENCL EXTENSION cl_khr_fp64 : enable
+#define REAL double
+#else
 #define REAL float
 #endif
+
 #ifndef WG
-#define WG 64
-#endif
-#ifdef REAL_IS_DOUBLE
-#pragma OPENCL EXTENSION cl_khr_fp64 : enable
+#define WG 64 /* work-group size of the 1-D reductions, a power of two (the host passes it) */
 #endif
 
+#define INLINE static inline __attribute__((always_inline))
+
 /* Activations, as host/reference.c numbers them; IDENTITY is internal (softmax's logits). */
-#define ACT_SIGMOID 0
-#define ACT_TANH 1
-#define ACT_RELU 2
+#define ACT_SIGMOID  0
+#define ACT_TANH     1
+#define ACT_RELU     2
 #define ACT_IDENTITY 3
 
 /* Losses. */
 #define LOSS_MSE 0
-#define LOSS_CE 1
-
-REAL activate(int act, REAL z)
-{
-    switch (act) {
-    case ACT_TANH: return tanh(z);
-    case ACT_RELU: return z > (REAL)0 ? z : (REAL)0;
-    case ACT_IDENTITY: return z;
-    default: return (REAL)1 / ((REAL)1 + exp(-z));
-    }
-}
-
-/* The activation's derivative, from its output a. */
-REAL act_slope(int act, REAL a)
-{
-    switch (act) {
-    case ACT_TANH: return (REAL)1 - a * a;
-    case ACT_RELU: return a > (REAL)0 ? (REAL)1 : (REAL)0;
-    case ACT_IDENTITY: return (REAL)1;
-    default: return ((REAL)1 - a) * a;
-    }
-}
-
-/* The output layer's delta for one element with output a and target y: (a − y)/m ⊙ act'(a) for
- * MSE, (a − y)/m for softmax + cross-entropy. *term gets the element's share of the loss sum,
- * (a − y)² or −y·log a. */
-REAL delta_and_loss(int loss, int act, int m, REAL a, REAL y, REAL *term)
-{
-    const REAL err = a - y;
-    if (loss == LOSS_CE) {
-        *term = y != (REAL)0 ? -y * log(a) : (REAL)0;
-        return err / (REAL)m;
-    }
-    *term = err * err;
-    return err / (REAL)m * act_slope(act, a);
-}
+#define LOSS_CE  1
 
 /* Sums n values (a power of two, the work-group's size or less) of a local array into
  * sums[0], in a fixed tree order; every work-item of the group must call. */

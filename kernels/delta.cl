@@ -1,6 +1,7 @@
 /* delta.cl: the backward pass's deltas. output_delta writes D_L and per-work-group partial sums
  * of the loss; cost turns those into the cost and sets the stop flag; hidden_delta carries a
- * delta one layer down. Matrices are m×n row-major. Needs common.cl. */
+ * delta one layer down. Matrices are m×n row-major. Needs common.cl and
+ * ops.cl. */
 
 /* D = (A − Y)/m ⊙ act'(A) for MSE, (A − Y)/m for softmax + cross-entropy; partials[g] = the
  * group's sum of (A − Y)² (MSE) or −Y·log A (CE). 1-D over m·n, work-group size WG. */
@@ -34,14 +35,12 @@ __kernel void cost(const int n_partials, const REAL scale, const REAL target,
 /* D_l = (D_next · W_nextᵀ) ⊙ act'(A_l): D_next is m×n_next, W_next (n×n_next) at P + off_next.
  * Global (n, m) rounded up. */
 __kernel void hidden_delta(const int m, const int n, const int n_next, const int act,
-                           __global const REAL *D_next, __global const REAL *P,
-                           const int off_next, __global const REAL *A, __global REAL *D)
+                           __global const REAL *D_next, __global const REAL *P, const int off_next,
+                           __global const REAL *A, __global REAL *D)
 {
     const int j = get_global_id(0), i = get_global_id(1);
     if (i >= m || j >= n) return;
-    __global const REAL *W = P + off_next + (size_t)j * n_next, *d = D_next + (size_t)i * n_next;
-    REAL s = 0;
-    for (int k = 0; k < n_next; ++k) s += d[k] * W[k];
     const size_t ij = (size_t)i * n + j;
-    D[ij] = s * act_slope(act, A[ij]);
+    D[ij] = hidden_delta_element(act, n_next, D_next + (size_t)i * n_next,
+                                 P + off_next + (size_t)j * n_next, A[ij]);
 }

@@ -1,6 +1,6 @@
 /* forward.cl: one layer's forward pass, A_out = act(A_in · W + b), and the softmax of the
  * output layer. A_in is m×n_in, W is n_in×n_out with b (n_out) right after it at P + off,
- * A_out is m×n_out, all row-major. Needs common.cl. */
+ * A_out is m×n_out, all row-major. Needs common.cl and ops.cl. */
 
 /* One work-item per output element: global (n_out, m) rounded up, indices guarded. */
 __kernel void forward(const int m, const int n_in, const int n_out, const int act,
@@ -9,21 +9,13 @@ __kernel void forward(const int m, const int n_in, const int n_out, const int ac
 {
     const int j = get_global_id(0), i = get_global_id(1);
     if (i >= m || j >= n_out) return;
-    __global const REAL *W = P + off, *a = A_in + (size_t)i * n_in;
-    REAL z = 0;
-    for (int k = 0; k < n_in; ++k) z += a[k] * W[(size_t)k * n_out + j];
-    z += W[(size_t)n_in * n_out + j];
-    A_out[(size_t)i * n_out + j] = activate(act, z);
+    A_out[(size_t)i * n_out + j] =
+        forward_element(act, n_in, n_out, A_in + (size_t)i * n_in, P + off, j);
 }
 
 /* Row-wise softmax in place over the logits Z (m×n): one work-item per row. */
 __kernel void softmax(const int m, const int n, __global REAL *Z)
 {
     const int i = get_global_id(0);
-    if (i >= m) return;
-    __global REAL *z = Z + (size_t)i * n;
-    REAL max = z[0], sum = 0;
-    for (int j = 1; j < n; ++j) max = z[j] > max ? z[j] : max;
-    for (int j = 0; j < n; ++j) sum += (z[j] = exp(z[j] - max));
-    for (int j = 0; j < n; ++j) z[j] /= sum;
+    if (i < m) softmax_row(n, Z + (size_t)i * n);
 }

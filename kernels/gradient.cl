@@ -1,17 +1,12 @@
 /* gradient.cl: the reduction over the batch, [dW; db] = [A_in 1]ᵀ · D, written to G + off as
- * dW (n_in×n_out) followed by db (n_out): the same layout as the parameters. Needs common.cl. */
+ * dW (n_in×n_out) followed by db (n_out): the same layout as the parameters. Needs common.cl
+ * and ops.cl. */
 
-/* Global (n_out, n_in + 1) rounded up; row k = n_in is the bias, the column sums of D. Each
- * work-item sums over the samples in order, so the result does not depend on scheduling. */
+/* Global (n_out, n_in + 1) rounded up; row k = n_in is the bias, the column sums of D. */
 __kernel void gradient(const int m, const int n_in, const int n_out, __global const REAL *A_in,
                        __global const REAL *D, __global REAL *G, const int off)
 {
     const int j = get_global_id(0), k = get_global_id(1);
     if (j >= n_out || k > n_in) return;
-    REAL s = 0;
-    if (k < n_in)
-        for (int i = 0; i < m; ++i) s += A_in[(size_t)i * n_in + k] * D[(size_t)i * n_out + j];
-    else
-        for (int i = 0; i < m; ++i) s += D[(size_t)i * n_out + j];
-    G[off + (size_t)k * n_out + j] = s;
+    G[off + (size_t)k * n_out + j] = gradient_element(m, n_in, n_out, A_in, D, k, j);
 }

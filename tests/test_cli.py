@@ -188,7 +188,7 @@ def test_device_errors(tmp):
             text += "\nint broken(void) { return 1 }\n"  # a missing semicolon
         write(os.path.join(kdir, name), text)
     expect(["train"], 3, [r"clBuildProgram failed: CL_BUILD_PROGRAM_FAILURE \(-11\) on device",
-                          r"build options: -cl-std=CL1\.2 -DREAL=float", r"build log:",
+                          r"build options: -cl-std=CL1\.2 -DPRECISION=32", r"build log:",
                           # the log names the file (POCL: update.cl:11:33), or at least the error
                           r"(?s)build log:.*(update\.cl|expected ';'|error)"],
            env={"MLPCL_KERNEL_DIR": kdir, "POCL_CACHE_DIR": os.path.join(tmp, "cache")})

@@ -1,7 +1,8 @@
 /* cmd_tune.c: `mlpcl tune` searches the tiled kernels' tunables for one device: full-batch
  * steps of 784-H-10 timed for each candidate, one tunable at a time from the defaults
  * (coordinate descent), and the fastest saved in the tuning cache, which every later trainer
- * on that device, driver and precision uses. */
+ * on that device, driver and precision uses. The tunables, their defaults and candidates are
+ * the library's table (mlpcl_tunable_at). */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <stdio.h>
@@ -37,31 +38,50 @@ static const char usage[] =
     "  --dry-run          search and print, but save nothing\n"
     "  -h, --help         this text\n";
 
-typedef struct param {
-    const char *name;
-    const int *values; /* candidate values, 0-terminated */
-} param;
+#define MAX_PARAMS 16
 
-static const int tm_v[] = {4, 6, 8, 10, 12, 14, 0}, tnv_v[] = {1, 2, 3, 0},
-                 ly_v[] = {1, 2, 4, 8, 16, 0}, gxy_v[] = {2, 4, 8, 16, 0},
-                 mc_v[] = {16, 32, 64, 128, 256, 0}, bmn_v[] = {32, 64, 128, 0},
-                 bk_v[] = {8, 16, 32, 0}, w_v[] = {2, 4, 8, 0};
+/* The device's tunables, from the library's table: those of its tiled kernels that the search
+ * varies, in the table's order. */
+typedef struct params {
+    const mlpcl_tunable *p[MAX_PARAMS];
+    int n;
+} params;
 
-static const param cpu_params[] = {{"tm", tm_v},  {"tnv", tnv_v}, {"mc", mc_v}, {"ly", ly_v},
-                                   {"gx", gxy_v}, {"gy", gxy_v},  {NULL, NULL}};
-static const param gpu_params[] = {{"bm", bmn_v}, {"bn", bmn_v}, {"wm", w_v},
-                                   {"wn", w_v},   {"bk", bk_v},  {NULL, NULL}};
+static void device_params(int gpu, params *ps)
+{
+    ps->n = 0;
+    const mlpcl_tunable *t;
+    for (size_t i = 0; (t = mlpcl_tunable_at(i)) && ps->n < MAX_PARAMS; ++i)
+        if (t->candidates && t->kernels == (gpu ? MLPCL_TUNABLE_GPU : MLPCL_TUNABLE_CPU))
+            ps->p[ps->n++] = t;
+}
+
+static int param_index(const params *ps, const char *name)
+{
+    for (int i = 0; i < ps->n; ++i)
+        if (!strcmp(ps->p[i]->name, name)) return i;
+    return -1;
+}
 
 typedef struct setting {
-    int v[8]; /* by the index of the parameter in its list */
+    int v[MAX_PARAMS]; /* by the index of the parameter in its list */
 } setting;
 
 /* "path=tiled,local=…,name=value,…" */
-static void format(const param *ps, int local, const setting *s, char *buf, size_t size)
+static void format(const params *ps, int local, const setting *s, char *buf, size_t size)
 {
     int n = snprintf(buf, size, "path=tiled,local=%d", local);
-    for (int i = 0; ps[i].name && n > 0 && (size_t)n < size; ++i)
-        n += snprintf(buf + n, size - (size_t)n, ",%s=%d", ps[i].name, s->v[i]);
+    for (int i = 0; i < ps->n && n > 0 && (size_t)n < size; ++i)
+        n += snprintf(buf + n, size - (size_t)n, ",%s=%d", ps->p[i]->name, s->v[i]);
+}
+
+/* GPU tiles: whole subtiles, and between lo and hi work-items a group. */
+static int tiles_ok(const params *ps, const setting *s, int lo, int hi)
+{
+    int bm = s->v[param_index(ps, "bm")], bn = s->v[param_index(ps, "bn")];
+    int wm = s->v[param_index(ps, "wm")], wn = s->v[param_index(ps, "wn")];
+    int items = (bm / wm) * (bn / wn);
+    return bm % wm == 0 && bn % wn == 0 && items >= lo && items <= hi;
 }
 
 typedef struct job {
@@ -161,18 +181,18 @@ int cmd_tune(int argc, char **argv)
     for (size_t i = 0; i < j.m; ++i) j.Y[i * 10 + i % 10] = 1;
 
     int gpu = !strcmp(dev->type, "gpu");
-    const param *ps = gpu ? gpu_params : cpu_params;
+    params ps;
+    device_params(gpu, &ps);
     setting best = {{0}};
-    static const int cpu_default[] = {12, 2, 64, 8, 8, 8}, gpu_default[] = {64, 64, 4, 4, 16};
-    for (int i = 0; ps[i].name; ++i) best.v[i] = gpu ? gpu_default[i] : cpu_default[i];
+    for (int i = 0; i < ps.n; ++i) best.v[i] = gpu ? ps.p[i]->gpu_default : ps.p[i]->cpu_default;
     for (const char *p = from; p && *p;) { /* --from: name=value pairs over the defaults */
         size_t len = strcspn(p, ",");
         int i = 0, found = 0;
-        for (; ps[i].name; ++i) {
-            size_t k = strlen(ps[i].name);
-            if (len > k + 1 && !strncmp(p, ps[i].name, k) && p[k] == '=') {
+        for (; i < ps.n; ++i) {
+            size_t k = strlen(ps.p[i]->name);
+            if (len > k + 1 && !strncmp(p, ps.p[i]->name, k) && p[k] == '=') {
                 best.v[i] = atoi(p + k + 1);
-                found = best.v[i] > 0;
+                found = best.v[i] >= ps.p[i]->lo && best.v[i] <= ps.p[i]->hi;
                 break;
             }
         }
@@ -186,52 +206,47 @@ int cmd_tune(int argc, char **argv)
         p += len + (p[len] == ',');
     }
     char text[256], base_text[256];
-    format(ps, gpu, &best, base_text, sizeof base_text);
+    format(&ps, gpu, &best, base_text, sizeof base_text);
     printf("tuning %s (%s) in %s on steps of 784-%ld-10, %zu samples; default %s\n", dev->name,
            dev->driver, j.prec == MLPCL_DOUBLE ? "double" : "float", hidden, j.m, base_text);
     double base = measure(&j, base_text), best_t = base;
-    setting tried_best = best;
     printf("  %-60s %.3f ms an iteration\n", base_text, 1e3 * base);
     if (isinf(base)) {
         rc = failf(EXIT_DEVICE, "tune: the default tunables do not run: %s", mlpcl_last_error());
         goto done;
     }
     if (gpu && !only) { /* GPUs compile fast: every tile shape of 64 to 256 work-items */
-        static const int bmn[] = {32, 64, 128}, wmn[] = {4, 8}, bks[] = {8, 16, 32};
-        for (int a1 = 0; a1 < 3; ++a1)
-            for (int a2 = 0; a2 < 3; ++a2)
-                for (int b1 = 0; b1 < 2; ++b1)
-                    for (int b2 = 0; b2 < 2; ++b2)
-                        for (int c = 0; c < 3; ++c) {
-                            setting g = {{bmn[a1], bmn[a2], wmn[b1], wmn[b2], bks[c]}};
-                            int items = (g.v[0] / g.v[2]) * (g.v[1] / g.v[3]);
-                            if (items < 64 || items > 256 || !memcmp(&g, &best, sizeof g)) continue;
-                            format(ps, gpu, &g, text, sizeof text);
-                            double t = measure(&j, text);
-                            printf("  %-60s %.3f ms an iteration\n", text, 1e3 * t);
-                            if (t < best_t) best_t = t, tried_best = g;
-                        }
+        setting g = {{0}}, tried_best = best;
+        int at[MAX_PARAMS] = {0}; /* the candidate each parameter is at: an odometer */
+        for (int done_all = 0; !done_all;) {
+            for (int i = 0; i < ps.n; ++i) g.v[i] = ps.p[i]->candidates[at[i]];
+            if (tiles_ok(&ps, &g, 64, 256) && memcmp(&g, &best, sizeof g)) {
+                format(&ps, gpu, &g, text, sizeof text);
+                double t = measure(&j, text);
+                printf("  %-60s %.3f ms an iteration\n", text, 1e3 * t);
+                if (t < best_t) best_t = t, tried_best = g;
+            }
+            int i = ps.n - 1;
+            while (i >= 0 && !ps.p[i]->candidates[++at[i]]) at[i--] = 0;
+            done_all = i < 0;
+        }
         best = tried_best;
     }
-    for (int i = 0; ps[i].name && (!gpu || only); ++i) {
-        if (!listed(only, ps[i].name)) continue;
+    for (int i = 0; i < ps.n && (!gpu || only); ++i) {
+        if (!listed(only, ps.p[i]->name)) continue;
         int keep = best.v[i];
-        for (const int *v = ps[i].values; *v; ++v) {
+        for (const int *v = ps.p[i]->candidates; *v; ++v) {
             if (*v == keep) continue;
             setting s = best;
             s.v[i] = *v;
-            /* GPU tiles: whole subtiles, and between 32 and 1024 work-items a group */
-            if (gpu) {
-                int items = (s.v[0] / s.v[2]) * (s.v[1] / s.v[3]);
-                if (s.v[0] % s.v[2] || s.v[1] % s.v[3] || items < 32 || items > 1024) continue;
-            }
-            format(ps, gpu, &s, text, sizeof text);
+            if (gpu && !tiles_ok(&ps, &s, 32, 1024)) continue;
+            format(&ps, gpu, &s, text, sizeof text);
             double t = measure(&j, text);
             printf("  %-60s %.3f ms an iteration\n", text, 1e3 * t);
             if (t < best_t) best_t = t, best.v[i] = *v;
         }
     }
-    format(ps, gpu, &best, text, sizeof text);
+    format(&ps, gpu, &best, text, sizeof text);
     printf("best: %s, %.3f ms an iteration (the default %.3f ms: x%.2f)\n", text, 1e3 * best_t,
            1e3 * base, base / best_t);
     if (!dry) {

@@ -1,0 +1,251 @@
+/* tuning.c: the one table of the tiled kernels' tunables (name, field, defaults by device type,
+ * range, what `mlpcl tune` tries), and what reads it: the defaults, parsing and printing tuning
+ * strings, the kernels' -D options, and the per-device tuning cache. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+/* A row: the public part, where the value lives in mlpcl_tuning, and the -D name the kernels
+ * read it by (NULL for launch shapes, which the host uses). */
+typedef struct row {
+    mlpcl_tunable t;
+    size_t field;
+    const char *define;
+} row;
+
+static const int tm_c[] = {4, 6, 8, 10, 12, 14, 0}, tnv_c[] = {1, 2, 3, 0},
+                 mc_c[] = {16, 32, 64, 128, 256, 0}, ly_c[] = {1, 2, 4, 8, 16, 0},
+                 gxy_c[] = {2, 4, 8, 16, 0}, bmn_c[] = {32, 64, 128, 0}, bk_c[] = {8, 16, 32, 0},
+                 w_c[] = {2, 4, 8, 0};
+
+#define CPU   MLPCL_TUNABLE_CPU
+#define GPU   MLPCL_TUNABLE_GPU
+#define AT(f) offsetof(mlpcl_tuning, f)
+
+/* In the order tuning strings list them (CPU rows, local, GPU rows). CPU defaults: tiles of
+ * 12 rows × 2 vectors keep 24 accumulators in AVX-512's 32 registers (and spill little with
+ * AVX2's 16), measured best on POCL among 4…14 × 1…4. GPU defaults: 64 × 64 tiles staged in
+ * local memory, 16 deep, 4 × 4 a work-item (256 a group). The kernels' #ifndef defaults equal
+ * the CPU column; the host passes every tunable its kernels read. */
+static const row rows[] = {
+    {{"tm", CPU, 12, 12, 1, 32, tm_c, "rows of a work-item's tile"}, AT(tm), "TM"},
+    {{"tnv", CPU, 2, 2, 1, 8, tnv_c, "vectors across a work-item's tile"}, AT(tnv), "TNV"},
+    {{"mc", CPU, 64, 64, 1, 4096, mc_c, "samples a barrier block of the gradient's reduction"},
+     AT(mc),
+     "MC"},
+    {{"ly", CPU, 8, 8, 1, 1024, ly_c, "work-items a group along the samples (products)"},
+     AT(ly),
+     NULL},
+    {{"gx", CPU, 8, 8, 1, 1024, gxy_c, "the gradient's work-group: tiles across"}, AT(gx), NULL},
+    {{"gy", CPU, 8, 8, 1, 1024, gxy_c, "the gradient's work-group: tiles down"}, AT(gy), NULL},
+    {{"local", MLPCL_TUNABLE_ALL, 0, 1, 0, 1, NULL, "1: tiles in local memory (gemm_gpu.cl)"},
+     AT(local),
+     NULL},
+    {{"bm", GPU, 64, 64, 1, 256, bmn_c, "rows of a work-group's tile"}, AT(bm), "BM"},
+    {{"bn", GPU, 64, 64, 1, 256, bmn_c, "columns of a work-group's tile"}, AT(bn), "BN"},
+    {{"bk", GPU, 16, 16, 1, 64, bk_c, "depth of the slices in local memory"}, AT(bk), "BK"},
+    {{"wm", GPU, 4, 4, 1, 16, w_c, "rows of a work-item's subtile"}, AT(wm), "WM"},
+    {{"wn", GPU, 4, 4, 1, 16, w_c, "columns of a work-item's subtile"}, AT(wn), "WN"},
+};
+#define N_ROWS (sizeof rows / sizeof *rows)
+
+static const char *const path_names[] = {"auto", "tiled", "simple", "fused"};
+
+const mlpcl_tunable *mlpcl_tunable_at(size_t i)
+{
+    return i < N_ROWS ? &rows[i].t : NULL;
+}
+
+static int *field(mlpcl_tuning *t, const row *r)
+{
+    return (int *)((char *)t + r->field);
+}
+
+static int value(const mlpcl_tuning *t, const row *r)
+{
+    return *(const int *)((const char *)t + r->field);
+}
+
+/* Whether a row belongs to the kernels t builds (and so to its string and options). */
+static int in_use(const mlpcl_tuning *t, const row *r)
+{
+    return r->t.kernels == (t->local ? MLPCL_TUNABLE_GPU : MLPCL_TUNABLE_CPU);
+}
+
+static void defaults(int gpu, mlpcl_tuning *t)
+{
+    memset(t, 0, sizeof *t);
+    t->path = MLPCL_PATH_AUTO;
+    for (size_t i = 0; i < N_ROWS; ++i)
+        *field(t, &rows[i]) = gpu ? rows[i].t.gpu_default : rows[i].t.cpu_default;
+}
+
+/* "path=auto|tiled|simple|fused, tm=1…32, …": what a tuning string may hold. */
+static void describe_keys(char *buf, size_t size)
+{
+    int n = snprintf(buf, size, "path=auto|tiled|simple|fused");
+    for (size_t i = 0; i < N_ROWS && n > 0 && (size_t)n < size; ++i)
+        n += snprintf(buf + n, size - (size_t)n, ", %s=%d…%d", rows[i].t.name, rows[i].t.lo,
+                      rows[i].t.hi);
+}
+
+mlpcl_status mlpcl__tuning_parse(const char *s, const char *what, mlpcl_tuning *t)
+{
+    while (*s) {
+        size_t len = strcspn(s, ",");
+        const char *eq = memchr(s, '=', len);
+        size_t klen = eq ? (size_t)(eq - s) : len;
+        int found = 0;
+        if (eq && klen == 4 && !strncmp(s, "path", 4)) {
+            size_t vlen = len - klen - 1;
+            for (int p = 0; p < 4 && !found; ++p)
+                if (vlen == strlen(path_names[p]) && !strncmp(eq + 1, path_names[p], vlen))
+                    t->path = (mlpcl_path)p, found = 1;
+        }
+        for (size_t i = 0; eq && !found && i < N_ROWS; ++i) {
+            const mlpcl_tunable *r = &rows[i].t;
+            if (strlen(r->name) != klen || strncmp(s, r->name, klen)) continue;
+            char *end;
+            long v = strtol(eq + 1, &end, 10);
+            if (end != s + len || v < r->lo || v > r->hi) break;
+            *field(t, &rows[i]) = (int)v;
+            found = 1;
+        }
+        if (!found) {
+            char keys[512];
+            describe_keys(keys, sizeof keys);
+            return mlpcl__fail(MLPCL_ERR_ARG,
+                               "%s: '%.*s' is not a tuning setting (%s, separated by commas)", what,
+                               (int)len, s, keys);
+        }
+        s += len + (s[len] == ',');
+    }
+    if (t->local && (t->bm % t->wm || t->bn % t->wn))
+        return mlpcl__fail(MLPCL_ERR_ARG, "%s: bm must be a multiple of wm, and bn of wn", what);
+    return MLPCL_OK;
+}
+
+void mlpcl__tuning_format(const mlpcl_tuning *t, char *buf, size_t size)
+{
+    int n = snprintf(buf, size, "path=%s%s", path_names[t->path], t->local ? ",local=1" : "");
+    for (size_t i = 0; i < N_ROWS && n > 0 && (size_t)n < size; ++i)
+        if (in_use(t, &rows[i]))
+            n += snprintf(buf + n, size - (size_t)n, ",%s=%d", rows[i].t.name, value(t, &rows[i]));
+}
+
+void mlpcl__tuning_options(const mlpcl_tuning *t, char *buf, size_t size)
+{
+    int n = snprintf(buf, size, "%s", t->local ? "-DGEMM_LOCAL=1" : "");
+    for (size_t i = 0; i < N_ROWS && n >= 0 && (size_t)n < size; ++i)
+        if (rows[i].define && in_use(t, &rows[i]))
+            n += snprintf(buf + n, size - (size_t)n, "%s-D%s=%d", n ? " " : "", rows[i].define,
+                          value(t, &rows[i]));
+}
+
+/* ---- The tuning cache: one line per device, driver and precision --------------------------- */
+
+void mlpcl_tuning_cache_path(char *buf, size_t size)
+{
+    const char *env = getenv("MLPCL_TUNE_CACHE"), *xdg = getenv("XDG_CACHE_HOME");
+    if (env && *env)
+        snprintf(buf, size, "%s", env);
+    else if (xdg && *xdg)
+        snprintf(buf, size, "%s/mlpcl/tuning", xdg);
+    else
+        snprintf(buf, size, "%s/.cache/mlpcl/tuning", getenv("HOME") ? getenv("HOME") : ".");
+}
+
+/* The cache's key for a device: name, driver and precision, tab-separated. */
+static void cache_key(const mlpcl_ctx *ctx, mlpcl_precision p, char *buf, size_t size)
+{
+    snprintf(buf, size, "%s\t%s\t%s\t", ctx->info.name, ctx->info.driver,
+             p == MLPCL_DOUBLE ? "double" : "float");
+}
+
+/* The cached tunables for this device, if any, into buf. */
+static int cache_lookup(const mlpcl_ctx *ctx, mlpcl_precision p, char *buf, size_t size)
+{
+    char path[4096], key[900], line[1200];
+    mlpcl_tuning_cache_path(path, sizeof path);
+    cache_key(ctx, p, key, sizeof key);
+    FILE *f = fopen(path, "r");
+    int found = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, key, strlen(key))) {
+            snprintf(buf, size, "%s", line + strlen(key));
+            buf[strcspn(buf, "\r\n")] = '\0';
+            found = 1;
+        }
+    if (f) fclose(f);
+    return found;
+}
+
+mlpcl_status mlpcl_tuning_save(const mlpcl_ctx *ctx, mlpcl_precision p, const char *tuning)
+{
+    char path[4096], tmp[4200], key[900], line[1200];
+    mlpcl_tuning t = {0};
+    mlpcl_status st = mlpcl__tuning_parse(tuning, "tuning", &t);
+    if (st != MLPCL_OK) return st;
+    mlpcl_tuning_cache_path(path, sizeof path);
+    cache_key(ctx, p, key, sizeof key);
+    /* the folders, then a new file with every other device's line and this one's */
+    for (char *s = path + 1; *s; ++s)
+        if (*s == '/') {
+            *s = '\0';
+            mkdir(path, 0755);
+            *s = '/';
+        }
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    FILE *in = fopen(path, "r"), *out = fopen(tmp, "w");
+    if (!out) {
+        if (in) fclose(in);
+        return mlpcl__fail(MLPCL_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
+    }
+    while (in && fgets(line, sizeof line, in))
+        if (strncmp(line, key, strlen(key))) fputs(line, out);
+    if (in) fclose(in);
+    fprintf(out, "%s%s\n", key, tuning);
+    int bad = ferror(out);
+    if (fclose(out) != 0 || bad || rename(tmp, path) != 0) {
+        remove(tmp);
+        return mlpcl__fail(MLPCL_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
+    }
+    return MLPCL_OK;
+}
+
+mlpcl_status mlpcl_ctx_set_tuning(mlpcl_ctx *ctx, const char *tuning)
+{
+    mlpcl_tuning t = {0};
+    if (tuning) {
+        mlpcl_status st = mlpcl__tuning_parse(tuning, "tuning", &t);
+        if (st != MLPCL_OK) return st;
+    }
+    char *copy = tuning ? strdup(tuning) : NULL;
+    if (tuning && !copy) return mlpcl__fail(MLPCL_ERR_NOMEM, "out of host memory");
+    free(ctx->tuning);
+    ctx->tuning = copy;
+    return MLPCL_OK;
+}
+
+mlpcl_status mlpcl__tuning_for(const mlpcl_ctx *ctx, mlpcl_precision p, mlpcl_tuning *t)
+{
+    defaults(!strcmp(ctx->info.type, "gpu"), t);
+    char cached[1024], path[4096];
+    mlpcl_status st = MLPCL_OK;
+    if (cache_lookup(ctx, p, cached, sizeof cached)) {
+        mlpcl_path path_before = t->path; /* the cache holds tunables, not the kernels' choice */
+        mlpcl_tuning_cache_path(path, sizeof path);
+        if ((st = mlpcl__tuning_parse(cached, path, t)) != MLPCL_OK) return st;
+        t->path = path_before;
+    }
+    if (ctx->tuning && (st = mlpcl__tuning_parse(ctx->tuning, "tuning", t)) != MLPCL_OK) return st;
+    const char *env = getenv("MLPCL_TUNE");
+    return env && *env ? mlpcl__tuning_parse(env, "MLPCL_TUNE", t) : MLPCL_OK;
+}

@@ -1,0 +1,198 @@
+/* gemm_cpu.cl: the three matrix products of backpropagation for CPUs, tiled and register-
+ * blocked, each with its elementwise step fused in (gemm_epilogue.cl): forward A·W + b and the
+ * activation; hidden delta (D·Wᵀ) ⊙ act'(A), with Wᵀ made by `transpose`; gradient [A 1]ᵀ·D
+ * and the update. Each work-item computes a TM × (T·VW) tile with VW-wide vectors (POCL turns
+ * each vector into AVX registers). Every product comes in two widths: T = TNV vectors, and
+ * T = 1 (the `_narrow` kernels) for outputs no wider than one vector, such as 10 classes. Edge
+ * tiles compute whole vectors and store only the valid lanes, so matrices the vectors read past
+ * (W rows, D rows, activations, parameters) carry padding. Needs common.cl, ops.cl and
+ * gemm_epilogue.cl. */
+
+/* Tunables (host/tuning.c's table; the host passes each, these defaults equal its CPU ones). */
+#ifndef TM
+#define TM 12 /* rows of a work-item's tile */
+#endif
+#ifndef TNV
+#define TNV 2 /* vectors across a work-item's tile */
+#endif
+#ifndef MC
+#define MC 64 /* samples per block of the gradient's reduction (one barrier each) */
+#endif
+
+/* acc[r][c] = Σ_s A[i0 + r][s] · B[s][j0 + c·VW …] for s < k, rows clamped to m: the inner
+ * loop of the two products whose reduction runs along A's rows (forward and backward). T is a
+ * constant after inlining, so the loops unroll and acc stays in registers. */
+INLINE void tile_rows(const int T, REALV acc[TM][TNV], __global const REAL *A, const int m,
+                      const int k, __global const REAL *B, const int ldb, const int i0,
+                      const int j0)
+{
+    __global const REAL *rows[TM];
+    UNROLL
+    for (int r = 0; r < TM; ++r) rows[r] = A + (size_t)min(i0 + r, m - 1) * k;
+    UNROLL
+    for (int r = 0; r < TM; ++r) {
+        UNROLL
+        for (int c = 0; c < T; ++c) acc[r][c] = (REALV)0;
+    }
+    for (int s = 0; s < k; ++s) {
+        REALV b[TNV];
+        UNROLL
+        for (int c = 0; c < T; ++c) b[c] = VLOAD(0, B + (size_t)s * ldb + j0 + c * VW);
+        UNROLL
+        for (int r = 0; r < TM; ++r) {
+            const REALV a = (REALV)(rows[r][s]);
+            UNROLL
+            for (int c = 0; c < T; ++c) acc[r][c] = fma(a, b[c], acc[r][c]);
+        }
+    }
+}
+
+/* Out = act(A · W + b): A m×k, W k×n at P + off with b (n) after it, Out m×n. */
+INLINE void product_forward(const int T, const int m, const int n, const int k, const int act,
+                            __global const REAL *A, __global const REAL *P, const int off,
+                            __global REAL *Out)
+{
+    const int j0 = get_global_id(0) * (T * VW), i0 = get_global_id(1) * TM;
+    if (i0 >= m || j0 >= n) return;
+    __global const REAL *W = P + off;
+    REALV acc[TM][TNV];
+    tile_rows(T, acc, A, m, k, W, n, i0, j0);
+    UNROLL
+    for (int c = 0; c < T; ++c) {
+        const int j = j0 + c * VW;
+        if (j >= n) break;
+        const REALV bias = VLOAD(0, W + (size_t)k * n + j);
+        UNROLL
+        for (int r = 0; r < TM; ++r)
+            if (i0 + r < m)
+                epilogue_forward(act, acc[r][c], bias, n - j, Out + (size_t)(i0 + r) * n + j);
+    }
+}
+
+/* D = (Dn · WT) ⊙ act'(Act): Dn m×k (the next layer's delta), WT k×n (its weights,
+ * transposed), Act and D m×n. */
+INLINE void product_backward(const int T, const int m, const int n, const int k, const int act,
+                             __global const REAL *Dn, __global const REAL *WT,
+                             __global const REAL *Act, __global REAL *D)
+{
+    const int j0 = get_global_id(0) * (T * VW), i0 = get_global_id(1) * TM;
+    if (i0 >= m || j0 >= n) return;
+    REALV acc[TM][TNV];
+    tile_rows(T, acc, Dn, m, k, WT, n, i0, j0);
+    UNROLL
+    for (int c = 0; c < T; ++c) {
+        const int j = j0 + c * VW;
+        if (j >= n) break;
+        UNROLL
+        for (int r = 0; r < TM; ++r) {
+            if (i0 + r >= m) break;
+            const size_t at = (size_t)(i0 + r) * n + j;
+            epilogue_backward(act, acc[r][c], Act + at, n - j, D + at);
+        }
+    }
+}
+
+/* acc[r][c] += Σ_i a_i[r] · D[i][j0 + c·VW …] over the samples i of [ib, ie), where a_i[r] is
+ * A[i][k0 + r] in a full tile, and in the edge tile A's column for rows below k, 1 for row k
+ * (the bias) and 0 past it. */
+INLINE void tile_samples(const int T, const int full, REALV acc[TM][TNV], __global const REAL *A,
+                         const int k, __global const REAL *D, const int n, const int ib,
+                         const int ie, const int k0, const int j0)
+{
+    for (int i = ib; i < ie; ++i) {
+        REALV b[TNV];
+        UNROLL
+        for (int c = 0; c < T; ++c) b[c] = VLOAD(0, D + (size_t)i * n + j0 + c * VW);
+        __global const REAL *a = A + (size_t)i * k;
+        UNROLL
+        for (int r = 0; r < TM; ++r) {
+            REAL v;
+            if (full) {
+                v = a[k0 + r];
+            } else {
+                const int kk = k0 + r;
+                v = kk < k ? a[kk] : kk == k ? (REAL)1 : (REAL)0;
+            }
+            const REALV av = (REALV)v;
+            UNROLL
+            for (int c = 0; c < T; ++c) acc[r][c] = fma(av, b[c], acc[r][c]);
+        }
+    }
+}
+
+/* G = [A 1]ᵀ · D for one layer (rows 0 … k−1 the weights, row k the biases), written to
+ * G + off, then the update of those parameters unless the stop flag is set: V = mu·V + G (when
+ * mu ≠ 0) and P_next = P − lr·V. A is m×k, D m×n. The work-group walks the samples in blocks
+ * of MC with a barrier after each, so that a block's rows of A and D stay in cache while all
+ * its work-items use them. */
+INLINE void product_gradient(const int T, const int m, const int n, const int k,
+                             __global const REAL *A, __global const REAL *D, __global REAL *G,
+                             const int off, __global const REAL *P, __global const REAL *V,
+                             __global REAL *V_next, __global REAL *P_next, const REAL lr,
+                             const REAL mu, __global const int *state, const int split,
+                             __global REAL *Gs)
+{
+    (void)split, (void)Gs; /* CPUs fill themselves without splitting the samples */
+    const int j0 = get_global_id(0) * (T * VW), k0 = get_global_id(1) * TM;
+    const int active = j0 < n && k0 <= k, full = k0 + TM <= k;
+    REALV acc[TM][TNV];
+    UNROLL
+    for (int r = 0; r < TM; ++r) {
+        UNROLL
+        for (int c = 0; c < T; ++c) acc[r][c] = (REALV)0;
+    }
+    for (int ib = 0; ib < m; ib += MC) {
+        const int ie = min(ib + MC, m);
+        if (active && full)
+            tile_samples(T, 1, acc, A, k, D, n, ib, ie, k0, j0);
+        else if (active)
+            tile_samples(T, 0, acc, A, k, D, n, ib, ie, k0, j0);
+        barrier(CLK_GLOBAL_MEM_FENCE);
+    }
+    if (!active) return;
+    const int stop = state[0];
+    UNROLL
+    for (int c = 0; c < T; ++c) {
+        const int j = j0 + c * VW, lanes = n - j;
+        if (j >= n) break;
+        UNROLL
+        for (int r = 0; r < TM; ++r) {
+            if (k0 + r > k) break;
+            epilogue_gradient(acc[r][c], off + (size_t)(k0 + r) * n + j, lanes, stop, lr, mu, G, P,
+                              V, V_next, P_next);
+        }
+    }
+}
+
+/* The kernels, wide (TNV vectors) and narrow (one). Launch shapes: forward and backward
+ * (⌈n/(T·VW)⌉, ⌈m/TM⌉), gradient (⌈n/(T·VW)⌉, ⌈(k+1)/TM⌉), each rounded up to its local size. */
+
+__kernel void gemm_forward(FORWARD_ARGS)
+{
+    product_forward(TNV, m, n, k, act, A, P, off, Out);
+}
+
+__kernel void gemm_forward_narrow(FORWARD_ARGS)
+{
+    product_forward(1, m, n, k, act, A, P, off, Out);
+}
+
+__kernel void gemm_backward(BACKWARD_ARGS)
+{
+    product_backward(TNV, m, n, k, act, Dn, WT, Act, D);
+}
+
+__kernel void gemm_backward_narrow(BACKWARD_ARGS)
+{
+    product_backward(1, m, n, k, act, Dn, WT, Act, D);
+}
+
+__kernel void gemm_gradient(GRADIENT_ARGS)
+{
+    product_gradient(TNV, m, n, k, A, D, G, off, P, V, V_next, P_next, lr, mu, state, split, Gs);
+}
+
+__kernel void gemm_gradient_narrow(GRADIENT_ARGS)
+{
+    product_gradient(1, m, n, k, A, D, G, off, P, V, V_next, P_next, lr, mu, state, split, Gs);
+}

@@ -1,0 +1,116 @@
+/* gemm_epilogue.cl: what the two tiled products (gemm_cpu.cl's register tiles, gemm_gpu.cl's
+ * local-memory tiles) share: their element type (VW-wide vectors on CPUs, single reals on GPUs),
+ * the elementwise steps fused after each product (bias and activation, act', the optimiser
+ * step), the kernels' argument lists, and the two helper kernels (the split gradient's sum,
+ * the transpose). The library builds this file and the one variant the device uses. Needs
+ * common.cl and ops.cl. */
+
+#ifndef VW
+#if defined(GEMM_LOCAL)
+#define VW 1 /* GPUs: each work-item's outputs are single reals */
+#elif PRECISION == 64
+#define VW 8 /* CPUs: one AVX-512 register of doubles */
+#else
+#define VW 16 /* CPUs: one AVX-512 register of floats */
+#endif
+#endif
+
+/* Tile loops must unroll fully, so that the accumulators live in registers. */
+#define UNROLL _Pragma("unroll")
+
+#define CAT_(a, b) a##b
+#define CAT(a, b)  CAT_(a, b)
+
+#if VW == 1
+#define REALV           REAL
+#define VLOAD(i, p)     ((p)[i])
+#define VSTORE(v, i, p) ((p)[i] = (v))
+#define activate_v      activate
+#define act_slope_v     act_slope
+#else
+#define REALV           CAT(REAL, VW)
+#define VLOAD           CAT(vload, VW)
+#define VSTORE          CAT(vstore, VW)
+#define RELU_V(z)       fmax(z, (REALV)0)
+#define RELU_SLOPE_V(a) select((REALV)0, (REALV)1, a > (REALV)0)
+DEFINE_ACTIVATION(REALV, _v, RELU_V, RELU_SLOPE_V)
+#endif
+
+/* Stores the first `lanes` (1 … VW) elements of v at p. */
+INLINE void store_lanes(REALV v, int lanes, __global REAL *p)
+{
+    if (lanes >= VW) {
+        VSTORE(v, 0, p);
+        return;
+    }
+    REAL t[VW];
+    VSTORE(v, 0, t);
+    for (int i = 0; i < lanes; ++i) p[i] = t[i];
+}
+
+/* The forward product's epilogue: lanes outputs act(acc + bias) at out. */
+INLINE void epilogue_forward(int act, REALV acc, REALV bias, int lanes, __global REAL *out)
+{
+    store_lanes(activate_v(act, acc + bias), lanes, out);
+}
+
+/* The backward product's epilogue: lanes deltas acc ⊙ act'(Act) at D (Act the layer's output
+ * at the same place). */
+INLINE void epilogue_backward(int act, REALV acc, __global const REAL *Act, int lanes,
+                              __global REAL *D)
+{
+    store_lanes(acc * act_slope_v(act, VLOAD(0, Act)), lanes, D);
+}
+
+/* The gradient product's epilogue: lanes gradients g at G + at, then (unless stop) ops.cl's
+ * optimiser step for those parameters. */
+INLINE void epilogue_gradient(REALV g, size_t at, int lanes, int stop, REAL lr, REAL mu,
+                              __global REAL *G, __global const REAL *P, __global const REAL *V,
+                              __global REAL *V_next, __global REAL *P_next)
+{
+    store_lanes(g, lanes, G + at);
+    if (stop) return;
+    if (mu != (REAL)0) {
+        g = MOMENTUM(REALV, mu, VLOAD(0, V + at), g);
+        store_lanes(g, lanes, V_next + at);
+    }
+    store_lanes(SGD_STEP(REALV, VLOAD(0, P + at), lr, g), lanes, P_next + at);
+}
+
+/* The products' kernels, wide and `_narrow`, take these arguments (the host names them). */
+#define FORWARD_ARGS                                                                               \
+    const int m, const int n, const int k, const int act, __global const REAL *A,                  \
+        __global const REAL *P, const int off, __global REAL *Out
+#define BACKWARD_ARGS                                                                              \
+    const int m, const int n, const int k, const int act, __global const REAL *Dn,                 \
+        __global const REAL *WT, __global const REAL *Act, __global REAL *D
+#define GRADIENT_ARGS                                                                              \
+    const int m, const int n, const int k, __global const REAL *A, __global const REAL *D,         \
+        __global REAL *G, const int off, __global const REAL *P, __global const REAL *V,           \
+        __global REAL *V_next, __global REAL *P_next, const REAL lr, const REAL mu,                \
+        __global const int *state, const int split, __global REAL *Gs
+
+/* Finishes a split gradient (GPUs): G = Σ_s Gs[s] (in order) for one layer's count parameters
+ * at G + off, then their update unless the stop flag is set. Global count. */
+__kernel void gradient_reduce(const int count, const int split, __global const REAL *Gs,
+                              __global REAL *G, const int off, __global const REAL *P,
+                              __global const REAL *V, __global REAL *V_next, __global REAL *P_next,
+                              const REAL lr, const REAL mu, __global const int *state)
+{
+    const int e = get_global_id(0);
+    if (e >= count) return;
+    REAL g = 0;
+    for (int s = 0; s < split; ++s) g += Gs[(size_t)s * count + e];
+    G[off + e] = g;
+    if (state[0]) return;
+    sgd_update(off + e, g, lr, mu, P, V, V_next, P_next);
+}
+
+/* WT (n×k) = the transpose of W (k×n) at P + off. Global (n, k). */
+__kernel void transpose(const int k, const int n, __global const REAL *P, const int off,
+                        __global REAL *WT)
+{
+    const int j = get_global_id(0), s = get_global_id(1);
+    if (j >= n || s >= k) return;
+    WT[(size_t)j * k + s] = P[off + (size_t)s * n + j];
+}
