@@ -62,13 +62,15 @@ static inline size_t mlpcl__weights(const mlpcl_net *net, size_t l)
     return net->width[l - 1] * net->width[l];
 }
 
-/* ---- Random numbers (net.c): splitmix64, the same stream on every platform ---------------- */
+/* ---- Random numbers (rng.c): splitmix64, the same stream on every platform ---------------- */
 
 typedef struct mlpcl_rng {
     uint64_t s;
 } mlpcl_rng;
 uint64_t mlpcl__rng_next(mlpcl_rng *r);
 double mlpcl__rng_uniform(mlpcl_rng *r); /* [0, 1), 53 random bits */
+/* The order of the samples in an epoch: a permutation of 0 … n−1 drawn from (seed, epoch). */
+void mlpcl__shuffle(size_t n, uint64_t seed, long epoch, int *perm);
 
 /* ---- Devices and contexts (device.c) ------------------------------------------------------ */
 
@@ -274,8 +276,6 @@ mlpcl_status mlpcl__trainer_read(mlpcl_trainer *tr, char what, size_t l, double 
 /* The stop threshold as the device's real type compares it: the least real ≥ target, so that
  * (real) cost < it exactly when cost < target. */
 double mlpcl__target_for(mlpcl_precision p, double target);
-/* The order of the samples in an epoch: a permutation of 0 … n−1 drawn from (seed, epoch). */
-void mlpcl__shuffle(size_t n, uint64_t seed, long epoch, int *perm);
 
 /* ---- The reference (reference.c): plain C, double precision ------------------------------- */
 

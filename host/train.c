@@ -52,19 +52,6 @@ double mlpcl__target_for(mlpcl_precision p, double target)
     return t;
 }
 
-void mlpcl__shuffle(size_t n, uint64_t seed, long epoch, int *perm)
-{
-    /* Fisher–Yates, from a stream that depends on both the seed and the epoch. */
-    mlpcl_rng rng = {seed ^ (0x9e3779b97f4a7c15ull * (uint64_t)(epoch + 1))};
-    for (size_t i = 0; i < n; ++i) perm[i] = (int)i;
-    for (size_t i = n; i > 1; --i) {
-        size_t j = (size_t)(mlpcl__rng_next(&rng) % i);
-        int t = perm[i - 1];
-        perm[i - 1] = perm[j];
-        perm[j] = t;
-    }
-}
-
 static size_t floor_pow2(size_t x)
 {
     size_t p = 1;
