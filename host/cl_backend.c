@@ -126,28 +126,28 @@ static mlpcl_status cl_create(mlpcl_trainer *tr, const double *X, const double *
         goto fail;
     }
     size_t pad = c->pad, wt = 0;
-    TRY(mlpcl__cl_buffer(tr, &c->P[0], n + pad, r, "parameters", 0));
-    TRY(mlpcl__cl_buffer(tr, &c->P[1], n + pad, r, "parameters", 0));
+    TRY(mlpcl__cl_buffer(tr, &c->P[0], n, pad, r, "parameters", 0));
+    TRY(mlpcl__cl_buffer(tr, &c->P[1], n, pad, r, "parameters", 0));
     for (size_t l = 1; l <= L; ++l)
-        TRY(mlpcl__cl_buffer(tr, &c->A[l], B * net->width[l] + pad, r, "activations", l));
+        TRY(mlpcl__cl_buffer(tr, &c->A[l], B * net->width[l], pad, r, "activations", l));
     for (size_t l = 2; l <= L; ++l)
         if (mlpcl__weights(net, l) > wt) wt = mlpcl__weights(net, l);
-    if (wt && m) TRY(mlpcl__cl_buffer(tr, &c->WT, wt + pad, r, "transposed weights", 0));
+    if (wt && m) TRY(mlpcl__cl_buffer(tr, &c->WT, wt, pad, r, "transposed weights", 0));
     if (m) {
-        TRY(mlpcl__cl_buffer(tr, &c->X, m * n0, r, "X", 0));
-        TRY(mlpcl__cl_buffer(tr, &c->Y, m * nL, r, "Y", 0));
-        TRY(mlpcl__cl_buffer(tr, &c->idx, m, sizeof(cl_int), "shuffle index", 0));
-        TRY(mlpcl__cl_buffer(tr, &c->G, n + pad, r, "gradients", 0));
-        TRY(mlpcl__cl_buffer(tr, &c->V[0], n + pad, r, "momentum velocity", 0));
-        TRY(mlpcl__cl_buffer(tr, &c->V[1], n + pad, r, "momentum velocity", 0));
+        TRY(mlpcl__cl_buffer(tr, &c->X, m * n0, 0, r, "X", 0));
+        TRY(mlpcl__cl_buffer(tr, &c->Y, m * nL, 0, r, "Y", 0));
+        TRY(mlpcl__cl_buffer(tr, &c->idx, m, 0, sizeof(cl_int), "shuffle index", 0));
+        TRY(mlpcl__cl_buffer(tr, &c->G, n, pad, r, "gradients", 0));
+        TRY(mlpcl__cl_buffer(tr, &c->V[0], n, pad, r, "momentum velocity", 0));
+        TRY(mlpcl__cl_buffer(tr, &c->V[1], n, pad, r, "momentum velocity", 0));
         for (size_t l = 1; l <= L; ++l)
-            TRY(mlpcl__cl_buffer(tr, &c->D[l], B * net->width[l] + pad, r, "deltas", l));
-        TRY(mlpcl__cl_buffer(tr, &c->partials, n_partials, r, "cost partial sums", 0));
-        TRY(mlpcl__cl_buffer(tr, &c->costs, 1, r, "cost", 0));
+            TRY(mlpcl__cl_buffer(tr, &c->D[l], B * net->width[l], pad, r, "deltas", l));
+        TRY(mlpcl__cl_buffer(tr, &c->partials, n_partials, 0, r, "cost partial sums", 0));
+        TRY(mlpcl__cl_buffer(tr, &c->costs, 1, 0, r, "cost", 0));
         TRY(mlpcl__cl_upload(tr, c->X, X, m * n0));
         TRY(mlpcl__cl_upload(tr, c->Y, Y, m * nL));
     }
-    TRY(mlpcl__cl_buffer(tr, &c->state, 1, sizeof(cl_int), "stop flag", 0));
+    TRY(mlpcl__cl_buffer(tr, &c->state, 1, 0, sizeof(cl_int), "stop flag", 0));
     if (c->fused) {
         cl_int shape[1 + 5 + 4 + 4];
         shape[0] = (cl_int)L;
@@ -229,7 +229,7 @@ static mlpcl_status cl_add_set(mlpcl_trainer *tr, int id, const double *X, size_
     if (!grown) return mlpcl__fail(MLPCL_ERR_NOMEM, "out of host memory for a data set");
     c->sets = grown;
     c->sets[id] = NULL;
-    mlpcl_status st = mlpcl__cl_buffer(tr, &c->sets[id], n * n0, tr->real, "predicting set", 0);
+    mlpcl_status st = mlpcl__cl_buffer(tr, &c->sets[id], n * n0, 0, tr->real, "predicting set", 0);
     if (st == MLPCL_OK) st = mlpcl__cl_upload(tr, c->sets[id], X, n * n0);
     if (st != MLPCL_OK) mlpcl__cl_buffer_release(tr, &c->sets[id]);
     return st;

@@ -44,9 +44,12 @@ typedef struct mlpcl_plan {
 } mlpcl_plan;
 
 /* A device buffer's canary: bytes after its end (and after any read-past padding) filled with
- * MLPCL__CANARY_BYTE when made; a kernel that writes past its output's end changes them. */
+ * MLPCL__CANARY_BYTE when made; a kernel that writes past its output's end changes them. The
+ * padding between (zeros that no kernel writes) is checked too, so that even a write one
+ * element past the end shows. */
 typedef struct mlpcl_canary {
     cl_mem mem;
+    size_t end;    /* bytes of the buffer proper; zero padding follows up to at */
     size_t at;     /* bytes before the canary */
     char name[48]; /* the buffer, for the report: "activations (layer 2)" */
 } mlpcl_canary;
@@ -103,9 +106,9 @@ static inline double mlpcl__mib(size_t bytes)
 
 /* ---- Buffers and size checks (cl_buffers.c) ----------------------------------------------- */
 
-/* Makes a buffer of count elements of elem bytes, zeroed, with a canary after it; layer (0:
- * none) and what name it in messages. */
-mlpcl_status mlpcl__cl_buffer(mlpcl_trainer *tr, cl_mem *out, size_t count, size_t elem,
+/* Makes a buffer of count elements of elem bytes and pad more (read past by the tiled
+ * kernels), all zero, with a canary after them; layer (0: none) and what name it in messages. */
+mlpcl_status mlpcl__cl_buffer(mlpcl_trainer *tr, cl_mem *out, size_t count, size_t pad, size_t elem,
                               const char *what, size_t layer);
 /* Releases a buffer made by mlpcl__cl_buffer (NULL allowed) and forgets its canary. */
 void mlpcl__cl_buffer_release(mlpcl_trainer *tr, cl_mem *mem);

@@ -7,13 +7,13 @@
 
 #include "cl_backend.h"
 
-mlpcl_status mlpcl__cl_buffer(mlpcl_trainer *tr, cl_mem *out, size_t count, size_t elem,
+mlpcl_status mlpcl__cl_buffer(mlpcl_trainer *tr, cl_mem *out, size_t count, size_t pad, size_t elem,
                               const char *what, size_t layer)
 {
     mlpcl_status st = MLPCL_OK;
     mlpcl_cl *c = mlpcl__cl(tr);
     cl_int err;
-    size_t bytes = count * elem, used = bytes ? bytes : elem;
+    size_t bytes = (count + pad) * elem, used = bytes ? bytes : elem;
     mlpcl_canary *grown = realloc(c->canaries, (c->n_canaries + 1) * sizeof *grown);
     if (!grown) return mlpcl__fail(MLPCL_ERR_NOMEM, "out of host memory for buffers");
     c->canaries = grown;
@@ -25,13 +25,14 @@ mlpcl_status mlpcl__cl_buffer(mlpcl_trainer *tr, cl_mem *out, size_t count, size
     CL_CHECK(clEnqueueFillBuffer(tr->ctx->queue, *out, &zero, elem < 4 ? elem : 4, 0, used, 0, NULL,
                                  NULL),
              "clEnqueueFillBuffer", tr->ctx->info.name);
-    /* used is a multiple of elem (4 or 8 bytes), as the pattern's offset must be */
+    /* used is a multiple of elem (4 or 8 bytes); the canary's pattern is one byte */
     static const cl_uchar canary = MLPCL__CANARY_BYTE;
     CL_CHECK(clEnqueueFillBuffer(tr->ctx->queue, *out, &canary, 1, used, MLPCL__CANARY_SIZE, 0,
                                  NULL, NULL),
              "clEnqueueFillBuffer(canary)", tr->ctx->info.name);
     mlpcl_canary *k = &c->canaries[c->n_canaries++];
     k->mem = *out;
+    k->end = count * elem;
     k->at = used;
     if (layer)
         snprintf(k->name, sizeof k->name, "%s (layer %zu)", what, layer);
@@ -60,23 +61,33 @@ mlpcl_status mlpcl__cl_canaries_check(mlpcl_trainer *tr, char *what, size_t size
 {
     mlpcl_status st = MLPCL_OK;
     mlpcl_cl *c = mlpcl__cl(tr);
-    unsigned char got[MLPCL__CANARY_SIZE];
+    unsigned char *got = NULL;
     if (size) what[0] = '\0';
     for (size_t i = 0; i < c->n_canaries; ++i) {
         const mlpcl_canary *k = &c->canaries[i];
-        CL_CHECK(clEnqueueReadBuffer(tr->ctx->queue, k->mem, CL_TRUE, k->at, sizeof got, got, 0,
-                                     NULL, NULL),
-                 "clEnqueueReadBuffer(canary)", tr->ctx->info.name);
-        for (size_t b = 0; b < sizeof got; ++b)
-            if (got[b] != MLPCL__CANARY_BYTE) {
-                if (size) snprintf(what, size, "%s", k->name);
-                return mlpcl__fail(MLPCL_ERR_DATA,
-                                   "buffer %s: written past its end (canary byte %zu is 0x%02x, "
-                                   "not 0x%02x)",
-                                   k->name, b, got[b], MLPCL__CANARY_BYTE);
-            }
+        size_t n = k->at - k->end + MLPCL__CANARY_SIZE; /* the padding, then the canary */
+        unsigned char *grown = realloc(got, n);
+        if (!grown) {
+            st = mlpcl__fail(MLPCL_ERR_NOMEM, "out of host memory checking canaries");
+            goto fail;
+        }
+        got = grown;
+        CL_CHECK(
+            clEnqueueReadBuffer(tr->ctx->queue, k->mem, CL_TRUE, k->end, n, got, 0, NULL, NULL),
+            "clEnqueueReadBuffer(canary)", tr->ctx->info.name);
+        for (size_t b = 0; b < n; ++b) {
+            int want = b < k->at - k->end ? 0 : MLPCL__CANARY_BYTE;
+            if (got[b] == want) continue;
+            if (size) snprintf(what, size, "%s", k->name);
+            st = mlpcl__fail(MLPCL_ERR_DATA,
+                             "buffer %s: written past its end (byte %zu after it is 0x%02x, not "
+                             "0x%02x)",
+                             k->name, b, got[b], want);
+            goto fail;
+        }
     }
 fail:
+    free(got);
     return st;
 }
 

@@ -122,7 +122,7 @@ static mlpcl_status tiled_gradient(mlpcl_trainer *tr, mlpcl_plan *p, const mlpcl
     size_t split = gradient_split(tr, s->mb, n_in, n_out), count = (n_in + 1) * n_out;
     cl_kernel k;
     if (split > 1 && !c->Gs) /* sized for the largest batch and layer */
-        TRY(mlpcl__cl_buffer(tr, &c->Gs, max_split_size(tr), tr->real, "gradient slices", 0));
+        TRY(mlpcl__cl_buffer(tr, &c->Gs, max_split_size(tr), 0, tr->real, "gradient slices", 0));
     karg a[GEMM_GRADIENT_NARGS] = {[GEMM_GRADIENT_M] = ARG_INT(s->mb),
                                    [GEMM_GRADIENT_N] = ARG_INT(n_out),
                                    [GEMM_GRADIENT_K] = ARG_INT(n_in),
