@@ -16,13 +16,11 @@
 /* Records a formatted message as the thread's last error and returns st. */
 mlpcl_status mlpcl__fail(mlpcl_status st, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-/* Appends to the last error (a build log, a hint). */
+/* Appends to the last error (a build log, a hint); only right after mlpcl__fail. */
 void mlpcl__append(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Records a failed OpenCL call: the call, the error by name, the device, where. */
 mlpcl_status mlpcl__cl_fail(cl_int err, const char *call, const char *device, const char *file,
                             int line);
-/* Clears the last error. */
-void mlpcl__clear_error(void);
 
 /* Checks an OpenCL status; on failure records it and jumps to the function's `fail` label
  * with `st` set. `call` names what was attempted, e.g. "clCreateBuffer(X)". */
