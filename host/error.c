@@ -8,17 +8,14 @@
 
 #include "internal.h"
 
-/* Big enough for a long build log; longer text is cut with a note. */
+/* Big enough for a long build log; longer text is cut with a note. Per thread, so that threads
+ * using different contexts keep their own. Only a failure writes it (mlpcl__fail starts it
+ * afresh, mlpcl__append adds to that): a successful call leaves it alone, as mlpcl.h says. */
 static _Thread_local char last_error[32768];
 
 const char *mlpcl_last_error(void)
 {
     return last_error;
-}
-
-void mlpcl__clear_error(void)
-{
-    last_error[0] = '\0';
 }
 
 static void vappend(const char *fmt, va_list ap)

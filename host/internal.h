@@ -16,13 +16,11 @@
 /* Records a formatted message as the thread's last error and returns st. */
 mlpcl_status mlpcl__fail(mlpcl_status st, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-/* Appends to the last error (a build log, a hint). */
+/* Appends to the last error (a build log, a hint); only right after mlpcl__fail. */
 void mlpcl__append(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Records a failed OpenCL call: the call, the error by name, the device, where. */
 mlpcl_status mlpcl__cl_fail(cl_int err, const char *call, const char *device, const char *file,
                             int line);
-/* Clears the last error. */
-void mlpcl__clear_error(void);
 
 /* Checks an OpenCL status; on failure records it and jumps to the function's `fail` label
  * with `st` set. `call` names what was attempted, e.g. "clCreateBuffer(X)". */
@@ -62,13 +60,15 @@ static inline size_t mlpcl__weights(const mlpcl_net *net, size_t l)
     return net->width[l - 1] * net->width[l];
 }
 
-/* ---- Random numbers (net.c): splitmix64, the same stream on every platform ---------------- */
+/* ---- Random numbers (rng.c): splitmix64, the same stream on every platform ---------------- */
 
 typedef struct mlpcl_rng {
     uint64_t s;
 } mlpcl_rng;
 uint64_t mlpcl__rng_next(mlpcl_rng *r);
 double mlpcl__rng_uniform(mlpcl_rng *r); /* [0, 1), 53 random bits */
+/* The order of the samples in an epoch: a permutation of 0 … n−1 drawn from (seed, epoch). */
+void mlpcl__shuffle(size_t n, uint64_t seed, long epoch, int *perm);
 
 /* ---- Devices and contexts (device.c) ------------------------------------------------------ */
 
@@ -173,142 +173,6 @@ void mlpcl__programs_free(mlpcl_ctx *ctx);
 extern const char *const mlpcl__kernel_files[];
 extern const char *const mlpcl__kernel_texts[];
 extern const size_t mlpcl__kernel_file_count;
-
-/* ---- The trainer (train.c) ---------------------------------------------------------------- */
-
-/* One kernel launch, with its arguments already set. */
-typedef struct mlpcl_launch {
-    cl_kernel kernel;
-    mlpcl_kernel_id id;
-    size_t layer; /* the layer it works on (0 for whole-network kernels) */
-    cl_uint dims;
-    size_t global[3], local[3];
-} mlpcl_launch;
-
-/* The segments of an iteration's launches, in order: the head (gather, forward, loss) ends with
- * the cost; the tail (backward, update) makes the next parameters. Prediction runs the gather
- * and forward segments. */
-enum { SEG_GATHER, SEG_FORWARD, SEG_LOSS, SEG_BACKWARD, SEG_UPDATE, SEG_COUNT };
-
-/* The launches of one iteration over mb rows, for one parity of the double-buffered
- * parameters: iteration k reads P[k & 1] and writes P[(k + 1) & 1]. */
-typedef struct mlpcl_plan {
-    size_t mb;    /* rows */
-    int gathered; /* input from the batch buffers Xb, Yb (else X, Y direct) */
-    int parity;
-    mlpcl_launch *launch; /* all launches, segment after segment */
-    size_t n_launch;
-    size_t seg[SEG_COUNT + 1];    /* segment s is launch[seg[s] … seg[s+1]) */
-    cl_kernel gather_x, gather_y; /* their source and offset are set for each batch */
-    cl_kernel cost;               /* its target (argument cost_arg) is set for each run */
-    int cost_arg;
-    cl_kernel fused_last; /* fused plans: the iteration without its update, for a run's
-                             last cost */
-    cl_kernel *step;      /* the kernels that take lr and momentum (update, gradients) */
-    int *step_arg;        /* the index of lr in each; momentum follows it */
-    size_t n_step;
-    struct mlpcl_plan *next;
-} mlpcl_plan;
-
-/* A data set uploaded for predictions. */
-typedef struct mlpcl_set {
-    cl_mem X;    /* n×n_0 on the device */
-    double *X_h; /* or on the host, for the host context */
-    size_t n;
-} mlpcl_set;
-
-struct mlpcl_trainer {
-    mlpcl_ctx *ctx;
-    mlpcl_net *net; /* a private copy of the shape; params = the host copy */
-    size_t m;       /* training samples (0: a predicting trainer) */
-    size_t batch;   /* rows per update or prediction chunk; = m for full batch */
-    mlpcl_precision precision;
-    size_t real;                 /* sizeof the device's real type */
-    long iter;                   /* updates applied: the current parameters are in P[iter & 1] */
-    double lr, momentum, target; /* what the plans' update and cost kernels were last given */
-    mlpcl_set *sets;             /* predicting sets, by id */
-    size_t n_sets;
-    /* device side */
-    mlpcl_program *program;      /* owned by ctx */
-    size_t wg;                   /* 1-D work-group size */
-    size_t max_wg, max_items[3]; /* the device's work-group limits */
-    mlpcl_tuning tune;           /* kernel path and tile shapes */
-    size_t pad;           /* elements of padding after matrices the tiled kernels read past */
-    cl_mem WT;            /* scratch: one layer's weights, transposed */
-    cl_mem Gs;            /* scratch: a split gradient's partial sums (GPUs) */
-    cl_mem shape;         /* the fused kernel's view of the network (ints) */
-    int fused;            /* full-batch iterations run fused.cl */
-    double build_seconds; /* of its program, when this trainer built it */
-    cl_mem X, Y;          /* the training set, m×n_0 and m×n_L */
-    cl_mem Xb, Yb;        /* one batch, batch×n_0 and batch×n_L (when gathering) */
-    cl_mem idx;           /* m ints: the epoch's shuffle */
-    cl_mem P[2];          /* flat parameters, double-buffered */
-    cl_mem G;             /* flat gradients */
-    cl_mem V[2];          /* momentum velocity, double-buffered like P */
-    cl_mem *A, *D;        /* L + 1 entries, 1 … L used: activations and deltas, batch×n_l */
-    cl_mem partials;      /* cost partial sums, one a work-group */
-    cl_mem costs;         /* one real: the last cost */
-    cl_mem state;         /* int[1]: stop flag, set by K_COST, cleared by a run */
-    mlpcl_plan *plans;    /* built on demand, by (mb, gathered, parity) */
-    cl_kernel *kernels;   /* every kernel object the plans use, to release */
-    size_t n_kernels;
-    /* profiling (contexts made with MLPCL_CTX_PROFILE) */
-    int profiling;     /* record an event for every launch */
-    cl_event *prof_ev; /* events not yet collected */
-    int *prof_id;      /* their kernel ids */
-    size_t prof_n, prof_cap;
-    double prof_ns[K_COUNT];  /* device nanoseconds per kernel id since profiling began */
-    long prof_count[K_COUNT]; /* launches per kernel id */
-    /* host reference side (is_host) */
-    double *X_h, *Y_h;       /* copies of the training set */
-    double *Xb_h, *Yb_h;     /* one batch */
-    double **A_h, **D_h;     /* L + 1 entries, batch rows */
-    double *G_h, *V_h;       /* gradients, velocity */
-    double *P_prev, *V_prev; /* the previous parameters and velocity (for a divergence) */
-};
-
-/* The plan for mb rows (gathered or not) at the parity of iteration iter (counted from the
- * trainer's current parameters). */
-mlpcl_status mlpcl__plan_get(mlpcl_trainer *tr, size_t mb, int gathered, long iter,
-                             mlpcl_plan **out);
-/* Enqueues segments [from, to) of a plan. */
-mlpcl_status mlpcl__plan_enqueue(mlpcl_trainer *tr, const mlpcl_plan *p, int from, int to);
-/* Sets a run's step, momentum and target in every plan, and clears the stop flag. */
-mlpcl_status mlpcl__trainer_prepare(mlpcl_trainer *tr, double lr, double momentum, double target);
-/* Reads a device buffer into doubles: what = 'A' or 'D' (layer l), 'G', 'V', 'C' (the last
- * cost), 'P' (the parameters of iteration l, counted from the trainer's current ones; 0 or 1). */
-mlpcl_status mlpcl__trainer_read(mlpcl_trainer *tr, char what, size_t l, double *out);
-/* The stop threshold as the device's real type compares it: the least real ≥ target, so that
- * (real) cost < it exactly when cost < target. */
-double mlpcl__target_for(mlpcl_precision p, double target);
-/* The order of the samples in an epoch: a permutation of 0 … n−1 drawn from (seed, epoch). */
-void mlpcl__shuffle(size_t n, uint64_t seed, long epoch, int *perm);
-
-/* ---- The reference (reference.c): plain C, double precision ------------------------------- */
-
-/* A_l = act(A_{l-1} W_l + b_l) for l = 1 … L, A_0 = X (m×n_0). A[l] must hold m×n_l. */
-void mlpcl__ref_forward(const mlpcl_net *net, const double *P, const double *X, size_t m,
-                        double **A);
-/* D_L from the outputs and targets; returns the cost. */
-double mlpcl__ref_output_delta(const mlpcl_net *net, const double *AL, const double *Y, size_t m,
-                               double *DL);
-/* D_l for l = L-1 … 1 from D_L, with the weights P. */
-void mlpcl__ref_hidden_deltas(const mlpcl_net *net, const double *P, double **A, size_t m,
-                              double **D);
-/* G = [dW_l; db_l] for every layer. */
-void mlpcl__ref_gradients(const mlpcl_net *net, const double *X, double **A, double **D, size_t m,
-                          double *G);
-/* The cost and gradient of the whole batch at P (allocates its own workspace). */
-mlpcl_status mlpcl__ref_cost_grad(const mlpcl_net *net, const double *P, const double *X,
-                                  const double *Y, size_t m, double *cost, double *G);
-/* Workspace of a trainer on the host context: copies of X and Y, activations, gradients. */
-mlpcl_status mlpcl__ref_trainer_init(mlpcl_trainer *tr, const double *X, const double *Y);
-void mlpcl__ref_trainer_free(mlpcl_trainer *tr);
-/* The reference trainer, for trainers on the host context. */
-mlpcl_status mlpcl__ref_run(mlpcl_trainer *tr, const mlpcl_train_opts *opts,
-                            mlpcl_train_result *res);
-mlpcl_status mlpcl__ref_epoch(mlpcl_trainer *tr, const mlpcl_epoch_opts *opts,
-                              mlpcl_train_result *res);
 
 /* Monotonic wall clock, seconds. */
 double mlpcl__now(void);

@@ -1,23 +1,10 @@
-/* net.c: network shapes, the flat parameter array and its seeded initialisation, and the
- * generator behind every random number mlpcl draws (splitmix64: the same stream everywhere). */
+/* net.c: network shapes, the flat parameter array and its seeded initialisation (drawn from
+ * rng.c's generator), and the tutorial's data. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
-
-uint64_t mlpcl__rng_next(mlpcl_rng *r)
-{
-    uint64_t z = (r->s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-double mlpcl__rng_uniform(mlpcl_rng *r)
-{
-    return (double)(mlpcl__rng_next(r) >> 11) * 0x1.0p-53;
-}
 
 mlpcl_status mlpcl_net_create(size_t n_layers, const size_t *widths, mlpcl_net **out)
 {

@@ -4,7 +4,14 @@
  * Conventions. Every function that can fail returns an mlpcl_status; MLPCL_OK is 0 and on any
  * other value mlpcl_last_error() describes what failed in words. The library never prints and
  * never exits. Handles are opaque; each *_create has a *_free that accepts NULL. Matrices are
- * row-major, samples × features (mlpcl_at() below pins the indexing down). */
+ * row-major, samples × features (mlpcl_at() below pins the indexing down).
+ *
+ * Threads. A context and everything made from it (its trainers) is used by one thread at a
+ * time: the calls share its queue and its cache of built programs, which nothing locks.
+ * Different contexts may be used from different threads at once, and so may different
+ * networks; a network that is only read (cloned, given to mlpcl_trainer_create) may be read by
+ * several threads together. The library keeps no other shared state; it reads the MLPCL_*
+ * environment variables, so do not change those while another thread calls mlpcl. */
 #ifndef MLPCL_H
 #define MLPCL_H
 
@@ -44,7 +51,10 @@ typedef enum mlpcl_status {
 const char *mlpcl_status_str(int status);
 
 /* A description of the last failure in this thread: the call, the error by name, the device,
- * a build log, or the file and line of bad input. Valid until the next mlpcl call. */
+ * a build log, or the file and line of bad input. Each failing call replaces it; calls that
+ * succeed leave it as it was, so it describes the latest failure, however many successful calls
+ * came after (it is "" before the first). The text is the thread's own: never NULL, valid until
+ * the thread's next failing mlpcl call or its end. */
 const char *mlpcl_last_error(void);
 
 /* ---- Devices ------------------------------------------------------------------------------ */

@@ -9,7 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "cl_backend.h" /* the trainer, its OpenCL backend and the test interface */
+#include "ref.h"
 
 #define SKIP 77
 

@@ -84,8 +84,8 @@ static mlpcl_trainer *trainer_on(mlpcl_ctx *ctx, const char *path, const mlpcl_n
     setenv("MLPCL_TUNE", path, 1);
     OK(mlpcl_trainer_create(ctx, net, X, Y, m, p, 0, &tr));
     int want = !strcmp(path, "path=fused");
-    CHECK(tr->fused == want, "%s: L=%zu m=%zu runs %s", path, net->L, m,
-          tr->fused ? "fused" : "not fused");
+    CHECK(mlpcl__cl(tr)->fused == want, "%s: L=%zu m=%zu runs %s", path, net->L, m,
+          mlpcl__cl(tr)->fused ? "fused" : "not fused");
     return tr;
 }
 
@@ -133,6 +133,9 @@ static void run_case(mlpcl_ctx *ctx, const net_case *c, size_t m, mlpcl_precisio
     char what[160], pname[80];
     snprintf(pname, sizeof pname, "fused %s m=%zu L=%zu", prec == MLPCL_DOUBLE ? "double" : "float",
              m, c->L);
+    /* every layer's A and D share one buffer: a write past one layer's end lands in its canary */
+    CHECK(mlpcl__cl_canaries_check(tr, what, sizeof what) == MLPCL_OK,
+          "%s: the fused iteration wrote past the end of %s: %s", pname, what, mlpcl_last_error());
     for (size_t l = 1; l <= c->L; ++l, g += 2 * m * c->widths[l - 1]) {
         snprintf(what, sizeof what, "%s A_%zu (forward)", pname, l);
         note(prec, compare(what, g, A[l], m * c->widths[l], rtol, 1e-300));

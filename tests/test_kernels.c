@@ -1,7 +1,8 @@
 /* test_kernels.c: every kernel against the host reference, stage by stage through one
  * iteration: forward (A_l), output delta (D_L and the cost), hidden deltas (D_l), gradients
- * (dW, db) and the update (P'). Sizes are chosen not to be multiples of any work-group size:
- * m = 1, 7, 10, 1000 and widths 1, 3, 17, 129; every activation and both losses.
+ * (dW, db) and the update (P'), with the canaries after every device buffer checked after each
+ * stage (a write past an output's end fails). Sizes are chosen not to be multiples of any
+ * work-group size: m = 1, 7, 10, 1000 and widths 1, 3, 17, 129; every activation and both losses.
  *
  * Tolerances, norm-wise (max error ≤ rtol · max|reference|): double 1e-12, since both sides sum
  * in double and differ only by rounding order (~1e-15 relative per operation, chains of at
@@ -48,6 +49,28 @@ static void note(mlpcl_precision p, double ratio)
     if (ratio > *w) *w = ratio;
 }
 
+/* One whole iteration, as device_iteration runs it, a segment at a time: after each the
+ * canaries after every device buffer are read back, so that a kernel writing past its
+ * output's end fails here, named with its stage. */
+static void staged_iteration(mlpcl_trainer *tr, double lr, const char *pname, size_t m)
+{
+    static const char *const stage[SEG_COUNT] = {"gather", "forward", "loss", "backward", "update"};
+    mlpcl_plan *p;
+    char buf[64];
+    OK(mlpcl__trainer_prepare(tr, lr, 0.0, -INFINITY));
+    OK(mlpcl__plan_get(tr, tr->m, 0, 0, &p));
+    OK(mlpcl__cl_canaries_check(tr, buf, sizeof buf)); /* intact before any launch */
+    for (int s = SEG_GATHER; s < SEG_COUNT; ++s) {
+        OK(mlpcl__plan_enqueue(tr, p, s, s + 1));
+        OK(clFinish(tr->ctx->queue));
+        int st = mlpcl__cl_canaries_check(tr, buf, sizeof buf);
+        if (st == MLPCL_OK) continue;
+        CHECK(st == MLPCL_OK, "%s m=%zu: the %s stage wrote past the end of %s: %s", pname, m,
+              stage[s], buf, mlpcl_last_error());
+        break; /* the damage stays: later stages would only repeat it */
+    }
+}
+
 static void run_case(mlpcl_ctx *ctx, const net_case *c, size_t m, mlpcl_precision prec)
 {
     const double lr = 0.5, rtol = prec == MLPCL_DOUBLE ? 1e-12 : 2e-4;
@@ -78,15 +101,15 @@ static void run_case(mlpcl_ctx *ctx, const net_case *c, size_t m, mlpcl_precisio
     mlpcl__ref_gradients(net, X, A, D, m, G);
     for (size_t i = 0; i < np; ++i) P1[i] = net->params[i] - lr * G[i];
 
-    mlpcl_trainer *tr;
-    OK(mlpcl_trainer_create(ctx, net, X, Y, m, prec, 0, &tr));
-    device_iteration(tr, lr);
-
-    size_t big = m * 129 > np ? m * 129 : np;
-    double *got = malloc(big * sizeof *got), dev_cost;
     char what[160], pname[80];
     snprintf(pname, sizeof pname, "%s %s", getenv("MLPCL_TUNE"),
              prec == MLPCL_DOUBLE ? "double" : "float");
+    mlpcl_trainer *tr;
+    OK(mlpcl_trainer_create(ctx, net, X, Y, m, prec, 0, &tr));
+    staged_iteration(tr, lr, pname, m);
+
+    size_t big = m * 129 > np ? m * 129 : np;
+    double *got = malloc(big * sizeof *got), dev_cost;
     for (size_t l = 1; l <= c->L; ++l) {
         OK(mlpcl__trainer_read(tr, 'A', l, got));
         snprintf(what, sizeof what, "%s m=%zu L=%zu A_%zu (forward)", pname, m, c->L, l);

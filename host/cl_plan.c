@@ -1,0 +1,217 @@
+/* cl_plan.c: launch plans, the kernel launches of one iteration with their arguments set, built
+ * once per (rows, gathered, parity) and reused. A plan is made stage by stage: the gather, the
+ * forward pass (by the path's builder, then the softmax), the loss and cost, then the path's
+ * backward, gradient and update builders (cl_plan_simple.c, cl_plan_tiled.c); small full-batch
+ * networks take the fused plan (cl_plan_fused.c) instead. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cl_backend.h"
+
+size_t mlpcl__cl_partial_count(const mlpcl_trainer *tr, size_t mb)
+{
+    return (mb * tr->net->width[tr->net->L] + mlpcl__cl(tr)->wg - 1) / mlpcl__cl(tr)->wg;
+}
+
+/* A batch's rows of the inputs (and, when training, the targets) through the shuffle; the
+ * source and the offset are set for each batch (mlpcl__cl_aim_gather). */
+static mlpcl_status build_gather(mlpcl_trainer *tr, mlpcl_plan *p, const mlpcl_stage *s)
+{
+    mlpcl_status st = MLPCL_OK;
+    mlpcl_cl *c = mlpcl__cl(tr);
+    size_t L = tr->net->L, n0 = tr->net->width[0], nL = tr->net->width[L];
+    karg gx[GATHER_NARGS] = {[GATHER_MB] = ARG_INT(s->mb),  [GATHER_WIDTH] = ARG_INT(n0),
+                             [GATHER_SRC] = ARG_MEM(c->Xb), [GATHER_IDX] = ARG_MEM(c->idx),
+                             [GATHER_USE_IDX] = ARG_INT(0), [GATHER_OFFSET] = ARG_INT(0),
+                             [GATHER_DST] = ARG_MEM(c->Xb)};
+    TRY(mlpcl__cl_make_kernel(tr, K_GATHER, &p->gather_x, N_ARGS(gx), gx));
+    TRY(mlpcl__cl_add_launch(p, tr, p->gather_x, K_GATHER, 0, 2, n0, s->mb));
+    if (tr->m) {
+        karg gy[GATHER_NARGS] = {[GATHER_MB] = ARG_INT(s->mb),  [GATHER_WIDTH] = ARG_INT(nL),
+                                 [GATHER_SRC] = ARG_MEM(c->Yb), [GATHER_IDX] = ARG_MEM(c->idx),
+                                 [GATHER_USE_IDX] = ARG_INT(0), [GATHER_OFFSET] = ARG_INT(0),
+                                 [GATHER_DST] = ARG_MEM(c->Yb)};
+        TRY(mlpcl__cl_make_kernel(tr, K_GATHER, &p->gather_y, N_ARGS(gy), gy));
+        TRY(mlpcl__cl_add_launch(p, tr, p->gather_y, K_GATHER, L, 2, nL, s->mb));
+    }
+fail:
+    return st;
+}
+
+/* The output layer's row-wise softmax (cross-entropy), after either path's forward pass. */
+static mlpcl_status build_softmax(mlpcl_trainer *tr, mlpcl_plan *p, const mlpcl_stage *s)
+{
+    mlpcl_status st = MLPCL_OK;
+    mlpcl_cl *c = mlpcl__cl(tr);
+    size_t L = tr->net->L;
+    cl_kernel k;
+    karg a[SOFTMAX_NARGS] = {[SOFTMAX_M] = ARG_INT(s->mb),
+                             [SOFTMAX_N] = ARG_INT(tr->net->width[L]),
+                             [SOFTMAX_Z] = ARG_MEM(c->A[L])};
+    TRY(mlpcl__cl_make_kernel(tr, K_SOFTMAX, &k, N_ARGS(a), a));
+    TRY(mlpcl__cl_add_launch(p, tr, k, K_SOFTMAX, L, 1, s->mb, 1));
+fail:
+    return st;
+}
+
+/* D_L with the loss's partial sums, then the cost and the stop flag. */
+static mlpcl_status build_loss(mlpcl_trainer *tr, mlpcl_plan *p, const mlpcl_stage *s)
+{
+    mlpcl_status st = MLPCL_OK;
+    mlpcl_cl *c = mlpcl__cl(tr);
+    const mlpcl_net *net = tr->net;
+    size_t L = net->L, nL = net->width[L], mb = s->mb;
+    cl_kernel k;
+    karg a[OUTPUT_DELTA_NARGS] = {
+        [OUTPUT_DELTA_MN] = ARG_INT(mb * nL),      [OUTPUT_DELTA_M] = ARG_INT(mb),
+        [OUTPUT_DELTA_ACT] = ARG_INT(net->act[L]), [OUTPUT_DELTA_LOSS] = ARG_INT(net->loss),
+        [OUTPUT_DELTA_A] = ARG_MEM(c->A[L]),       [OUTPUT_DELTA_Y] = ARG_MEM(s->y),
+        [OUTPUT_DELTA_D] = ARG_MEM(c->D[L]),       [OUTPUT_DELTA_PARTIALS] = ARG_MEM(c->partials)};
+    TRY(mlpcl__cl_make_kernel(tr, K_OUTPUT_DELTA, &k, N_ARGS(a), a));
+    TRY(mlpcl__cl_add_launch(p, tr, k, K_OUTPUT_DELTA, L, 1, mb * nL, 1));
+    double scale = net->loss == MLPCL_CE ? 1.0 / (double)mb : 1.0 / (2.0 * (double)mb);
+    karg cost[COST_NARGS] = {[COST_N_PARTIALS] = ARG_INT(mlpcl__cl_partial_count(tr, mb)),
+                             [COST_SCALE] = ARG_REAL(scale),
+                             [COST_TARGET] = ARG_REAL(tr->target),
+                             [COST_PARTIALS] = ARG_MEM(c->partials),
+                             [COST_COST] = ARG_MEM(c->costs),
+                             [COST_STATE] = ARG_MEM(c->state)};
+    TRY(mlpcl__cl_make_kernel(tr, K_COST, &p->cost, N_ARGS(cost), cost));
+    p->cost_arg = COST_TARGET;
+    TRY(mlpcl__cl_add_launch(p, tr, p->cost, K_COST, 0, 1, c->wg, 1));
+fail:
+    return st;
+}
+
+/* Builds the launches of one iteration over mb rows with the parameters in P[parity]: each
+ * stage in its segment, the path's builders for the products. */
+static mlpcl_status build_plan(mlpcl_trainer *tr, size_t mb, int gathered, int parity,
+                               mlpcl_plan *p)
+{
+    mlpcl_status st = MLPCL_OK;
+    mlpcl_cl *c = mlpcl__cl(tr);
+    size_t L = tr->net->L;
+    const mlpcl_cl_path *path =
+        c->tune.path == MLPCL_PATH_TILED ? &mlpcl__cl_tiled : &mlpcl__cl_simple;
+    const mlpcl_stage s = {mb,
+                           parity,
+                           gathered ? c->Xb : c->X,
+                           gathered ? c->Yb : c->Y,
+                           c->P[parity],
+                           c->P[!parity],
+                           c->V[parity],
+                           c->V[!parity]};
+    p->mb = mb;
+    p->gathered = gathered;
+    p->parity = parity;
+
+    if (!gathered && c->fused) return mlpcl__cl_build_fused_plan(tr, parity, p);
+
+    p->seg[SEG_GATHER] = p->n_launch;
+    if (gathered) TRY(build_gather(tr, p, &s));
+
+    p->seg[SEG_FORWARD] = p->n_launch;
+    for (size_t l = 1; l <= L; ++l) TRY(path->forward(tr, p, &s, l));
+    if (tr->net->loss == MLPCL_CE) TRY(build_softmax(tr, p, &s));
+
+    p->seg[SEG_LOSS] = p->n_launch;
+    if (tr->m) TRY(build_loss(tr, p, &s));
+
+    p->seg[SEG_BACKWARD] = p->n_launch;
+    for (size_t l = L - 1; tr->m && l >= 1; --l) TRY(path->backward(tr, p, &s, l));
+    for (size_t l = 1; tr->m && l <= L; ++l) TRY(path->gradient(tr, p, &s, l));
+
+    p->seg[SEG_UPDATE] = p->n_launch;
+    if (tr->m && path->update) TRY(path->update(tr, p, &s));
+    p->seg[SEG_COUNT] = p->n_launch;
+fail:
+    return st;
+}
+
+mlpcl_status mlpcl__plan_get(mlpcl_trainer *tr, size_t mb, int gathered, long iter,
+                             mlpcl_plan **out)
+{
+    mlpcl_cl *c = mlpcl__cl(tr);
+    int parity = (int)((tr->iter + iter) & 1);
+    for (mlpcl_plan *p = c->plans; p; p = p->next)
+        if (p->mb == mb && p->gathered == gathered && p->parity == parity) {
+            *out = p;
+            return MLPCL_OK;
+        }
+    mlpcl_status st = MLPCL_OK;
+    size_t n0 = tr->net->width[0], nL = tr->net->width[tr->net->L];
+    if (gathered && !c->Xb)
+        TRY(mlpcl__cl_buffer(tr, &c->Xb, tr->batch * n0, 0, tr->real, "batch inputs", 0));
+    if (gathered && tr->m && !c->Yb)
+        TRY(mlpcl__cl_buffer(tr, &c->Yb, tr->batch * nL, 0, tr->real, "batch targets", 0));
+    mlpcl_plan *p = calloc(1, sizeof *p);
+    if (!p) return mlpcl__fail(MLPCL_ERR_NOMEM, "out of host memory for a launch plan");
+    st = build_plan(tr, mb, gathered, parity, p);
+    p->next = c->plans; /* even on failure, so that its kernels and launches are freed */
+    c->plans = p;
+    *out = p;
+fail:
+    return st;
+}
+
+void mlpcl__cl_plans_free(mlpcl_cl *c)
+{
+    while (c->plans) {
+        mlpcl_plan *next = c->plans->next;
+        free(c->plans->launch);
+        free(c->plans->step);
+        free(c->plans->step_arg);
+        free(c->plans);
+        c->plans = next;
+    }
+}
+
+mlpcl_status mlpcl__cl_aim_gather(mlpcl_trainer *tr, mlpcl_plan *p, cl_mem *X, cl_mem *Y,
+                                  int use_idx, size_t offset)
+{
+    mlpcl_status st = MLPCL_OK;
+    TRY(mlpcl__cl_set_arg(tr, p->gather_x, GATHER_SRC, ARG_MEM(*X)));
+    TRY(mlpcl__cl_set_arg(tr, p->gather_x, GATHER_USE_IDX, ARG_INT(use_idx)));
+    TRY(mlpcl__cl_set_arg(tr, p->gather_x, GATHER_OFFSET, ARG_INT(offset)));
+    if (Y && p->gather_y) {
+        TRY(mlpcl__cl_set_arg(tr, p->gather_y, GATHER_SRC, ARG_MEM(*Y)));
+        TRY(mlpcl__cl_set_arg(tr, p->gather_y, GATHER_USE_IDX, ARG_INT(use_idx)));
+        TRY(mlpcl__cl_set_arg(tr, p->gather_y, GATHER_OFFSET, ARG_INT(offset)));
+    }
+fail:
+    return st;
+}
+
+double mlpcl__target_for(mlpcl_precision p, double target)
+{
+    if (p == MLPCL_DOUBLE || isnan(target) || isinf(target)) return target;
+    float t = (float)target;
+    if ((double)t < target) t = nextafterf(t, INFINITY);
+    return t;
+}
+
+mlpcl_status mlpcl__trainer_prepare(mlpcl_trainer *tr, double lr, double momentum, double target)
+{
+    mlpcl_status st = MLPCL_OK;
+    mlpcl_cl *c = mlpcl__cl(tr);
+    tr->lr = lr;
+    tr->momentum = momentum;
+    tr->target = mlpcl__target_for(tr->precision, target);
+    for (mlpcl_plan *p = c->plans; p; p = p->next) {
+        if (p->cost)
+            TRY(mlpcl__cl_set_arg(tr, p->cost, (cl_uint)p->cost_arg, ARG_REAL(tr->target)));
+        if (p->fused_last)
+            TRY(mlpcl__cl_set_arg(tr, p->fused_last, FUSED_TARGET, ARG_REAL(tr->target)));
+        for (size_t i = 0; i < p->n_step; ++i) {
+            TRY(mlpcl__cl_set_arg(tr, p->step[i], (cl_uint)p->step_arg[i], ARG_REAL(lr)));
+            TRY(mlpcl__cl_set_arg(tr, p->step[i], (cl_uint)p->step_arg[i] + 1, ARG_REAL(momentum)));
+        }
+    }
+    static const cl_int zero = 0;
+    CL_CHECK(clEnqueueWriteBuffer(tr->ctx->queue, c->state, CL_TRUE, 0, sizeof zero, &zero, 0, NULL,
+                                  NULL),
+             "clEnqueueWriteBuffer(stop flag)", tr->ctx->info.name);
+fail:
+    return st;
+}

@@ -1,0 +1,171 @@
+/* cl_plan_tiled.c: the tiled path's stage builders (gemm.cl): register-blocked products on
+ * CPUs, local-memory tiles on GPUs, with the epilogues fused: bias and activation after the
+ * forward product, act' after the backward one, and the SGD step after the gradient (so this
+ * path has no separate update). On GPUs a layer's gradient may be split over slices of the
+ * samples and summed by gradient_reduce. */
+#include "cl_backend.h"
+
+/* The width of the kernels' vectors: 16 floats or 8 doubles. */
+static size_t vector_width(const mlpcl_trainer *tr)
+{
+    return tr->precision == MLPCL_DOUBLE ? 8 : 16;
+}
+
+/* Outputs n wide take the narrow kernels (one vector a tile) when one vector covers them. */
+static int narrow(const mlpcl_trainer *tr, size_t n)
+{
+    return n <= vector_width(tr);
+}
+
+/* Columns of a tile of kernel id. */
+static size_t width_of(const mlpcl_trainer *tr, mlpcl_kernel_id id)
+{
+    const mlpcl_cl *c = mlpcl__cl(tr);
+    int n = id == K_GEMM_FORWARD_N || id == K_GEMM_BACKWARD_N || id == K_GEMM_GRADIENT_N;
+    return (n ? 1 : (size_t)c->tune.tnv) * vector_width(tr);
+}
+
+/* How many slices of the samples a layer's gradient is split into on GPUs (local tiles): enough
+ * work-groups for two on each compute unit, each slice at least 4 tiles deep, at most 64. */
+static size_t gradient_split(const mlpcl_trainer *tr, size_t rows, size_t n_in, size_t n_out)
+{
+    const mlpcl_cl *c = mlpcl__cl(tr);
+    const mlpcl_tuning *t = &c->tune;
+    if (!t->local) return 1;
+    size_t tiles =
+        (n_in + (size_t)t->bm) / (size_t)t->bm * ((n_out + (size_t)t->bn - 1) / (size_t)t->bn);
+    size_t want = 2 * (size_t)tr->ctx->info.compute_units, split = (want + tiles - 1) / tiles;
+    size_t most = rows / (4 * (size_t)t->bk);
+    if (split > most) split = most;
+    if (split > 64) split = 64;
+    return split ? split : 1;
+}
+
+/* Elements of the gradient slices' scratch: the most any layer needs at the largest batch. */
+static size_t max_split_size(const mlpcl_trainer *tr)
+{
+    size_t most = 0;
+    for (size_t l = 1; l <= tr->net->L; ++l) {
+        size_t n_in = tr->net->width[l - 1], n_out = tr->net->width[l];
+        size_t need = gradient_split(tr, tr->batch, n_in, n_out) * (n_in + 1) * n_out;
+        if (need > most) most = need;
+    }
+    return most;
+}
+
+/* A_l = act(A_{l-1} W_l + b_l) as a tiled product (n: outputs, k: inputs); the output layer of a
+ * softmax network stays linear (identity, 3). */
+static mlpcl_status tiled_forward(mlpcl_trainer *tr, mlpcl_plan *p, const mlpcl_stage *s, size_t l)
+{
+    mlpcl_status st = MLPCL_OK;
+    mlpcl_cl *c = mlpcl__cl(tr);
+    const mlpcl_net *net = tr->net;
+    int softmax = l == net->L && net->loss == MLPCL_CE;
+    cl_mem in = l == 1 ? s->in0 : c->A[l - 1];
+    cl_kernel k;
+    karg a[GEMM_FORWARD_NARGS] = {[GEMM_FORWARD_M] = ARG_INT(s->mb),
+                                  [GEMM_FORWARD_N] = ARG_INT(net->width[l]),
+                                  [GEMM_FORWARD_K] = ARG_INT(net->width[l - 1]),
+                                  [GEMM_FORWARD_ACT] =
+                                      ARG_INT(softmax ? 3 /* identity */ : (int)net->act[l]),
+                                  [GEMM_FORWARD_A] = ARG_MEM(in),
+                                  [GEMM_FORWARD_P] = ARG_MEM(s->P),
+                                  [GEMM_FORWARD_OFF] = ARG_INT(net->offset[l]),
+                                  [GEMM_FORWARD_OUT] = ARG_MEM(c->A[l])};
+    mlpcl_kernel_id id = narrow(tr, net->width[l]) ? K_GEMM_FORWARD_N : K_GEMM_FORWARD;
+    TRY(mlpcl__cl_make_kernel(tr, id, &k, N_ARGS(a), a));
+    TRY(mlpcl__cl_add_gemm_launch(p, tr, k, id, l, s->mb, net->width[l], 1, (size_t)c->tune.ly,
+                                  width_of(tr, id)));
+fail:
+    return st;
+}
+
+/* D_l = (D_{l+1} W_{l+1}ᵀ) ⊙ act'(A_l): W_{l+1} (n_l × n_next) transposed first to
+ * n_next × n_l, so that the product reads it along rows. */
+static mlpcl_status tiled_backward(mlpcl_trainer *tr, mlpcl_plan *p, const mlpcl_stage *s, size_t l)
+{
+    mlpcl_status st = MLPCL_OK;
+    mlpcl_cl *c = mlpcl__cl(tr);
+    const mlpcl_net *net = tr->net;
+    size_t n_l = net->width[l], n_next = net->width[l + 1];
+    cl_kernel k;
+    karg t[TRANSPOSE_NARGS] = {[TRANSPOSE_K] = ARG_INT(n_l),
+                               [TRANSPOSE_N] = ARG_INT(n_next),
+                               [TRANSPOSE_P] = ARG_MEM(s->P),
+                               [TRANSPOSE_OFF] = ARG_INT(net->offset[l + 1]),
+                               [TRANSPOSE_WT] = ARG_MEM(c->WT)};
+    TRY(mlpcl__cl_make_kernel(tr, K_TRANSPOSE, &k, N_ARGS(t), t));
+    TRY(mlpcl__cl_add_launch(p, tr, k, K_TRANSPOSE, l + 1, 2, n_next, n_l));
+    karg a[GEMM_BACKWARD_NARGS] = {
+        [GEMM_BACKWARD_M] = ARG_INT(s->mb),        [GEMM_BACKWARD_N] = ARG_INT(n_l),
+        [GEMM_BACKWARD_K] = ARG_INT(n_next),       [GEMM_BACKWARD_ACT] = ARG_INT(net->act[l]),
+        [GEMM_BACKWARD_DN] = ARG_MEM(c->D[l + 1]), [GEMM_BACKWARD_WT] = ARG_MEM(c->WT),
+        [GEMM_BACKWARD_ACT_IN] = ARG_MEM(c->A[l]), [GEMM_BACKWARD_D] = ARG_MEM(c->D[l])};
+    mlpcl_kernel_id id = narrow(tr, n_l) ? K_GEMM_BACKWARD_N : K_GEMM_BACKWARD;
+    TRY(mlpcl__cl_make_kernel(tr, id, &k, N_ARGS(a), a));
+    TRY(mlpcl__cl_add_gemm_launch(p, tr, k, id, l, s->mb, n_l, 1, (size_t)c->tune.ly,
+                                  width_of(tr, id)));
+fail:
+    return st;
+}
+
+/* [dW_l; db_l] = [A_{l-1} 1]ᵀ D_l with the SGD step of layer l in its epilogue; split over
+ * slices of the samples (dimension 2 of the launch) and then summed and stepped by
+ * gradient_reduce where one layer's tiles would leave compute units idle. */
+static mlpcl_status tiled_gradient(mlpcl_trainer *tr, mlpcl_plan *p, const mlpcl_stage *s, size_t l)
+{
+    mlpcl_status st = MLPCL_OK;
+    mlpcl_cl *c = mlpcl__cl(tr);
+    const mlpcl_net *net = tr->net;
+    cl_mem in = l == 1 ? s->in0 : c->A[l - 1];
+    size_t n_in = net->width[l - 1], n_out = net->width[l];
+    size_t split = gradient_split(tr, s->mb, n_in, n_out), count = (n_in + 1) * n_out;
+    cl_kernel k;
+    if (split > 1 && !c->Gs) /* sized for the largest batch and layer */
+        TRY(mlpcl__cl_buffer(tr, &c->Gs, max_split_size(tr), 0, tr->real, "gradient slices", 0));
+    karg a[GEMM_GRADIENT_NARGS] = {[GEMM_GRADIENT_M] = ARG_INT(s->mb),
+                                   [GEMM_GRADIENT_N] = ARG_INT(n_out),
+                                   [GEMM_GRADIENT_K] = ARG_INT(n_in),
+                                   [GEMM_GRADIENT_A] = ARG_MEM(in),
+                                   [GEMM_GRADIENT_D] = ARG_MEM(c->D[l]),
+                                   [GEMM_GRADIENT_G] = ARG_MEM(c->G),
+                                   [GEMM_GRADIENT_OFF] = ARG_INT(net->offset[l]),
+                                   [GEMM_GRADIENT_P] = ARG_MEM(s->P),
+                                   [GEMM_GRADIENT_V] = ARG_MEM(s->V),
+                                   [GEMM_GRADIENT_V_NEXT] = ARG_MEM(s->V_next),
+                                   [GEMM_GRADIENT_P_NEXT] = ARG_MEM(s->P_next),
+                                   [GEMM_GRADIENT_LR] = ARG_REAL(tr->lr),
+                                   [GEMM_GRADIENT_MU] = ARG_REAL(tr->momentum),
+                                   [GEMM_GRADIENT_STATE] = ARG_MEM(c->state),
+                                   [GEMM_GRADIENT_SPLIT] = ARG_INT(split),
+                                   [GEMM_GRADIENT_GS] = ARG_MEM(c->Gs)};
+    mlpcl_kernel_id id = narrow(tr, n_out) ? K_GEMM_GRADIENT_N : K_GEMM_GRADIENT;
+    TRY(mlpcl__cl_make_kernel(tr, id, &k, N_ARGS(a), a));
+    TRY(mlpcl__cl_add_step(p, k, GEMM_GRADIENT_LR));
+    TRY(mlpcl__cl_add_gemm_launch(p, tr, k, id, l, n_in + 1, n_out, (size_t)c->tune.gx,
+                                  (size_t)c->tune.gy, width_of(tr, id)));
+    if (split == 1) return MLPCL_OK;
+    mlpcl_launch *G3 = &p->launch[p->n_launch - 1]; /* the slices in dimension 2 */
+    G3->dims = 3;
+    G3->global[2] = split;
+    G3->local[2] = 1;
+    karg r[REDUCE_NARGS] = {[REDUCE_COUNT] = ARG_INT(count),
+                            [REDUCE_SPLIT] = ARG_INT(split),
+                            [REDUCE_GS] = ARG_MEM(c->Gs),
+                            [REDUCE_G] = ARG_MEM(c->G),
+                            [REDUCE_OFF] = ARG_INT(net->offset[l]),
+                            [REDUCE_P] = ARG_MEM(s->P),
+                            [REDUCE_V] = ARG_MEM(s->V),
+                            [REDUCE_V_NEXT] = ARG_MEM(s->V_next),
+                            [REDUCE_P_NEXT] = ARG_MEM(s->P_next),
+                            [REDUCE_LR] = ARG_REAL(tr->lr),
+                            [REDUCE_MU] = ARG_REAL(tr->momentum),
+                            [REDUCE_STATE] = ARG_MEM(c->state)};
+    TRY(mlpcl__cl_make_kernel(tr, K_GRADIENT_REDUCE, &k, N_ARGS(r), r));
+    TRY(mlpcl__cl_add_step(p, k, REDUCE_LR));
+    TRY(mlpcl__cl_add_launch(p, tr, k, K_GRADIENT_REDUCE, l, 1, count, 1));
+fail:
+    return st;
+}
+
+const mlpcl_cl_path mlpcl__cl_tiled = {tiled_forward, tiled_backward, tiled_gradient, NULL};

@@ -1,0 +1,244 @@
+/* host_backend.c: the host reference backend (`--device host`): trains with ref.c's plain C,
+ * double-precision maths on the host, one iteration after another, and keeps the previous
+ * parameters so that a divergence leaves the last good ones. Reached through trainer.c's table
+ * of backend operations, like the OpenCL backend. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ref.h"
+#include "trainer.h"
+
+/* The host backend's state; the parameters are the trainer's own copy of the network. */
+typedef struct host_backend {
+    double *X, *Y;           /* copies of the training set, m rows */
+    double *Xb, *Yb;         /* one batch, gathered through the shuffle */
+    double **A, **D;         /* L + 1 entries, 1 … L used: activations and deltas, batch rows */
+    double *G, *V;           /* gradients, momentum velocity */
+    double *P_prev, *V_prev; /* the previous parameters and velocity (for a divergence) */
+    double **sets;           /* predicting sets, by id, n×n_0 each */
+    size_t n_sets;
+} host_backend;
+
+/* The cost of the current parameters on rows X, Y (mb of them); leaves A and D_L for an update. */
+static double ref_head(mlpcl_trainer *tr, const double *X, const double *Y, size_t mb)
+{
+    host_backend *h = tr->backend;
+    const mlpcl_net *net = tr->net;
+    mlpcl__ref_forward(net, net->params, X, mb, h->A);
+    return mlpcl__ref_output_delta(net, h->A[net->L], Y, mb, h->D[net->L]);
+}
+
+/* Backward and update after ref_head: V = mu·V + G, P −= lr·V (plain P −= lr·G when mu = 0,
+ * as the device does). Keeps the previous parameters for a divergence. */
+static void ref_tail(mlpcl_trainer *tr, const double *X, size_t mb, double lr, double mu)
+{
+    host_backend *h = tr->backend;
+    const mlpcl_net *net = tr->net;
+    double *P = net->params;
+    size_t n = mlpcl_net_n_params(net);
+    mlpcl__ref_hidden_deltas(net, P, h->A, mb, h->D);
+    mlpcl__ref_gradients(net, X, h->A, h->D, mb, h->G);
+    memcpy(h->P_prev, P, n * sizeof *P);
+    memcpy(h->V_prev, h->V, n * sizeof *P);
+    for (size_t i = 0; i < n; ++i) {
+        double g = h->G[i];
+        if (mu != 0.0) g = h->V[i] = mu * h->V[i] + g;
+        P[i] = P[i] - lr * g;
+    }
+}
+
+static mlpcl_status host_run(mlpcl_trainer *tr, const mlpcl_train_opts *opts,
+                             mlpcl_train_result *res)
+{
+    host_backend *h = tr->backend;
+    size_t n = mlpcl_net_n_params(tr->net);
+    double t0 = mlpcl__now(), last = NAN;
+    for (long k = 0;; ++k) {
+        double cost = ref_head(tr, h->X, h->Y, tr->m);
+        if (k == 0) res->start_cost = cost;
+        if (opts->on_cost) opts->on_cost(opts->user, k, cost);
+        res->iterations = k;
+        res->cost = cost;
+        if (!isfinite(cost)) {
+            res->stop = MLPCL_STOP_DIVERGED;
+            res->cost = last;
+            if (k > 0) memcpy(tr->net->params, h->P_prev, n * sizeof(double));
+            if (k > 0) memcpy(h->V, h->V_prev, n * sizeof(double));
+            res->iterations = k;
+            break;
+        }
+        if (cost < opts->target) {
+            res->stop = MLPCL_STOP_CONVERGED;
+            break;
+        }
+        if (k >= opts->max_iter) {
+            res->stop = MLPCL_STOP_MAX_ITER;
+            break;
+        }
+        if (opts->interrupt && *opts->interrupt) {
+            res->stop = MLPCL_STOP_INTERRUPTED;
+            break;
+        }
+        last = cost;
+        ref_tail(tr, h->X, tr->m, opts->lr, opts->momentum);
+    }
+    res->seconds = mlpcl__now() - t0;
+    return MLPCL_OK;
+}
+
+static mlpcl_status host_epoch(mlpcl_trainer *tr, const mlpcl_epoch_opts *opts,
+                               mlpcl_train_result *res)
+{
+    host_backend *h = tr->backend;
+    const mlpcl_net *net = tr->net;
+    size_t n0 = net->width[0], nL = net->width[net->L], B = tr->batch, m = tr->m;
+    size_t nb = (m + B - 1) / B, n = mlpcl_net_n_params(net), rows = 0;
+    int *perm = malloc(m * sizeof *perm);
+    if (!perm) return mlpcl__fail(MLPCL_ERR_NOMEM, "out of host memory for the shuffle");
+    mlpcl__shuffle(m, opts->seed, opts->epoch, perm);
+    double t0 = mlpcl__now(), last = NAN, sum = 0.0;
+    size_t first = opts->first_batch, end = nb;
+    if (opts->max_batches && opts->max_batches < nb - first) end = first + opts->max_batches;
+    res->stop = MLPCL_STOP_MAX_ITER;
+    res->iterations = (long)(end - first);
+    for (size_t b = first; b < end; ++b) {
+        size_t start = b * B, mb = m - start < B ? m - start : B;
+        for (size_t i = 0; i < mb; ++i) {
+            memcpy(h->Xb + i * n0, h->X + (size_t)perm[start + i] * n0, n0 * sizeof(double));
+            memcpy(h->Yb + i * nL, h->Y + (size_t)perm[start + i] * nL, nL * sizeof(double));
+        }
+        double cost = ref_head(tr, h->Xb, h->Yb, mb);
+        if (b == first) res->start_cost = cost;
+        if (opts->on_batch) opts->on_batch(opts->user, b + 1, nb, cost);
+        if (!isfinite(cost)) {
+            res->stop = MLPCL_STOP_DIVERGED;
+            res->iterations = (long)(b - first);
+            if (b > first) memcpy(tr->net->params, h->P_prev, n * sizeof(double));
+            if (b > first) memcpy(h->V, h->V_prev, n * sizeof(double));
+            break;
+        }
+        last = cost;
+        sum += (double)mb * cost;
+        rows += mb;
+        ref_tail(tr, h->Xb, mb, opts->lr, opts->momentum);
+        if (opts->interrupt && *opts->interrupt && b + 1 < end) {
+            res->stop = MLPCL_STOP_INTERRUPTED;
+            res->iterations = (long)(b + 1 - first);
+            break;
+        }
+    }
+    res->cost = res->stop == MLPCL_STOP_DIVERGED ? last : sum / (double)rows;
+    res->seconds = mlpcl__now() - t0;
+    free(perm);
+    return MLPCL_OK;
+}
+
+static void host_free(mlpcl_trainer *tr)
+{
+    host_backend *h = tr->backend;
+    if (!h) return;
+    free(h->X);
+    free(h->Y);
+    free(h->Xb);
+    free(h->Yb);
+    free(h->G);
+    free(h->V);
+    free(h->P_prev);
+    free(h->V_prev);
+    mlpcl__ref_layers_free(tr->net->L, h->A, h->D);
+    for (size_t i = 0; i < h->n_sets; ++i) free(h->sets[i]);
+    free(h->sets);
+    free(h);
+    tr->backend = NULL;
+}
+
+/* Workspace: copies of X and Y, one batch, activations, gradients, velocity. */
+static mlpcl_status host_create(mlpcl_trainer *tr, const double *X, const double *Y)
+{
+    const mlpcl_net *net = tr->net;
+    size_t n0 = net->width[0], nL = net->width[net->L], B = tr->batch, m = tr->m;
+    size_t n = mlpcl_net_n_params(net);
+    host_backend *h = calloc(1, sizeof *h);
+    if (!h) return mlpcl__fail(MLPCL_ERR_NOMEM, "out of host memory for a trainer");
+    tr->backend = h;
+    h->X = malloc(m * n0 * sizeof(double) + 1);
+    h->Y = malloc(m * nL * sizeof(double) + 1);
+    h->Xb = malloc(B * n0 * sizeof(double));
+    h->Yb = malloc(B * nL * sizeof(double));
+    h->G = malloc(n * sizeof(double));
+    h->V = calloc(n, sizeof(double));
+    h->P_prev = malloc(n * sizeof(double));
+    h->V_prev = calloc(n, sizeof(double));
+    if (!h->X || !h->Y || !h->Xb || !h->Yb || !h->G || !h->V || !h->P_prev || !h->V_prev)
+        return mlpcl__fail(MLPCL_ERR_NOMEM, "out of host memory for the training data");
+    if (m) {
+        memcpy(h->X, X, m * n0 * sizeof(double));
+        memcpy(h->Y, Y, m * nL * sizeof(double));
+    }
+    return mlpcl__ref_layers_alloc(net, B, &h->A, &h->D);
+}
+
+static mlpcl_status host_params(mlpcl_trainer *tr, double *P)
+{
+    memcpy(P, tr->net->params, mlpcl_net_n_params(tr->net) * sizeof *P);
+    return MLPCL_OK;
+}
+
+static mlpcl_status host_velocity(mlpcl_trainer *tr, double *V)
+{
+    host_backend *h = tr->backend;
+    memcpy(V, h->V, mlpcl_net_n_params(tr->net) * sizeof *V);
+    return MLPCL_OK;
+}
+
+static mlpcl_status host_set_velocity(mlpcl_trainer *tr, const double *V)
+{
+    host_backend *h = tr->backend;
+    memcpy(h->V, V, mlpcl_net_n_params(tr->net) * sizeof *V);
+    return MLPCL_OK;
+}
+
+static mlpcl_status host_add_set(mlpcl_trainer *tr, int id, const double *X, size_t n)
+{
+    host_backend *h = tr->backend;
+    size_t n0 = tr->net->width[0];
+    double **grown = realloc(h->sets, ((size_t)id + 1) * sizeof *grown);
+    if (!grown) return mlpcl__fail(MLPCL_ERR_NOMEM, "out of host memory for a data set");
+    h->sets = grown;
+    h->sets[id] = malloc(n * n0 * sizeof(double) + 1);
+    if (!h->sets[id]) return mlpcl__fail(MLPCL_ERR_NOMEM, "out of host memory for a data set");
+    memcpy(h->sets[id], X, n * n0 * sizeof *X);
+    h->n_sets = (size_t)id + 1;
+    return MLPCL_OK;
+}
+
+static mlpcl_status host_predict(mlpcl_trainer *tr, int id, size_t start, size_t rows, double *out)
+{
+    host_backend *h = tr->backend;
+    size_t L = tr->net->L, nL = tr->net->width[L], n0 = tr->net->width[0];
+    mlpcl__ref_forward(tr->net, tr->net->params, h->sets[id] + start * n0, rows, h->A);
+    memcpy(out, h->A[L], rows * nL * sizeof *out);
+    return MLPCL_OK;
+}
+
+static void host_describe(const mlpcl_trainer *tr, char *buf, size_t size)
+{
+    (void)tr;
+    snprintf(buf, size, "host reference (plain C, double)");
+}
+
+const mlpcl_backend_ops mlpcl__host_ops = {
+    .name = "host",
+    .create = host_create,
+    .free = host_free,
+    .run = host_run,
+    .epoch = host_epoch,
+    .params = host_params,
+    .velocity = host_velocity,
+    .set_velocity = host_set_velocity,
+    .add_set = host_add_set,
+    .predict = host_predict,
+    .describe = host_describe,
+};

@@ -1,0 +1,187 @@
+/* trainer.c: the public trainer calls. Each checks its arguments and then dispatches through
+ * the trainer's table of backend operations (trainer.h): the OpenCL backend (cl_*.c) or the
+ * host reference (host_backend.c). Nothing here knows how a backend computes. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "trainer.h"
+
+#define PREDICT_ROWS 1024 /* rows a predicting trainer handles at once, by default */
+
+void mlpcl_train_opts_default(mlpcl_train_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->lr = 0.01;
+    o->target = 0.1;
+    o->max_iter = 10000000;
+    o->lookahead = 4;
+}
+
+void mlpcl_epoch_opts_default(mlpcl_epoch_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->lr = 0.1;
+    o->seed = 1;
+    o->lookahead = 4;
+}
+
+mlpcl_status mlpcl_trainer_create(mlpcl_ctx *ctx, const mlpcl_net *net, const double *X,
+                                  const double *Y, size_t m, mlpcl_precision precision,
+                                  size_t batch, mlpcl_trainer **out)
+{
+    mlpcl_status st = MLPCL_OK;
+    *out = NULL;
+    if (m && (!X || !Y)) return mlpcl__fail(MLPCL_ERR_ARG, "training data missing");
+    if (precision != MLPCL_FLOAT && precision != MLPCL_DOUBLE)
+        return mlpcl__fail(MLPCL_ERR_ARG, "precision must be float or double");
+    if (ctx->is_host && precision != MLPCL_DOUBLE)
+        return mlpcl__fail(MLPCL_ERR_ARG,
+                           "the host reference trainer computes in double precision only");
+    if (m > (size_t)INT32_MAX)
+        return mlpcl__fail(MLPCL_ERR_TOO_BIG, "%zu samples: at most %d", m, INT32_MAX);
+    mlpcl_trainer *tr = calloc(1, sizeof *tr);
+    if (!tr) return mlpcl__fail(MLPCL_ERR_NOMEM, "out of host memory for a trainer");
+    tr->ctx = ctx;
+    tr->ops = ctx->is_host ? &mlpcl__host_ops : &mlpcl__cl_ops;
+    tr->m = m;
+    tr->batch = !m ? (batch ? batch : PREDICT_ROWS) : batch && batch < m ? batch : m;
+    tr->precision = precision;
+    tr->real = (size_t)precision;
+    tr->lr = 0.01;
+    tr->target = -INFINITY;
+    TRY(mlpcl_net_clone(net, &tr->net));
+    TRY(tr->ops->create(tr, X, Y));
+    *out = tr;
+    return MLPCL_OK;
+fail:
+    mlpcl_trainer_free(tr);
+    return st;
+}
+
+void mlpcl_trainer_free(mlpcl_trainer *tr)
+{
+    if (!tr) return;
+    if (tr->net) tr->ops->free(tr); /* a backend is made only after the network's copy */
+    mlpcl_net_free(tr->net);
+    free(tr->set_rows);
+    free(tr);
+}
+
+static mlpcl_status check_step(const mlpcl_trainer *tr, double lr, double momentum, int lookahead)
+{
+    if (!tr->m) return mlpcl__fail(MLPCL_ERR_ARG, "this trainer has no training data");
+    if (!(lr > 0) || isinf(lr) || !(momentum >= 0 && momentum < 1) || lookahead < 0 ||
+        lookahead > MLPCL__MAX_LOOKAHEAD)
+        return mlpcl__fail(MLPCL_ERR_ARG,
+                           "training options out of range (lr %g > 0, momentum %g in [0, 1), "
+                           "lookahead %d in 0 … %d)",
+                           lr, momentum, lookahead, MLPCL__MAX_LOOKAHEAD);
+    return MLPCL_OK;
+}
+
+mlpcl_status mlpcl_trainer_run(mlpcl_trainer *tr, const mlpcl_train_opts *opts,
+                               mlpcl_train_result *res)
+{
+    mlpcl_status st = MLPCL_OK;
+    memset(res, 0, sizeof *res);
+    TRY(check_step(tr, opts->lr, opts->momentum, opts->lookahead));
+    if (isnan(opts->target) || opts->max_iter < 0)
+        return mlpcl__fail(MLPCL_ERR_ARG, "target %g or max_iter %ld out of range", opts->target,
+                           opts->max_iter);
+    if (tr->batch < tr->m)
+        return mlpcl__fail(MLPCL_ERR_ARG,
+                           "a run to a target needs a full-batch trainer (batch "
+                           "%zu < %zu samples); train by epochs instead",
+                           tr->batch, tr->m);
+    return tr->ops->run(tr, opts, res);
+fail:
+    return st;
+}
+
+mlpcl_status mlpcl_trainer_epoch(mlpcl_trainer *tr, const mlpcl_epoch_opts *opts,
+                                 mlpcl_train_result *res)
+{
+    mlpcl_status st = MLPCL_OK;
+    memset(res, 0, sizeof *res);
+    TRY(check_step(tr, opts->lr, opts->momentum, opts->lookahead));
+    size_t nb = (tr->m + tr->batch - 1) / tr->batch;
+    if (opts->first_batch >= nb)
+        return mlpcl__fail(MLPCL_ERR_ARG, "batch %zu does not exist: an epoch has %zu",
+                           opts->first_batch, nb);
+    return tr->ops->epoch(tr, opts, res);
+fail:
+    return st;
+}
+
+mlpcl_status mlpcl_trainer_profile_start(mlpcl_trainer *tr)
+{
+    if (!tr->ops->profile_start || !(tr->ctx->flags & MLPCL_CTX_PROFILE))
+        return mlpcl__fail(MLPCL_ERR_ARG, "profiling needs an OpenCL context created with "
+                                          "MLPCL_CTX_PROFILE");
+    return tr->ops->profile_start(tr);
+}
+
+mlpcl_status mlpcl_trainer_profile(mlpcl_trainer *tr, mlpcl_kernel_time *out, size_t *n)
+{
+    *n = 0;
+    return tr->ops->profile ? tr->ops->profile(tr, out, n) : MLPCL_OK;
+}
+
+double mlpcl_trainer_build_seconds(const mlpcl_trainer *tr)
+{
+    return tr->ops->build_seconds ? tr->ops->build_seconds(tr) : 0.0;
+}
+
+void mlpcl_trainer_describe(const mlpcl_trainer *tr, char *buf, size_t size)
+{
+    tr->ops->describe(tr, buf, size);
+}
+
+mlpcl_status mlpcl_trainer_params(mlpcl_trainer *tr, mlpcl_net *net)
+{
+    size_t n = mlpcl_net_n_params(tr->net);
+    if (mlpcl_net_n_params(net) != n || net->L != tr->net->L)
+        return mlpcl__fail(MLPCL_ERR_ARG, "the network's shape differs from the trainer's");
+    return tr->ops->params(tr, net->params);
+}
+
+mlpcl_status mlpcl_trainer_velocity(mlpcl_trainer *tr, double *v)
+{
+    if (!tr->m) return mlpcl__fail(MLPCL_ERR_ARG, "this trainer has no training data");
+    return tr->ops->velocity(tr, v);
+}
+
+mlpcl_status mlpcl_trainer_set_velocity(mlpcl_trainer *tr, const double *v)
+{
+    if (!tr->m) return mlpcl__fail(MLPCL_ERR_ARG, "this trainer has no training data");
+    return tr->ops->set_velocity(tr, v);
+}
+
+mlpcl_status mlpcl_trainer_add_set(mlpcl_trainer *tr, const double *X, size_t n, int *id)
+{
+    size_t n0 = tr->net->width[0], bytes;
+    if (n > (size_t)INT32_MAX || mlpcl__mul_overflows(n * n0, tr->real, &bytes))
+        return mlpcl__fail(MLPCL_ERR_TOO_BIG, "a data set of %zu samples is too big", n);
+    size_t *grown = realloc(tr->set_rows, (tr->n_sets + 1) * sizeof *grown);
+    if (!grown) return mlpcl__fail(MLPCL_ERR_NOMEM, "out of host memory for a data set");
+    tr->set_rows = grown;
+    mlpcl_status st = tr->ops->add_set(tr, (int)tr->n_sets, X, n);
+    if (st != MLPCL_OK) return st;
+    tr->set_rows[tr->n_sets] = n;
+    *id = (int)tr->n_sets++;
+    return MLPCL_OK;
+}
+
+mlpcl_status mlpcl_trainer_predict(mlpcl_trainer *tr, int id, double *out)
+{
+    mlpcl_status st = MLPCL_OK;
+    if (id < 0 || (size_t)id >= tr->n_sets)
+        return mlpcl__fail(MLPCL_ERR_ARG, "no data set %d in this trainer", id);
+    size_t n = tr->set_rows[id], nL = tr->net->width[tr->net->L];
+    for (size_t start = 0; start < n && st == MLPCL_OK; start += tr->batch) {
+        size_t mb = n - start < tr->batch ? n - start : tr->batch;
+        st = tr->ops->predict(tr, id, start, mb, out + start * nL);
+    }
+    return st;
+}
