@@ -70,7 +70,7 @@ static mlpcl_status build_loss(mlpcl_trainer *tr, mlpcl_plan *p, const mlpcl_sta
         [OUTPUT_DELTA_D] = ARG_MEM(c->D[L]),       [OUTPUT_DELTA_PARTIALS] = ARG_MEM(c->partials)};
     TRY(mlpcl__cl_make_kernel(tr, K_OUTPUT_DELTA, &k, N_ARGS(a), a));
     TRY(mlpcl__cl_add_launch(p, tr, k, K_OUTPUT_DELTA, L, 1, mb * nL, 1));
-    double scale = net->loss == MLPCL_CE ? 1.0 / (double)mb : 1.0 / (2.0 * (double)mb);
+    double scale = mlpcl__loss_scale(net->loss, mb);
     karg cost[COST_NARGS] = {[COST_N_PARTIALS] = ARG_INT(mlpcl__cl_partial_count(tr, mb)),
                              [COST_SCALE] = ARG_REAL(scale),
                              [COST_TARGET] = ARG_REAL(tr->target),

@@ -71,7 +71,7 @@ mlpcl_status mlpcl__cl_build_fused_plan(mlpcl_trainer *tr, int parity, mlpcl_pla
     mlpcl_cl *c = mlpcl__cl(tr);
     mlpcl_status st = MLPCL_OK;
     const mlpcl_net *net = tr->net;
-    double scale = net->loss == MLPCL_CE ? 1.0 / (double)tr->m : 1.0 / (2.0 * (double)tr->m);
+    double scale = mlpcl__loss_scale(net->loss, tr->m);
     p->mb = tr->m;
     p->parity = parity;
     for (int last = 0; last < 2; ++last) {

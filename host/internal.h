@@ -54,6 +54,14 @@ struct mlpcl_net {
     double *params; /* the flat parameters */
 };
 
+/* The loss's scale over m rows, which multiplies the sum of the per-element terms: 1/(2m) for
+ * MSE (the tutorial's cost), 1/m for cross-entropy. The one definition the reference, the
+ * simple and tiled plans and the fused plan use. */
+static inline double mlpcl__loss_scale(mlpcl_loss loss, size_t m)
+{
+    return loss == MLPCL_CE ? 1.0 / (double)m : 1.0 / (2.0 * (double)m);
+}
+
 /* The layer's weight count n_{l-1}·n_l; its biases follow the weights at offset + this. */
 static inline size_t mlpcl__weights(const mlpcl_net *net, size_t l)
 {

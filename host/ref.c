@@ -77,7 +77,7 @@ double mlpcl__ref_output_delta(const mlpcl_net *net, const double *AL, const dou
             sum += e * e;
         }
     }
-    return (net->loss == MLPCL_CE ? 1.0 / (double)m : 1.0 / (2.0 * (double)m)) * sum;
+    return mlpcl__loss_scale(net->loss, m) * sum;
 }
 
 void mlpcl__ref_hidden_deltas(const mlpcl_net *net, const double *P, double **A, size_t m,
