@@ -197,6 +197,13 @@ typedef struct mlpcl_cl_path {
 extern const mlpcl_cl_path mlpcl__cl_simple; /* cl_plan_simple.c */
 extern const mlpcl_cl_path mlpcl__cl_tiled;  /* cl_plan_tiled.c */
 
+/* The activation layer l's forward kernel applies: the layer's own, except that a softmax
+ * network's output layer stays linear (common.cl's ACT_IDENTITY) and the softmax follows. */
+static inline int mlpcl__cl_forward_act(const mlpcl_net *net, size_t l)
+{
+    return l == net->L && net->loss == MLPCL_CE ? 3 /* ACT_IDENTITY */ : (int)net->act[l];
+}
+
 /* Cost partial sums of a loss over mb rows: one a work-group. */
 size_t mlpcl__cl_partial_count(const mlpcl_trainer *tr, size_t mb);
 /* Points a plan's gather launches at rows [offset, offset + mb) of a source: through the

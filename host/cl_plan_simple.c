@@ -3,20 +3,19 @@
  * readable baseline the other paths are measured and tested against. */
 #include "cl_backend.h"
 
-/* A_l = act(A_{l-1} W_l + b_l); the output layer of a softmax network stays linear (identity,
- * 3) and build_softmax follows. */
+/* A_l = act(A_{l-1} W_l + b_l), with mlpcl__cl_forward_act's activation (build_softmax follows
+ * a softmax network's). */
 static mlpcl_status simple_forward(mlpcl_trainer *tr, mlpcl_plan *p, const mlpcl_stage *s, size_t l)
 {
     mlpcl_status st = MLPCL_OK;
     mlpcl_cl *c = mlpcl__cl(tr);
     const mlpcl_net *net = tr->net;
-    int softmax = l == net->L && net->loss == MLPCL_CE;
     cl_mem in = l == 1 ? s->in0 : c->A[l - 1];
     cl_kernel k;
     karg a[FORWARD_NARGS] = {[FORWARD_M] = ARG_INT(s->mb),
                              [FORWARD_N_IN] = ARG_INT(net->width[l - 1]),
                              [FORWARD_N_OUT] = ARG_INT(net->width[l]),
-                             [FORWARD_ACT] = ARG_INT(softmax ? 3 /* identity */ : (int)net->act[l]),
+                             [FORWARD_ACT] = ARG_INT(mlpcl__cl_forward_act(net, l)),
                              [FORWARD_A_IN] = ARG_MEM(in),
                              [FORWARD_P] = ARG_MEM(s->P),
                              [FORWARD_OFF] = ARG_INT(net->offset[l]),

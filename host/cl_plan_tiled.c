@@ -53,21 +53,19 @@ static size_t max_split_size(const mlpcl_trainer *tr)
     return most;
 }
 
-/* A_l = act(A_{l-1} W_l + b_l) as a tiled product (n: outputs, k: inputs); the output layer of a
- * softmax network stays linear (identity, 3). */
+/* A_l = act(A_{l-1} W_l + b_l) as a tiled product (n: outputs, k: inputs), with
+ * mlpcl__cl_forward_act's activation. */
 static mlpcl_status tiled_forward(mlpcl_trainer *tr, mlpcl_plan *p, const mlpcl_stage *s, size_t l)
 {
     mlpcl_status st = MLPCL_OK;
     mlpcl_cl *c = mlpcl__cl(tr);
     const mlpcl_net *net = tr->net;
-    int softmax = l == net->L && net->loss == MLPCL_CE;
     cl_mem in = l == 1 ? s->in0 : c->A[l - 1];
     cl_kernel k;
     karg a[GEMM_FORWARD_NARGS] = {[GEMM_FORWARD_M] = ARG_INT(s->mb),
                                   [GEMM_FORWARD_N] = ARG_INT(net->width[l]),
                                   [GEMM_FORWARD_K] = ARG_INT(net->width[l - 1]),
-                                  [GEMM_FORWARD_ACT] =
-                                      ARG_INT(softmax ? 3 /* identity */ : (int)net->act[l]),
+                                  [GEMM_FORWARD_ACT] = ARG_INT(mlpcl__cl_forward_act(net, l)),
                                   [GEMM_FORWARD_A] = ARG_MEM(in),
                                   [GEMM_FORWARD_P] = ARG_MEM(s->P),
                                   [GEMM_FORWARD_OFF] = ARG_INT(net->offset[l]),
