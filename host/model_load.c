@@ -183,6 +183,57 @@ fail:
     return st;
 }
 
+/* A run.* string into a 32-byte field of the run record. */
+static mlpcl_status meta_word(const char *path, const cJSON *meta, const char *key, char *out)
+{
+    const char *s;
+    mlpcl_status st = meta_get(path, meta, key, 1, &s);
+    if (st != MLPCL_OK) return st;
+    if (strlen(s) >= 32)
+        return mlpcl__fail(MLPCL_ERR_DATA, "%s: __metadata__ %s is longer than 31 bytes", path,
+                           key);
+    strcpy(out, s);
+    return MLPCL_OK;
+}
+
+/* A run.* number: finite, in [lo, hi]. */
+static mlpcl_status meta_real(const char *path, const cJSON *meta, const char *key, double lo,
+                              double hi, double *out)
+{
+    const char *s;
+    mlpcl_status st = meta_get(path, meta, key, 1, &s);
+    if (st != MLPCL_OK) return st;
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (!*s || *end || errno || !isfinite(v) || v < lo || v > hi)
+        return mlpcl__fail(MLPCL_ERR_DATA,
+                           "%s: __metadata__ %s \"%.40s\" is not a number in %g … %g", path, key, s,
+                           lo, hi);
+    *out = v;
+    return MLPCL_OK;
+}
+
+/* The training run's record (run.*), all or none: a file from before it has none. */
+static mlpcl_status meta_run(const char *path, const cJSON *meta, mlpcl_run_record *run)
+{
+    const char *mode;
+    uint64_t batch;
+    mlpcl_status st = meta_get(path, meta, "run.mode", 0, &mode);
+    if (st != MLPCL_OK || !mode) return st;
+    if ((st = meta_word(path, meta, "run.mode", run->mode)) ||
+        (st = meta_word(path, meta, "run.device_kind", run->device_kind)) ||
+        (st = meta_word(path, meta, "run.init", run->init)) ||
+        (st = meta_word(path, meta, "run.data_digest", run->data_digest)) ||
+        (st = meta_real(path, meta, "run.lr", 0, DBL_MAX, &run->lr)) ||
+        (st = meta_real(path, meta, "run.momentum", 0, 1, &run->momentum)) ||
+        (st = meta_uint(path, meta, "run.batch", 1, LONG_MAX, &batch)))
+        return st;
+    run->batch = (long)batch;
+    run->present = 1;
+    return MLPCL_OK;
+}
+
 /* The rest of the metadata: format (checked first, by the caller), version, seed, device,
  * epoch, iteration and the optional class_names (a JSON array of n_out strings). */
 static mlpcl_status meta_info(const char *path, const cJSON *meta, size_t n_out,
@@ -211,6 +262,7 @@ static mlpcl_status meta_info(const char *path, const cJSON *meta, size_t n_out,
     info->epoch = (long)epoch;
     info->batch = (long)batch;
     info->iteration = (long)iteration;
+    if ((st = meta_run(path, meta, &info->run)) != MLPCL_OK) return st;
     if (!classes) return MLPCL_OK;
     cJSON *a = cJSON_ParseWithOpts(classes, NULL, 1); /* nothing may follow the array */
     size_t n = cJSON_IsArray(a) ? (size_t)cJSON_GetArraySize(a) : 0;
