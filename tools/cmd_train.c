@@ -309,8 +309,13 @@ int cmd_train(int argc, char **argv)
 done:
     /* What was written must have reached its file: a failure found only now (the last
      * buffered lines) exits 2, the models being saved already. */
-    if (stopped_for_write()) { /* said already, as the reason for stopping */
+    if (stopped_for_write()) {
         if (s.rep.log) fclose(s.rep.log);
+        /* Said already when it stopped the run; not when the run ended first. */
+        if (rc != EXIT_INTERRUPTED) {
+            int w = failf(EXIT_USAGE, "%s; the output is incomplete", stop_cause());
+            if (!rc) rc = w;
+        }
     } else {
         int w = s.rep.log ? cli_close_file(s.rep.log, o.log) : 0;
         if (!rc) rc = w;
