@@ -183,34 +183,21 @@ fail:
     return st;
 }
 
-/* A run.* string into a 32-byte field of the run record. */
-static mlpcl_status meta_word(const char *path, const cJSON *meta, const char *key, char *out)
+/* A run.* value: a string of at most 31 bytes into word, or else a finite number in [lo, hi]
+ * into num. */
+static mlpcl_status meta_run_value(const char *path, const cJSON *meta, const char *key, char *word,
+                                   double lo, double hi, double *num)
 {
     const char *s;
-    mlpcl_status st = meta_get(path, meta, key, 1, &s);
-    if (st != MLPCL_OK) return st;
-    if (strlen(s) >= 32)
-        return mlpcl__fail(MLPCL_ERR_DATA, "%s: __metadata__ %s is longer than 31 bytes", path,
-                           key);
-    strcpy(out, s);
-    return MLPCL_OK;
-}
-
-/* A run.* number: finite, in [lo, hi]. */
-static mlpcl_status meta_real(const char *path, const cJSON *meta, const char *key, double lo,
-                              double hi, double *out)
-{
-    const char *s;
-    mlpcl_status st = meta_get(path, meta, key, 1, &s);
-    if (st != MLPCL_OK) return st;
     char *end;
+    mlpcl_status st = meta_get(path, meta, key, 1, &s);
+    if (st != MLPCL_OK || (word && strlen(s) < 32 && strcpy(word, s))) return st;
     errno = 0;
-    double v = strtod(s, &end);
-    if (!*s || *end || errno || !isfinite(v) || v < lo || v > hi)
-        return mlpcl__fail(MLPCL_ERR_DATA,
-                           "%s: __metadata__ %s \"%.40s\" is not a number in %g … %g", path, key, s,
-                           lo, hi);
-    *out = v;
+    double v = word ? 0 : strtod(s, &end);
+    if (word || !*s || *end || errno || !isfinite(v) || v < lo || v > hi)
+        return mlpcl__fail(MLPCL_ERR_DATA, "%s: __metadata__ %s \"%.40s\" is not %s", path, key, s,
+                           word ? "at most 31 bytes" : "a number in range");
+    *num = v;
     return MLPCL_OK;
 }
 
@@ -221,12 +208,12 @@ static mlpcl_status meta_run(const char *path, const cJSON *meta, mlpcl_run_reco
     uint64_t batch;
     mlpcl_status st = meta_get(path, meta, "run.mode", 0, &mode);
     if (st != MLPCL_OK || !mode) return st;
-    if ((st = meta_word(path, meta, "run.mode", run->mode)) ||
-        (st = meta_word(path, meta, "run.device_kind", run->device_kind)) ||
-        (st = meta_word(path, meta, "run.init", run->init)) ||
-        (st = meta_word(path, meta, "run.data_digest", run->data_digest)) ||
-        (st = meta_real(path, meta, "run.lr", 0, DBL_MAX, &run->lr)) ||
-        (st = meta_real(path, meta, "run.momentum", 0, 1, &run->momentum)) ||
+    if ((st = meta_run_value(path, meta, "run.mode", run->mode, 0, 0, NULL)) ||
+        (st = meta_run_value(path, meta, "run.device_kind", run->device_kind, 0, 0, NULL)) ||
+        (st = meta_run_value(path, meta, "run.init", run->init, 0, 0, NULL)) ||
+        (st = meta_run_value(path, meta, "run.data_digest", run->data_digest, 0, 0, NULL)) ||
+        (st = meta_run_value(path, meta, "run.lr", NULL, 0, DBL_MAX, &run->lr)) ||
+        (st = meta_run_value(path, meta, "run.momentum", NULL, 0, 1, &run->momentum)) ||
         (st = meta_uint(path, meta, "run.batch", 1, LONG_MAX, &batch)))
         return st;
     run->batch = (long)batch;

@@ -284,6 +284,21 @@ mlpcl_status mlpcl_model_save(const char *path, const mlpcl_net *net, const mlpc
                     (size_t)(end - info->device))
         return mlpcl__fail(MLPCL_ERR_ARG, "%s: info->device is %s", path,
                            end ? "not valid UTF-8" : "not NUL-terminated");
+    const mlpcl_run_record *run = &info->run;
+    const char *words[4] = {run->mode, run->device_kind, run->init, run->data_digest};
+    for (int i = 0; run->present && i < 4; ++i) {
+        const char *nul = memchr(words[i], '\0', sizeof run->mode);
+        if (!nul ||
+            mlpcl__utf8_bad_at(words[i], (size_t)(nul - words[i])) != (size_t)(nul - words[i]))
+            return mlpcl__fail(MLPCL_ERR_ARG,
+                               "%s: info->run's strings must be UTF-8 of at most "
+                               "31 bytes",
+                               path);
+    }
+    if (run->present && (!isfinite(run->lr) || run->lr < 0 || !(run->momentum >= 0) ||
+                         run->momentum > 1 || run->batch < 0))
+        return mlpcl__fail(MLPCL_ERR_ARG, "%s: info->run: lr %g, momentum %g, batch %ld", path,
+                           run->lr, run->momentum, run->batch);
     if (info->epoch < 0 || info->batch < 0 || info->iteration < 0)
         return mlpcl__fail(MLPCL_ERR_ARG, "%s: epoch %ld, batch %ld and iteration %ld must be ≥ 0",
                            path, info->epoch, info->batch, info->iteration);

@@ -1,7 +1,7 @@
 /* mlpcl.c: the command line's entry: the overview, `mlpcl devices` (what can train) and
  * `mlpcl gen` (the tutorial's data set as CSV); train and predict live in cmd_*.c. Exit
- * status: 0 success, 2 bad usage or input, 3 OpenCL or device error, 4 not converged within
- * --max-iter, 5 diverged. */
+ * status: 0 success, 2 bad usage or input (or output that cannot be written), 3 OpenCL or
+ * device error, 4 not converged within --max-iter, 5 diverged, 130 train stopped early. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <stdio.h>
@@ -30,8 +30,10 @@ static const char usage_main[] =
     "(gpu, cpu, accelerator), part of a device or platform name, or host (the plain C\n"
     "double-precision reference trainer). Without one: the first GPU, else the first CPU.\n"
     "\n"
-    "exit status: 0 success (train: converged), 2 bad usage or input, 3 OpenCL or device\n"
-    "error, 4 not converged within --max-iter, 5 diverged (the cost became NaN or Inf).\n";
+    "exit status: 0 success (train: converged), 2 bad usage or input, or a file that cannot be\n"
+    "written, 3 OpenCL or device error, 4 not converged within --max-iter, 5 diverged (the cost\n"
+    "became NaN or Inf), 130 train stopped early by SIGINT, SIGTERM or SIGHUP or by a failed\n"
+    "write of its output (a closed pipe, a full disk), its state saved for --resume.\n";
 
 static const char usage_devices[] =
     "usage: mlpcl devices\n"
