@@ -183,6 +183,44 @@ fail:
     return st;
 }
 
+/* A run.* value: a string of at most 31 bytes into word, or else a finite number in [lo, hi]
+ * into num. */
+static mlpcl_status meta_run_value(const char *path, const cJSON *meta, const char *key, char *word,
+                                   double lo, double hi, double *num)
+{
+    const char *s;
+    char *end;
+    mlpcl_status st = meta_get(path, meta, key, 1, &s);
+    if (st != MLPCL_OK || (word && strlen(s) < 32 && strcpy(word, s))) return st;
+    errno = 0;
+    double v = word ? 0 : strtod(s, &end);
+    if (word || !*s || *end || errno || !isfinite(v) || v < lo || v > hi)
+        return mlpcl__fail(MLPCL_ERR_DATA, "%s: __metadata__ %s \"%.40s\" is not %s", path, key, s,
+                           word ? "at most 31 bytes" : "a number in range");
+    *num = v;
+    return MLPCL_OK;
+}
+
+/* The training run's record (run.*), all or none: a file from before it has none. */
+static mlpcl_status meta_run(const char *path, const cJSON *meta, mlpcl_run_record *run)
+{
+    const char *mode;
+    uint64_t batch;
+    mlpcl_status st = meta_get(path, meta, "run.mode", 0, &mode);
+    if (st != MLPCL_OK || !mode) return st;
+    if ((st = meta_run_value(path, meta, "run.mode", run->mode, 0, 0, NULL)) ||
+        (st = meta_run_value(path, meta, "run.device_kind", run->device_kind, 0, 0, NULL)) ||
+        (st = meta_run_value(path, meta, "run.init", run->init, 0, 0, NULL)) ||
+        (st = meta_run_value(path, meta, "run.data_digest", run->data_digest, 0, 0, NULL)) ||
+        (st = meta_run_value(path, meta, "run.lr", NULL, 0, DBL_MAX, &run->lr)) ||
+        (st = meta_run_value(path, meta, "run.momentum", NULL, 0, 1, &run->momentum)) ||
+        (st = meta_uint(path, meta, "run.batch", 1, LONG_MAX, &batch)))
+        return st;
+    run->batch = (long)batch;
+    run->present = 1;
+    return MLPCL_OK;
+}
+
 /* The rest of the metadata: format (checked first, by the caller), version, seed, device,
  * epoch, iteration and the optional class_names (a JSON array of n_out strings). */
 static mlpcl_status meta_info(const char *path, const cJSON *meta, size_t n_out,
@@ -211,6 +249,7 @@ static mlpcl_status meta_info(const char *path, const cJSON *meta, size_t n_out,
     info->epoch = (long)epoch;
     info->batch = (long)batch;
     info->iteration = (long)iteration;
+    if ((st = meta_run(path, meta, &info->run)) != MLPCL_OK) return st;
     if (!classes) return MLPCL_OK;
     cJSON *a = cJSON_ParseWithOpts(classes, NULL, 1); /* nothing may follow the array */
     size_t n = cJSON_IsArray(a) ? (size_t)cJSON_GetArraySize(a) : 0;

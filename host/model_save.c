@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -75,7 +76,11 @@ static mlpcl_status build_header(const char *path, const mlpcl_net *net,
                                  const mlpcl_model_info *info, const tensor *t, size_t nt,
                                  char **out, size_t *len)
 {
-    char num[4][24], *widths = join_widths(net), *acts = join_acts(net), *classes = NULL;
+    char num[7][32], *widths = join_widths(net), *acts = join_acts(net), *classes = NULL;
+    const mlpcl_run_record *run = &info->run;
+    snprintf(num[4], sizeof num[4], "%.17g", run->lr);
+    snprintf(num[5], sizeof num[5], "%.17g", run->momentum);
+    snprintf(num[6], sizeof num[6], "%ld", run->batch);
     snprintf(num[0], sizeof num[0], "%" PRIu64, info->seed);
     snprintf(num[1], sizeof num[1], "%ld", info->epoch);
     snprintf(num[2], sizeof num[2], "%ld", info->iteration);
@@ -88,18 +93,26 @@ static mlpcl_status build_header(const char *path, const mlpcl_net *net,
     }
     cJSON *root = cJSON_CreateObject();
     cJSON *meta = cJSON_AddObjectToObject(root, "__metadata__");
-    int ok = widths && acts && (classes || !info->class_names) &&
-             cJSON_AddStringToObject(meta, "format", "mlpcl") &&
-             cJSON_AddStringToObject(meta, "version", MLPCL_VERSION) &&
-             cJSON_AddStringToObject(meta, "layers", widths) &&
-             cJSON_AddStringToObject(meta, "activations", acts) &&
-             cJSON_AddStringToObject(meta, "loss", net->loss == MLPCL_CE ? "ce" : "mse") &&
-             cJSON_AddStringToObject(meta, "seed", num[0]) &&
-             cJSON_AddStringToObject(meta, "device", info->device) &&
-             cJSON_AddStringToObject(meta, "epoch", num[1]) &&
-             cJSON_AddStringToObject(meta, "batch", num[3]) &&
-             cJSON_AddStringToObject(meta, "iteration", num[2]) &&
-             (!classes || cJSON_AddStringToObject(meta, "class_names", classes));
+    int ok =
+        widths && acts && (classes || !info->class_names) &&
+        cJSON_AddStringToObject(meta, "format", "mlpcl") &&
+        cJSON_AddStringToObject(meta, "version", MLPCL_VERSION) &&
+        cJSON_AddStringToObject(meta, "layers", widths) &&
+        cJSON_AddStringToObject(meta, "activations", acts) &&
+        cJSON_AddStringToObject(meta, "loss", net->loss == MLPCL_CE ? "ce" : "mse") &&
+        cJSON_AddStringToObject(meta, "seed", num[0]) &&
+        cJSON_AddStringToObject(meta, "device", info->device) &&
+        cJSON_AddStringToObject(meta, "epoch", num[1]) &&
+        cJSON_AddStringToObject(meta, "batch", num[3]) &&
+        cJSON_AddStringToObject(meta, "iteration", num[2]) &&
+        (!classes || cJSON_AddStringToObject(meta, "class_names", classes)) &&
+        (!run->present || (cJSON_AddStringToObject(meta, "run.mode", run->mode) &&
+                           cJSON_AddStringToObject(meta, "run.device_kind", run->device_kind) &&
+                           cJSON_AddStringToObject(meta, "run.init", run->init) &&
+                           cJSON_AddStringToObject(meta, "run.data_digest", run->data_digest) &&
+                           cJSON_AddStringToObject(meta, "run.lr", num[4]) &&
+                           cJSON_AddStringToObject(meta, "run.momentum", num[5]) &&
+                           cJSON_AddStringToObject(meta, "run.batch", num[6])));
     for (size_t i = 0; ok && i < nt; ++i)
         if (t[i].src) ok = add_tensor(root, &t[i]);
     char *json = ok ? cJSON_PrintUnformatted(root) : NULL;
@@ -144,6 +157,26 @@ static int write_all(FILE *f, const char *header, size_t hlen, const tensor *t, 
     return fflush(f) || fsync(fileno(f)) ? -1 : 0;
 }
 
+/* Replaces the XXXXXX that ends tmp by letters and digits and creates that file, exclusively,
+ * mode 0666 less the umask (mkstemp would force 0600). A descriptor, or -1 with errno set. */
+static int create_temp(char *tmp)
+{
+    static const char digits[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+    static unsigned long counter;
+    char *x = tmp + strlen(tmp) - 6;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    unsigned long r = (unsigned long)ts.tv_nsec ^ ((unsigned long)getpid() << 16);
+    for (int attempt = 0; attempt < 1000; ++attempt) {
+        unsigned long v = r + 7919 * (counter++);
+        v ^= v >> 13, v *= 0x9e3779b97f4a7c15UL, v ^= v >> 29;
+        for (int i = 0; i < 6; ++i, v /= 36) x[i] = digits[v % 36];
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (fd >= 0 || errno != EEXIST) return fd;
+    }
+    return -1;
+}
+
 /* Writes to PATH.tmp.XXXXXX in the same folder, flushes it to disk and renames it over path.
  * On failure the temporary is removed and path is untouched. */
 static mlpcl_status write_atomic(const char *path, const char *header, size_t hlen, const tensor *t,
@@ -161,16 +194,17 @@ static mlpcl_status write_atomic(const char *path, const char *header, size_t hl
     memcpy(tmp, path, plen);
     memcpy(tmp + plen, suffix, sizeof suffix);
     mlpcl_status st = MLPCL_OK;
-    int fd = mkstemp(tmp);
+    int fd = create_temp(tmp);
     if (fd < 0) {
         st = mlpcl__fail(MLPCL_ERR_IO, "%s: cannot create a temporary file %s: %s", path, tmp,
                          strerror(errno));
         goto done;
     }
-    /* mkstemp makes the file 0600: give it the mode of the file it replaces, else 0644. */
+    /* The new file is made 0666 less the umask, as any program's; one that replaces a file
+     * takes that file's mode. */
     struct stat old;
-    mode_t mode = stat(path, &old) == 0 ? old.st_mode & 07777 : 0644;
-    FILE *f = fchmod(fd, mode) == 0 ? fdopen(fd, "wb") : NULL;
+    int keep = stat(path, &old) == 0 && S_ISREG(old.st_mode);
+    FILE *f = !keep || fchmod(fd, old.st_mode & 07777) == 0 ? fdopen(fd, "wb") : NULL;
     if (!f) {
         st = mlpcl__fail(MLPCL_ERR_IO, "%s: cannot open the temporary file %s: %s", path, tmp,
                          strerror(errno));
@@ -250,6 +284,21 @@ mlpcl_status mlpcl_model_save(const char *path, const mlpcl_net *net, const mlpc
                     (size_t)(end - info->device))
         return mlpcl__fail(MLPCL_ERR_ARG, "%s: info->device is %s", path,
                            end ? "not valid UTF-8" : "not NUL-terminated");
+    const mlpcl_run_record *run = &info->run;
+    const char *words[4] = {run->mode, run->device_kind, run->init, run->data_digest};
+    for (int i = 0; run->present && i < 4; ++i) {
+        const char *nul = memchr(words[i], '\0', sizeof run->mode);
+        if (!nul ||
+            mlpcl__utf8_bad_at(words[i], (size_t)(nul - words[i])) != (size_t)(nul - words[i]))
+            return mlpcl__fail(MLPCL_ERR_ARG,
+                               "%s: info->run's strings must be UTF-8 of at most "
+                               "31 bytes",
+                               path);
+    }
+    if (run->present && (!isfinite(run->lr) || run->lr < 0 || !(run->momentum >= 0) ||
+                         run->momentum > 1 || run->batch < 0))
+        return mlpcl__fail(MLPCL_ERR_ARG, "%s: info->run: lr %g, momentum %g, batch %ld", path,
+                           run->lr, run->momentum, run->batch);
     if (info->epoch < 0 || info->batch < 0 || info->iteration < 0)
         return mlpcl__fail(MLPCL_ERR_ARG, "%s: epoch %ld, batch %ld and iteration %ld must be ≥ 0",
                            path, info->epoch, info->batch, info->iteration);

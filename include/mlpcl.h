@@ -377,25 +377,42 @@ mlpcl_status mlpcl_norm_apply(const mlpcl_norm *norm, mlpcl_dataset *d);
 /* Frees norm's arrays and zeroes it (NULL, or an empty norm, is fine). */
 void mlpcl_norm_free(mlpcl_norm *norm);
 
+/* What decided the numbers of the training run that wrote a model file besides the network,
+ * its dtype and seed, so that a resume can check it continues the same run. `present` 0: not
+ * recorded (a file from before these records, or one whose writer left them out); then
+ * nothing else here is meaningful. Strings are NUL-terminated, at most 31 bytes. */
+typedef struct mlpcl_run_record {
+    int present;
+    char mode[32];        /* "tutorial" (full batch to a target) or "epochs" */
+    char device_kind[32]; /* "host" (the reference trainer) or "opencl" */
+    char init[32];        /* the initialisation: "ones" or "uniform" */
+    char data_digest[32]; /* a digest of the training data (16 hex digits) */
+    double lr, momentum;  /* finite, lr > 0, momentum ≥ 0 */
+    long batch;           /* samples per update; 0: all (full batch) */
+} mlpcl_run_record;
+
 /* What a model file holds besides the network. */
 typedef struct mlpcl_model_info {
     mlpcl_precision dtype; /* how the parameters are stored: F32 or F64 */
     mlpcl_norm norm;
     char **class_names; /* n_outputs names, or NULL */
     uint64_t seed;
-    char device[256]; /* what trained it */
-    char version[32]; /* the mlpcl version that wrote it */
-    long epoch;       /* training progress, for --resume: epochs completed */
-    long batch;       /* and batches completed of the epoch in progress */
-    long iteration;   /* updates applied in all */
-    double *velocity; /* momentum, n_params values, or NULL */
+    char device[256];     /* what trained it */
+    char version[32];     /* the mlpcl version that wrote it */
+    long epoch;           /* training progress, for --resume: epochs completed */
+    long batch;           /* and batches completed of the epoch in progress */
+    long iteration;       /* updates applied in all */
+    double *velocity;     /* momentum, n_params values, or NULL */
+    mlpcl_run_record run; /* the training run's settings, metadata "run.*" when present */
 } mlpcl_model_info;
 
 /* Writes net and info as a safetensors file, atomically: a temporary file in the same folder,
  * flushed to disk, then renamed over path. Tensors "layers.L.weight" (n_{L-1}×n_L) and
  * "layers.L.bias" (n_L) in info->dtype; "norm.mean" and "norm.std" (F64) when info->norm.n;
  * "train.velocity" when info->velocity. Metadata: format, version, layers, activations, loss,
- * seed, device, epoch, batch, iteration, class_names. */
+ * seed, device, epoch, batch, iteration, class_names, and when info->run.present run.mode,
+ * run.device_kind, run.init, run.data_digest, run.lr, run.momentum and run.batch. The file is
+ * created with the process's umask (0666 & ~umask), or takes the mode of the file it replaces. */
 mlpcl_status mlpcl_model_save(const char *path, const mlpcl_net *net, const mlpcl_model_info *info);
 
 /* Reads a model file written by mlpcl_model_save, validating everything (header size and JSON,

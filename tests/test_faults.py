@@ -346,8 +346,11 @@ def main():
                                    "--validation", "0.25", "--batch", "8", "--epochs", "2",
                                    "--lookahead", "3", "--save", "@out.st"], 0, True),
              {"out.st": good, "d.csv": dcsv}),
+            # --force: the known-good model is from another run (tutorial mode, 10 samples),
+            # which a resume now refuses to continue unless told (issue 9).
             (Scenario("resume", ["train", "--samples", "40", "--batch", "8", "--epochs", "2",
-                                 "--resume", "@out.st", "--save", "@out.st"], 0, True),
+                                 "--resume", "@out.st", "--save", "@out.st", "--force"], 0,
+                      True),
              {"out.st": good}),
             (Scenario("predict", ["predict", "--model", "@model.st", "--data", "@x.csv",
                                   "--output", "@pred.csv"], 0, False),

@@ -190,7 +190,11 @@ def test_csv_and_resume(tmp):
     mb, tb = safetensors_numpy.load(resumed)
     same = all(np.array_equal(ta[k], tb[k]) for k in ta if k.startswith(("layers", "train")))
     check(same and mb.get("epoch") == "5", "resume: weights differ from an uninterrupted run")
-    run("train", *common, "--epochs", "3", "--resume", part, code=2)
+    # The same command again with --resume: network options that agree with the file are
+    # accepted (issue 9); ones that do not are refused.
+    run("train", *common, "--epochs", "3", "--resume", part)
+    run("train", *[a if a != "3,8,3" else "3,9,3" for a in common], "--epochs", "3", "--resume",
+        part, code=2)
 
 
 def test_bad_usage(tmp):

@@ -6,7 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -114,4 +117,71 @@ double now_seconds(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Whether f's writes all reached the system, errno set where a flush says why (0 when an
+ * earlier write failed and only the error flag is left). */
+static int flush_failed(FILE *f)
+{
+    errno = 0;
+    int bad = fflush(f) != 0;
+    int err = errno;
+    bad |= ferror(f) != 0;
+    errno = bad ? err : 0;
+    return bad;
+}
+
+int cli_close_stdout(void)
+{
+    if (flush_failed(stdout)) {
+        int err = errno;
+        return failf(EXIT_USAGE, "cannot write standard output: %s",
+                     err ? strerror(err) : "an earlier write failed");
+    }
+    /* A file system that reports errors only when a file is closed (NFS) reports them for any
+     * descriptor of it: close a duplicate, stdout itself stays open for failf. */
+    int fd = dup(STDOUT_FILENO);
+    if (fd >= 0 && close(fd) && errno != EINTR)
+        return failf(EXIT_USAGE, "cannot write standard output: %s", strerror(errno));
+    return 0;
+}
+
+int cli_close_file(FILE *f, const char *path)
+{
+    int bad = flush_failed(f), err = errno;
+    if (fclose(f) && !bad) bad = 1, err = errno;
+    if (bad)
+        return failf(EXIT_USAGE, "%s: cannot write: %s", path,
+                     err ? strerror(err) : "an earlier write failed");
+    return 0;
+}
+
+char *cli_temp_beside(const char *path)
+{
+    static const char digits[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+    size_t n = strlen(path);
+    char *tmp = malloc(n + 12);
+    if (!tmp) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    unsigned long v = (unsigned long)getpid() * 2654435761UL ^ (unsigned long)(now_seconds() * 1e9);
+    for (int attempt = 0; attempt < 1000; ++attempt) {
+        v = v * 6364136223846793005UL + 1442695040888963407UL;
+        memcpy(tmp, path, n);
+        memcpy(tmp + n, ".tmp.", 5);
+        unsigned long w = v >> 20;
+        for (int i = 0; i < 6; ++i, w /= 36) tmp[n + 5 + i] = digits[w % 36];
+        tmp[n + 11] = '\0';
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (fd >= 0) {
+            close(fd);
+            return tmp;
+        }
+        if (errno != EEXIST) break;
+    }
+    int err = errno;
+    free(tmp);
+    errno = err;
+    return NULL;
 }

@@ -3,12 +3,13 @@
 #define MLPCL_CLI_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "mlpcl.h"
 
 enum {
     EXIT_CONVERGED = 0,
-    EXIT_USAGE = 2,  /* bad usage or input */
+    EXIT_USAGE = 2,  /* bad usage or input, or a file that cannot be written */
     EXIT_DEVICE = 3, /* OpenCL or device error */
     EXIT_NOT_CONVERGED = 4,
     EXIT_DIVERGED = 5,
@@ -38,6 +39,18 @@ int parse_double(const args *a, const char *opt, const char *s, double lo, doubl
                  double *out);
 /* One of the words in the NULL-terminated list `words`; its index in *out. */
 int parse_word(const args *a, const char *opt, const char *s, const char *const *words, int *out);
+
+/* Flushes standard output and checks that every write to it succeeded (a full disk, /dev/full,
+ * a closed pipe once SIGPIPE is ignored): 0, or, having said so on stderr, EXIT_USAGE (2, as for
+ * any file that cannot be read or written). stdout stays open. */
+int cli_close_stdout(void);
+/* The same for a file of the command's (a log): flushes and closes f, 0 or EXIT_USAGE after
+ * a message naming path. */
+int cli_close_file(FILE *f, const char *path);
+
+/* Creates an empty file PATH.tmp.XXXXXX beside path (exclusively, mode 0666 less the umask) to
+ * be written and renamed over path; its name (malloc'd), or NULL with errno set. */
+char *cli_temp_beside(const char *path);
 
 /* Seconds since an arbitrary start. */
 double now_seconds(void);

@@ -3,10 +3,13 @@
  * data set (--data, --batch or --epochs), with held-out evaluation; and the command itself,
  * which sets up the session (the command line, data, network, device and trainer) and runs one.
  * Either mode saves checkpoints every N iterations, epochs or batches (train_save.c) and stops
- * cleanly on SIGINT or SIGTERM (signals.c), so that --resume continues bit for bit. */
+ * cleanly on SIGINT, SIGTERM, SIGHUP or a failed write of its output (signals.c), so that
+ * --resume continues bit for bit. */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "signals.h"
@@ -67,8 +70,7 @@ static int tutorial_mode(session *s, double setup)
     printf(s->rep.fmt, res.cost);
     printf("\ncnt: %ld\n", s->updates);
     report_device(s->ctx, s->prec, seconds, s->updates - start + 1, setup);
-    if (o->save && (rc = save_model(s, o->save))) return rc;
-    if (o->checkpoint && (rc = save_model(s, o->checkpoint))) return rc;
+    if ((rc = save_final(s))) return rc;
     if (res.stop != MLPCL_STOP_CONVERGED)
         return failf(EXIT_NOT_CONVERGED,
                      "not converged: the cost is %.9g after %ld iterations (--max-iter), target "
@@ -206,9 +208,7 @@ static int epoch_mode(session *s, double setup)
         }
     }
     report_device(s->ctx, s->prec, total, s->updates - start, setup);
-    if (o->save && (rc = save_model(s, o->save))) return rc;
-    if (o->checkpoint && (rc = save_model(s, o->checkpoint))) return rc;
-    return 0;
+    return save_final(s);
 }
 
 /* Before anything is built: --resume of a run that already has its --epochs says so. Returns
@@ -244,13 +244,14 @@ int cmd_train(int argc, char **argv)
     s.o = &o;
     s.rep.last_finite = NAN;
     catch_stop_signals();
+    if ((rc = save_check_paths(&s))) goto done;
     if (o.resume) {
         /* First, so that its seed draws the same random data and shuffles. */
         if ((st = mlpcl_model_load(o.resume, &s.net, &s.info)) != MLPCL_OK) {
             rc = lib_fail(st);
             goto done;
         }
-        if (!o.seed_given) o.seed = (long)s.info.seed;
+        resume_defaults(&o, &s.info);
         s.epochs_done = s.info.epoch;
         s.batch_pos = s.info.batch;
         s.updates = s.info.iteration;
@@ -273,12 +274,13 @@ int cmd_train(int argc, char **argv)
     }
     /* Resuming, the log goes on where the first run's stopped. */
     if (o.log && !(s.rep.log = fopen(o.log, o.resume ? "a" : "w"))) {
-        rc = failf(EXIT_USAGE, "%s: cannot create the log", o.log);
+        rc = failf(EXIT_USAGE, "%s: cannot create the log: %s", o.log, strerror(errno));
         goto done;
     }
+    s.rep.log_path = o.log;
     if (stop_flag) {
         rc = failf(EXIT_INTERRUPTED, "interrupted by %s before training began; nothing saved",
-                   stop_signal_name());
+                   stop_cause());
         goto done;
     }
     double t0 = now_seconds();
@@ -286,8 +288,7 @@ int cmd_train(int argc, char **argv)
         rc = lib_fail(st);
         goto done;
     }
-    int host = mlpcl_ctx_device(s.ctx)->platform < 0;
-    s.prec = o.precision == 1 || (o.precision < 0 && host) ? MLPCL_DOUBLE : MLPCL_FLOAT;
+    if ((rc = resume_settle(&s))) goto done;
     if ((st = mlpcl_trainer_create(s.ctx, s.net, s.d.train.X, s.d.train.Y, s.d.train.n, s.prec,
                                    epochs ? (size_t)o.batch : 0, &s.tr)) != MLPCL_OK) {
         rc = lib_fail(st);
@@ -306,7 +307,22 @@ int cmd_train(int argc, char **argv)
     double setup = now_seconds() - t0;
     rc = epochs ? epoch_mode(&s, setup) : tutorial_mode(&s, setup);
 done:
-    if (s.rep.log) fclose(s.rep.log);
+    /* What was written must have reached its file: a failure found only now (the last
+     * buffered lines) exits 2, the models being saved already. */
+    if (stopped_for_write()) {
+        if (s.rep.log) fclose(s.rep.log);
+        /* Said already when it stopped the run; not when the run ended first. */
+        if (rc != EXIT_INTERRUPTED) {
+            int w = failf(EXIT_USAGE, "%s; the output is incomplete", stop_cause());
+            if (!rc) rc = w;
+        }
+    } else {
+        int w = s.rep.log ? cli_close_file(s.rep.log, o.log) : 0;
+        if (!rc) rc = w;
+        w = cli_close_stdout();
+        if (!rc) rc = w;
+    }
+    save_unlock(&s);
     mlpcl_trainer_free(s.tr);
     mlpcl_net_free(s.net);
     mlpcl_ctx_free(s.ctx);

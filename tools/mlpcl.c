@@ -1,10 +1,14 @@
 /* mlpcl.c: the command line's entry: the overview, `mlpcl devices` (what can train) and
  * `mlpcl gen` (the tutorial's data set as CSV); train and predict live in cmd_*.c. Exit
- * status: 0 success, 2 bad usage or input, 3 OpenCL or device error, 4 not converged within
- * --max-iter, 5 diverged. */
+ * status: 0 success, 2 bad usage or input (or output that cannot be written), 3 OpenCL or
+ * device error, 4 not converged within --max-iter, 5 diverged, 130 train stopped early. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -26,8 +30,10 @@ static const char usage_main[] =
     "(gpu, cpu, accelerator), part of a device or platform name, or host (the plain C\n"
     "double-precision reference trainer). Without one: the first GPU, else the first CPU.\n"
     "\n"
-    "exit status: 0 success (train: converged), 2 bad usage or input, 3 OpenCL or device\n"
-    "error, 4 not converged within --max-iter, 5 diverged (the cost became NaN or Inf).\n";
+    "exit status: 0 success (train: converged), 2 bad usage or input, or a file that cannot be\n"
+    "written, 3 OpenCL or device error, 4 not converged within --max-iter, 5 diverged (the cost\n"
+    "became NaN or Inf), 130 train stopped early by SIGINT, SIGTERM or SIGHUP or by a failed\n"
+    "write of its output (a closed pipe, a full disk), its state saved for --resume.\n";
 
 static const char usage_devices[] =
     "usage: mlpcl devices\n"
@@ -58,6 +64,17 @@ static int cmd_devices(int argc, char **argv)
     mlpcl_device_info *list;
     size_t n;
     int st = mlpcl_devices(&list, &n);
+    if (st != MLPCL_OK && strstr(mlpcl_last_error(), "CL_PLATFORM_NOT_FOUND_KHR")) {
+        /* No OpenCL at all is not an error here: the host trainer is still there to list. */
+        fprintf(stderr, "mlpcl: note: no OpenCL platform: %s\n", mlpcl_last_error());
+        mlpcl_ctx *host;
+        if ((st = mlpcl_ctx_create("host", 0, &host)) != MLPCL_OK) return lib_fail(st);
+        char line[1200];
+        mlpcl_device_describe(mlpcl_ctx_device(host), line, sizeof line);
+        puts(line);
+        mlpcl_ctx_free(host);
+        return cli_close_stdout();
+    }
     if (st != MLPCL_OK) return lib_fail(st);
     for (size_t i = 0; i < n; ++i) {
         char line[1200];
@@ -65,7 +82,42 @@ static int cmd_devices(int argc, char **argv)
         puts(line);
     }
     free(list);
-    return 0;
+    return cli_close_stdout();
+}
+
+/* Where gen writes path's CSV: a new temporary file beside a regular file (or where none is
+ * yet), renamed over it once complete, so that a full disk leaves no empty or truncated file
+ * claimed as written; a device or pipe (/dev/stdout) is written as it is. NULL with errno set
+ * when the temporary cannot be created. */
+static char *target_for(const char *path)
+{
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) return strdup(path);
+    return cli_temp_beside(path);
+}
+
+/* X to x and Y to y, both or neither. Exit status 3 (as before) on failure. */
+static int write_both(const char *x, const double *X, const char *y, const double *Y, size_t m)
+{
+    const char *paths[2] = {x, y};
+    const double *v[2] = {X, Y};
+    char *to[2] = {NULL, NULL};
+    int rc = 0;
+    for (int i = 0; i < 2 && !rc; ++i) {
+        if (!(to[i] = target_for(paths[i])))
+            rc = failf(EXIT_DEVICE, "%s: cannot create: %s", paths[i], strerror(errno));
+        else if (mlpcl_csv_write(to[i], v[i], m, 2) != MLPCL_OK)
+            rc = failf(EXIT_DEVICE, "%s", mlpcl_last_error());
+    }
+    for (int i = 0; i < 2 && !rc; ++i)
+        if (strcmp(to[i], paths[i]) && rename(to[i], paths[i]))
+            rc = failf(EXIT_DEVICE, "%s: cannot rename %s over it: %s", paths[i], to[i],
+                       strerror(errno));
+    for (int i = 0; i < 2; ++i) {
+        if (rc && to[i] && strcmp(to[i], paths[i])) unlink(to[i]);
+        free(to[i]);
+    }
+    return rc;
 }
 
 static int cmd_gen(int argc, char **argv)
@@ -94,15 +146,13 @@ static int cmd_gen(int argc, char **argv)
     }
     if (!x || !y) return failf(EXIT_USAGE, "gen: --x FILE and --y FILE are both needed");
     double *X = malloc(2 * (size_t)m * sizeof *X), *Y = malloc(2 * (size_t)m * sizeof *Y);
-    int st = MLPCL_ERR_NOMEM, rc = 0;
+    int rc = 0;
     if (X && Y) {
         mlpcl_tutorial_data((size_t)m, (uint64_t)seed, X, Y);
-        st = mlpcl_csv_write(x, X, (size_t)m, 2);
-        if (st == MLPCL_OK) st = mlpcl_csv_write(y, Y, (size_t)m, 2);
+        rc = write_both(x, X, y, Y, (size_t)m);
+    } else {
+        rc = failf(EXIT_DEVICE, "out of host memory");
     }
-    if (st != MLPCL_OK)
-        rc = st == MLPCL_ERR_NOMEM ? failf(EXIT_DEVICE, "out of host memory")
-                                   : failf(EXIT_DEVICE, "%s", mlpcl_last_error());
     free(X);
     free(Y);
     return rc;

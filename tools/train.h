@@ -11,7 +11,8 @@
 #define MAX_LAYERS 64
 
 enum {
-    EXIT_INTERRUPTED = 130,     /* stopped by SIGINT or SIGTERM (128 + SIGINT, as shells do) */
+    EXIT_INTERRUPTED = 130,     /* stopped by SIGINT, SIGTERM, SIGHUP or a failed write of the
+                                   output (128 + SIGINT, as shells give for Ctrl-C) */
     DEFAULT_EVERY_ITER = 10000, /* --checkpoint without --checkpoint-every, tutorial mode */
     DEFAULT_EVERY_EPOCH = 1,    /* and in epoch mode */
 };
@@ -27,6 +28,8 @@ typedef struct train_cli {
     double lr, target, momentum, validation;
     int precision, loss, init, normalize; /* precision 0 float, 1 double; -1: not given */
     int lr_given, batch_given, epochs_given, init_given, loss_given, seed_given;
+    int momentum_given;
+    int force;      /* --force: resume even where the run that wrote the file differs */
     int epoch_mode; /* --data, --batch or --epochs given */
 } train_cli;
 
@@ -59,6 +62,7 @@ int train_make_net(const train_cli *o, const train_data *d, mlpcl_net **net);
 
 typedef struct report {
     FILE *log;
+    const char *log_path;
     const char *fmt; /* "%.17g" or "%.9g" */
     int digits;      /* 17 or 9: the same, for messages */
     long print_every;
@@ -103,15 +107,39 @@ typedef struct session {
     mlpcl_precision prec;
     report rep;
     long epochs_done, batch_pos, updates; /* where training stands, as a model file records it */
+    mlpcl_run_record run;                 /* this run's settings, recorded in its model files */
+    char *lock_path;                      /* CHECKPOINT.lock, held (lock_fd) for the run */
+    int lock_fd;
 } session;
+
+/* ---- Resuming (train_resume.c) ------------------------------------------------------------ */
+
+/* --resume's file is loaded: the settings not given on the command line (seed, --lr,
+ * --momentum, --batch) become the file's. */
+void resume_defaults(train_cli *o, const mlpcl_model_info *info);
+/* The session's run record (s->run) once the data and device are known; with --resume, also
+ * the precision (the file's unless given) and the check that this run continues the one that
+ * wrote the file: 0, or the exit status of a refusal listing the differences (not with
+ * --force). */
+int resume_settle(session *s);
 
 /* ---- The save policy (train_save.c) ------------------------------------------------------- */
 
 /* Writes the trainer's weights and velocity (before training: --resume's) and where training
  * stands to path, atomically. 0, or an exit status. */
 int save_model(session *s, const char *path);
-/* After a stop signal: saves what training kept (described by `kept`) to --checkpoint, else
- * --save, and says so; returns 130, or the exit status of a failed save. */
+/* At the end: saves to --save and to --checkpoint, the second even when the first fails. 0, or
+ * the first failure's exit status. */
+int save_final(session *s);
+/* Before training: that --save and --checkpoint can be written (a temporary file is created
+ * and removed beside each), and the lock on CHECKPOINT.lock, refused while another run holds
+ * it. 0, or an exit status (reported). */
+int save_check_paths(session *s);
+/* Releases and removes the lock file, if held. */
+void save_unlock(session *s);
+/* After a stop signal or failed write: saves what training kept (described by `kept`) to
+ * --checkpoint, else --save (or --save when the checkpoint fails), and says so; returns 130,
+ * or the exit status of a failed save. */
 int save_stopped(session *s, const char *kept);
 /* After divergence: saves the weights kept to --save and --checkpoint; a phrase for the
  * message. */

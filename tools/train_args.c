@@ -78,23 +78,33 @@ static const char usage[] =
     "  --save FILE          write the trained network (safetensors), atomically\n"
     "  --resume FILE        continue training a saved network or checkpoint (its layers,\n"
     "                       activations, loss, normalisation, seed, momentum velocity, and where\n"
-    "                       it stopped: iteration, epoch and batch); give the data, device,\n"
-    "                       precision, --lr, --momentum and --batch of the run that saved it,\n"
-    "                       and it continues exactly as if never stopped. --max-iter and\n"
-    "                       --epochs count from the start of the first run\n"
+    "                       it stopped: iteration, epoch and batch); it continues exactly as if\n"
+    "                       never stopped. Precision, seed, --lr, --momentum and --batch not\n"
+    "                       given are the file's; a resume whose data, device kind (host or\n"
+    "                       OpenCL), mode or any of those differ from the run that wrote the file\n"
+    "                       is refused with the differences listed. --layers, --activation,\n"
+    "                       --loss and --init may be given if they agree with the file.\n"
+    "                       --max-iter and --epochs count from the start of the first run\n"
+    "  --force              resume even so, with what the command line says\n"
     "  --checkpoint FILE    save the training state (weights, velocity, iteration, epoch and\n"
     "                       batch) to FILE every --checkpoint-every, atomically (a crash leaves\n"
-    "                       the previous checkpoint whole), and at the end\n"
+    "                       the previous checkpoint whole), and at the end; FILE.lock, locked\n"
+    "                       for the run's length, keeps a second run off the same checkpoint\n"
     "  --checkpoint-every N tutorial mode: every N iterations (default 10000); epoch mode: every\n"
     "                       N epochs (default 1), or with Nb every N batches (e.g. 500b)\n"
     "  -h, --help           this text\n"
     "\n"
-    "Interrupting: SIGINT (Ctrl-C) or SIGTERM lets the iterations in flight finish, saves the\n"
-    "weights they leave to --checkpoint (else --save; with neither nothing is saved), says what\n"
-    "it kept, and exits with status 130; --resume FILE then continues. A second SIGINT or\n"
-    "SIGTERM while stopping ends the process at once (a checkpoint file is still never left\n"
-    "half-written). Divergence (exit 5) saves the last weights with a finite cost to --save and\n"
-    "--checkpoint.\n";
+    "--save and --checkpoint are checked before training starts (a temporary file is created\n"
+    "and removed beside each); if one cannot be written at the end the other still is.\n"
+    "\n"
+    "Interrupting: SIGINT (Ctrl-C), SIGTERM or SIGHUP (a closed terminal), or a failed write to\n"
+    "standard output or --log (a closed pipe, a full disk), lets the iterations in flight\n"
+    "finish, saves the weights they leave to --checkpoint (else --save; with neither nothing is\n"
+    "saved), says what it kept, and exits with status 130; --resume FILE then continues. A\n"
+    "second signal while stopping ends the process at once (a checkpoint file is still never\n"
+    "left half-written). A write to standard output or --log found failed only at the end exits\n"
+    "2, everything saved. Divergence (exit 5) saves the last weights with a finite cost to\n"
+    "--save and --checkpoint.\n";
 
 /* --checkpoint-every N or Nb (batches). */
 static int parse_every(const char *s, train_cli *o)
@@ -146,6 +156,8 @@ int train_parse(int argc, char **argv, train_cli *o)
             return -1;
         } else if (!strcmp(arg, "--normalize")) {
             o->normalize = 1;
+        } else if (!strcmp(arg, "--force")) {
+            o->force = 1;
         } else if (take(&a, "--device", &v)) {
             o->device = v;
         } else if (take(&a, "--x", &v)) {
@@ -181,6 +193,7 @@ int train_parse(int argc, char **argv, train_cli *o)
             o->lr_given = 1;
         } else if (take(&a, "--momentum", &v)) {
             rc = parse_double(&a, "--momentum", v, 0, 0.999999, 0, &o->momentum);
+            o->momentum_given = 1;
         } else if (take(&a, "--validation", &v)) {
             rc = parse_double(&a, "--validation", v, 0, 0.99, 1, &o->validation);
         } else if (take(&a, "--target", &v)) {
@@ -213,6 +226,11 @@ int train_parse(int argc, char **argv, train_cli *o)
         }
         if (a.bad || rc) return EXIT_USAGE;
     }
+    const char *paths[4] = {o->save, o->checkpoint, o->resume, o->log};
+    const char *names[4] = {"--save", "--checkpoint", "--resume", "--log"};
+    for (int i = 0; i < 4; ++i)
+        if (paths[i] && !*paths[i])
+            return failf(EXIT_USAGE, "train: %s needs a file name, not an empty string", names[i]);
     if (!o->x_path != !o->y_path)
         return failf(EXIT_USAGE, "train: --x and --y go together (inputs and targets)");
     if (o->x_path && o->data)

@@ -1,5 +1,6 @@
-/* train_net.c: `mlpcl train`'s network: --resume's, checked against the data, or a new one from
- * --layers, --activation, --loss and --init, with defaults taken from the data and the mode. */
+/* train_net.c: `mlpcl train`'s network: --resume's, checked against the data and against any
+ * --layers, --activation and --loss given, or a new one from --layers, --activation, --loss and
+ * --init, with defaults taken from the data and the mode. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -60,6 +61,53 @@ static int parse_acts(const char *s, size_t L, mlpcl_act *acts)
     return 0;
 }
 
+/* --resume takes the network from its file: --layers, --activation and --loss may be given
+ * (so that the command that was interrupted runs again as it is) when they describe that
+ * network. */
+static int same_net(const train_cli *o, const mlpcl_net *net)
+{
+    static const char *const act_names[] = {"sigmoid", "tanh", "relu"};
+    size_t L = mlpcl_net_layers(net), widths[MAX_LAYERS + 1], n = 0;
+    char have[512] = "", *p = have;
+    int rc;
+    if (o->layers) {
+        if ((rc = parse_widths(o->layers, widths, &n))) return rc;
+        int same = n == L;
+        for (size_t l = 0; same && l <= L; ++l) same = widths[l] == mlpcl_net_width(net, l);
+        for (size_t l = 0; l <= L && p < have + sizeof have - 24; ++l)
+            p += sprintf(p, l ? ",%zu" : "%zu", mlpcl_net_width(net, l));
+        if (!same)
+            return failf(EXIT_USAGE,
+                         "train: --resume takes the network from %s, whose layers are %s, not "
+                         "--layers %s; leave --layers out or give the file's",
+                         o->resume, have, o->layers);
+    }
+    if (o->activation) {
+        mlpcl_act acts[MAX_LAYERS + 1] = {0};
+        if (L > MAX_LAYERS) return failf(EXIT_USAGE, "train: %s has %zu layers", o->resume, L);
+        if ((rc = parse_acts(o->activation, L, acts))) return rc;
+        int same = 1;
+        /* The outputs' entry stays 0 (sigmoid) when not listed, as for a new network. */
+        for (size_t l = 1; l <= L; ++l) same &= acts[l] == mlpcl_net_act(net, l);
+        p = have;
+        for (size_t l = 1; l <= L && p < have + sizeof have - 16; ++l)
+            p += sprintf(p, l > 1 ? ",%s" : "%s", act_names[mlpcl_net_act(net, l)]);
+        if (!same)
+            return failf(EXIT_USAGE,
+                         "train: --resume takes the network from %s, whose activations are %s "
+                         "(hidden layers, then outputs), not --activation %s; leave it out or "
+                         "give the file's",
+                         o->resume, have, o->activation);
+    }
+    if (o->loss_given && (mlpcl_loss)o->loss != mlpcl_net_loss(net))
+        return failf(EXIT_USAGE,
+                     "train: --resume takes the network from %s, whose loss is %s, not --loss "
+                     "%s; leave it out or give the file's",
+                     o->resume, mlpcl_net_loss(net) == MLPCL_CE ? "ce" : "mse",
+                     o->loss == MLPCL_CE ? "ce" : "mse");
+    return 0;
+}
+
 /* The network: from --resume's file (already loaded into *net), or from --layers, --activation,
  * --loss and --init. */
 int train_make_net(const train_cli *o, const train_data *d, mlpcl_net **net)
@@ -67,11 +115,7 @@ int train_make_net(const train_cli *o, const train_data *d, mlpcl_net **net)
     int st, rc;
     size_t n_in = d->train.n_in, n_out = d->train.n_out;
     if (o->resume) {
-        if (o->layers || o->activation || o->loss_given || o->init_given)
-            return failf(EXIT_USAGE,
-                         "train: --resume takes the network from %s; leave out "
-                         "--layers, --activation, --loss and --init",
-                         o->resume);
+        if ((rc = same_net(o, *net))) return rc;
         if (mlpcl_net_width(*net, 0) != n_in ||
             mlpcl_net_width(*net, mlpcl_net_layers(*net)) != n_out)
             return failf(EXIT_USAGE,
@@ -95,7 +139,10 @@ int train_make_net(const train_cli *o, const train_data *d, mlpcl_net **net)
     if (o->activation && (rc = parse_acts(o->activation, L, acts))) return rc;
     if (o->loss == MLPCL_CE && n_out < 2)
         return failf(EXIT_USAGE, "train: --loss ce needs at least 2 outputs (classes)");
-    if ((st = mlpcl_net_create(L, widths, net)) != MLPCL_OK) return lib_fail(st);
+    /* A network too big to index (its parameters overflow) is bad input, exit 2, not a
+     * device's failure. */
+    if ((st = mlpcl_net_create(L, widths, net)) != MLPCL_OK)
+        return st == MLPCL_ERR_TOO_BIG ? failf(EXIT_USAGE, "%s", mlpcl_last_error()) : lib_fail(st);
     for (size_t l = 1; l <= L; ++l)
         if ((st = mlpcl_net_set_act(*net, l, acts[l])) != MLPCL_OK) return lib_fail(st);
     if ((st = mlpcl_net_set_loss(*net, (mlpcl_loss)o->loss)) != MLPCL_OK) return lib_fail(st);

@@ -1,10 +1,26 @@
 /* train_report.c: what `mlpcl train` tells as it goes: the tutorial's cost lines, the progress
  * bar of an epoch on a terminal, each epoch's line, the JSON-lines log (--log) and the closing
  * device line. */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 
+#include "signals.h"
 #include "train.h"
+
+/* A write that failed stops training as a signal would (signals.c): the state is saved and
+ * the command exits non-zero, instead of training on with its output lost. Called right after
+ * the writes, so that errno is still theirs. */
+static void check_stdout(void)
+{
+    if (ferror(stdout)) stop_for_write("standard output", NULL, errno);
+}
+
+static void flush_log(const report *r)
+{
+    errno = 0;
+    if (fflush(r->log) || ferror(r->log)) stop_for_write("the log", r->log_path, errno);
+}
 
 static void log_number(FILE *f, const char *key, double v, int last)
 {
@@ -27,6 +43,7 @@ void report_cost(void *user, long iter, double cost)
         fputs("resume: ", stdout);
         printf(r->fmt, cost);
         printf(" at iteration %ld\n", g);
+        check_stdout();
         return;
     }
     if (iter == 0) {
@@ -38,10 +55,11 @@ void report_cost(void *user, long iter, double cost)
     }
     printf(r->fmt, cost);
     putchar('\n');
+    check_stdout();
     if (r->log) {
         fprintf(r->log, "{\"iteration\": %ld, ", g);
         log_number(r->log, "cost", cost, 1);
-        fflush(r->log);
+        flush_log(r);
     }
 }
 
@@ -58,6 +76,7 @@ void report_progress(void *user, size_t done, size_t total, double cost)
            (int)(100.0 * (double)done / (double)total), done, total, cost);
     fflush(stdout);
     if (done == total) printf("\r%*s\r", 80, "");
+    check_stdout();
 }
 
 void report_clear_bar(const report *r)
@@ -79,6 +98,7 @@ void report_epoch(const report *r, const epoch_line *e)
     if (e->test) print_held_out("test", e->test_loss, e->test_acc);
     printf(", %.2f s, %.0f samples/s\n", e->seconds, e->samples_per_second);
     fflush(stdout);
+    check_stdout();
     if (r->log) {
         FILE *f = r->log;
         fprintf(f, "{\"epoch\": %ld, ", e->epoch);
@@ -89,7 +109,7 @@ void report_epoch(const report *r, const epoch_line *e)
         log_number(f, "test_accuracy", e->test_acc, 0);
         log_number(f, "seconds", e->seconds, 0);
         log_number(f, "samples_per_second", e->samples_per_second, 1);
-        fflush(f);
+        flush_log(r);
     }
 }
 
