@@ -255,7 +255,8 @@ static void cl_describe(const mlpcl_trainer *tr, char *buf, size_t size)
     if (c->fused)
         snprintf(buf, size, "fused");
     else if (c->tune.path == MLPCL_PATH_TILED)
-        snprintf(buf, size, "tiled (%s)", t + strlen("path=tiled,"));
+        snprintf(buf, size, "tiled (%s) from %s", t + strlen("path=tiled,"),
+                 c->tune.source ? c->tune.source : "defaults");
     else
         snprintf(buf, size, "simple");
 }
