@@ -181,6 +181,7 @@ enum {
     FUSED_LR,
     FUSED_MU,
     FUSED_DO_UPDATE,
+    FUSED_ITERS,
     FUSED_NARGS
 };
 

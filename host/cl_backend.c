@@ -141,7 +141,9 @@ static mlpcl_status cl_create(mlpcl_trainer *tr, const double *X, const double *
         TRY(mlpcl__cl_buffer(tr, &c->V[1], n, pad, r, "momentum velocity", 0));
         TRY(mlpcl__cl_layer_buffers(tr, c->D, "deltas"));
         TRY(mlpcl__cl_buffer(tr, &c->partials, n_partials, 0, r, "cost partial sums", 0));
-        TRY(mlpcl__cl_buffer(tr, &c->costs, 1, 0, r, "cost", 0));
+        /* fused runs write a cost an iteration of a bulk launch (cl_loop.c) */
+        TRY(mlpcl__cl_buffer(tr, &c->costs, c->fused ? MLPCL__MAX_LOOKAHEAD + 1 : 1, 0, r, "cost",
+                             0));
         TRY(mlpcl__cl_upload(tr, c->X, X, m * n0));
         TRY(mlpcl__cl_upload(tr, c->Y, Y, m * nL));
     }
@@ -253,7 +255,8 @@ static void cl_describe(const mlpcl_trainer *tr, char *buf, size_t size)
     if (c->fused)
         snprintf(buf, size, "fused");
     else if (c->tune.path == MLPCL_PATH_TILED)
-        snprintf(buf, size, "tiled (%s)", t + strlen("path=tiled,"));
+        snprintf(buf, size, "tiled (%s) from %s", t + strlen("path=tiled,"),
+                 c->tune.source ? c->tune.source : "defaults");
     else
         snprintf(buf, size, "simple");
 }

@@ -9,10 +9,14 @@
 #include "cl_backend.h"
 
 /* What one call of the loop below runs: heads 0 … heads−1 (gather, forward, cost) and tails
- * 0 … tails−1 (backward, update), tail j right after head j. */
+ * 0 … tails−1 (backward, update), tail j right after head j. Fused full-batch runs launch them
+ * in bulk: up to bulk iterations a launch of fused.cl, each writing its cost to its own element
+ * of the cost buffer and the first that meets the target (or diverges) stopping the launch on
+ * the device, so that the stop, the weights and every cost are those of one at a time. */
 typedef struct loop {
     long heads, tails;
     int lookahead;
+    long bulk;     /* iterations a launch: 1, or up to lookahead + 1 (fused) */
     double target; /* stop when a cost is below it (−∞: never) */
     int epoch;     /* mini-batches through the shuffle, else the whole training set */
     size_t first;  /* step j is batch first + j of the epoch */
@@ -21,23 +25,28 @@ typedef struct loop {
     volatile sig_atomic_t *interrupt;
 } loop;
 
-/* Waits for a non-blocking cost read and returns the value as a double. */
-static mlpcl_status take_cost(mlpcl_trainer *tr, cl_event *ev, const unsigned char *slot,
-                              double *cost)
+/* Waits for a non-blocking read of costs. */
+static mlpcl_status wait_costs(mlpcl_trainer *tr, cl_event *ev)
 {
     mlpcl_status st = MLPCL_OK;
     CL_CHECK(clWaitForEvents(1, ev), "clWaitForEvents(cost read)", tr->ctx->info.name);
-    if (tr->precision == MLPCL_DOUBLE) {
-        memcpy(cost, slot, sizeof *cost);
-    } else {
-        float f;
-        memcpy(&f, slot, sizeof f);
-        *cost = f;
-    }
 fail:
     clReleaseEvent(*ev);
     *ev = NULL;
     return st;
+}
+
+/* The i-th cost of a read's destination, as a double. */
+static double cost_at(const mlpcl_trainer *tr, const unsigned char *slot, long i)
+{
+    if (tr->precision == MLPCL_DOUBLE) {
+        double d;
+        memcpy(&d, slot + i * (long)sizeof d, sizeof d);
+        return d;
+    }
+    float f;
+    memcpy(&f, slot + i * (long)sizeof f, sizeof f);
+    return f;
 }
 
 static size_t rows_of(const mlpcl_trainer *tr, const loop *lp, long j)
@@ -47,9 +56,26 @@ static size_t rows_of(const mlpcl_trainer *tr, const loop *lp, long j)
     return tr->m - start < tr->batch ? tr->m - start : tr->batch;
 }
 
-/* Enqueues head j (and tail j when the loop has one) and the read of its cost. */
-static mlpcl_status enqueue_step(mlpcl_trainer *tr, const loop *lp, long j, unsigned char *slot,
-                                 cl_event *ev)
+/* One launch of fused.cl for iterations j … j+n−1, the last with its update unless it is the
+ * run's last head. Its iteration count is an argument of the plan's kernel, set for this
+ * launch (the queue takes the arguments as they are when enqueued) and put back to one. */
+static mlpcl_status enqueue_fused(mlpcl_trainer *tr, const loop *lp, const mlpcl_plan *p, long j,
+                                  long n)
+{
+    mlpcl_status st = MLPCL_OK;
+    cl_kernel k = j + n <= lp->tails ? p->cost : p->fused_last;
+    size_t size = mlpcl__cl_fused_size(tr);
+    if (n != 1) TRY(mlpcl__cl_set_arg(tr, k, FUSED_ITERS, ARG_INT(n)));
+    TRY(mlpcl__cl_enqueue(tr, &(mlpcl_launch){k, K_FUSED, 0, 1, {size, 1}, {size, 1}}));
+    if (n != 1) TRY(mlpcl__cl_set_arg(tr, k, FUSED_ITERS, ARG_INT(1)));
+fail:
+    return st;
+}
+
+/* Enqueues heads j … j+n−1 (and their tails where the loop has them) and the read of their
+ * costs; n > 1 only on the fused path. */
+static mlpcl_status enqueue_step(mlpcl_trainer *tr, const loop *lp, long j, long n,
+                                 unsigned char *slot, cl_event *ev)
 {
     mlpcl_cl *c = mlpcl__cl(tr);
     mlpcl_status st = MLPCL_OK;
@@ -57,19 +83,14 @@ static mlpcl_status enqueue_step(mlpcl_trainer *tr, const loop *lp, long j, unsi
     TRY(mlpcl__plan_get(tr, rows_of(tr, lp, j), lp->epoch, j, &p));
     if (lp->epoch)
         TRY(mlpcl__cl_aim_gather(tr, p, &c->X, &c->Y, 1, (lp->first + (size_t)j) * tr->batch));
-    if (p->fused_last && j >= lp->tails) /* the fused launch updates, unless it is the last */
-        TRY(mlpcl__cl_enqueue(tr, &(mlpcl_launch){p->fused_last,
-                                                  K_FUSED,
-                                                  0,
-                                                  1,
-                                                  {mlpcl__cl_fused_size(tr), 1},
-                                                  {mlpcl__cl_fused_size(tr), 1}}));
+    if (p->fused_last && (n > 1 || j >= lp->tails)) /* the fused launch updates, unless last */
+        TRY(enqueue_fused(tr, lp, p, j, n));
     else
         TRY(mlpcl__plan_enqueue(tr, p, SEG_GATHER, SEG_BACKWARD));
-    CL_CHECK(
-        clEnqueueReadBuffer(tr->ctx->queue, c->costs, CL_FALSE, 0, tr->real, slot, 0, NULL, ev),
-        "clEnqueueReadBuffer(cost)", tr->ctx->info.name);
-    if (j < lp->tails) TRY(mlpcl__plan_enqueue(tr, p, SEG_BACKWARD, SEG_COUNT));
+    CL_CHECK(clEnqueueReadBuffer(tr->ctx->queue, c->costs, CL_FALSE, 0, (size_t)n * tr->real, slot,
+                                 0, NULL, ev),
+             "clEnqueueReadBuffer(cost)", tr->ctx->info.name);
+    if (j < lp->tails && n == 1) TRY(mlpcl__plan_enqueue(tr, p, SEG_BACKWARD, SEG_COUNT));
 fail:
     return st;
 }
@@ -78,21 +99,29 @@ static mlpcl_status run_loop(mlpcl_trainer *tr, loop *lp, mlpcl_train_result *re
 {
     mlpcl_status st = MLPCL_OK;
     const char *dn = tr->ctx->info.name;
-    const long D = lp->lookahead;
+    const long D = lp->lookahead, K = lp->bulk;
     cl_command_queue q = tr->ctx->queue;
+    /* One read in flight a launch: launch c (iterations cK … cK+K−1) in ring entry c mod (D+1). */
     cl_event events[MLPCL__MAX_LOOKAHEAD + 1] = {0};
-    unsigned char slots[MLPCL__MAX_LOOKAHEAD + 1]
-                       [8]; /* cost read destinations, one a step in flight */
+    unsigned char *slots = malloc((size_t)(D + 1) * (size_t)K * tr->real); /* their costs */
+    if (!slots) return mlpcl__fail(MLPCL_ERR_NOMEM, "out of host memory for the costs");
     long next = 0, kept = 0;
     int interrupted = 0;
     double last = NAN, t0 = mlpcl__now();
     for (long k = 0;; ++k) {
-        /* Keep the device up to D steps ahead of the cost the host waits for. */
-        for (long until = k + D < lp->heads - 1 ? k + D : lp->heads - 1; next <= until; ++next)
-            TRY(enqueue_step(tr, lp, next, slots[next % (D + 1)], &events[next % (D + 1)]));
+        /* Keep the device up to D iterations ahead of the cost the host waits for, K a launch
+         * (every launch starts at a multiple of K: only the run's last is shorter). */
+        while (next < lp->heads) {
+            long n = lp->heads - next < K ? lp->heads - next : K;
+            if (next + n - 1 > k + D) break;
+            long r = (next / K) % (D + 1);
+            TRY(enqueue_step(tr, lp, next, n, slots + r * K * tr->real, &events[r]));
+            next += n;
+        }
         CL_CHECK(clFlush(q), "clFlush", dn);
-        double cost;
-        TRY(take_cost(tr, &events[k % (D + 1)], slots[k % (D + 1)], &cost));
+        long r = (k / K) % (D + 1);
+        if (k % K == 0) TRY(wait_costs(tr, &events[r]));
+        double cost = cost_at(tr, slots + r * K * tr->real, k % K);
         if (k == 0) res->start_cost = cost;
         if (lp->on_cost) lp->on_cost(lp->user, k, cost, rows_of(tr, lp, k));
         res->iterations = kept = k;
@@ -129,6 +158,7 @@ fail:
     if (st != MLPCL_OK) clFinish(q);
     for (int i = 0; i <= MLPCL__MAX_LOOKAHEAD; ++i)
         if (events[i]) clReleaseEvent(events[i]);
+    free(slots);
     return st;
 }
 
@@ -143,7 +173,11 @@ mlpcl_status mlpcl__cl_run(mlpcl_trainer *tr, const mlpcl_train_opts *opts, mlpc
 {
     mlpcl_status st = MLPCL_OK;
     TRY(mlpcl__trainer_prepare(tr, opts->lr, opts->momentum, opts->target));
-    loop lp = {opts->max_iter + 1, opts->max_iter, opts->lookahead, opts->target, 0, 0,
+    mlpcl_cl *c = mlpcl__cl(tr);
+    /* Bulk launches of lookahead + 1 iterations keep the device at most lookahead ahead (one
+     * launch in flight). Not when profiling, whose figures are per launch of one iteration. */
+    long bulk = c->fused && !c->profiling ? opts->lookahead + 1L : 1;
+    loop lp = {opts->max_iter + 1, opts->max_iter, opts->lookahead, bulk, opts->target, 0, 0,
                forward_cost,       (void *)opts,   opts->interrupt};
     TRY(run_loop(tr, &lp, res));
 fail:
@@ -185,8 +219,8 @@ mlpcl_status mlpcl__cl_epoch(mlpcl_trainer *tr, const mlpcl_epoch_opts *opts,
              "clEnqueueWriteBuffer(shuffle index)", tr->ctx->info.name);
     TRY(mlpcl__trainer_prepare(tr, opts->lr, opts->momentum, -INFINITY));
     epoch_acc acc = {opts, opts->first_batch, nb, 0.0, 0};
-    loop lp = {(long)count, (long)count, opts->lookahead, -INFINITY, 1, opts->first_batch,
-               epoch_cost,  &acc,        opts->interrupt};
+    loop lp = {(long)count, (long)count,       opts->lookahead, 1,    -INFINITY,
+               1,           opts->first_batch, epoch_cost,      &acc, opts->interrupt};
     TRY(run_loop(tr, &lp, res));
     if (res->stop != MLPCL_STOP_DIVERGED) res->cost = acc.sum / (double)acc.rows;
 fail:

@@ -95,6 +95,7 @@ mlpcl_status mlpcl__cl_build_fused_plan(mlpcl_trainer *tr, int parity, mlpcl_pla
             [FUSED_LR] = ARG_REAL(tr->lr),
             [FUSED_MU] = ARG_REAL(tr->momentum),
             [FUSED_DO_UPDATE] = ARG_INT(!last),
+            [FUSED_ITERS] = ARG_INT(1),
         };
         cl_kernel k;
         TRY(mlpcl__cl_make_kernel(tr, K_FUSED, &k, N_ARGS(a), a));

@@ -234,18 +234,60 @@ mlpcl_status mlpcl_ctx_set_tuning(mlpcl_ctx *ctx, const char *tuning)
     return MLPCL_OK;
 }
 
+/* Registers a kernel vector takes on a CPU device: gemm_cpu.cl's vectors are VW = 16 floats or
+ * 8 doubles (gemm_epilogue.cl), one AVX-512 register; the device's native vector width says how
+ * many of its registers one takes (POCL: 16 floats on pthread-skylake-avx512, 8 on
+ * pthread-haswell, 4 with SSE only). Where the query fails, POCL's device name says the ISA. */
+static unsigned registers_a_vector(const mlpcl_ctx *ctx, mlpcl_precision p)
+{
+    const unsigned vw = p == MLPCL_DOUBLE ? 8 : 16;
+    cl_uint native = 0;
+    cl_device_info what = p == MLPCL_DOUBLE ? CL_DEVICE_NATIVE_VECTOR_WIDTH_DOUBLE
+                                            : CL_DEVICE_NATIVE_VECTOR_WIDTH_FLOAT;
+    if (clGetDeviceInfo(ctx->device, what, sizeof native, &native, NULL) != CL_SUCCESS || !native)
+        native = strstr(ctx->info.name, "avx512")                                     ? vw
+                 : strstr(ctx->info.name, "haswell") || strstr(ctx->info.name, "zen") ? vw / 2
+                                                                                      : vw;
+    return native >= vw ? 1 : vw / native;
+}
+
+/* CPU tiles that fit the device's vector registers: TM × TNV accumulators of r registers each,
+ * TNV more for a row of B and one broadcast. AVX-512 (r = 1, 32 registers): the defaults, 24 +
+ * 2 + 1. AVX2 (r = 2, 16 registers): the shape a full `mlpcl tune` found best on a 2-core AVX2
+ * EPYC (issue 14; 16 accumulators, B spilled), not measured here. SSE (r = 4, 16 registers):
+ * 2 × 1, 8 + 4 + 1. Returns where the tunables came from. */
+static const char *derive_cpu(const mlpcl_ctx *ctx, mlpcl_precision p, mlpcl_tuning *t)
+{
+    unsigned r = registers_a_vector(ctx, p);
+    if (r <= 1) return "defaults";
+    if (r == 2) {
+        t->tm = 4, t->tnv = 2, t->ly = 2, t->gy = 16;
+    } else {
+        t->tm = 2, t->tnv = 1;
+    }
+    return "derived";
+}
+
 mlpcl_status mlpcl__tuning_for(const mlpcl_ctx *ctx, mlpcl_precision p, mlpcl_tuning *t)
 {
-    defaults(!strcmp(ctx->info.type, "gpu"), t);
+    int gpu = !strcmp(ctx->info.type, "gpu");
+    defaults(gpu, t);
+    t->source = gpu || ctx->info.platform < 0 ? "defaults" : derive_cpu(ctx, p, t);
     char cached[1024], path[4096];
     mlpcl_status st = MLPCL_OK;
     if (cache_lookup(ctx, p, cached, sizeof cached)) {
+        t->source = "cache";
         mlpcl_path path_before = t->path; /* the cache holds tunables, not the kernels' choice */
         mlpcl_tuning_cache_path(path, sizeof path);
         if ((st = mlpcl__tuning_parse(cached, path, t)) != MLPCL_OK) return st;
         t->path = path_before;
     }
-    if (ctx->tuning && (st = mlpcl__tuning_parse(ctx->tuning, "tuning", t)) != MLPCL_OK) return st;
+    if (ctx->tuning) {
+        if ((st = mlpcl__tuning_parse(ctx->tuning, "tuning", t)) != MLPCL_OK) return st;
+        t->source = "set";
+    }
     const char *env = getenv("MLPCL_TUNE");
-    return env && *env ? mlpcl__tuning_parse(env, "MLPCL_TUNE", t) : MLPCL_OK;
+    if (!env || !*env) return MLPCL_OK;
+    t->source = "MLPCL_TUNE";
+    return mlpcl__tuning_parse(env, "MLPCL_TUNE", t);
 }

@@ -1,8 +1,9 @@
-/* fused.cl: a whole iteration of a small network in one launch of one work-group: forward,
- * output delta and cost, the stop decision, hidden deltas, gradients and the update. For nets
- * like the tutorial's, where launching seven kernels costs far more than their arithmetic. Any
- * depth: every layer's activations lie in one buffer and its deltas in another, at offsets the
- * shape buffer gives; barriers separate the phases. Needs common.cl and ops.cl. */
+/* fused.cl: whole iterations of a small network in one launch of one work-group: forward,
+ * output delta and cost, the stop decision, hidden deltas, gradients and the update, for one
+ * iteration or several in a row (where POCL's cost of a command outweighs an iteration's
+ * arithmetic, as in the tutorial). Any depth: every layer's activations lie in one buffer and
+ * its deltas in another, at offsets the shape buffer gives; barriers separate the phases. Needs
+ * common.cl and ops.cl. */
 
 /* The network's shape, in a small constant buffer of 2 + 4L ints: L, the widths n_0 … n_L, then
  * for layers 1 … L their activations, parameter offsets (into P, G, V) and activation offsets
@@ -15,21 +16,17 @@
 
 #define FENCE (CLK_GLOBAL_MEM_FENCE | CLK_LOCAL_MEM_FENCE)
 
-/* One work-group, its size a power of two up to WG (1 suits CPUs: no barrier costs anything).
- * A and D hold every layer's activations and deltas (m × n_l at SHAPE_AT(l)). cost[0] gets the
- * cost of P; unless the stop flag is (or becomes) set, or do_update is 0, P_next = P −
- * lr·(mu·V + G) with G and V_next written too. The arguments, in order (the host names them):
- * m, loss, target, scale, shape, X, Y, P, P_next, G, V, V_next, A, D, cost, state, lr, mu,
- * do_update. */
-__kernel void fused(const int m, const int loss, const REAL target, const REAL scale,
-                    __constant int *shape, __global const REAL *X, __global const REAL *Y,
-                    __global const REAL *P, __global REAL *P_next, __global REAL *G,
-                    __global const REAL *V, __global REAL *V_next, __global REAL *A,
-                    __global REAL *D, __global REAL *cost, __global int *state, const REAL lr,
-                    const REAL mu, const int do_update)
+/* One iteration from parameters P (velocity V): cost[0] gets P's cost; unless the stop flag is
+ * (or becomes) set, or update is 0, P_next = P − lr·(mu·V + G) with G and V_next written too.
+ * Returns whether it stopped before the update (the same in every work-item). */
+INLINE int fused_iteration(const int m, const int loss, const REAL target, const REAL scale,
+                           __constant int *shape, __global const REAL *X, __global const REAL *Y,
+                           __global const REAL *P, __global REAL *P_next, __global REAL *G,
+                           __global const REAL *V, __global REAL *V_next, __global REAL *A,
+                           __global REAL *D, __global REAL *cost, __global int *state,
+                           const REAL lr, const REAL mu, const int update, __local REAL *sums,
+                           __local int *stop)
 {
-    __local REAL sums[WG];
-    __local int stop;
     const int lid = get_local_id(0), NL = get_local_size(0), L = SHAPE_L;
 
     /* forward, layer by layer */
@@ -60,10 +57,10 @@ __kernel void fused(const int m, const int loss, const REAL target, const REAL s
     group_sum(sums, NL);
     if (lid == 0) {
         record_cost(scale * sums[0], target, cost, state);
-        stop = state[0] || !do_update;
+        *stop = state[0] || !update;
     }
     barrier(FENCE);
-    if (stop) return;
+    if (*stop) return 1;
 
     /* hidden deltas, from the top down */
     for (int l = L - 1; l >= 1; --l) {
@@ -87,5 +84,33 @@ __kernel void fused(const int m, const int loss, const REAL target, const REAL s
             G[off + e] = g;
             sgd_update(off + e, g, lr, mu, P, V, V_next, P_next);
         }
+    }
+    return 0;
+}
+
+/* One work-group, its size a power of two up to WG (1 suits CPUs: no barrier costs anything).
+ * A and D hold every layer's activations and deltas (m × n_l at SHAPE_AT(l)). Runs iters
+ * iterations in a row, iteration i from the parameters P (V) when i is even, P_next (V_next)
+ * when odd, each writing the other pair, and its cost to cost[i]; it stops after the first
+ * whose cost sets the stop flag (or finds it set), keeping that iteration's parameters where
+ * it read them. The last iteration updates only if do_update. The arguments, in order (the host
+ * names them): m, loss, target, scale, shape, X, Y, P, P_next, G, V, V_next, A, D, cost, state,
+ * lr, mu, do_update, iters. */
+__kernel void fused(const int m, const int loss, const REAL target, const REAL scale,
+                    __constant int *shape, __global const REAL *X, __global const REAL *Y,
+                    __global REAL *P, __global REAL *P_next, __global REAL *G, __global REAL *V,
+                    __global REAL *V_next, __global REAL *A, __global REAL *D, __global REAL *cost,
+                    __global int *state, const REAL lr, const REAL mu, const int do_update,
+                    const int iters)
+{
+    __local REAL sums[WG];
+    __local int stop;
+    for (int i = 0; i < iters; ++i) {
+        const int odd = i & 1;
+        if (fused_iteration(m, loss, target, scale, shape, X, Y, odd ? P_next : P, odd ? P : P_next,
+                            G, odd ? V_next : V, odd ? V : V_next, A, D, cost + i, state, lr, mu,
+                            do_update || i < iters - 1, sums, &stop))
+            break;
+        barrier(FENCE); /* the update's parameters before the next forward reads them */
     }
 }
