@@ -25,6 +25,15 @@ typedef struct loop {
     volatile sig_atomic_t *interrupt;
 } loop;
 
+/* MLPCL_LOOKAHEAD_AUTO's choice (mlpcl.h): fused runs, whose iterations take microseconds, run
+ * a launch of 64 at a time; others keep 4 in flight, so that an interrupt of a large network
+ * waits for few of its (long) iterations. */
+static int resolve_lookahead(int lookahead, int fused)
+{
+    if (lookahead != MLPCL_LOOKAHEAD_AUTO) return lookahead;
+    return fused ? MLPCL__MAX_LOOKAHEAD - 1 : 4;
+}
+
 /* Waits for a non-blocking read of costs. */
 static mlpcl_status wait_costs(mlpcl_trainer *tr, cl_event *ev)
 {
@@ -176,8 +185,9 @@ mlpcl_status mlpcl__cl_run(mlpcl_trainer *tr, const mlpcl_train_opts *opts, mlpc
     mlpcl_cl *c = mlpcl__cl(tr);
     /* Bulk launches of lookahead + 1 iterations keep the device at most lookahead ahead (one
      * launch in flight). Not when profiling, whose figures are per launch of one iteration. */
-    long bulk = c->fused && !c->profiling ? opts->lookahead + 1L : 1;
-    loop lp = {opts->max_iter + 1, opts->max_iter, opts->lookahead, bulk, opts->target, 0, 0,
+    int fused = c->fused && !c->profiling, ahead = resolve_lookahead(opts->lookahead, fused);
+    long bulk = fused ? ahead + 1L : 1;
+    loop lp = {opts->max_iter + 1, opts->max_iter, ahead,          bulk, opts->target, 0, 0,
                forward_cost,       (void *)opts,   opts->interrupt};
     TRY(run_loop(tr, &lp, res));
 fail:
@@ -219,8 +229,16 @@ mlpcl_status mlpcl__cl_epoch(mlpcl_trainer *tr, const mlpcl_epoch_opts *opts,
              "clEnqueueWriteBuffer(shuffle index)", tr->ctx->info.name);
     TRY(mlpcl__trainer_prepare(tr, opts->lr, opts->momentum, -INFINITY));
     epoch_acc acc = {opts, opts->first_batch, nb, 0.0, 0};
-    loop lp = {(long)count, (long)count,       opts->lookahead, 1,    -INFINITY,
-               1,           opts->first_batch, epoch_cost,      &acc, opts->interrupt};
+    loop lp = {(long)count,
+               (long)count,
+               resolve_lookahead(opts->lookahead, 0),
+               1,
+               -INFINITY,
+               1,
+               opts->first_batch,
+               epoch_cost,
+               &acc,
+               opts->interrupt};
     TRY(run_loop(tr, &lp, res));
     if (res->stop != MLPCL_STOP_DIVERGED) res->cost = acc.sum / (double)acc.rows;
 fail:

@@ -15,7 +15,7 @@ void mlpcl_train_opts_default(mlpcl_train_opts *o)
     o->lr = 0.01;
     o->target = 0.1;
     o->max_iter = 10000000;
-    o->lookahead = 4;
+    o->lookahead = MLPCL_LOOKAHEAD_AUTO;
 }
 
 void mlpcl_epoch_opts_default(mlpcl_epoch_opts *o)
@@ -23,7 +23,7 @@ void mlpcl_epoch_opts_default(mlpcl_epoch_opts *o)
     memset(o, 0, sizeof *o);
     o->lr = 0.1;
     o->seed = 1;
-    o->lookahead = 4;
+    o->lookahead = MLPCL_LOOKAHEAD_AUTO;
 }
 
 mlpcl_status mlpcl_trainer_create(mlpcl_ctx *ctx, const mlpcl_net *net, const double *X,
@@ -71,11 +71,11 @@ void mlpcl_trainer_free(mlpcl_trainer *tr)
 static mlpcl_status check_step(const mlpcl_trainer *tr, double lr, double momentum, int lookahead)
 {
     if (!tr->m) return mlpcl__fail(MLPCL_ERR_ARG, "this trainer has no training data");
-    if (!(lr > 0) || isinf(lr) || !(momentum >= 0 && momentum < 1) || lookahead < 0 ||
-        lookahead > MLPCL__MAX_LOOKAHEAD)
+    if (!(lr > 0) || isinf(lr) || !(momentum >= 0 && momentum < 1) ||
+        lookahead < MLPCL_LOOKAHEAD_AUTO || lookahead > MLPCL__MAX_LOOKAHEAD)
         return mlpcl__fail(MLPCL_ERR_ARG,
                            "training options out of range (lr %g > 0, momentum %g in [0, 1), "
-                           "lookahead %d in 0 … %d)",
+                           "lookahead %d in 0 … %d, or MLPCL_LOOKAHEAD_AUTO)",
                            lr, momentum, lookahead, MLPCL__MAX_LOOKAHEAD);
     return MLPCL_OK;
 }

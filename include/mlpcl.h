@@ -186,7 +186,8 @@ typedef struct mlpcl_train_opts {
     double momentum; /* 0 for plain gradient descent; else V = momentum·V + G, P −= lr·V */
     double target;   /* stop as soon as the cost of the current weights is below this */
     long max_iter;   /* stop after this many updates even if not converged */
-    int lookahead;   /* iterations the device may run ahead of the cost read; 0 = stalling */
+    int lookahead;   /* iterations the device may run ahead of the cost read; 0 = stalling;
+                        MLPCL_LOOKAHEAD_AUTO: the backend's choice */
     /* Called with every iteration's cost, in order: iter 0 is the cost of the starting
      * weights, iter k the cost after k updates. May be NULL. */
     void (*on_cost)(void *user, long iter, double cost);
@@ -197,8 +198,14 @@ typedef struct mlpcl_train_opts {
     volatile sig_atomic_t *interrupt;
 } mlpcl_train_opts;
 
-/* lr 0.01, momentum 0, target 0.1, max_iter 10,000,000, lookahead 4, no callback: the
- * tutorial's. */
+/* The lookahead that suits the run: 63 when a whole iteration is one launch of a small network's
+ * fused kernel (iterations then run 64 a launch, each a few microseconds), else 4. Any lookahead
+ * gives the same numbers; it decides only the speed and how many queued iterations finish after
+ * an interrupt. */
+#define MLPCL_LOOKAHEAD_AUTO (-1)
+
+/* lr 0.01, momentum 0, target 0.1, max_iter 10,000,000, lookahead MLPCL_LOOKAHEAD_AUTO, no
+ * callback: the tutorial's. */
 void mlpcl_train_opts_default(mlpcl_train_opts *opts);
 
 typedef enum mlpcl_stop {
@@ -237,7 +244,7 @@ typedef struct mlpcl_epoch_opts {
     volatile sig_atomic_t *interrupt; /* as in mlpcl_train_opts; the batches queued finish */
 } mlpcl_epoch_opts;
 
-/* lr 0.1, momentum 0, seed 1, epoch 0, lookahead 4, no callback. */
+/* lr 0.1, momentum 0, seed 1, epoch 0, lookahead MLPCL_LOOKAHEAD_AUTO, no callback. */
 void mlpcl_epoch_opts_default(mlpcl_epoch_opts *opts);
 
 /* One epoch of mini-batch gradient descent (or its batches first_batch … first_batch +

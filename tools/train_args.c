@@ -69,8 +69,10 @@ static const char usage[] =
     "  --batch N            samples per update (0 = all of them, full batch; default 64 in\n"
     "                       epoch mode)\n"
     "  --epochs N           epochs to train (default 10)\n"
-    "  --lookahead N        iterations the device may run ahead of the cost read (default 4;\n"
-    "                       0 = wait for every cost); the result is the same either way\n"
+    "  --lookahead N        iterations the device may run ahead of the cost read, 0 … 64\n"
+    "                       (0 = wait for every cost; default: 63 for small networks, which\n"
+    "                       then run 64 iterations a launch, else 4); the result is the same\n"
+    "                       either way\n"
     "\n"
     "output:\n"
     "  --log FILE           JSON lines: one per epoch (one per printed iteration in tutorial\n"
@@ -142,7 +144,7 @@ int train_parse(int argc, char **argv, train_cli *o)
                      .max_iter = 10000000,
                      .print_every = 100,
                      .seed = 1,
-                     .lookahead = 4,
+                     .lookahead = MLPCL_LOOKAHEAD_AUTO,
                      .epochs = 10,
                      .targets = 0,
                      .lr = 0.01,
