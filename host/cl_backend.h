@@ -33,6 +33,7 @@ typedef struct mlpcl_plan {
     size_t n_launch;
     size_t seg[SEG_COUNT + 1];    /* segment s is launch[seg[s] … seg[s+1]) */
     cl_kernel gather_x, gather_y; /* their source and offset are set for each batch */
+    cl_kernel delta;              /* the output delta (its 1/m: mlpcl__cl_aim_loss) */
     cl_kernel cost;               /* its target (argument cost_arg) is set for each run */
     int cost_arg;
     cl_kernel fused_last; /* fused plans: the iteration without its update, for a run's
@@ -211,6 +212,9 @@ size_t mlpcl__cl_partial_count(const mlpcl_trainer *tr, size_t mb);
 mlpcl_status mlpcl__cl_aim_gather(mlpcl_trainer *tr, mlpcl_plan *p, cl_mem *X, cl_mem *Y,
                                   int use_idx, size_t offset);
 void mlpcl__cl_plans_free(mlpcl_cl *c);
+/* Scales a plan's loss (the output delta's 1/m, the cost's 1/m or 1/(2m)) by rows instead of
+ * its own: a data-parallel worker's share is summed with the others' into the whole batch's. */
+mlpcl_status mlpcl__cl_aim_loss(mlpcl_trainer *tr, mlpcl_plan *p, size_t rows);
 
 /* cl_plan_fused.c: whether full-batch iterations can run as one fused launch; the fused
  * kernel's work-group size; a full-batch iteration as one launch of fused.cl. */

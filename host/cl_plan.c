@@ -69,6 +69,7 @@ static mlpcl_status build_loss(mlpcl_trainer *tr, mlpcl_plan *p, const mlpcl_sta
         [OUTPUT_DELTA_A] = ARG_MEM(c->A[L]),       [OUTPUT_DELTA_Y] = ARG_MEM(s->y),
         [OUTPUT_DELTA_D] = ARG_MEM(c->D[L]),       [OUTPUT_DELTA_PARTIALS] = ARG_MEM(c->partials)};
     TRY(mlpcl__cl_make_kernel(tr, K_OUTPUT_DELTA, &k, N_ARGS(a), a));
+    p->delta = k;
     TRY(mlpcl__cl_add_launch(p, tr, k, K_OUTPUT_DELTA, L, 1, mb * nL, 1));
     double scale = mlpcl__loss_scale(net->loss, mb);
     karg cost[COST_NARGS] = {[COST_N_PARTIALS] = ARG_INT(mlpcl__cl_partial_count(tr, mb)),
@@ -179,6 +180,16 @@ mlpcl_status mlpcl__cl_aim_gather(mlpcl_trainer *tr, mlpcl_plan *p, cl_mem *X, c
         TRY(mlpcl__cl_set_arg(tr, p->gather_y, GATHER_USE_IDX, ARG_INT(use_idx)));
         TRY(mlpcl__cl_set_arg(tr, p->gather_y, GATHER_OFFSET, ARG_INT(offset)));
     }
+fail:
+    return st;
+}
+
+mlpcl_status mlpcl__cl_aim_loss(mlpcl_trainer *tr, mlpcl_plan *p, size_t rows)
+{
+    mlpcl_status st = MLPCL_OK;
+    double scale = tr->net->loss == MLPCL_CE ? 1.0 / (double)rows : 1.0 / (2.0 * (double)rows);
+    TRY(mlpcl__cl_set_arg(tr, p->delta, OUTPUT_DELTA_M, ARG_INT(rows)));
+    TRY(mlpcl__cl_set_arg(tr, p->cost, COST_SCALE, ARG_REAL(scale)));
 fail:
     return st;
 }

@@ -1,5 +1,5 @@
 /* device.c: platforms and devices, their properties, device selection, and the context and
- * command queue of the chosen device. */
+ * command queue of the chosen device (or a group of such contexts, for a list of devices). */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -225,6 +225,44 @@ static long select_device(const device_list *dl, const mlpcl_device_info *info, 
     return -1;
 }
 
+/* A group of the devices a comma-separated list names, one member context each: the group's
+ * info is member 0's, named after all of them. */
+static mlpcl_status create_group(mlpcl_ctx *ctx, const char *list)
+{
+    mlpcl_status st = MLPCL_OK;
+    size_t n = 1;
+    for (const char *s = list; *s; ++s) n += *s == ',';
+    ctx->members = calloc(n, sizeof *ctx->members);
+    if (!ctx->members) return mlpcl__fail(MLPCL_ERR_NOMEM, "out of host memory for a context");
+    const char *s = list;
+    for (size_t i = 0; i < n; ++i) {
+        size_t len = strcspn(s, ",");
+        char sel[256];
+        if (len == 0 || len >= sizeof sel || (len == 4 && !strncasecmp(s, "host", 4)))
+            return mlpcl__fail(MLPCL_ERR_ARG,
+                               "device list \"%s\": each entry must name one OpenCL device "
+                               "(not empty, not host)",
+                               list);
+        memcpy(sel, s, len);
+        sel[len] = '\0';
+        TRY(mlpcl_ctx_create(sel, ctx->flags, &ctx->members[i]));
+        ctx->n_members = i + 1;
+        s += len + (s[len] == ',');
+    }
+    ctx->info = ctx->members[0]->info;
+    size_t at = 0;
+    for (size_t i = 0; i < n; ++i) {
+        const mlpcl_device_info *d = &ctx->members[i]->info;
+        ctx->info.fp64 &= d->fp64;
+        int w = snprintf(ctx->info.name + at, sizeof ctx->info.name - at, "%s%s", i ? " + " : "",
+                         d->name);
+        at += w > 0 ? (size_t)w : 0;
+        if (at >= sizeof ctx->info.name) break;
+    }
+fail:
+    return st;
+}
+
 mlpcl_status mlpcl_ctx_create(const char *selector, unsigned flags, mlpcl_ctx **out)
 {
     mlpcl_status st = MLPCL_OK;
@@ -236,6 +274,11 @@ mlpcl_status mlpcl_ctx_create(const char *selector, unsigned flags, mlpcl_ctx **
     mlpcl_ctx *ctx = calloc(1, sizeof *ctx);
     if (!ctx) return mlpcl__fail(MLPCL_ERR_NOMEM, "out of host memory for a context");
     ctx->flags = flags;
+    if (strchr(selector, ',')) {
+        TRY(create_group(ctx, selector));
+        *out = ctx;
+        return MLPCL_OK;
+    }
     if (!strcasecmp(selector, "host")) {
         ctx->is_host = 1;
         host_info(&ctx->info);
@@ -295,6 +338,8 @@ fail:
 void mlpcl_ctx_free(mlpcl_ctx *ctx)
 {
     if (!ctx) return;
+    for (size_t i = 0; i < ctx->n_members; ++i) mlpcl_ctx_free(ctx->members[i]);
+    free(ctx->members);
     free(ctx->tuning);
     mlpcl__programs_free(ctx);
     if (ctx->queue) clReleaseCommandQueue(ctx->queue);
@@ -305,4 +350,9 @@ void mlpcl_ctx_free(mlpcl_ctx *ctx)
 const mlpcl_device_info *mlpcl_ctx_device(const mlpcl_ctx *ctx)
 {
     return &ctx->info;
+}
+
+size_t mlpcl_ctx_device_count(const mlpcl_ctx *ctx)
+{
+    return ctx->n_members ? ctx->n_members : 1;
 }

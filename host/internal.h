@@ -92,6 +92,12 @@ struct mlpcl_ctx {
     cl_command_queue queue;
     mlpcl_program *programs; /* built programs, a list keyed by build options */
     char *tuning;            /* mlpcl_ctx_set_tuning's, or NULL */
+    /* A group (a selector listing devices, "0:0,0:1"): its members, one context a device, in
+     * the listed order; the group itself has no OpenCL objects, and its info is member 0's
+     * but for the name, which lists every member's. Trainers on a group train data-parallel
+     * (dp_backend.c). 0 and NULL for a context of one device. */
+    size_t n_members;
+    struct mlpcl_ctx **members;
 };
 
 /* Reads one device's properties into info. */

@@ -43,7 +43,7 @@ mlpcl_status mlpcl_trainer_create(mlpcl_ctx *ctx, const mlpcl_net *net, const do
     mlpcl_trainer *tr = calloc(1, sizeof *tr);
     if (!tr) return mlpcl__fail(MLPCL_ERR_NOMEM, "out of host memory for a trainer");
     tr->ctx = ctx;
-    tr->ops = ctx->is_host ? &mlpcl__host_ops : &mlpcl__cl_ops;
+    tr->ops = ctx->is_host ? &mlpcl__host_ops : ctx->n_members ? &mlpcl__dp_ops : &mlpcl__cl_ops;
     tr->m = m;
     tr->batch = !m ? (batch ? batch : PREDICT_ROWS) : batch && batch < m ? batch : m;
     tr->precision = precision;

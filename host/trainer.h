@@ -16,11 +16,13 @@ struct mlpcl_trainer {
     size_t m;       /* training samples (0: a predicting trainer) */
     size_t batch;   /* rows per update or prediction chunk; = m for full batch */
     mlpcl_precision precision;
-    size_t real;                  /* sizeof the backend's real type */
-    long iter;                    /* updates applied (the OpenCL backend: P[iter & 1] is current) */
-    double lr, momentum, target;  /* what the launch plans were last given */
-    size_t n_sets;                /* predicting sets added: ids 0 … n_sets − 1 */
-    size_t *set_rows;             /* their rows, by id */
+    size_t real;                 /* sizeof the backend's real type */
+    long iter;                   /* updates applied (the OpenCL backend: P[iter & 1] is current) */
+    double lr, momentum, target; /* what the launch plans were last given */
+    size_t n_sets;               /* predicting sets added: ids 0 … n_sets − 1 */
+    size_t *set_rows;            /* their rows, by id */
+    int worker; /* a data-parallel worker (dp_backend.c): an OpenCL backend whose iteration the
+                   group drives stage by stage (never fused) */
     const mlpcl_backend_ops *ops; /* the backend */
     void *backend;                /* its own state, made by ops->create, freed by ops->free */
 };
@@ -30,14 +32,12 @@ struct mlpcl_trainer {
  * backend checks only what depends on it (device memory, say). The three optional entries may
  * be NULL: the front then refuses (profile_start) or answers "nothing" (profile, 0 seconds).
  *
- * A multi-device or multi-rank backend plugs in here, without the front changing: its create
- * makes one OpenCL backend state per device (or joins the MPI ranks), each for a contiguous
- * share of every batch; its run and epoch drive them stage by stage, summing the shares'
- * gradients and cost partial sums with one all-reduce over the flat gradient buffer (the
- * parameters and gradients are flat, so one call moves them all) before every worker applies
- * the same update, so that all stop at the same iteration; params and velocity read worker 0,
- * set_velocity writes every worker, predict splits the rows. The ctx would then name a group
- * of devices rather than one. */
+ * The data-parallel backend (dp_backend.c, for a ctx that is a group of devices) plugs in here
+ * without the front changing: its create makes one OpenCL worker trainer per device, each for
+ * a contiguous share of every batch; its run and epoch drive them stage by stage, summing the
+ * shares' gradients and cost partial sums with one all-reduce over a flat buffer (comm.h)
+ * before every worker applies the same update, so that all stop at the same iteration; params
+ * and velocity read worker 0, set_velocity writes every worker. */
 struct mlpcl_backend_ops {
     const char *name;
     /* Makes tr->backend from the training set (m rows, or none); tr's common part is set. */
@@ -60,5 +60,6 @@ struct mlpcl_backend_ops {
 
 extern const mlpcl_backend_ops mlpcl__cl_ops;   /* cl_backend.c */
 extern const mlpcl_backend_ops mlpcl__host_ops; /* host_backend.c */
+extern const mlpcl_backend_ops mlpcl__dp_ops;   /* dp_backend.c */
 
 #endif

@@ -92,7 +92,10 @@ enum { MLPCL_CTX_PROFILE = 1 }; /* flags: record OpenCL profiling events for eve
 /* Opens the device chosen by selector: an index ("0:1" platform:device, or "2" counting all
  * devices), a type ("gpu", "cpu", "accelerator"), a case-insensitive name substring, or "host"
  * (the plain C double-precision trainer). NULL or "" means $MLPCL_DEVICE, else the first GPU,
- * else the first CPU. */
+ * else the first CPU. A comma-separated list of OpenCL selectors ("0:0,0:1") opens a group of
+ * devices: trainers created on it train data-parallel, each device holding the whole network
+ * and a contiguous share of every batch, their gradients summed in a fixed order before every
+ * update (mlpcl_ctx_device then describes the first device, named after all of them). */
 mlpcl_status mlpcl_ctx_create(const char *selector, unsigned flags, mlpcl_ctx **out);
 void mlpcl_ctx_free(mlpcl_ctx *ctx);
 /* Sets the kernels' tunables for trainers created on ctx afterwards ("tm=8,tnv=2,…", as
@@ -127,6 +130,8 @@ const mlpcl_tunable *mlpcl_tunable_at(size_t i);
 
 /* What the context runs on; owned by ctx. */
 const mlpcl_device_info *mlpcl_ctx_device(const mlpcl_ctx *ctx);
+/* How many devices the context trains on: the length of a selector's list, else 1. */
+size_t mlpcl_ctx_device_count(const mlpcl_ctx *ctx);
 
 /* ---- Networks: shapes and parameters on the host ------------------------------------------ */
 

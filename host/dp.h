@@ -1,0 +1,22 @@
+/* dp.h: what the data-parallel backend (dp_backend.c) asks of one OpenCL worker trainer
+ * (dp_worker.c). Not installed. */
+#ifndef MLPCL_DP_H
+#define MLPCL_DP_H
+
+#include "trainer.h"
+
+/* Readies a worker for a run or epoch: its step and momentum, no stop of its own, and the
+ * epoch's shuffle (perm, tr->m ints; NULL: none). */
+mlpcl_status mlpcl__dp_worker_prepare(mlpcl_trainer *tr, double lr, double momentum,
+                                      const int *perm);
+/* Enqueues the worker's forward and backward pass over rows rows, its loss scaled as a share of
+ * total (the whole batch's rows): gathered, rows [offset, offset + rows) of the shuffle; else
+ * its own training set. Then reads, without waiting, its gradients and its cost (n_params + 1
+ * reals) into buf; *ev completes when they are there. */
+mlpcl_status mlpcl__dp_worker_gradient(mlpcl_trainer *tr, int gathered, size_t offset, size_t rows,
+                                       size_t total, void *buf, cl_event *ev);
+/* Enqueues the update of the worker's current parameters with the summed gradients sum
+ * (n_params reals, kept until the queue has read them) and counts it in tr->iter. */
+mlpcl_status mlpcl__dp_worker_update(mlpcl_trainer *tr, const void *sum);
+
+#endif

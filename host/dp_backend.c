@@ -1,0 +1,371 @@
+/* dp_backend.c: data-parallel training over a group of OpenCL devices (a ctx made from a list of
+ * selectors): one worker trainer per device, each with the whole network and a contiguous share
+ * of every batch. Every update, each worker computes its share's gradient and cost, one
+ * all-reduce (comm.h) sums them in the workers' order, and every worker applies the same
+ * update. The loop waits for each cost before deciding to update (lookahead 0), so the stop is
+ * exact and every worker stops at the same iteration. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cl_backend.h" /* mlpcl__target_for */
+#include "comm.h"
+#include "dp.h"
+
+typedef struct dp {
+    size_t n;          /* workers */
+    mlpcl_trainer **w; /* their trainers, one a member device */
+    int gathered;      /* mini-batches (workers hold the whole set), else full-batch shares */
+    mlpcl_comm *comm;
+    void **buf;   /* per worker: its gradients and cost (n_params + 1 reals), then their sum */
+    cl_event *ev; /* per worker: the read of buf */
+} dp;
+
+static dp *dp_of(const mlpcl_trainer *tr)
+{
+    return tr->backend;
+}
+
+/* Worker w's share of total rows: contiguous, the first total % n workers one row more. */
+static void share(size_t total, size_t n, size_t w, size_t *offset, size_t *rows)
+{
+    size_t q = total / n, r = total % n;
+    *offset = w * q + (w < r ? w : r);
+    *rows = q + (w < r);
+}
+
+static void dp_free(mlpcl_trainer *tr)
+{
+    dp *d = dp_of(tr);
+    if (!d) return;
+    for (size_t i = 0; i < d->n; ++i) {
+        if (d->ev && d->ev[i]) clReleaseEvent(d->ev[i]);
+        if (d->buf) free(d->buf[i]);
+        if (d->w) mlpcl_trainer_free(d->w[i]);
+    }
+    if (d->comm) d->comm->free(d->comm);
+    free(d->w);
+    free(d->buf);
+    free(d->ev);
+    free(d);
+    tr->backend = NULL;
+}
+
+/* A worker trainer on member ctx for m rows (X, Y) in batches of batch. */
+static mlpcl_status make_worker(mlpcl_trainer *tr, mlpcl_ctx *ctx, const double *X, const double *Y,
+                                size_t m, size_t batch, mlpcl_trainer **out)
+{
+    mlpcl_status st = MLPCL_OK;
+    mlpcl_trainer *w = calloc(1, sizeof *w);
+    *out = w;
+    if (!w) return mlpcl__fail(MLPCL_ERR_NOMEM, "out of host memory for a trainer");
+    w->ctx = ctx;
+    w->ops = &mlpcl__cl_ops;
+    w->worker = 1;
+    w->m = m;
+    w->batch = batch;
+    w->precision = tr->precision;
+    w->real = tr->real;
+    w->lr = tr->lr;
+    w->target = -INFINITY;
+    if (tr->ctx->tuning && ctx->tuning != tr->ctx->tuning)
+        TRY(mlpcl_ctx_set_tuning(ctx, tr->ctx->tuning));
+    TRY(mlpcl_net_clone(tr->net, &w->net));
+    TRY(w->ops->create(w, X, Y));
+fail:
+    return st;
+}
+
+static mlpcl_status dp_create(mlpcl_trainer *tr, const double *X, const double *Y)
+{
+    mlpcl_status st = MLPCL_OK;
+    mlpcl_ctx *g = tr->ctx;
+    dp *d = calloc(1, sizeof *d);
+    if (!d) return mlpcl__fail(MLPCL_ERR_NOMEM, "out of host memory for a trainer");
+    tr->backend = d;
+    d->n = g->n_members;
+    size_t m = tr->m, B = tr->batch, n0 = tr->net->width[0], nL = tr->net->width[tr->net->L];
+    d->gathered = m && B < m;
+    if (m && !d->gathered && m < d->n)
+        return mlpcl__fail(MLPCL_ERR_ARG,
+                           "%zu samples cannot be shared by %zu devices: give each at least one", m,
+                           d->n);
+    d->w = calloc(d->n, sizeof *d->w);
+    d->buf = calloc(d->n, sizeof *d->buf);
+    d->ev = calloc(d->n, sizeof *d->ev);
+    if (!d->w || !d->buf || !d->ev)
+        return mlpcl__fail(MLPCL_ERR_NOMEM, "out of host memory for a trainer");
+    TRY(mlpcl__comm_local(&d->comm));
+    size_t count = mlpcl_net_n_params(tr->net) + 1;
+    for (size_t i = 0; i < d->n; ++i) {
+        size_t off = 0, rows = m;
+        if (d->gathered) /* every worker gathers its share of each batch from the whole set */
+            TRY(make_worker(tr, g->members[i], X, Y, m, (B + d->n - 1) / d->n, &d->w[i]));
+        else if (m) {
+            share(m, d->n, i, &off, &rows);
+            TRY(make_worker(tr, g->members[i], X + off * n0, Y + off * nL, rows, rows, &d->w[i]));
+        } else
+            TRY(make_worker(tr, g->members[i], NULL, NULL, 0, B, &d->w[i]));
+        d->buf[i] = calloc(count, tr->real);
+        if (!d->buf[i]) return mlpcl__fail(MLPCL_ERR_NOMEM, "out of host memory for gradients");
+    }
+fail:
+    return st;
+}
+
+/* One call of the loop: heads 0 … heads−1 (cost and gradient) and the updates of tails
+ * 0 … tails−1, as cl_loop.c's loop with lookahead 0. */
+typedef struct dp_loop {
+    long heads, tails;
+    double target; /* stop when a cost is below it (−∞: never) */
+    int epoch;
+    size_t first; /* step j is batch first + j of the epoch */
+    void (*on_cost)(void *user, long iter, double cost, size_t rows);
+    void *user;
+    volatile sig_atomic_t *interrupt;
+} dp_loop;
+
+static size_t rows_of(const mlpcl_trainer *tr, const dp_loop *lp, long j)
+{
+    if (!lp->epoch) return tr->m;
+    size_t start = (lp->first + (size_t)j) * tr->batch;
+    return tr->m - start < tr->batch ? tr->m - start : tr->batch;
+}
+
+/* Step j's summed gradients and cost, in every worker's buf; the cost as a double. */
+static mlpcl_status head(mlpcl_trainer *tr, const dp_loop *lp, long j, double *cost)
+{
+    mlpcl_status st = MLPCL_OK;
+    dp *d = dp_of(tr);
+    size_t n = mlpcl_net_n_params(tr->net), total = rows_of(tr, lp, j);
+    size_t start = lp->epoch ? (lp->first + (size_t)j) * tr->batch : 0;
+    for (size_t i = 0; i < d->n; ++i) {
+        size_t off = 0, rows = d->w[i]->m;
+        if (d->gathered) share(total, d->n, i, &off, &rows);
+        if (rows)
+            TRY(mlpcl__dp_worker_gradient(d->w[i], d->gathered, start + off, rows, total, d->buf[i],
+                                          &d->ev[i]));
+        else /* a batch smaller than the group: this worker adds nothing */
+            memset(d->buf[i], 0, (n + 1) * tr->real);
+    }
+    for (size_t i = 0; i < d->n; ++i) {
+        if (!d->ev[i]) continue;
+        cl_int err = clWaitForEvents(1, &d->ev[i]);
+        clReleaseEvent(d->ev[i]);
+        d->ev[i] = NULL;
+        CL_CHECK(err, "clWaitForEvents(gradients)", d->w[i]->ctx->info.name);
+    }
+    TRY(d->comm->allreduce(d->comm, d->buf, d->n, n + 1, tr->real));
+    if (tr->real == sizeof(double)) {
+        memcpy(cost, (char *)d->buf[0] + n * tr->real, sizeof *cost);
+    } else {
+        float f;
+        memcpy(&f, (char *)d->buf[0] + n * tr->real, sizeof f);
+        *cost = f;
+    }
+fail:
+    return st;
+}
+
+static mlpcl_status update(mlpcl_trainer *tr)
+{
+    mlpcl_status st = MLPCL_OK;
+    dp *d = dp_of(tr);
+    for (size_t i = 0; i < d->n; ++i) TRY(mlpcl__dp_worker_update(d->w[i], d->buf[i]));
+fail:
+    return st;
+}
+
+static mlpcl_status run_loop(mlpcl_trainer *tr, dp_loop *lp, mlpcl_train_result *res)
+{
+    mlpcl_status st = MLPCL_OK;
+    dp *d = dp_of(tr);
+    long kept = 0;
+    int interrupted = 0;
+    double last = NAN, t0 = mlpcl__now();
+    long *base = malloc(d->n * sizeof *base);
+    if (!base) return mlpcl__fail(MLPCL_ERR_NOMEM, "out of host memory");
+    for (size_t i = 0; i < d->n; ++i) base[i] = d->w[i]->iter;
+    for (long k = 0;; ++k) {
+        double cost;
+        TRY(head(tr, lp, k, &cost));
+        if (k == 0) res->start_cost = cost;
+        if (lp->on_cost) lp->on_cost(lp->user, k, cost, rows_of(tr, lp, k));
+        res->iterations = kept = k;
+        res->cost = cost;
+        if (lp->interrupt && *lp->interrupt && !interrupted) {
+            /* As the single device's loop with lookahead 0: this step's update still applies,
+             * and a run ends with the cost of the weights it keeps. */
+            interrupted = 1;
+            if (lp->tails > k + 1) lp->tails = k + 1;
+            if (lp->heads > lp->tails + !lp->epoch) lp->heads = lp->tails + !lp->epoch;
+            if (lp->heads < k + 1) lp->heads = k + 1;
+        }
+        if (isnan(cost) || isinf(cost)) {
+            res->stop = MLPCL_STOP_DIVERGED;
+            res->cost = last;
+            kept = k > 0 ? k - 1 : 0;
+            break;
+        }
+        if (cost < lp->target) {
+            res->stop = MLPCL_STOP_CONVERGED;
+            break;
+        }
+        if (k < lp->tails) TRY(update(tr));
+        if (k >= lp->heads - 1) {
+            res->stop = interrupted ? MLPCL_STOP_INTERRUPTED : MLPCL_STOP_MAX_ITER;
+            res->iterations = kept = lp->tails;
+            break;
+        }
+        last = cost;
+    }
+    for (size_t i = 0; i < d->n; ++i)
+        CL_CHECK(clFinish(d->w[i]->ctx->queue), "clFinish", d->w[i]->ctx->info.name);
+    res->seconds = mlpcl__now() - t0;
+    tr->iter += kept;
+    for (size_t i = 0; i < d->n; ++i) d->w[i]->iter = base[i] + kept;
+fail:
+    if (st != MLPCL_OK)
+        for (size_t i = 0; i < d->n; ++i) clFinish(d->w[i]->ctx->queue);
+    free(base);
+    return st;
+}
+
+static mlpcl_status prepare(mlpcl_trainer *tr, double lr, double momentum, const int *perm)
+{
+    mlpcl_status st = MLPCL_OK;
+    dp *d = dp_of(tr);
+    tr->lr = lr;
+    tr->momentum = momentum;
+    for (size_t i = 0; i < d->n; ++i)
+        TRY(mlpcl__dp_worker_prepare(d->w[i], lr, momentum, d->gathered ? perm : NULL));
+fail:
+    return st;
+}
+
+static void forward_cost(void *user, long iter, double cost, size_t rows)
+{
+    const mlpcl_train_opts *o = user;
+    (void)rows;
+    if (o->on_cost) o->on_cost(o->user, iter, cost);
+}
+
+static mlpcl_status dp_run(mlpcl_trainer *tr, const mlpcl_train_opts *o, mlpcl_train_result *res)
+{
+    mlpcl_status st = MLPCL_OK;
+    TRY(prepare(tr, o->lr, o->momentum, NULL));
+    tr->target = mlpcl__target_for(tr->precision, o->target);
+    dp_loop lp = {o->max_iter + 1, o->max_iter, tr->target,  0, 0,
+                  forward_cost,    (void *)o,   o->interrupt};
+    TRY(run_loop(tr, &lp, res));
+fail:
+    return st;
+}
+
+typedef struct epoch_acc {
+    const mlpcl_epoch_opts *o;
+    size_t first, total;
+    double sum; /* Σ rows · cost over the batches read */
+    size_t rows;
+} epoch_acc;
+
+static void epoch_cost(void *user, long iter, double cost, size_t rows)
+{
+    epoch_acc *a = user;
+    a->sum += (double)rows * cost;
+    a->rows += rows;
+    if (a->o->on_batch) a->o->on_batch(a->o->user, a->first + (size_t)iter + 1, a->total, cost);
+}
+
+static mlpcl_status dp_epoch(mlpcl_trainer *tr, const mlpcl_epoch_opts *o, mlpcl_train_result *res)
+{
+    mlpcl_status st = MLPCL_OK;
+    size_t nb = (tr->m + tr->batch - 1) / tr->batch;
+    size_t count = nb - o->first_batch;
+    if (o->max_batches && o->max_batches < count) count = o->max_batches;
+    int *perm = malloc(tr->m * sizeof *perm);
+    if (!perm) return mlpcl__fail(MLPCL_ERR_NOMEM, "out of host memory for the shuffle");
+    /* Every worker gathers through the same shuffle; full-batch shares need none (the batch is
+     * the whole set, whose cost and gradient are sums that only round differently). */
+    mlpcl__shuffle(tr->m, o->seed, o->epoch, perm);
+    TRY(prepare(tr, o->lr, o->momentum, perm));
+    epoch_acc acc = {o, o->first_batch, nb, 0.0, 0};
+    dp_loop lp = {(long)count,    (long)count, -INFINITY, 1,
+                  o->first_batch, epoch_cost,  &acc,      o->interrupt};
+    TRY(run_loop(tr, &lp, res));
+    if (res->stop != MLPCL_STOP_DIVERGED) res->cost = acc.sum / (double)acc.rows;
+fail:
+    free(perm);
+    return st;
+}
+
+static mlpcl_status dp_params(mlpcl_trainer *tr, double *P)
+{
+    return mlpcl__cl_ops.params(dp_of(tr)->w[0], P);
+}
+
+static mlpcl_status dp_velocity(mlpcl_trainer *tr, double *V)
+{
+    return mlpcl__cl_ops.velocity(dp_of(tr)->w[0], V);
+}
+
+static mlpcl_status dp_set_velocity(mlpcl_trainer *tr, const double *V)
+{
+    mlpcl_status st = MLPCL_OK;
+    dp *d = dp_of(tr);
+    for (size_t i = 0; i < d->n && st == MLPCL_OK; ++i) st = mlpcl__cl_ops.set_velocity(d->w[i], V);
+    return st;
+}
+
+/* Predicting sets live on worker 0, which predicts them in chunks of its batch. */
+static mlpcl_status dp_add_set(mlpcl_trainer *tr, int id, const double *X, size_t n)
+{
+    mlpcl_trainer *w = dp_of(tr)->w[0];
+    mlpcl_status st = mlpcl__cl_ops.add_set(w, id, X, n);
+    if (st == MLPCL_OK) w->n_sets = (size_t)id + 1;
+    return st;
+}
+
+static mlpcl_status dp_predict(mlpcl_trainer *tr, int id, size_t start, size_t rows, double *out)
+{
+    mlpcl_status st = MLPCL_OK;
+    mlpcl_trainer *w = dp_of(tr)->w[0];
+    size_t nL = tr->net->width[tr->net->L];
+    for (size_t s = 0; s < rows && st == MLPCL_OK; s += w->batch) {
+        size_t r = rows - s < w->batch ? rows - s : w->batch;
+        st = mlpcl__cl_ops.predict(w, id, start + s, r, out + s * nL);
+    }
+    return st;
+}
+
+static void dp_describe(const mlpcl_trainer *tr, char *buf, size_t size)
+{
+    const dp *d = dp_of(tr);
+    char one[200];
+    mlpcl__cl_ops.describe(d->w[0], one, sizeof one);
+    snprintf(buf, size, "data-parallel over %zu devices, each %s", d->n, one);
+}
+
+static double dp_build_seconds(const mlpcl_trainer *tr)
+{
+    const dp *d = dp_of(tr);
+    double s = 0;
+    for (size_t i = 0; i < d->n; ++i) s += mlpcl__cl_ops.build_seconds(d->w[i]);
+    return s;
+}
+
+const mlpcl_backend_ops mlpcl__dp_ops = {
+    .name = "data-parallel",
+    .create = dp_create,
+    .free = dp_free,
+    .run = dp_run,
+    .epoch = dp_epoch,
+    .params = dp_params,
+    .velocity = dp_velocity,
+    .set_velocity = dp_set_velocity,
+    .add_set = dp_add_set,
+    .predict = dp_predict,
+    .describe = dp_describe,
+    .build_seconds = dp_build_seconds,
+};

@@ -1,0 +1,299 @@
+/* test_multidevice.c: data-parallel training over a group of devices (two POCL devices, made
+ * with POCL_DEVICES="pthread pthread", or the test device twice) against one device: the
+ * tutorial's iteration count and cost (double 1e-12, float as test_iteration.c: count within 1,
+ * cost within 1e-5), reruns bit for bit, mini-batch epochs (batches that split unevenly, and
+ * smaller than the group), divergence, three workers, prediction, and bad device lists. */
+#define _POSIX_C_SOURCE 200809L /* setenv */
+#include "check.h"
+
+typedef struct problem {
+    mlpcl_net *net;
+    double *X, *Y;
+    size_t m;
+} problem;
+
+static problem tutorial_problem(size_t m)
+{
+    const size_t tut[] = {2, 3, 2};
+    problem tp = {0};
+    tp.m = m;
+    OK(mlpcl_net_create(2, tut, &tp.net));
+    OK(mlpcl_net_init(tp.net, MLPCL_INIT_ONES, 0));
+    tp.X = malloc(2 * m * sizeof(double));
+    tp.Y = malloc(2 * m * sizeof(double));
+    mlpcl_tutorial_data(m, 1, tp.X, tp.Y);
+    return tp;
+}
+
+/* 5-17-9-3 relu, out outputs and cross-entropy, one-hot targets, m random samples. */
+static problem deep_problem(size_t m, uint64_t seed, mlpcl_act out)
+{
+    const size_t w[] = {5, 17, 9, 3};
+    problem p = {0};
+    p.m = m;
+    OK(mlpcl_net_create(3, w, &p.net));
+    for (size_t l = 1; l <= 3; ++l) OK(mlpcl_net_set_act(p.net, l, l == 3 ? out : MLPCL_RELU));
+    OK(mlpcl_net_set_loss(p.net, MLPCL_CE));
+    OK(mlpcl_net_init(p.net, MLPCL_INIT_UNIFORM, seed));
+    p.X = malloc(m * 5 * sizeof *p.X);
+    p.Y = calloc(m * 3, sizeof *p.Y);
+    mlpcl_rng rng = {seed};
+    fill_uniform(&rng, p.X, m * 5, 0, 1);
+    for (size_t i = 0; i < m; ++i) p.Y[i * 3 + i % 3] = 1;
+    return p;
+}
+
+static void free_problem(problem *p)
+{
+    mlpcl_net_free(p->net);
+    free(p->X);
+    free(p->Y);
+}
+
+/* A run's result, its costs' sum of bits (for reruns) and final parameters. */
+typedef struct trace {
+    mlpcl_train_result res;
+    double *costs;
+    long n;
+    double *params;
+} trace;
+
+static void record(void *user, long iter, double cost)
+{
+    trace *t = user;
+    t->costs = realloc(t->costs, (size_t)(iter + 1) * sizeof *t->costs);
+    t->costs[iter] = cost;
+    t->n = iter + 1;
+}
+
+static trace run(mlpcl_ctx *ctx, const problem *p, mlpcl_precision prec, double lr, double momentum,
+                 double target, long max_iter)
+{
+    trace t = {0};
+    mlpcl_trainer *tr;
+    mlpcl_train_opts o;
+    mlpcl_train_opts_default(&o);
+    o.lr = lr;
+    o.momentum = momentum;
+    o.target = target;
+    o.max_iter = max_iter;
+    o.on_cost = record;
+    o.user = &t;
+    OK(mlpcl_trainer_create(ctx, p->net, p->X, p->Y, p->m, prec, 0, &tr));
+    OK(mlpcl_trainer_run(tr, &o, &t.res));
+    size_t n = mlpcl_net_n_params(p->net);
+    mlpcl_net *out;
+    OK(mlpcl_net_clone(p->net, &out));
+    OK(mlpcl_trainer_params(tr, out));
+    t.params = malloc(n * sizeof *t.params);
+    memcpy(t.params, out->params, n * sizeof *t.params);
+    mlpcl_net_free(out);
+    mlpcl_trainer_free(tr);
+    return t;
+}
+
+static void free_trace(trace *t)
+{
+    free(t->costs);
+    free(t->params);
+}
+
+/* The tutorial on the group as on one device: double, the same count and the cost within
+ * 1e-12; float, the count within 1 and the cost within 1e-5. Reruns on the group: bit for
+ * bit. */
+static void tutorial_as_one_device(mlpcl_ctx *one, mlpcl_ctx *group)
+{
+    problem tp = tutorial_problem(10);
+    for (int d = 0; d <= one->info.fp64; ++d) {
+        mlpcl_precision prec = d ? MLPCL_DOUBLE : MLPCL_FLOAT;
+        trace a = run(one, &tp, prec, 0.01, 0, 0.1, 100000);
+        trace b = run(group, &tp, prec, 0.01, 0, 0.1, 100000);
+        trace c = run(group, &tp, prec, 0.01, 0, 0.1, 100000);
+        CHECK(a.res.stop == MLPCL_STOP_CONVERGED && b.res.stop == MLPCL_STOP_CONVERGED,
+              "stops %d and %d", a.res.stop, b.res.stop);
+        if (d) {
+            CHECK(a.res.iterations == b.res.iterations,
+                  "double: %ld iterations on the group, %ld "
+                  "on one device",
+                  b.res.iterations, a.res.iterations);
+            CHECK(fabs(a.res.cost - b.res.cost) < 1e-12, "double: end cost %.17g vs %.17g",
+                  b.res.cost, a.res.cost);
+            compare("double tutorial: parameters", b.params, a.params, 12, 1e-10, 1e-300);
+        } else {
+            CHECK(labs(a.res.iterations - b.res.iterations) <= 1, "float: %ld iterations vs %ld",
+                  b.res.iterations, a.res.iterations);
+            CHECK(fabs(a.res.cost - b.res.cost) < 1e-5, "float: end cost %.9g vs %.9g", b.res.cost,
+                  a.res.cost);
+        }
+        CHECK(b.res.iterations == c.res.iterations && b.n == c.n &&
+                  !memcmp(b.costs, c.costs, (size_t)b.n * sizeof(double)) &&
+                  !memcmp(b.params, c.params, 12 * sizeof(double)),
+              "%s: two runs on the group differ", d ? "double" : "float");
+        printf("tutorial (%s): one device %ld iterations, end %.17g; group %ld, end %.17g "
+               "(difference %.3g)\n",
+               d ? "double" : "float", a.res.iterations, a.res.cost, b.res.iterations, b.res.cost,
+               fabs(a.res.cost - b.res.cost));
+        free_trace(&a);
+        free_trace(&b);
+        free_trace(&c);
+    }
+    free_problem(&tp);
+}
+
+/* Full batch with momentum on an uneven split (11 rows), and the exact stop at max_iter and on
+ * divergence (a step so large the cross-entropy becomes infinite): the same iterations and
+ * weights. */
+static void stops_as_one_device(mlpcl_ctx *one, mlpcl_ctx *group)
+{
+    problem p = deep_problem(11, 5, MLPCL_RELU), dv = deep_problem(10, 3, MLPCL_SIGMOID);
+    size_t np = mlpcl_net_n_params(p.net);
+    for (int d = 0; d <= one->info.fp64; ++d) {
+        mlpcl_precision prec = d ? MLPCL_DOUBLE : MLPCL_FLOAT;
+        double rtol = d ? 1e-12 : 2e-4;
+        trace a = run(one, &p, prec, 0.1, 0.9, -INFINITY, 40);
+        trace b = run(group, &p, prec, 0.1, 0.9, -INFINITY, 40);
+        CHECK(a.res.stop == MLPCL_STOP_MAX_ITER && b.res.stop == MLPCL_STOP_MAX_ITER &&
+                  a.res.iterations == 40 && b.res.iterations == 40,
+              "max_iter: stops %d, %d after %ld, %ld", a.res.stop, b.res.stop, a.res.iterations,
+              b.res.iterations);
+        compare("40 iterations with momentum: cost", &b.res.cost, &a.res.cost, 1, rtol, 1e-300);
+        compare("40 iterations with momentum: parameters", b.params, a.params, np, rtol, 1e-300);
+        free_trace(&a);
+        free_trace(&b);
+        a = run(one, &dv, prec, 30, 0, -INFINITY, 1000);
+        b = run(group, &dv, prec, 30, 0, -INFINITY, 1000);
+        CHECK(a.res.stop == MLPCL_STOP_DIVERGED && b.res.stop == MLPCL_STOP_DIVERGED &&
+                  a.res.iterations == b.res.iterations,
+              "divergence: stops %d, %d after %ld, %ld", a.res.stop, b.res.stop, a.res.iterations,
+              b.res.iterations);
+        compare("diverged: kept weights", b.params, a.params, np, d ? 1e-9 : 2e-4, 1e-300);
+        free_trace(&a);
+        free_trace(&b);
+    }
+    free_problem(&p);
+    free_problem(&dv);
+}
+
+/* Two epochs of mini-batches with momentum: batch 8 of 37 rows (the last batch 5, split 3 and
+ * 2), then batch 1 (smaller than the group: one worker idles); and predictions after. */
+static void epochs_as_one_device(mlpcl_ctx *one, mlpcl_ctx *group)
+{
+    problem p = deep_problem(37, 9, MLPCL_RELU);
+    size_t np = mlpcl_net_n_params(p.net);
+    for (int d = 0; d <= one->info.fp64; ++d) {
+        mlpcl_precision prec = d ? MLPCL_DOUBLE : MLPCL_FLOAT;
+        double rtol = d ? 1e-12 : 2e-4;
+        static const size_t batches[] = {8, 1};
+        for (size_t bi = 0; bi < 2; ++bi) {
+            mlpcl_trainer *ta, *tb;
+            OK(mlpcl_trainer_create(one, p.net, p.X, p.Y, p.m, prec, batches[bi], &ta));
+            OK(mlpcl_trainer_create(group, p.net, p.X, p.Y, p.m, prec, batches[bi], &tb));
+            mlpcl_epoch_opts eo;
+            mlpcl_epoch_opts_default(&eo);
+            eo.lr = 0.2;
+            eo.momentum = 0.9;
+            eo.seed = 42;
+            for (long e = 0; e < 2; ++e) {
+                mlpcl_train_result ra, rb;
+                eo.epoch = e;
+                OK(mlpcl_trainer_epoch(ta, &eo, &ra));
+                OK(mlpcl_trainer_epoch(tb, &eo, &rb));
+                CHECK(ra.iterations == rb.iterations && ra.stop == rb.stop,
+                      "batch %zu, epoch %ld: %ld and %ld updates", batches[bi], e, ra.iterations,
+                      rb.iterations);
+                compare("epoch loss", &rb.cost, &ra.cost, 1, rtol, 1e-300);
+            }
+            mlpcl_net *na, *nb;
+            OK(mlpcl_net_clone(p.net, &na));
+            OK(mlpcl_net_clone(p.net, &nb));
+            OK(mlpcl_trainer_params(ta, na));
+            OK(mlpcl_trainer_params(tb, nb));
+            compare("2 epochs with momentum: parameters", nb->params, na->params, np, rtol, 1e-300);
+            double *xa = malloc(np * sizeof *xa), *xb = malloc(np * sizeof *xb);
+            OK(mlpcl_trainer_velocity(ta, xa));
+            OK(mlpcl_trainer_velocity(tb, xb));
+            compare("momentum velocity", xb, xa, np, rtol, 1e-300);
+            int ia, ib;
+            OK(mlpcl_trainer_add_set(ta, p.X, p.m, &ia));
+            OK(mlpcl_trainer_add_set(tb, p.X, p.m, &ib));
+            double *pa = malloc(p.m * 3 * sizeof *pa), *pb = malloc(p.m * 3 * sizeof *pb);
+            OK(mlpcl_trainer_predict(ta, ia, pa));
+            OK(mlpcl_trainer_predict(tb, ib, pb));
+            compare("predictions", pb, pa, p.m * 3, rtol, 1e-300);
+            free(pa), free(pb), free(xa), free(xb);
+            mlpcl_net_free(na);
+            mlpcl_net_free(nb);
+            mlpcl_trainer_free(ta);
+            mlpcl_trainer_free(tb);
+        }
+    }
+    free_problem(&p);
+}
+
+/* Three workers (a device twice) on the tutorial: shares of 4, 3 and 3 rows. */
+static void three_workers(mlpcl_ctx *one, const char *sel3)
+{
+    mlpcl_ctx *g3;
+    OK(mlpcl_ctx_create(sel3, 0, &g3));
+    CHECK(mlpcl_ctx_device_count(g3) == 3, "%zu devices in \"%s\"", mlpcl_ctx_device_count(g3),
+          sel3);
+    problem tp = tutorial_problem(10);
+    mlpcl_precision prec = one->info.fp64 ? MLPCL_DOUBLE : MLPCL_FLOAT;
+    trace a = run(one, &tp, prec, 0.01, 0, 0.1, 100000);
+    trace b = run(g3, &tp, prec, 0.01, 0, 0.1, 100000);
+    CHECK(labs(a.res.iterations - b.res.iterations) <= (prec == MLPCL_FLOAT),
+          "3 workers: %ld iterations, one device %ld", b.res.iterations, a.res.iterations);
+    CHECK(fabs(a.res.cost - b.res.cost) < (prec == MLPCL_FLOAT ? 1e-5 : 1e-12),
+          "3 workers: end cost %.17g vs %.17g", b.res.cost, a.res.cost);
+    free_trace(&a);
+    free_trace(&b);
+    /* fewer samples than devices cannot be shared in full batch */
+    problem two = tutorial_problem(2);
+    mlpcl_trainer *tr = NULL;
+    CHECK(mlpcl_trainer_create(g3, two.net, two.X, two.Y, 2, prec, 0, &tr) == MLPCL_ERR_ARG,
+          "2 samples on 3 devices accepted");
+    CHECK(strstr(mlpcl_last_error(), "3 devices"), "message: %s", mlpcl_last_error());
+    mlpcl_trainer_free(tr);
+    free_problem(&two);
+    free_problem(&tp);
+    mlpcl_ctx_free(g3);
+}
+
+static void bad_lists(const mlpcl_device_info *d)
+{
+    char sel[64];
+    mlpcl_ctx *ctx = NULL;
+    snprintf(sel, sizeof sel, "%d:%d,,%d:%d", d->platform, d->device, d->platform, d->device);
+    CHECK(mlpcl_ctx_create(sel, 0, &ctx) == MLPCL_ERR_ARG && !ctx, "\"%s\" accepted", sel);
+    snprintf(sel, sizeof sel, "%d:%d,host", d->platform, d->device);
+    CHECK(mlpcl_ctx_create(sel, 0, &ctx) == MLPCL_ERR_ARG && !ctx, "\"%s\" accepted", sel);
+    snprintf(sel, sizeof sel, "%d:%d,99:99", d->platform, d->device);
+    CHECK(mlpcl_ctx_create(sel, 0, &ctx) == MLPCL_ERR_NO_DEVICE && !ctx, "\"%s\" accepted", sel);
+}
+
+int main(void)
+{
+    /* Two POCL CPU devices, unless the caller chose otherwise; before any OpenCL call. */
+    setenv("POCL_DEVICES", "pthread pthread", 0);
+    mlpcl_ctx *one = test_device(), *group = NULL;
+    const mlpcl_device_info *d = mlpcl_ctx_device(one);
+    char sel[64], sel3[96];
+    snprintf(sel, sizeof sel, "%d:%d,%d:%d", d->platform, d->device, d->platform, d->device + 1);
+    if (mlpcl_ctx_create(sel, 0, &group) != MLPCL_OK) { /* one device: use it twice */
+        snprintf(sel, sizeof sel, "%d:%d,%d:%d", d->platform, d->device, d->platform, d->device);
+        OK(mlpcl_ctx_create(sel, 0, &group));
+    }
+    snprintf(sel3, sizeof sel3, "%s,%d:%d", sel, d->platform, d->device);
+    printf("group \"%s\": %s, %zu devices\n", sel, mlpcl_ctx_device(group)->name,
+           mlpcl_ctx_device_count(group));
+    CHECK(mlpcl_ctx_device_count(group) == 2 && mlpcl_ctx_device_count(one) == 1,
+          "device counts %zu and %zu", mlpcl_ctx_device_count(group), mlpcl_ctx_device_count(one));
+    tutorial_as_one_device(one, group);
+    stops_as_one_device(one, group);
+    epochs_as_one_device(one, group);
+    three_workers(one, sel3);
+    bad_lists(d);
+    mlpcl_ctx_free(group);
+    mlpcl_ctx_free(one);
+    return report("test_multidevice");
+}
