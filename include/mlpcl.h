@@ -252,8 +252,10 @@ void mlpcl_evaluate(const mlpcl_net *net, const double *out, const double *Y, co
 
 typedef struct mlpcl_table {
     size_t rows, cols;
-    double *v;    /* rows × cols, row-major */
-    char **names; /* cols header names, or NULL when the file has no header row */
+    double *v;          /* rows × cols, row-major */
+    char **names;       /* cols header names, or NULL when the file has no header row */
+    char *beyond_float; /* where the first value too large for float was read, "FILE:LINE:COL:
+                           TEXT", or NULL (see mlpcl_dataset_check_precision) */
 } mlpcl_table;
 
 /* Reads a CSV file of numbers: comma-separated, one row a line, an optional header row of
@@ -275,9 +277,15 @@ typedef struct mlpcl_dataset {
     double *Y;   /* n × n_out: the targets, or one-hot rows of the class labels */
     int *labels; /* n class indices in 0 … n_out−1 when the targets are classes, else NULL */
     char **class_names; /* n_out names when a CSV's labels were names, else NULL */
+    char *beyond_float; /* where the first value too large for float (|v| > FLT_MAX) was read,
+                           "FILE:LINE:COL: TEXT" or "FILE: byte offset N: VALUE", else NULL */
 } mlpcl_dataset;
 
 void mlpcl_dataset_free(mlpcl_dataset *d);
+/* Whether d's values fit precision: in MLPCL_FLOAT, a value beyond float's range is refused
+ * (MLPCL_ERR_DATA) naming where it was read (d->beyond_float), else its sample and column.
+ * The readers keep doubles; only the run knows its precision. */
+mlpcl_status mlpcl_dataset_check_precision(const mlpcl_dataset *d, mlpcl_precision precision);
 
 /* How a CSV file's columns split into features and targets. */
 typedef struct mlpcl_csv_spec {

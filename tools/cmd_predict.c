@@ -105,7 +105,7 @@ static int load(const predict_cli *o, size_t n_in, mlpcl_dataset *d)
                          "--targets K or --label-column C when the file holds targets too",
                          o->data, cols, n_in);
         }
-        *d = (mlpcl_dataset){t.rows, t.cols, 0, t.v, NULL, NULL, NULL};
+        *d = (mlpcl_dataset){t.rows, t.cols, 0, t.v, NULL, NULL, NULL, NULL};
         t.v = NULL;
         mlpcl_table_free(&t);
         return 0;

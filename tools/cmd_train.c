@@ -288,6 +288,7 @@ int cmd_train(int argc, char **argv)
     }
     int host = mlpcl_ctx_device(s.ctx)->platform < 0;
     s.prec = o.precision == 1 || (o.precision < 0 && host) ? MLPCL_DOUBLE : MLPCL_FLOAT;
+    if ((rc = train_check_precision(&s.d, s.prec))) goto done;
     if ((st = mlpcl_trainer_create(s.ctx, s.net, s.d.train.X, s.d.train.Y, s.d.train.n, s.prec,
                                    epochs ? (size_t)o.batch : 0, &s.tr)) != MLPCL_OK) {
         rc = lib_fail(st);
