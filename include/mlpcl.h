@@ -323,6 +323,14 @@ mlpcl_status mlpcl_dataset_open(const char *path, const mlpcl_csv_spec *spec, ml
  * out with mlpcl_dataset_free; on failure it is empty. */
 mlpcl_status mlpcl_dataset_open_like(const char *path, const mlpcl_csv_spec *spec,
                                      const mlpcl_dataset *like, mlpcl_dataset *out);
+/* Opens PATH as data to evaluate a trained network on, against `like` (which holds what the
+ * network knows: n_in, n_out, labels non-NULL for a classifier, its class names): a folder's
+ * test files, else its training files; an IMAGES,LABELS pair; a CSV file. Class labels are
+ * looked up in like's classes (names by name, integers as indices), so that a file with only
+ * some of them, or in another order, keeps the network's meaning; a label like does not know
+ * is an error naming its line. */
+mlpcl_status mlpcl_dataset_open_eval(const char *path, const mlpcl_csv_spec *spec,
+                                     const mlpcl_dataset *like, mlpcl_dataset *out);
 
 /* Moves the last `fraction` (0 < fraction < 1) of d's samples into tail (held-out data). */
 mlpcl_status mlpcl_dataset_split(mlpcl_dataset *d, double fraction, mlpcl_dataset *tail);
