@@ -317,7 +317,7 @@ static mlpcl_status read_values(idx_file *f, int scale, double **out, char **not
             if (note && !*note && fabs(x) > FLT_MAX) {
                 size_t len = strlen(f->path) + 80;
                 if (!(*note = malloc(len))) goto nomem;
-                snprintf(*note, len, "%s: byte offset %zu: %.17g", f->path,
+                snprintf(*note, len, "%s: byte offset %zu: %.9g", f->path,
                          f->offset - got + i * f->elem, x);
             }
         }

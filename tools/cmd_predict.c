@@ -160,8 +160,8 @@ static int print_confusion(FILE *f, const mlpcl_dataset *d, const double *out, s
         }
     } else {
         fprintf(f,
-                "per-class accuracy (%zu classes: more than %d for a confusion matrix; classes "
-                "with samples only):\n",
+                "per-class accuracy (%zu classes, more than the %d a matrix is shown for; "
+                "classes with samples only):\n",
                 K, MAX_MATRIX_CLASSES);
         for (size_t k = 0; k < K && !ferror(f); ++k) {
             if (!seen[k]) continue;
