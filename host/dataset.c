@@ -57,6 +57,10 @@ mlpcl_status mlpcl__one_hot(mlpcl_dataset *d, const char *path)
                            "%s: %zu samples × %zu classes is more one-hot targets than the %zu "
                            "values a data set may hold",
                            path, d->n, d->n_out, MLPCL__MAX_VALUES);
+    /* A few hundred bytes of gzip can declare 30000 labels with one of 65535: held against
+     * the memory the process can have, as the IDX header is (values ≤ 2^31: no overflow). */
+    mlpcl_status st = mlpcl__check_memory(path, values * sizeof *d->Y, "the one-hot targets");
+    if (st != MLPCL_OK) return st;
     d->Y = calloc(values ? values : 1, sizeof *d->Y);
     if (!d->Y) return mlpcl__fail(MLPCL_ERR_NOMEM, "%s: out of host memory", path);
     for (size_t i = 0; i < d->n; ++i) mlpcl_at(d->Y, d->n_out, i, d->labels[i]) = 1.0;
