@@ -26,7 +26,9 @@ const char *mlpcl__file_kind(mode_t mode);
 /* The bytes this process may still allocate: the least of MemAvailable + SwapFree and what is
  * left under RLIMIT_AS and RLIMIT_DATA (SIZE_MAX when none is known); *which names it. */
 size_t mlpcl__memory_left(const char **which);
-/* Fails (MLPCL_ERR_DATA, naming path and what) when bytes exceed mlpcl__memory_left. */
+/* Fails (MLPCL_ERR_DATA, naming path and what) when bytes exceed mlpcl__memory_left; bytes up
+ * to MLPCL__CHECKED_BYTES pass unchecked. */
+#define MLPCL__CHECKED_BYTES ((size_t)64 << 20)
 mlpcl_status mlpcl__check_memory(const char *path, size_t bytes, const char *what);
 /* The n bytes at s for a message: control bytes (ESC, CR, …) written as \xNN, cut with "…" to
  * fit size (≥ 8) bytes with the NUL. Returns out. */
