@@ -259,9 +259,9 @@ typedef struct mlpcl_table {
 } mlpcl_table;
 
 /* Reads a CSV file of numbers: comma-separated, one row a line, an optional header row of
- * names, blank lines ignored. Rejects (MLPCL_ERR_DATA, naming file, line and column) anything
- * that is not a finite number and rows whose column count differs. Free with
- * mlpcl_table_free. */
+ * names (a row none of whose fields reads as a number), blank lines and a UTF-8 byte-order mark
+ * ignored. Rejects (MLPCL_ERR_DATA, naming file, line and column) anything that is not a
+ * finite number and rows whose column count differs. Free with mlpcl_table_free. */
 mlpcl_status mlpcl_csv_read(const char *path, mlpcl_table *out);
 /* Writes rows × cols values as CSV with 17 significant digits, so they read back exactly. */
 mlpcl_status mlpcl_csv_write(const char *path, const double *v, size_t rows, size_t cols);
@@ -314,7 +314,9 @@ mlpcl_status mlpcl_idx_dataset(const char *images, const char *labels, size_t cl
 /* Opens PATH as a data set: a folder holding the MNIST file names (train-images-idx3-ubyte,
  * train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, each optionally
  * .gz) gives a training set and, where test is not NULL, the test set; "IMAGES,LABELS" names
- * an IDX pair; any other file is CSV, read with spec. */
+ * an IDX pair; any other file is CSV, read with spec. Every reader opens regular files only
+ * (a directory, named pipe or device is refused by what it is, without blocking) and holds
+ * what a file or header declares against the memory the process can have. */
 mlpcl_status mlpcl_dataset_open(const char *path, const mlpcl_csv_spec *spec, mlpcl_dataset *train,
                                 mlpcl_dataset *test);
 /* Opens PATH as held-out data for the training set `like`, as mlpcl_dataset_open tells paths
