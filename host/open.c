@@ -52,8 +52,7 @@ static mlpcl_status open_folder(const char *dir, mlpcl_dataset *train, mlpcl_dat
 {
     mlpcl_status st = MLPCL_OK;
     char *ti = NULL, *tl = NULL, *ei = NULL, *el = NULL;
-    TRY(find_in(dir, "train-images-idx3-ubyte", &ti));
-    TRY(find_in(dir, "train-labels-idx1-ubyte", &tl));
+    TRY(find_pair(dir, "train", &ti, &tl));
     if (!ti || !tl) {
         st = mlpcl__fail(MLPCL_ERR_IO,
                          "%s: a folder, but not an MNIST-style one: looked for "
@@ -64,8 +63,7 @@ static mlpcl_status open_folder(const char *dir, mlpcl_dataset *train, mlpcl_dat
     }
     TRY(mlpcl_idx_dataset(ti, tl, 0, NULL, train));
     if (test) {
-        TRY(find_in(dir, "t10k-images-idx3-ubyte", &ei));
-        TRY(find_in(dir, "t10k-labels-idx1-ubyte", &el));
+        TRY(find_pair(dir, "t10k", &ei, &el));
         if (!ei != !el) { /* half a pair: more likely a failed download than no test set */
             st = mlpcl__fail(MLPCL_ERR_IO, "%s: %s is there but not %s[.gz]", dir, ei ? ei : el,
                              ei ? "t10k-labels-idx1-ubyte" : "t10k-images-idx3-ubyte");
