@@ -16,9 +16,9 @@ static char cat[] = "cat", dog[] = "dog", fish[] = "fish";
 static char *names[] = {cat, dog, fish};
 static double like_x[2], like_y[3] = {1, 0, 0};
 static int like_labels[1];
-static const mlpcl_dataset like_named = {1, 2, 3, like_x, like_y, like_labels, names};
-static const mlpcl_dataset like_classes = {1, 2, 3, like_x, like_y, like_labels, NULL};
-static const mlpcl_dataset like_numeric = {1, 2, 1, like_x, like_y, NULL, NULL};
+static const mlpcl_dataset like_named = {1, 2, 3, like_x, like_y, like_labels, names, NULL};
+static const mlpcl_dataset like_classes = {1, 2, 3, like_x, like_y, like_labels, NULL, NULL};
+static const mlpcl_dataset like_numeric = {1, 2, 1, like_x, like_y, NULL, NULL, NULL};
 
 static int check_table(const mlpcl_table *t)
 {

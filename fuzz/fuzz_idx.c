@@ -16,7 +16,7 @@
 
 static double like_x[4], like_y[3] = {1, 0, 0};
 static int like_labels[1];
-static const mlpcl_dataset like = {1, 4, 3, like_x, like_y, like_labels, NULL};
+static const mlpcl_dataset like = {1, 4, 3, like_x, like_y, like_labels, NULL, NULL};
 
 /* The MNIST file names in folder `mnist`, with and without .gz. */
 static const char *const mnist_names[8] = {

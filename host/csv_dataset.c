@@ -36,8 +36,11 @@ static void list_names(char *const *names, size_t n, char *buf, size_t size)
     size_t used = 0;
     buf[0] = '\0';
     for (size_t k = 0; k < n && used < size; ++k) {
-        int w = k == 8 ? snprintf(buf + used, size - used, ", …")
-                       : snprintf(buf + used, size - used, "%s'%s'", k ? ", " : "", names[k]);
+        char shown[64];
+        int w = k == 8
+                    ? snprintf(buf + used, size - used, ", …")
+                    : snprintf(buf + used, size - used, "%s'%s'", k ? ", " : "",
+                               mlpcl__printable(names[k], strlen(names[k]), shown, sizeof shown));
         if (w < 0 || k == 8) break;
         used += (size_t)w;
     }
@@ -164,7 +167,7 @@ static mlpcl_status grow(csv_read *r)
         mlpcl__mul_overflows(nx, sizeof *d->X, &nx) ||
         mlpcl__mul_overflows(cap, r->spec->targets, &ny) ||
         mlpcl__mul_overflows(ny, sizeof *d->Y, &ny) || cap > SIZE_MAX / sizeof(mlpcl__field))
-        return mlpcl__fail(MLPCL_ERR_TOO_BIG, "%s: too many rows for host memory", r->c.path);
+        return mlpcl__fail(MLPCL_ERR_DATA, "%s: too many rows for host memory", r->c.path);
     double *X = realloc(d->X, nx);
     if (!X) goto nomem;
     d->X = X;
@@ -206,6 +209,10 @@ static mlpcl_status read_label(csv_read *r, size_t col)
     const char *path = c->path;
     if (len == 0)
         return mlpcl__fail(MLPCL_ERR_DATA, "%s:%zu:%zu: empty label", path, c->line_no, at);
+    char shown[96]; /* the label as messages show it: control bytes escaped */
+    mlpcl__printable(mlpcl__unquote(f).start,
+                     (size_t)(mlpcl__unquote(f).end - mlpcl__unquote(f).start), shown,
+                     sizeof shown);
     /* A field strtod reads whole is a number (NaN and Inf too, so they are refused below
      * instead of becoming class names). */
     char tmp[64], *end;
@@ -227,16 +234,16 @@ static mlpcl_status read_label(csv_read *r, size_t col)
                                path, c->line_no, at, tmp);
         if (r->like && !r->like->class_names && r->names)
             return mlpcl__fail(MLPCL_ERR_DATA,
-                               "%s:%zu:%zu: label '%.*s' is a name, but the training set's "
+                               "%s:%zu:%zu: label '%s' is a name, but the training set's "
                                "classes are numbers",
-                               path, c->line_no, at, (int)len, f.start);
+                               path, c->line_no, at, shown);
     }
     if (r->names != !number)
         return mlpcl__fail(MLPCL_ERR_DATA,
-                           "%s:%zu:%zu: label '%.*s' is a %s, but the label on line %zu is a %s "
+                           "%s:%zu:%zu: label '%s' is a %s, but the label on line %zu is a %s "
                            "(a label column holds either integers or names)",
-                           path, c->line_no, at, (int)len, f.start, number ? "number" : "name",
-                           r->kind_line, number ? "name" : "number");
+                           path, c->line_no, at, shown, number ? "number" : "name", r->kind_line,
+                           number ? "name" : "number");
     if (r->names) {
         mlpcl__field name = mlpcl__unquote(f);
         if (r->like) {
@@ -245,10 +252,9 @@ static mlpcl_status read_label(csv_read *r, size_t col)
                 char list[256];
                 list_names(r->like->class_names, r->like->n_out, list, sizeof list);
                 return mlpcl__fail(MLPCL_ERR_DATA,
-                                   "%s:%zu:%zu: label '%.*s' is not one of the training set's "
+                                   "%s:%zu:%zu: label '%s' is not one of the training set's "
                                    "%zu classes (%s)",
-                                   path, c->line_no, at, (int)(name.end - name.start), name.start,
-                                   r->like->n_out, list);
+                                   path, c->line_no, at, shown, r->like->n_out, list);
             }
             d->labels[d->n] = (int)k;
         }
@@ -293,6 +299,7 @@ static mlpcl_status read_row(csv_read *r)
         if (mlpcl__parse_number(c->f[j], dst, why, sizeof why) != 0)
             return mlpcl__fail(MLPCL_ERR_DATA, "%s:%zu:%zu: %s", c->path, c->line_no,
                                mlpcl__csv_col(c, j), why);
+        if ((st = mlpcl__note_beyond_float(&d->beyond_float, c, j, *dst)) != MLPCL_OK) return st;
     }
     ++d->n;
     return MLPCL_OK;

@@ -1,38 +1,70 @@
 /* data.c: CSV tables of numbers, read strictly: every failure names the file, the line and the
  * column, and what was expected. Also the CSV row reader (data.h) that dataset.c shares. Plain C,
  * no OpenCL. */
+#define _POSIX_C_SOURCE 200809L
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "data.h"
 
-/* Reads a whole file into a NUL-terminated buffer. */
+/* Reads a whole file into a NUL-terminated buffer: a regular file (input.c), within the size cap
+ * and the memory the process can have. */
 static mlpcl_status slurp(const char *path, char **out, size_t *len)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) return mlpcl__fail(MLPCL_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    size_t cap = 1 << 16, n = 0;
+    int fd;
+    size_t size;
+    mlpcl_status st = mlpcl__open_input(path, &fd, &size);
+    if (st != MLPCL_OK) return st;
+    if (size > MLPCL__MAX_TEXT) {
+        close(fd);
+        return mlpcl__fail(MLPCL_ERR_DATA,
+                           "%s: %zu bytes, more than the %zu GiB a CSV file may have (not a "
+                           "table of numbers?)",
+                           path, size, MLPCL__MAX_TEXT >> 30);
+    }
+    if ((st = mlpcl__check_memory(path, size + 1, "reading the file")) != MLPCL_OK) {
+        close(fd);
+        return st;
+    }
+    /* The size is a first guess: a file that grows while it is read is still read to its end,
+     * within the cap. */
+    size_t cap = size + 1 > 1 << 16 ? size + 1 : 1 << 16, n = 0;
     char *buf = malloc(cap);
     for (;;) {
         if (!buf) {
-            fclose(f);
+            close(fd);
             return mlpcl__fail(MLPCL_ERR_NOMEM, "%s: out of host memory reading it", path);
         }
-        n += fread(buf + n, 1, cap - n - 1, f);
-        if (n < cap - 1) break;
-        char *grown = cap > SIZE_MAX / 2 ? NULL : realloc(buf, cap *= 2);
+        ssize_t got = read(fd, buf + n, cap - n - 1);
+        if (got < 0 && errno == EINTR) continue;
+        if (got < 0) {
+            int error = errno;
+            free(buf);
+            close(fd);
+            return mlpcl__fail(MLPCL_ERR_IO, "%s: read error at byte %zu: %s", path, n,
+                               strerror(error));
+        }
+        if (got == 0) break;
+        n += (size_t)got;
+        if (n > MLPCL__MAX_TEXT) {
+            free(buf);
+            close(fd);
+            return mlpcl__fail(MLPCL_ERR_DATA,
+                               "%s: more than the %zu GiB a CSV file may have (it grew while "
+                               "being read)",
+                               path, MLPCL__MAX_TEXT >> 30);
+        }
+        if (n < cap - 1) continue;
+        char *grown = realloc(buf, cap *= 2);
         if (!grown) free(buf);
         buf = grown;
     }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(buf);
-        return mlpcl__fail(MLPCL_ERR_IO, "%s: read error", path);
-    }
+    close(fd);
     buf[n] = '\0';
     *out = buf;
     *len = n;
@@ -69,6 +101,8 @@ mlpcl_status mlpcl__csv_open(const char *path, mlpcl__csv *c)
     c->path = path;
     mlpcl_status st = slurp(path, &c->text, &c->len);
     if (st != MLPCL_OK) return st;
+    /* A UTF-8 byte-order mark (spreadsheets write one) is not part of the first field. */
+    if (c->len >= 3 && memcmp(c->text, "\xEF\xBB\xBF", 3) == 0) c->next = 3;
     c->cap = 16;
     c->f = malloc(c->cap * sizeof *c->f);
     if (!c->f) {
@@ -86,6 +120,11 @@ mlpcl_status mlpcl__csv_next(mlpcl__csv *c, int *row)
         const char *eol = memchr(line, '\n', (size_t)(end - line));
         if (!eol) eol = end;
         ++c->line_no;
+        if ((size_t)(eol - line) > MLPCL__MAX_LINE)
+            return mlpcl__fail(MLPCL_ERR_DATA,
+                               "%s:%zu: a line of %zu bytes, more than the %zu MiB a line may "
+                               "have (not a CSV file?)",
+                               c->path, c->line_no, (size_t)(eol - line), MLPCL__MAX_LINE >> 20);
         c->next = (size_t)(eol - c->text) + 1;
         /* Names are kept as C strings: a NUL byte would cut them (and make two differ only
          * after it), and in numbers it only hides the rest of the field from messages. */
@@ -122,13 +161,15 @@ void mlpcl__csv_close(mlpcl__csv *c)
 int mlpcl__parse_number(mlpcl__field f, double *v, char *why, size_t size)
 {
     size_t len = (size_t)(f.end - f.start);
+    char shown[96];
     if (len == 0) {
         snprintf(why, size, "expected a number, found an empty field");
         return -1;
     }
     char tmp[64];
     if (len >= sizeof tmp) {
-        snprintf(why, size, "expected a number, found '%.20s…' (%zu characters)", f.start, len);
+        snprintf(why, size, "expected a number, found '%s' (%zu characters)",
+                 mlpcl__printable(f.start, 20, shown, sizeof shown), len);
         return -1;
     }
     memcpy(tmp, f.start, len);
@@ -137,7 +178,8 @@ int mlpcl__parse_number(mlpcl__field f, double *v, char *why, size_t size)
     errno = 0;
     double x = strtod(tmp, &end);
     if (end != tmp + len || end == tmp) {
-        snprintf(why, size, "expected a number, found '%s'", tmp);
+        snprintf(why, size, "expected a number, found '%s'",
+                 mlpcl__printable(tmp, len, shown, sizeof shown));
         return -1;
     }
     if (isnan(x) || isinf(x)) {
@@ -148,13 +190,38 @@ int mlpcl__parse_number(mlpcl__field f, double *v, char *why, size_t size)
     return 0;
 }
 
+/* Whether strtod reads the whole field: a number, NaN and Inf included. */
+static int reads_as_number(mlpcl__field f)
+{
+    size_t len = (size_t)(f.end - f.start);
+    char tmp[64], *end;
+    if (len == 0 || len >= sizeof tmp) return 0;
+    memcpy(tmp, f.start, len);
+    tmp[len] = '\0';
+    strtod(tmp, &end);
+    return end == tmp + len;
+}
+
 int mlpcl__csv_is_header(const mlpcl__csv *c)
 {
-    char why[160];
-    double v;
+    /* NaN and Inf count as numbers here, so that a first row "nan" is refused as a value, as
+     * on any other row, instead of vanishing as a header. */
     for (size_t j = 0; j < c->n; ++j)
-        if (mlpcl__parse_number(c->f[j], &v, why, sizeof why) == 0) return 0;
+        if (reads_as_number(c->f[j])) return 0;
     return 1;
+}
+
+mlpcl_status mlpcl__note_beyond_float(char **note, const mlpcl__csv *c, size_t j, double v)
+{
+    if (*note || !(fabs(v) > FLT_MAX)) return MLPCL_OK;
+    char shown[96];
+    mlpcl__field f = c->f[j];
+    mlpcl__printable(f.start, (size_t)(f.end - f.start), shown, sizeof shown);
+    size_t len = strlen(c->path) + strlen(shown) + 64;
+    if (!(*note = malloc(len)))
+        return mlpcl__fail(MLPCL_ERR_NOMEM, "%s: out of host memory", c->path);
+    snprintf(*note, len, "%s:%zu:%zu: %s", c->path, c->line_no, mlpcl__csv_col(c, j), shown);
+    return MLPCL_OK;
 }
 
 char *mlpcl__field_text(mlpcl__field f)
@@ -175,6 +242,7 @@ void mlpcl_table_free(mlpcl_table *t)
         for (size_t j = 0; j < t->cols; ++j) free(t->names[j]);
     free(t->names);
     free(t->v);
+    free(t->beyond_float);
     memset(t, 0, sizeof *t);
 }
 
@@ -232,11 +300,13 @@ mlpcl_status mlpcl_csv_read(const char *path, mlpcl_table *t)
         }
         for (size_t j = 0; j < n; ++j) {
             char why[160];
-            if (mlpcl__parse_number(c.f[j], &t->v[t->rows * cols + j], why, sizeof why) != 0) {
+            double *v = &t->v[t->rows * cols + j];
+            if (mlpcl__parse_number(c.f[j], v, why, sizeof why) != 0) {
                 st = mlpcl__fail(MLPCL_ERR_DATA, "%s:%zu:%zu: %s", path, c.line_no,
                                  mlpcl__csv_col(&c, j), why);
                 goto fail;
             }
+            TRY(mlpcl__note_beyond_float(&t->beyond_float, &c, j, *v));
         }
         ++t->rows;
         t->cols = cols;

@@ -5,12 +5,41 @@
 #ifndef MLPCL_DATA_H
 #define MLPCL_DATA_H
 
+#include <sys/types.h>
+
 #include "internal.h"
+
+/* ---- Input files (input.c) --------------------------------------------------------------- */
+
+/* Caps on a text (CSV) file: its size, and the length of one line. Both are far above any
+ * plausible table of numbers (2^31 values at most, MLPCL__MAX_VALUES) and stop a file that is
+ * not one before its bytes are all read. */
+#define MLPCL__MAX_TEXT ((size_t)16 << 30)
+#define MLPCL__MAX_LINE ((size_t)16 << 20)
+
+/* Opens path for reading if it is a regular file (a directory, named pipe or device is refused
+ * by what it is, without blocking); *size is its size. */
+mlpcl_status mlpcl__open_input(const char *path, int *fd, size_t *size);
+/* "is a directory", "is a named pipe (FIFO), not a regular file", …: what mode is, for
+ * messages. */
+const char *mlpcl__file_kind(mode_t mode);
+/* The bytes this process may still allocate: the least of MemAvailable + SwapFree and what is
+ * left under RLIMIT_AS and RLIMIT_DATA (SIZE_MAX when none is known); *which names it. */
+size_t mlpcl__memory_left(const char **which);
+/* Fails (MLPCL_ERR_DATA, naming path and what) when bytes exceed mlpcl__memory_left; bytes up
+ * to MLPCL__CHECKED_BYTES pass unchecked. */
+#define MLPCL__CHECKED_BYTES ((size_t)64 << 20)
+mlpcl_status mlpcl__check_memory(const char *path, size_t bytes, const char *what);
+/* The n bytes at s for a message: control bytes (ESC, CR, …) written as \xNN, cut with "…" to
+ * fit size (≥ 8) bytes with the NUL. Returns out. */
+const char *mlpcl__printable(const char *s, size_t n, char *out, size_t size);
 
 /* One field of a row: [start, end) with blanks trimmed. */
 typedef struct mlpcl__field {
     const char *start, *end;
 } mlpcl__field;
+
+/* ---- CSV rows (data.c) ------------------------------------------------------------------- */
 
 /* A CSV file held in memory, read one non-blank line at a time. Fields point into text, so they
  * stay valid until mlpcl__csv_close. */
@@ -40,8 +69,12 @@ static inline size_t mlpcl__csv_col(const mlpcl__csv *c, size_t j)
 
 /* Parses a field as a finite number. Returns 0 on success, else writes what was wrong to why. */
 int mlpcl__parse_number(mlpcl__field f, double *v, char *why, size_t size);
-/* Whether the current row is a header: none of its fields is a number. */
+/* Whether the current row is a header: none of its fields reads as a number (NaN and Inf count
+ * as numbers, to be refused as values). */
 int mlpcl__csv_is_header(const mlpcl__csv *c);
+/* Where a value float cannot hold (|v| > FLT_MAX) was read, when it is the first: *note (NULL
+ * until then) becomes "FILE:LINE:COL: TEXT", field j of the current row. */
+mlpcl_status mlpcl__note_beyond_float(char **note, const mlpcl__csv *c, size_t j, double v);
 /* A field without surrounding double quotes, as header and class names are taken. */
 static inline mlpcl__field mlpcl__unquote(mlpcl__field f)
 {

@@ -1,5 +1,6 @@
 /* dataset.c: data sets in memory (mlpcl_dataset), below both readers (csv_dataset.c, idx.c):
  * the one-hot targets of class labels, copies of class names, the held-out split, freeing. */
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,17 +16,51 @@ void mlpcl_dataset_free(mlpcl_dataset *d)
     free(d->labels);
     free(d->Y);
     free(d->X);
+    free(d->beyond_float);
     memset(d, 0, sizeof *d);
+}
+
+/* The first of m values beyond float's range, or m. */
+static size_t first_beyond_float(const double *v, size_t m)
+{
+    for (size_t i = 0; i < m; ++i)
+        if (fabs(v[i]) > FLT_MAX) return i;
+    return m;
+}
+
+mlpcl_status mlpcl_dataset_check_precision(const mlpcl_dataset *d, mlpcl_precision precision)
+{
+    if (!d) return mlpcl__fail(MLPCL_ERR_ARG, "mlpcl_dataset_check_precision: d is NULL");
+    if (precision != MLPCL_FLOAT) return MLPCL_OK;
+    if (d->beyond_float)
+        return mlpcl__fail(MLPCL_ERR_DATA, "%s is beyond float's range (±%.9g)", d->beyond_float,
+                           (double)FLT_MAX);
+    /* Data not read from a file (or a held-out part of one): say where in the matrix. */
+    size_t nx = d->X ? d->n * d->n_in : 0, ny = d->Y ? d->n * d->n_out : 0;
+    size_t i = first_beyond_float(d->X, nx);
+    if (i < nx)
+        return mlpcl__fail(MLPCL_ERR_DATA,
+                           "sample %zu, feature %zu: %g is beyond float's range (±%.9g)",
+                           i / d->n_in + 1, i % d->n_in + 1, d->X[i], (double)FLT_MAX);
+    if ((i = first_beyond_float(d->Y, ny)) < ny)
+        return mlpcl__fail(MLPCL_ERR_DATA,
+                           "sample %zu, target %zu: %g is beyond float's range (±%.9g)",
+                           i / d->n_out + 1, i % d->n_out + 1, d->Y[i], (double)FLT_MAX);
+    return MLPCL_OK;
 }
 
 mlpcl_status mlpcl__one_hot(mlpcl_dataset *d, const char *path)
 {
     size_t values;
     if (mlpcl__mul_overflows(d->n, d->n_out, &values) || values > MLPCL__MAX_VALUES)
-        return mlpcl__fail(MLPCL_ERR_TOO_BIG,
+        return mlpcl__fail(MLPCL_ERR_DATA,
                            "%s: %zu samples × %zu classes is more one-hot targets than the %zu "
                            "values a data set may hold",
                            path, d->n, d->n_out, MLPCL__MAX_VALUES);
+    /* A few hundred bytes of gzip can declare 30000 labels with one of 65535: held against
+     * the memory the process can have, as the IDX header is (values ≤ 2^31: no overflow). */
+    mlpcl_status st = mlpcl__check_memory(path, values * sizeof *d->Y, "the one-hot targets");
+    if (st != MLPCL_OK) return st;
     d->Y = calloc(values ? values : 1, sizeof *d->Y);
     if (!d->Y) return mlpcl__fail(MLPCL_ERR_NOMEM, "%s: out of host memory", path);
     for (size_t i = 0; i < d->n; ++i) mlpcl_at(d->Y, d->n_out, i, d->labels[i]) = 1.0;

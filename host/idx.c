@@ -4,6 +4,7 @@
  * on truncation, not in malloc. Every failure names the file and the byte offset. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
+#include <float.h>
 #include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
@@ -130,14 +131,9 @@ static mlpcl_status idx_open(const char *path, int labels, idx_file *f)
 {
     memset(f, 0, sizeof *f);
     f->path = path;
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) return mlpcl__fail(MLPCL_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    struct stat s;
-    if (fstat(fd, &s) != 0 || !S_ISREG(s.st_mode)) {
-        close(fd);
-        return mlpcl__fail(MLPCL_ERR_IO, "%s: not a regular file", path);
-    }
-    f->size = (size_t)s.st_size;
+    int fd;
+    mlpcl_status st = mlpcl__open_input(path, &fd, &f->size);
+    if (st != MLPCL_OK) return st;
     if (!(f->gz = gzdopen(fd, "rb"))) {
         close(fd);
         return mlpcl__fail(MLPCL_ERR_NOMEM, "%s: out of host memory opening it", path);
@@ -147,7 +143,7 @@ static mlpcl_status idx_open(const char *path, int labels, idx_file *f)
 
     unsigned char b[4 * 255];
     size_t got;
-    mlpcl_status st = read_some(f, b, 4, &got);
+    st = read_some(f, b, 4, &got);
     if (st != MLPCL_OK) return st;
     if (got < 4) return short_read(f, "the 4-byte IDX magic number");
     if (b[0] || b[1])
@@ -200,7 +196,7 @@ static mlpcl_status idx_open(const char *path, int labels, idx_file *f)
         mlpcl__mul_overflows(f->count, sizeof(double), &doubles)) {
         char dims[160];
         dims_text(f, dims, sizeof dims);
-        return mlpcl__fail(MLPCL_ERR_TOO_BIG,
+        return mlpcl__fail(MLPCL_ERR_DATA,
                            "%s: the header declares an enormous size, %s values, more than the "
                            "%zu (samples × features) this reader accepts",
                            path, dims, MLPCL__MAX_VALUES);
@@ -216,7 +212,13 @@ static mlpcl_status idx_open(const char *path, int labels, idx_file *f)
                            "%s: trailing data at byte offset %zu: the header declares %zu bytes "
                            "of data, but the file holds %zu more",
                            path, f->header + bytes, bytes, f->size - f->header - bytes);
-    return MLPCL_OK;
+    /* Compressed data cannot vouch for the header (a gzip bomb declares what it likes): what
+     * the values would take is held against the memory the process can have before any of it
+     * is allocated. */
+    char what[256], dims[160];
+    dims_text(f, dims, sizeof dims);
+    snprintf(what, sizeof what, "the header declares %s values, which", dims);
+    return mlpcl__check_memory(path, doubles, what);
 }
 
 /* Checks that nothing follows the data, and that a gzip stream ended cleanly. */
@@ -273,8 +275,9 @@ static double value_at(const unsigned char *p, int type)
 }
 
 /* Reads all of f's values into *out (allocated here, grown as the data arrive when the file's
- * size could not vouch for the header). Images of unsigned bytes are scaled by 1/255. */
-static mlpcl_status read_values(idx_file *f, int scale, double **out)
+ * size could not vouch for the header). Images of unsigned bytes are scaled by 1/255. The
+ * place of the first value beyond float's range goes to *note (note may be NULL). */
+static mlpcl_status read_values(idx_file *f, int scale, double **out, char **note)
 {
     size_t cap = f->plain || f->count < CHUNK ? f->count : CHUNK, done = 0, bytes;
     unsigned char *buf = malloc(CHUNK);
@@ -311,6 +314,12 @@ static mlpcl_status read_values(idx_file *f, int scale, double **out)
                 goto fail;
             }
             v[done + i] = scale && f->type == 0x08 ? x / 255.0 : x;
+            if (note && !*note && fabs(x) > FLT_MAX) {
+                size_t len = strlen(f->path) + 80;
+                if (!(*note = malloc(len))) goto nomem;
+                snprintf(*note, len, "%s: byte offset %zu: %.9g", f->path,
+                         f->offset - got + i * f->elem, x);
+            }
         }
         done += n;
     }
@@ -360,7 +369,7 @@ mlpcl_status mlpcl_idx_dataset(const char *images, const char *labels, size_t cl
     if (!classes && like) classes = like->n_out;
 
     /* The labels: integers in 0 … classes−1 (or, classes unknown, below the cap). */
-    TRY(read_values(&fl, 0, &lv));
+    TRY(read_values(&fl, 0, &lv, NULL));
     TRY(idx_finish(&fl));
     out->n = n;
     out->n_in = features;
@@ -389,7 +398,7 @@ mlpcl_status mlpcl_idx_dataset(const char *images, const char *labels, size_t cl
     if (classes) out->n_out = classes;
 
     /* The images, and the one-hot targets. */
-    TRY(read_values(&fi, 1, &out->X));
+    TRY(read_values(&fi, 1, &out->X, &out->beyond_float));
     TRY(idx_finish(&fi));
     TRY(mlpcl__one_hot(out, labels));
 fail:

@@ -32,14 +32,27 @@ static mlpcl_status find_in(const char *dir, const char *base, char **found)
     return MLPCL_OK;
 }
 
+/* A folder's pair of IDX files named prefix-images-idx3-ubyte[.gz] and
+ * prefix-labels-idx1-ubyte[.gz] ("train" or "t10k"): *images and *labels are new strings, or
+ * NULL for a file that is not there. */
+static mlpcl_status find_pair(const char *dir, const char *prefix, char **images, char **labels)
+{
+    char base[64];
+    *images = *labels = NULL;
+    snprintf(base, sizeof base, "%s-images-idx3-ubyte", prefix);
+    mlpcl_status st = find_in(dir, base, images);
+    snprintf(base, sizeof base, "%s-labels-idx1-ubyte", prefix);
+    if (st == MLPCL_OK) st = find_in(dir, base, labels);
+    return st;
+}
+
 /* An MNIST-layout folder: the training pair, and the test pair where test is wanted and its
  * files are there. */
 static mlpcl_status open_folder(const char *dir, mlpcl_dataset *train, mlpcl_dataset *test)
 {
     mlpcl_status st = MLPCL_OK;
     char *ti = NULL, *tl = NULL, *ei = NULL, *el = NULL;
-    TRY(find_in(dir, "train-images-idx3-ubyte", &ti));
-    TRY(find_in(dir, "train-labels-idx1-ubyte", &tl));
+    TRY(find_pair(dir, "train", &ti, &tl));
     if (!ti || !tl) {
         st = mlpcl__fail(MLPCL_ERR_IO,
                          "%s: a folder, but not an MNIST-style one: looked for "
@@ -50,8 +63,7 @@ static mlpcl_status open_folder(const char *dir, mlpcl_dataset *train, mlpcl_dat
     }
     TRY(mlpcl_idx_dataset(ti, tl, 0, NULL, train));
     if (test) {
-        TRY(find_in(dir, "t10k-images-idx3-ubyte", &ei));
-        TRY(find_in(dir, "t10k-labels-idx1-ubyte", &el));
+        TRY(find_pair(dir, "t10k", &ei, &el));
         if (!ei != !el) { /* half a pair: more likely a failed download than no test set */
             st = mlpcl__fail(MLPCL_ERR_IO, "%s: %s is there but not %s[.gz]", dir, ei ? ei : el,
                              ei ? "t10k-labels-idx1-ubyte" : "t10k-images-idx3-ubyte");
@@ -88,6 +100,20 @@ static mlpcl_status open_pair(const char *path, const mlpcl_dataset *like, mlpcl
             st = mlpcl_idx_dataset(copy, labels, 0, like, out);
             break;
         }
+    }
+    /* Two names that exist, one of them not a regular file (a directory, a named pipe): say
+     * so, rather than that the whole path does not exist. */
+    for (const char *comma = strchr(path, ','); comma && !*done; comma = strchr(comma + 1, ',')) {
+        memcpy(copy, path, len + 1);
+        copy[comma - path] = '\0';
+        const char *labels = copy + (comma - path) + 1;
+        struct stat si, sl;
+        if (stat(copy, &si) != 0 || stat(labels, &sl) != 0) continue;
+        int images_bad = !S_ISREG(si.st_mode);
+        *done = 1;
+        st = mlpcl__fail(MLPCL_ERR_IO, "%s: %s (in the IMAGES,LABELS pair %s)",
+                         images_bad ? copy : labels,
+                         mlpcl__file_kind(images_bad ? si.st_mode : sl.st_mode), path);
     }
     free(copy);
     return st;
@@ -160,4 +186,42 @@ mlpcl_status mlpcl_dataset_open_like(const char *path, const mlpcl_csv_spec *spe
         return st;
     }
     return mlpcl_csv_dataset(path, spec, like, out);
+}
+
+mlpcl_status mlpcl_dataset_open_eval(const char *path, const mlpcl_csv_spec *spec,
+                                     const mlpcl_dataset *like, mlpcl_dataset *out)
+{
+    if (!out || !like || out == like)
+        return mlpcl__fail(MLPCL_ERR_ARG,
+                           "mlpcl_dataset_open_eval: like or out is NULL, or both are the same");
+    memset(out, 0, sizeof *out);
+    if (!path) return mlpcl__fail(MLPCL_ERR_ARG, "mlpcl_dataset_open_eval: path is NULL");
+    struct stat s;
+    if (!(stat(path, &s) == 0 && S_ISDIR(s.st_mode)))
+        return mlpcl_dataset_open_like(path, spec, like, out);
+    /* A folder: its test pair, else its training pair, read against like alone (the other
+     * pair is not read). */
+    mlpcl_status st = MLPCL_OK;
+    char *images = NULL, *labels = NULL;
+    TRY(find_pair(path, "t10k", &images, &labels));
+    if (!images != !labels) { /* half a pair: more likely a failed download than no test set */
+        st = mlpcl__fail(MLPCL_ERR_IO, "%s: %s is there but not %s[.gz]", path,
+                         images ? images : labels,
+                         images ? "t10k-labels-idx1-ubyte" : "t10k-images-idx3-ubyte");
+        goto fail;
+    }
+    if (!images) TRY(find_pair(path, "train", &images, &labels));
+    if (!images || !labels) {
+        st = mlpcl__fail(MLPCL_ERR_IO,
+                         "%s: a folder, but not an MNIST-style one: looked for "
+                         "t10k-images-idx3-ubyte[.gz] and t10k-labels-idx1-ubyte[.gz], then "
+                         "train-images-idx3-ubyte[.gz] (%s) and train-labels-idx1-ubyte[.gz] (%s)",
+                         path, images ? "found" : "missing", labels ? "found" : "missing");
+        goto fail;
+    }
+    st = mlpcl_idx_dataset(images, labels, 0, like, out);
+fail:
+    free(images);
+    free(labels);
+    return st;
 }

@@ -304,14 +304,16 @@ void mlpcl_evaluate(const mlpcl_net *net, const double *out, const double *Y, co
 
 typedef struct mlpcl_table {
     size_t rows, cols;
-    double *v;    /* rows × cols, row-major */
-    char **names; /* cols header names, or NULL when the file has no header row */
+    double *v;          /* rows × cols, row-major */
+    char **names;       /* cols header names, or NULL when the file has no header row */
+    char *beyond_float; /* where the first value too large for float was read, "FILE:LINE:COL:
+                           TEXT", or NULL (see mlpcl_dataset_check_precision) */
 } mlpcl_table;
 
 /* Reads a CSV file of numbers: comma-separated, one row a line, an optional header row of
- * names, blank lines ignored. Rejects (MLPCL_ERR_DATA, naming file, line and column) anything
- * that is not a finite number and rows whose column count differs. Free with
- * mlpcl_table_free. */
+ * names (a row none of whose fields reads as a number), blank lines and a UTF-8 byte-order mark
+ * ignored. Rejects (MLPCL_ERR_DATA, naming file, line and column) anything that is not a
+ * finite number and rows whose column count differs. Free with mlpcl_table_free. */
 mlpcl_status mlpcl_csv_read(const char *path, mlpcl_table *out);
 /* Writes rows × cols values as CSV with 17 significant digits, so they read back exactly. */
 mlpcl_status mlpcl_csv_write(const char *path, const double *v, size_t rows, size_t cols);
@@ -327,9 +329,15 @@ typedef struct mlpcl_dataset {
     double *Y;   /* n × n_out: the targets, or one-hot rows of the class labels */
     int *labels; /* n class indices in 0 … n_out−1 when the targets are classes, else NULL */
     char **class_names; /* n_out names when a CSV's labels were names, else NULL */
+    char *beyond_float; /* where the first value too large for float (|v| > FLT_MAX) was read,
+                           "FILE:LINE:COL: TEXT" or "FILE: byte offset N: VALUE", else NULL */
 } mlpcl_dataset;
 
 void mlpcl_dataset_free(mlpcl_dataset *d);
+/* Whether d's values fit precision: in MLPCL_FLOAT, a value beyond float's range is refused
+ * (MLPCL_ERR_DATA) naming where it was read (d->beyond_float), else its sample and column.
+ * The readers keep doubles; only the run knows its precision. */
+mlpcl_status mlpcl_dataset_check_precision(const mlpcl_dataset *d, mlpcl_precision precision);
 
 /* How a CSV file's columns split into features and targets. */
 typedef struct mlpcl_csv_spec {
@@ -358,7 +366,9 @@ mlpcl_status mlpcl_idx_dataset(const char *images, const char *labels, size_t cl
 /* Opens PATH as a data set: a folder holding the MNIST file names (train-images-idx3-ubyte,
  * train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, each optionally
  * .gz) gives a training set and, where test is not NULL, the test set; "IMAGES,LABELS" names
- * an IDX pair; any other file is CSV, read with spec. */
+ * an IDX pair; any other file is CSV, read with spec. Every reader opens regular files only
+ * (a directory, named pipe or device is refused by what it is, without blocking) and holds
+ * what a file or header declares against the memory the process can have. */
 mlpcl_status mlpcl_dataset_open(const char *path, const mlpcl_csv_spec *spec, mlpcl_dataset *train,
                                 mlpcl_dataset *test);
 /* Opens PATH as held-out data for the training set `like`, as mlpcl_dataset_open tells paths
@@ -366,6 +376,14 @@ mlpcl_status mlpcl_dataset_open(const char *path, const mlpcl_csv_spec *spec, ml
  * file is read against like; features and classes must match like's (MLPCL_ERR_DATA). Free
  * out with mlpcl_dataset_free; on failure it is empty. */
 mlpcl_status mlpcl_dataset_open_like(const char *path, const mlpcl_csv_spec *spec,
+                                     const mlpcl_dataset *like, mlpcl_dataset *out);
+/* Opens PATH as data to evaluate a trained network on, against `like` (which holds what the
+ * network knows: n_in, n_out, labels non-NULL for a classifier, its class names): a folder's
+ * test files, else its training files; an IMAGES,LABELS pair; a CSV file. Class labels are
+ * looked up in like's classes (names by name, integers as indices), so that a file with only
+ * some of them, or in another order, keeps the network's meaning; a label like does not know
+ * is an error naming its line. */
+mlpcl_status mlpcl_dataset_open_eval(const char *path, const mlpcl_csv_spec *spec,
                                      const mlpcl_dataset *like, mlpcl_dataset *out);
 
 /* Moves the last `fraction` (0 < fraction < 1) of d's samples into tail (held-out data). */

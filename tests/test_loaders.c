@@ -73,7 +73,8 @@ static void expect_fail(const char *what, int st, int status, const char *text1,
 
 static int dataset_is_empty(const mlpcl_dataset *d)
 {
-    return !d->n && !d->n_in && !d->n_out && !d->X && !d->Y && !d->labels && !d->class_names;
+    return !d->n && !d->n_in && !d->n_out && !d->X && !d->Y && !d->labels && !d->class_names &&
+           !d->beyond_float;
 }
 
 /* ---- Bad CSV files ------------------------------------------------------------------------ */
@@ -167,6 +168,18 @@ static const csv_case bad_csv[] = {
      "c.csv:1: 2 target columns, but the training set has 1 targets"},
     {"like: targets against classes", "1,2,1\n", 1, NULL, LIKE_INTS, MLPCL_ERR_DATA,
      "c.csv:1: 1 target columns, but the training set has 3 classes"},
+    /* NaN and Inf make no header: refused as values, on the first row as on any other. */
+    {"nan on the first row", "nan,nan\n1,2\n", 1, NULL, NO_LIKE, MLPCL_ERR_DATA,
+     "c.csv:1:1: 'nan' is not a finite number"},
+    {"inf on the first row after a BOM", "\xEF\xBB\xBFinf,1\n1,2\n", 1, NULL, NO_LIKE,
+     MLPCL_ERR_DATA, "c.csv:1:1: 'inf' is not a finite number"},
+    /* The file's control bytes are escaped in messages. */
+    {"control bytes in a number", "1,\x1b[2J\r,0\n", 1, NULL, NO_LIKE, MLPCL_ERR_DATA,
+     "c.csv:1:3: expected a number, found '\\x1b[2J'"},
+    {"control bytes in a label", "1,2,c\x1bt\n", 0, "3", LIKE_NAMES, MLPCL_ERR_DATA,
+     "c.csv:1:5: label 'c\\x1bt' is not one of"},
+    {"a line over the cap", NULL, 1, NULL, NO_LIKE, MLPCL_ERR_DATA,
+     "c.csv:2: a line of 16777217 bytes, more than the 16 MiB a line may have"},
 };
 
 static void test_bad_csv(void)
@@ -182,7 +195,17 @@ static void test_bad_csv(void)
     OK(mlpcl_csv_dataset(at(path, "l3.csv"), &targets, NULL, &likes[LIKE_TARGETS]));
     for (size_t i = 0; i < sizeof bad_csv / sizeof *bad_csv; ++i) {
         const csv_case *c = &bad_csv[i];
-        put("c.csv", c->text, strlen(c->text), 0);
+        if (c->text) {
+            put("c.csv", c->text, strlen(c->text), 0);
+        } else { /* the line cap: "1,2" then a line of 16 MiB + 1 bytes */
+            size_t len = 4 + (16u << 20) + 1;
+            char *text = malloc(len);
+            if (!text) exit(1);
+            memcpy(text, "1,2\n", 4);
+            memset(text + 4, '1', len - 4);
+            put("c.csv", text, len, 0);
+            free(text);
+        }
         mlpcl_csv_spec spec = {c->targets, c->label};
         mlpcl_dataset d;
         memset(&d, 0xAB, sizeof d); /* garbage in: the result must be zeroed anyway */
@@ -258,11 +281,11 @@ static const idx_case bad_idx[] = {
     {"a dimension of 0", BYTES("\0\0\x08\x03\0\0\0\x03\0\0\0\0\0\0\0\x02"), NULL, 0, 0, 0, BOTH,
      INTACT, MLPCL_ERR_DATA, 'i', ": byte offset 8: dimension 2 of 3 is 0"},
     {"enormous (overflows)", BYTES("\0\0\x0E\x03\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff"),
-     NULL, 0, 0, 0, BOTH, INTACT, MLPCL_ERR_TOO_BIG, 'i',
+     NULL, 0, 0, 0, BOTH, INTACT, MLPCL_ERR_DATA, 'i',
      ": the header declares an enormous size, 4294967295 × 4294967295 × 4294967295 values, more "
      "than the 2147483648"},
     {"enormous (past the cap)", BYTES("\0\0\x08\x03\x00\x01\x00\x00\x00\x00\x80\x00\0\0\0\x02"),
-     NULL, 0, 0, 0, BOTH, INTACT, MLPCL_ERR_TOO_BIG, 'i',
+     NULL, 0, 0, 0, BOTH, INTACT, MLPCL_ERR_DATA, 'i',
      ": the header declares an enormous size, 65536 × 32768 × 2 values"},
     {"big header, little data",
      BYTES("\0\0\x08\x03\0\0\0\x03\0\0\x80\0\0\0\x40\0"
@@ -375,7 +398,7 @@ static void test_bad_idx(void)
     expect_fail("missing images", mlpcl_idx_dataset(at(ip, "none"), at(lp, "l.idx"), 0, NULL, &d),
                 MLPCL_ERR_IO, "none: cannot open: No such file or directory", NULL);
     expect_fail("a folder as images", mlpcl_idx_dataset(dir, at(lp, "l.idx"), 0, NULL, &d),
-                MLPCL_ERR_IO, ": not a regular file", NULL);
+                MLPCL_ERR_IO, ": is a directory", NULL);
     expect_fail("too many classes", mlpcl_idx_dataset(ip, lp, 100000, NULL, &d), MLPCL_ERR_ARG,
                 "100000 classes, more than 65536", NULL);
 }
@@ -621,6 +644,97 @@ static void test_open(void)
                 mlpcl_dataset_open(at(path, "none.csv"), NULL, &train, NULL), MLPCL_ERR_IO,
                 "none.csv: cannot open: No such file or directory", NULL);
     rmdir(at(path, "empty"));
+
+    /* A pair whose second part exists but is a folder says so. */
+    snprintf(pair, sizeof pair, "%s/i.idx,%s/mnist", dir, dir);
+    expect_fail("pair with a folder", mlpcl_dataset_open(pair, &spec, &train, NULL), MLPCL_ERR_IO,
+                "mnist: is a directory (in the IMAGES,LABELS pair", NULL);
+    expect_fail("a folder as a CSV", mlpcl_csv_dataset(at(path, "mnist"), &spec, NULL, &train),
+                MLPCL_ERR_IO, "mnist: is a directory", NULL);
+
+    /* Data to evaluate a network on: a folder's test files, read with the network's classes
+     * (4 here, more than the labels show); its training files when it has no test files. */
+    int labelled = 1;
+    mlpcl_dataset net = {0, 4, 4, NULL, NULL, &labelled, NULL, NULL};
+    OK(mlpcl_dataset_open_eval(at(path, "mnist"), NULL, &net, &test));
+    CHECK(test.n == 2 && test.n_in == 4 && test.n_out == 4, "eval: the folder's test set");
+    check_one_hot("eval: folder", &test, (const int[]){1, 3});
+    mlpcl_dataset_free(&test);
+    mkdir(at(path, "trainonly"), 0700);
+    put("trainonly/train-images-idx3-ubyte", BYTES(IMAGES), 0);
+    put("trainonly/train-labels-idx1-ubyte", BYTES(LABELS), 0);
+    OK(mlpcl_dataset_open_eval(at(path, "trainonly"), NULL, &net, &test));
+    CHECK(test.n == 3 && test.n_out == 4, "eval: a folder without test files");
+    mlpcl_dataset_free(&test);
+    /* Names are looked up in the network's classes, whatever the file holds. */
+    char bird[] = "bird", cat[] = "cat", dog[] = "dog", *classes[] = {bird, cat, dog};
+    net = (mlpcl_dataset){0, 2, 3, NULL, NULL, &labelled, classes, NULL};
+    put_text("e.csv", "x,y,name\n1,2,dog\n3,4,cat\n");
+    mlpcl_csv_spec by_name = {0, "name"};
+    OK(mlpcl_dataset_open_eval(at(path, "e.csv"), &by_name, &net, &test));
+    check_one_hot("eval: names", &test, (const int[]){2, 1});
+    CHECK(test.n_out == 3 && test.class_names && !strcmp(test.class_names[0], "bird"),
+          "eval: the network's class names");
+    mlpcl_dataset_free(&test);
+}
+
+/* ---- Input files: BOM, headers, float's range, what is not a regular file ---------------- */
+
+static void test_input(void)
+{
+    char path[512];
+    mlpcl_table t;
+    mlpcl_dataset d;
+    /* A BOM is stripped: the first row is data, and a header name after it is found. */
+    put("bom.csv",
+        BYTES("\xEF\xBB\xBF"
+              "1.5\n2\n"),
+        0);
+    OK(mlpcl_csv_read(at(path, "bom.csv"), &t));
+    CHECK(t.rows == 2 && t.cols == 1 && t.v[0] == 1.5 && !t.names, "BOM: %zu rows", t.rows);
+    mlpcl_table_free(&t);
+    put("bomh.csv",
+        BYTES("\xEF\xBB\xBF"
+              "label,x\nA,1\nB,2\n"),
+        0);
+    mlpcl_csv_spec label = {0, "label"};
+    OK(mlpcl_csv_dataset(at(path, "bomh.csv"), &label, NULL, &d));
+    CHECK(d.n == 2 && d.n_out == 2, "BOM before a header name");
+    mlpcl_dataset_free(&d);
+
+    /* Beyond float's range: noted where it was first read, refused in float only. */
+    put_text("big.csv", "a,b\n1,2\n\n3, 4e38\n-5e38,1\n");
+    mlpcl_csv_spec one = {1, NULL};
+    OK(mlpcl_csv_dataset(at(path, "big.csv"), &one, NULL, &d));
+    CHECK(d.beyond_float && strstr(d.beyond_float, "big.csv:4:4: 4e38"), "note: %s",
+          d.beyond_float ? d.beyond_float : "(none)");
+    OK(mlpcl_dataset_check_precision(&d, MLPCL_DOUBLE));
+    expect_fail("4e38 in float", mlpcl_dataset_check_precision(&d, MLPCL_FLOAT), MLPCL_ERR_DATA,
+                "big.csv:4:4: 4e38 is beyond float's range (±3.40282347e+38)", NULL);
+    mlpcl_dataset_free(&d);
+    OK(mlpcl_csv_read(at(path, "big.csv"), &t));
+    CHECK(t.beyond_float && strstr(t.beyond_float, "big.csv:4:4: 4e38"), "table note");
+    mlpcl_table_free(&t);
+    put_text("fits.csv", "1,3.4e38\n-3.4e38,1e-50\n");
+    OK(mlpcl_csv_dataset(at(path, "fits.csv"), &one, NULL, &d));
+    CHECK(!d.beyond_float, "3.4e38 fits float");
+    OK(mlpcl_dataset_check_precision(&d, MLPCL_FLOAT));
+    mlpcl_dataset_free(&d);
+    double X[] = {1, 1e39}, Y[] = {0};
+    mlpcl_dataset mem = {1, 2, 1, X, Y, NULL, NULL, NULL};
+    expect_fail("1e39 in memory", mlpcl_dataset_check_precision(&mem, MLPCL_FLOAT), MLPCL_ERR_DATA,
+                "sample 1, feature 2: 1e+39 is beyond float's range", NULL);
+
+    /* What is not a regular file is refused by what it is, without blocking on a FIFO. */
+    mkfifo(at(path, "fifo"), 0600);
+    expect_fail("a FIFO", mlpcl_csv_read(path, &t), MLPCL_ERR_IO,
+                "fifo: is a named pipe (FIFO), not a regular file", NULL);
+    expect_fail("a FIFO as IDX", mlpcl_idx_dataset(path, path, 0, NULL, &d), MLPCL_ERR_IO,
+                "fifo: is a named pipe", NULL);
+    unlink(path);
+    expect_fail("a device", mlpcl_csv_read("/dev/zero", &t), MLPCL_ERR_IO,
+                "/dev/zero: is a character device, not a regular file", NULL);
+    expect_fail("a folder", mlpcl_csv_read(dir, &t), MLPCL_ERR_IO, ": is a directory", NULL);
 }
 
 /* The real Fashion-MNIST, where installed: shapes, pixel range and first labels (9 and 9, as
@@ -665,10 +779,12 @@ int main(void)
     test_good_idx();
     test_good_csv();
     test_open();
+    test_input();
     test_fashion();
     char path[512];
     for (size_t i = 0; i < n_made; ++i) remove(at(path, made[i]));
     rmdir(at(path, "mnist"));
+    rmdir(at(path, "trainonly"));
     rmdir(dir);
     return report("test_loaders");
 }

@@ -1,7 +1,9 @@
 /* cmd_predict.c: `mlpcl predict`: runs a saved network on a data set, on any device. With class
  * labels it prints the accuracy, the loss and a confusion matrix; otherwise the predictions as
- * CSV. */
+ * CSV. Every write is checked: a full disk or closed output is an error, not a short file. */
+#include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,9 +15,11 @@ static const char usage[] =
     "usage: mlpcl predict --model FILE --data PATH [OPTIONS]\n"
     "\n"
     "Runs a network saved by `mlpcl train --save` on a data set. When the data have class\n"
-    "labels it prints the accuracy, the loss and the confusion matrix; otherwise one CSV row of\n"
-    "predictions a sample (for classifiers the predicted class, then each class's output).\n"
-    "The model's feature standardisation (--normalize) is applied first.\n"
+    "labels it prints the accuracy, the loss and the confusion matrix (up to 50 classes; beyond,\n"
+    "each class's accuracy); otherwise one CSV row of predictions a sample (for classifiers the\n"
+    "predicted class, then each class's output). Labels are the model's classes: names are\n"
+    "looked up in its class names, integers index its outputs, and a label it does not know is\n"
+    "an error. The model's feature standardisation (--normalize) is applied first.\n"
     "\n"
     "options:\n"
     "  --model FILE        the saved network (safetensors)\n"
@@ -78,23 +82,15 @@ static int parse(int argc, char **argv, predict_cli *o)
 }
 
 /* The data: a folder's test set (else its training set), an IDX pair, a CSV with targets, or
- * a CSV of features alone. */
-static int load(const predict_cli *o, size_t n_in, mlpcl_dataset *d)
+ * a CSV of features alone. Labels are read against what the model knows (its inputs, outputs
+ * and class names), so that class k means the model's class k whatever the file holds. */
+static int load(const predict_cli *o, const mlpcl_net *net, char **class_names, mlpcl_dataset *d)
 {
     int st;
+    size_t n_in = mlpcl_net_width(net, 0), K = mlpcl_net_width(net, mlpcl_net_layers(net));
     struct stat sb;
-    if (stat(o->data, &sb) == 0 && S_ISDIR(sb.st_mode)) { /* a folder of IDX files */
-        mlpcl_dataset train = {0};
-        st = mlpcl_dataset_open(o->data, NULL, &train, d);
-        if (st == MLPCL_OK && !d->n) {
-            mlpcl_dataset_free(d);
-            *d = train;
-        } else {
-            mlpcl_dataset_free(&train);
-        }
-        return st == MLPCL_OK ? 0 : lib_fail(st);
-    }
-    if (!o->targets && !o->label_column && !strchr(o->data, ',')) {
+    int folder = stat(o->data, &sb) == 0 && S_ISDIR(sb.st_mode);
+    if (!folder && !o->targets && !o->label_column && !strchr(o->data, ',')) {
         mlpcl_table t = {0};
         if ((st = mlpcl_csv_read(o->data, &t)) != MLPCL_OK) return lib_fail(st);
         if (t.cols != n_in) {
@@ -105,39 +101,79 @@ static int load(const predict_cli *o, size_t n_in, mlpcl_dataset *d)
                          "--targets K or --label-column C when the file holds targets too",
                          o->data, cols, n_in);
         }
-        *d = (mlpcl_dataset){t.rows, t.cols, 0, t.v, NULL, NULL, NULL};
+        *d = (mlpcl_dataset){t.rows, t.cols, 0, t.v, NULL, NULL, NULL, t.beyond_float};
         t.v = NULL;
+        t.beyond_float = NULL;
         mlpcl_table_free(&t);
         return 0;
     }
+    /* What the model knows, as the training set it was made from would say it: labels (any
+     * non-NULL array) unless the file's targets are numeric columns. */
+    int classifier = 0;
+    mlpcl_dataset like = {0,           n_in, K, NULL, NULL, o->targets ? NULL : &classifier,
+                          class_names, NULL};
     mlpcl_csv_spec spec = {(size_t)o->targets, o->label_column};
-    st = mlpcl_dataset_open(o->data, &spec, d, NULL);
+    st = mlpcl_dataset_open_eval(o->data, &spec, &like, d);
     return st == MLPCL_OK ? 0 : lib_fail(st);
 }
 
-static void print_confusion(FILE *f, const mlpcl_dataset *d, const double *out, size_t K,
-                            char **names)
+/* The class with the largest output of row o (K outputs). */
+static size_t argmax(const double *o, size_t K)
 {
-    size_t *cm = calloc(K * K, sizeof *cm), right = 0;
-    if (!cm) return;
+    size_t best = 0;
+    for (size_t j = 1; j < K; ++j)
+        if (o[j] > o[best]) best = j;
+    return best;
+}
+
+/* Up to this many classes a confusion matrix is printed (K × K counts); beyond, each class's
+ * accuracy, for the classes the data hold. */
+enum { MAX_MATRIX_CLASSES = 50 };
+
+/* The accuracy, and the confusion matrix or the per-class accuracy. 0, or an exit status. */
+static int print_confusion(FILE *f, const mlpcl_dataset *d, const double *out, size_t K,
+                           char **names)
+{
+    int matrix = K <= MAX_MATRIX_CLASSES;
+    size_t *cm = calloc(matrix ? K * K : 2 * K, sizeof *cm), right = 0;
+    if (!cm) return failf(EXIT_DEVICE, "out of host memory for the counts of %zu classes", K);
+    size_t *hits = cm, *seen = cm + K; /* per class, when there is no matrix */
     for (size_t i = 0; i < d->n; ++i) {
-        size_t best = 0;
-        for (size_t j = 1; j < K; ++j)
-            if (out[i * K + j] > out[i * K + best]) best = j;
-        cm[(size_t)d->labels[i] * K + best]++;
-        right += best == (size_t)d->labels[i];
+        size_t best = argmax(out + i * K, K), k = (size_t)d->labels[i];
+        if (matrix) {
+            cm[k * K + best]++;
+        } else {
+            seen[k]++;
+            hits[k] += best == k;
+        }
+        right += best == k;
     }
     fprintf(f, "accuracy: %.2f%% (%zu of %zu)\n", 100.0 * (double)right / (double)d->n, right,
             d->n);
-    fprintf(f, "confusion matrix (rows: true class, columns: predicted class):\n%12s", "");
-    for (size_t j = 0; j < K; ++j) names ? fprintf(f, " %7.7s", names[j]) : fprintf(f, " %7zu", j);
-    fputc('\n', f);
-    for (size_t i = 0; i < K; ++i) {
-        names ? fprintf(f, "%12.12s", names[i]) : fprintf(f, "%12zu", i);
-        for (size_t j = 0; j < K; ++j) fprintf(f, " %7zu", cm[i * K + j]);
+    if (matrix) {
+        fprintf(f, "confusion matrix (rows: true class, columns: predicted class):\n%12s", "");
+        for (size_t j = 0; j < K; ++j)
+            names ? fprintf(f, " %7.7s", names[j]) : fprintf(f, " %7zu", j);
         fputc('\n', f);
+        for (size_t i = 0; i < K && !ferror(f); ++i) {
+            names ? fprintf(f, "%12.12s", names[i]) : fprintf(f, "%12zu", i);
+            for (size_t j = 0; j < K; ++j) fprintf(f, " %7zu", cm[i * K + j]);
+            fputc('\n', f);
+        }
+    } else {
+        fprintf(f,
+                "per-class accuracy (%zu classes, more than the %d a matrix is shown for; "
+                "classes with samples only):\n",
+                K, MAX_MATRIX_CLASSES);
+        for (size_t k = 0; k < K && !ferror(f); ++k) {
+            if (!seen[k]) continue;
+            names ? fprintf(f, "%12.12s", names[k]) : fprintf(f, "%12zu", k);
+            fprintf(f, " %7.2f%% (%zu of %zu)\n", 100.0 * (double)hits[k] / (double)seen[k],
+                    hits[k], seen[k]);
+        }
     }
     free(cm);
+    return 0;
 }
 
 static void print_predictions(FILE *f, const mlpcl_net *net, const double *out, size_t n,
@@ -151,12 +187,11 @@ static void print_predictions(FILE *f, const mlpcl_net *net, const double *out, 
               : fprintf(f, classifier ? "%zu" : "output_%zu", j + !classifier);
     }
     fputc('\n', f);
-    for (size_t i = 0; i < n; ++i) {
+    /* A full disk or a closed pipe shows in ferror: stop there rather than format the rest. */
+    for (size_t i = 0; i < n && !ferror(f); ++i) {
         const double *o = out + i * K;
         if (classifier) {
-            size_t best = 0;
-            for (size_t j = 1; j < K; ++j)
-                if (o[j] > o[best]) best = j;
+            size_t best = argmax(o, K);
             names ? fprintf(f, "%s", names[best]) : fprintf(f, "%zu", best);
         }
         for (size_t j = 0; j < K; ++j) {
@@ -165,6 +200,17 @@ static void print_predictions(FILE *f, const mlpcl_net *net, const double *out, 
         }
         fputc('\n', f);
     }
+}
+
+/* Flushes and checks f (closing it unless it is stdout): a write error anywhere before shows
+ * here. 0, or an exit status. */
+static int finish_output(FILE *f, const char *name)
+{
+    int bad = fflush(f) != 0 || ferror(f), error = errno;
+    if (f != stdout && fclose(f) != 0 && !bad) bad = 1, error = errno;
+    if (!bad) return 0;
+    return failf(EXIT_USAGE, "%s: write error: %s (the predictions are incomplete)", name,
+                 strerror(error ? error : EIO));
 }
 
 int cmd_predict_parse(int argc, char **argv)
@@ -190,7 +236,7 @@ int cmd_predict(int argc, char **argv)
         goto done;
     }
     size_t n_in = mlpcl_net_width(net, 0), K = mlpcl_net_width(net, mlpcl_net_layers(net));
-    if ((rc = load(&o, n_in, &d))) goto done;
+    if ((rc = load(&o, net, info.class_names, &d))) goto done;
     if (d.n_in != n_in || (d.Y && d.n_out != K)) {
         rc = failf(EXIT_USAGE,
                    "predict: %s has %zu features and %zu targets; the model takes %zu "
@@ -212,10 +258,19 @@ int cmd_predict(int argc, char **argv)
                            : dev->platform < 0 || (info.dtype == MLPCL_DOUBLE && dev->fp64)
                                ? MLPCL_DOUBLE
                                : MLPCL_FLOAT;
+    if ((st = mlpcl_dataset_check_precision(&d, prec)) != MLPCL_OK) {
+        rc = failf(exit_for(st), "%s; predict in double precision (--precision double)",
+                   mlpcl_last_error());
+        goto done;
+    }
     int id;
+    if (d.n > (SIZE_MAX - 1) / sizeof *out / K) {
+        rc = failf(EXIT_USAGE, "predict: %zu samples × %zu outputs overflow a size", d.n, K);
+        goto done;
+    }
     out = malloc(d.n * K * sizeof *out + 1);
     if (!out) {
-        rc = failf(EXIT_DEVICE, "out of host memory");
+        rc = failf(EXIT_DEVICE, "out of host memory for %zu samples × %zu outputs", d.n, K);
         goto done;
     }
     if ((st = mlpcl_trainer_create(ctx, net, NULL, NULL, 0, prec, (size_t)o.batch, &tr)) !=
@@ -227,14 +282,14 @@ int cmd_predict(int argc, char **argv)
     }
     if (o.output && !(f = fopen(o.output, "w"))) {
         f = stdout;
-        rc = failf(EXIT_USAGE, "%s: cannot create", o.output);
+        rc = failf(EXIT_USAGE, "%s: cannot create: %s", o.output, strerror(errno));
         goto done;
     }
     char **names = d.class_names ? d.class_names : info.class_names;
     double loss, acc;
     if (d.labels) {
         mlpcl_evaluate(net, out, d.Y, d.labels, d.n, &loss, &acc);
-        print_confusion(f, &d, out, K, names);
+        if ((rc = print_confusion(f, &d, out, K, names))) goto done;
         fprintf(f, "loss: %.6g\n", loss);
     } else {
         int classifier = mlpcl_net_loss(net) == MLPCL_CE || names;
@@ -245,7 +300,7 @@ int cmd_predict(int argc, char **argv)
             fprintf(stderr, "loss: %.6g over %zu samples\n", loss, d.n);
         }
     }
-    if (f != stdout && fclose(f) != 0) rc = failf(EXIT_USAGE, "%s: write error", o.output);
+    rc = finish_output(f, o.output ? o.output : "standard output");
     f = stdout;
 done:
     if (f != stdout) fclose(f);

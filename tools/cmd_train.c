@@ -289,6 +289,7 @@ int cmd_train(int argc, char **argv)
         goto done;
     }
     if ((rc = resume_settle(&s))) goto done;
+    if ((rc = train_check_precision(&s.d, s.prec))) goto done;
     if ((st = mlpcl_trainer_create(s.ctx, s.net, s.d.train.X, s.d.train.Y, s.d.train.n, s.prec,
                                    epochs ? (size_t)o.batch : 0, &s.tr)) != MLPCL_OK) {
         rc = lib_fail(st);

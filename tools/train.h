@@ -50,6 +50,9 @@ int train_load_data(const train_cli *o, train_data *d);
 /* Standardises every set: with a norm fitted to the training set when fit, else with d->norm
  * (the resumed model's). 0, or an exit status. */
 int train_standardize(train_data *d, int fit);
+/* Refuses values that do not fit the run's precision (float: beyond ±FLT_MAX), naming where
+ * they were read and suggesting --precision double. 0, or an exit status. */
+int train_check_precision(const train_data *d, mlpcl_precision prec);
 void train_data_free(train_data *d);
 
 /* ---- The network (train_net.c) ------------------------------------------------------------ */

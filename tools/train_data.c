@@ -39,8 +39,11 @@ static int tutorial_data(const train_cli *o, mlpcl_dataset *d)
             mlpcl_tutorial_data(X.rows, (uint64_t)o->seed, X.v, Y.v);
     }
     if (!rc) {
-        *d = (mlpcl_dataset){X.rows, X.cols, Y.cols, X.v, Y.v, NULL, NULL};
+        /* The first value float cannot hold, X's before Y's, goes with the data. */
+        char **beyond = X.beyond_float ? &X.beyond_float : &Y.beyond_float;
+        *d = (mlpcl_dataset){X.rows, X.cols, Y.cols, X.v, Y.v, NULL, NULL, *beyond};
         X.v = Y.v = NULL;
+        *beyond = NULL;
     }
     mlpcl_table_free(&X);
     mlpcl_table_free(&Y);
@@ -60,6 +63,18 @@ int train_load_data(const train_cli *o, train_data *d)
     if (o->validation > 0 &&
         (st = mlpcl_dataset_split(&d->train, o->validation, &d->val)) != MLPCL_OK)
         return lib_fail(st);
+    return 0;
+}
+
+int train_check_precision(const train_data *d, mlpcl_precision prec)
+{
+    const mlpcl_dataset *sets[] = {&d->train, &d->val, &d->test};
+    for (size_t s = 0; s < 3; ++s) {
+        int st = mlpcl_dataset_check_precision(sets[s], prec);
+        if (st != MLPCL_OK)
+            return failf(exit_for(st), "%s; train in double precision (--precision double)",
+                         mlpcl_last_error());
+    }
     return 0;
 }
 
