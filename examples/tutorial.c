@@ -28,9 +28,9 @@ int main(int argc, char **argv)
     if ((st = mlpcl_ctx_create(device, 0, &ctx)) != MLPCL_OK) return fail("mlpcl_ctx_create", st);
     const mlpcl_device_info *dev = mlpcl_ctx_device(ctx);
     /* Float on OpenCL devices, as `mlpcl train` chooses; the host trainer is double only. */
-    mlpcl_precision prec = dev->platform < 0 ? MLPCL_DOUBLE : MLPCL_FLOAT;
+    mlpcl_precision prec = dev->platform < 0 ? MLPCL_PRECISION_DOUBLE : MLPCL_PRECISION_FLOAT;
     printf("device: %s (%s), precision: %s\n", dev->name, dev->platform_name,
-           prec == MLPCL_DOUBLE ? "double" : "float");
+           prec == MLPCL_PRECISION_DOUBLE ? "double" : "float");
 
     /* Every layer sigmoid and the loss least squares are the defaults of a new network. */
     if ((st = mlpcl_net_create(2, widths, &net)) != MLPCL_OK) {

@@ -14,12 +14,12 @@ static int check_model(const mlpcl_net *net, const mlpcl_model_info *info)
     if (L < 1) return fuzz_report("mlpcl_model_load: a network of no layers");
     for (size_t l = 0; l <= L; ++l)
         if (mlpcl_net_width(net, l) < 1) return fuzz_report("mlpcl_model_load: width %zu is 0", l);
-    if (info->dtype != MLPCL_FLOAT && info->dtype != MLPCL_DOUBLE)
+    if (info->dtype != MLPCL_PRECISION_FLOAT && info->dtype != MLPCL_PRECISION_DOUBLE)
         return fuzz_report("mlpcl_model_load: dtype %d", (int)info->dtype);
     const double *p = mlpcl_net_params((mlpcl_net *)net);
     for (size_t i = 0; i < n; ++i) {
         if (!isfinite(p[i])) return fuzz_report("mlpcl_model_load: parameter %zu is %g", i, p[i]);
-        if (info->dtype == MLPCL_FLOAT && (double)(float)p[i] != p[i])
+        if (info->dtype == MLPCL_PRECISION_FLOAT && (double)(float)p[i] != p[i])
             return fuzz_report("mlpcl_model_load: F32 parameter %zu is %.17g", i, p[i]);
     }
     for (size_t i = 0; info->velocity && i < n; ++i)

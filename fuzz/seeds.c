@@ -276,7 +276,7 @@ static void put_model(const char *name, const mlpcl_net *net, const mlpcl_model_
 static void model_seeds(void)
 {
     mlpcl_net *net;
-    mlpcl_model_info info = {.dtype = MLPCL_DOUBLE, .seed = 1};
+    mlpcl_model_info info = {.dtype = MLPCL_PRECISION_DOUBLE, .seed = 1};
     snprintf(info.device, sizeof info.device, "host");
 
     /* The tutorial's 2-3-2 sigmoid network, every parameter 1.0, F64. */
@@ -289,13 +289,13 @@ static void model_seeds(void)
     /* 3-4-2, relu then softmax, F32, with standardisation, class names, momentum, progress. */
     size_t w342[3] = {3, 4, 2};
     if (mlpcl_net_create(2, w342, &net) || mlpcl_net_init(net, MLPCL_INIT_UNIFORM, 7) ||
-        mlpcl_net_set_act(net, 1, MLPCL_RELU) || mlpcl_net_set_loss(net, MLPCL_CE))
+        mlpcl_net_set_act(net, 1, MLPCL_ACT_RELU) || mlpcl_net_set_loss(net, MLPCL_LOSS_CE))
         die(mlpcl_last_error(), "");
     double mean[3] = {0.5, -1, 2}, sd[3] = {1, 0.25, 3}, v[26];
     char yes[] = "yes", no[] = "no";
     char *classes[2] = {no, yes};
     for (size_t i = 0; i < 26; ++i) v[i] = (double)i / 64 - 0.2;
-    mlpcl_model_info full = {.dtype = MLPCL_FLOAT,
+    mlpcl_model_info full = {.dtype = MLPCL_PRECISION_FLOAT,
                              .norm = {3, mean, sd},
                              .class_names = classes,
                              .seed = 42,
@@ -309,10 +309,10 @@ static void model_seeds(void)
 
     /* The smallest: one input, one output, tanh, F32. */
     size_t w11[2] = {1, 1};
-    if (mlpcl_net_create(1, w11, &net) || mlpcl_net_set_act(net, 1, MLPCL_TANH))
+    if (mlpcl_net_create(1, w11, &net) || mlpcl_net_set_act(net, 1, MLPCL_ACT_TANH))
         die(mlpcl_last_error(), "");
     mlpcl_net_params(net)[0] = -0.5;
-    info.dtype = MLPCL_FLOAT;
+    info.dtype = MLPCL_PRECISION_FLOAT;
     put_model("tiny-f32.safetensors", net, &info);
     mlpcl_net_free(net);
 }

@@ -72,7 +72,7 @@ static mlpcl_status choose_program(mlpcl_trainer *tr)
         c->fused = mlpcl__cl_fused_fits(tr);
     }
     if (tr->worker) c->fused = 0; /* a worker's update waits for the others' gradients */
-    c->pad = 4 * (size_t)c->tune.tnv * (tr->precision == MLPCL_DOUBLE ? 8 : 16);
+    c->pad = 4 * (size_t)c->tune.tnv * (tr->precision == MLPCL_PRECISION_DOUBLE ? 8 : 16);
     size_t wg = DEFAULT_WG;
     if (wg > tr->ctx->info.max_work_group) wg = tr->ctx->info.max_work_group;
     if (wg > items[0]) wg = items[0];

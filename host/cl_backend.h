@@ -202,7 +202,7 @@ extern const mlpcl_cl_path mlpcl__cl_tiled;  /* cl_plan_tiled.c */
  * network's output layer stays linear (common.cl's ACT_IDENTITY) and the softmax follows. */
 static inline int mlpcl__cl_forward_act(const mlpcl_net *net, size_t l)
 {
-    return l == net->L && net->loss == MLPCL_CE ? 3 /* ACT_IDENTITY */ : (int)net->act[l];
+    return l == net->L && net->loss == MLPCL_LOSS_CE ? 3 /* ACT_IDENTITY */ : (int)net->act[l];
 }
 
 /* Cost partial sums of a loss over mb rows: one a work-group. */

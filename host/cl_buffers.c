@@ -152,7 +152,7 @@ mlpcl_status mlpcl__cl_upload(mlpcl_trainer *tr, cl_mem buf, const double *v, si
     mlpcl_status st = MLPCL_OK;
     void *tmp = malloc(n * tr->real + 1);
     if (!tmp) return mlpcl__fail(MLPCL_ERR_NOMEM, "out of host memory staging an upload");
-    if (tr->precision == MLPCL_DOUBLE)
+    if (tr->precision == MLPCL_PRECISION_DOUBLE)
         memcpy(tmp, v, n * sizeof(double));
     else
         for (size_t i = 0; i < n; ++i) ((float *)tmp)[i] = (float)v[i];
@@ -172,7 +172,7 @@ mlpcl_status mlpcl__cl_download(mlpcl_trainer *tr, cl_mem buf, double *v, size_t
     CL_CHECK(clEnqueueReadBuffer(tr->ctx->queue, buf, CL_TRUE, 0, n * tr->real, tmp, 0, NULL, NULL),
              "clEnqueueReadBuffer", tr->ctx->info.name);
     for (size_t i = 0; i < n; ++i)
-        v[i] = tr->precision == MLPCL_DOUBLE ? ((double *)tmp)[i] : ((float *)tmp)[i];
+        v[i] = tr->precision == MLPCL_PRECISION_DOUBLE ? ((double *)tmp)[i] : ((float *)tmp)[i];
 fail:
     free(tmp);
     return st;

@@ -13,7 +13,7 @@ static size_t round_up(size_t x, size_t to)
 
 karg mlpcl__cl_real(const mlpcl_trainer *tr, double v, union real_box *box)
 {
-    if (tr->precision == MLPCL_DOUBLE) {
+    if (tr->precision == MLPCL_PRECISION_DOUBLE) {
         box->d = v;
         return (karg){sizeof(double), &box->d};
     }

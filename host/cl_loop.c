@@ -48,7 +48,7 @@ fail:
 /* The i-th cost of a read's destination, as a double. */
 static double cost_at(const mlpcl_trainer *tr, const unsigned char *slot, long i)
 {
-    if (tr->precision == MLPCL_DOUBLE) {
+    if (tr->precision == MLPCL_PRECISION_DOUBLE) {
         double d;
         memcpy(&d, slot + i * (long)sizeof d, sizeof d);
         return d;

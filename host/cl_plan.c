@@ -114,7 +114,7 @@ static mlpcl_status build_plan(mlpcl_trainer *tr, size_t mb, int gathered, int p
 
     p->seg[SEG_FORWARD] = p->n_launch;
     for (size_t l = 1; l <= L; ++l) TRY(path->forward(tr, p, &s, l));
-    if (tr->net->loss == MLPCL_CE) TRY(build_softmax(tr, p, &s));
+    if (tr->net->loss == MLPCL_LOSS_CE) TRY(build_softmax(tr, p, &s));
 
     p->seg[SEG_LOSS] = p->n_launch;
     if (tr->m) TRY(build_loss(tr, p, &s));
@@ -187,7 +187,7 @@ fail:
 mlpcl_status mlpcl__cl_aim_loss(mlpcl_trainer *tr, mlpcl_plan *p, size_t rows)
 {
     mlpcl_status st = MLPCL_OK;
-    double scale = tr->net->loss == MLPCL_CE ? 1.0 / (double)rows : 1.0 / (2.0 * (double)rows);
+    double scale = tr->net->loss == MLPCL_LOSS_CE ? 1.0 / (double)rows : 1.0 / (2.0 * (double)rows);
     TRY(mlpcl__cl_set_arg(tr, p->delta, OUTPUT_DELTA_M, ARG_INT(rows)));
     TRY(mlpcl__cl_set_arg(tr, p->cost, COST_SCALE, ARG_REAL(scale)));
 fail:
@@ -196,7 +196,7 @@ fail:
 
 double mlpcl__target_for(mlpcl_precision p, double target)
 {
-    if (p == MLPCL_DOUBLE || isnan(target) || isinf(target)) return target;
+    if (p == MLPCL_PRECISION_DOUBLE || isnan(target) || isinf(target)) return target;
     float t = (float)target;
     if ((double)t < target) t = nextafterf(t, INFINITY);
     return t;

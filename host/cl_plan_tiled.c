@@ -8,7 +8,7 @@
 /* The width of the kernels' vectors: 16 floats or 8 doubles. */
 static size_t vector_width(const mlpcl_trainer *tr)
 {
-    return tr->precision == MLPCL_DOUBLE ? 8 : 16;
+    return tr->precision == MLPCL_PRECISION_DOUBLE ? 8 : 16;
 }
 
 /* Outputs n wide take the narrow kernels (one vector a tile) when one vector covers them. */

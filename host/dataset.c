@@ -31,7 +31,7 @@ static size_t first_beyond_float(const double *v, size_t m)
 mlpcl_status mlpcl_dataset_check_precision(const mlpcl_dataset *d, mlpcl_precision precision)
 {
     if (!d) return mlpcl__fail(MLPCL_ERR_ARG, "mlpcl_dataset_check_precision: d is NULL");
-    if (precision != MLPCL_FLOAT) return MLPCL_OK;
+    if (precision != MLPCL_PRECISION_FLOAT) return MLPCL_OK;
     if (d->beyond_float)
         return mlpcl__fail(MLPCL_ERR_DATA, "%s is beyond float's range (±%.9g)", d->beyond_float,
                            (double)FLT_MAX);

@@ -59,7 +59,7 @@ struct mlpcl_net {
  * simple and tiled plans and the fused plan use. */
 static inline double mlpcl__loss_scale(mlpcl_loss loss, size_t m)
 {
-    return loss == MLPCL_CE ? 1.0 / (double)m : 1.0 / (2.0 * (double)m);
+    return loss == MLPCL_LOSS_CE ? 1.0 / (double)m : 1.0 / (2.0 * (double)m);
 }
 
 /* The layer's weight count n_{l-1}·n_l; its biases follow the weights at offset + this. */

@@ -175,7 +175,7 @@ static mlpcl_status meta_net(const char *path, const cJSON *meta, uint64_t data_
                          loss);
         goto fail;
     }
-    net->loss = strcmp(loss, "ce") ? MLPCL_MSE : MLPCL_CE;
+    net->loss = strcmp(loss, "ce") ? MLPCL_LOSS_MSE : MLPCL_LOSS_CE;
     return MLPCL_OK;
 fail:
     mlpcl_net_free(net);
@@ -318,7 +318,7 @@ static mlpcl_status parse_entry(const char *path, const cJSON *e, const char *la
                            cJSON_IsString(dtype) ? dtype->valuestring : "(not a string)",
                            cJSON_IsString(dtype) ? "\"" : "");
     }
-    t->dtype = strcmp(dtype->valuestring, "F32") ? MLPCL_DOUBLE : MLPCL_FLOAT;
+    t->dtype = strcmp(dtype->valuestring, "F32") ? MLPCL_PRECISION_DOUBLE : MLPCL_PRECISION_FLOAT;
 
     int ok = cJSON_IsArray(shape) && (size_t)cJSON_GetArraySize(shape) == t->rank;
     size_t i = 0;
@@ -370,7 +370,8 @@ static mlpcl_status check_layout(const char *path, tensor *t, size_t L, uint64_t
                            mean->present ? mean->name : std->name);
     for (size_t i = 0; i < N_SLOTS(L); ++i) {
         if (!t[i].present) continue;
-        mlpcl_precision want = i == SLOT_MEAN(L) || i == SLOT_STD(L) ? MLPCL_DOUBLE : t[0].dtype;
+        mlpcl_precision want =
+            i == SLOT_MEAN(L) || i == SLOT_STD(L) ? MLPCL_PRECISION_DOUBLE : t[0].dtype;
         if (t[i].dtype != want)
             return mlpcl__fail(MLPCL_ERR_DATA, "%s: tensor %s is %s; expected %s%s", path,
                                t[i].name, mlpcl__dtype_name(t[i].dtype), mlpcl__dtype_name(want),

@@ -26,7 +26,7 @@ static mlpcl_status check_values(const char *path, const char *name, const doubl
                                  mlpcl_precision p)
 {
     for (size_t i = 0; i < n; ++i)
-        if (!isfinite(v[i]) || (p == MLPCL_FLOAT && fabs(v[i]) > FLT_MAX))
+        if (!isfinite(v[i]) || (p == MLPCL_PRECISION_FLOAT && fabs(v[i]) > FLT_MAX))
             return mlpcl__fail(MLPCL_ERR_ARG, "%s: cannot save %s[%zu] = %g as %s", path, name, i,
                                v[i], mlpcl__dtype_name(p));
     return MLPCL_OK;
@@ -99,7 +99,7 @@ static mlpcl_status build_header(const char *path, const mlpcl_net *net,
         cJSON_AddStringToObject(meta, "version", MLPCL_VERSION) &&
         cJSON_AddStringToObject(meta, "layers", widths) &&
         cJSON_AddStringToObject(meta, "activations", acts) &&
-        cJSON_AddStringToObject(meta, "loss", net->loss == MLPCL_CE ? "ce" : "mse") &&
+        cJSON_AddStringToObject(meta, "loss", net->loss == MLPCL_LOSS_CE ? "ce" : "mse") &&
         cJSON_AddStringToObject(meta, "seed", num[0]) &&
         cJSON_AddStringToObject(meta, "device", info->device) &&
         cJSON_AddStringToObject(meta, "epoch", num[1]) &&
@@ -250,8 +250,9 @@ mlpcl_status mlpcl_model_save(const char *path, const mlpcl_net *net, const mlpc
 {
     if (!path || !*path || !net || !info)
         return mlpcl__fail(MLPCL_ERR_ARG, "mlpcl_model_save: path, net and info are required");
-    if (info->dtype != MLPCL_FLOAT && info->dtype != MLPCL_DOUBLE)
-        return mlpcl__fail(MLPCL_ERR_ARG, "%s: unknown dtype %d (MLPCL_FLOAT or MLPCL_DOUBLE)",
+    if (info->dtype != MLPCL_PRECISION_FLOAT && info->dtype != MLPCL_PRECISION_DOUBLE)
+        return mlpcl__fail(MLPCL_ERR_ARG,
+                           "%s: unknown dtype %d (MLPCL_PRECISION_FLOAT or MLPCL_PRECISION_DOUBLE)",
                            path, (int)info->dtype);
     /* What the loader would refuse is refused here, so that every saved file loads. */
     if (net->L > LAYERS_MAX)
@@ -317,7 +318,7 @@ mlpcl_status mlpcl_model_save(const char *path, const mlpcl_net *net, const mlpc
     mlpcl_status st = MLPCL_OK;
     uint64_t at = 0;
     for (size_t i = 0; i < nt; ++i) {
-        t[i].dtype = i == SLOT_MEAN(L) || i == SLOT_STD(L) ? MLPCL_DOUBLE : info->dtype;
+        t[i].dtype = i == SLOT_MEAN(L) || i == SLOT_STD(L) ? MLPCL_PRECISION_DOUBLE : info->dtype;
         if (!t[i].src) continue;
         st = check_values(path, t[i].name, t[i].src, t[i].count, t[i].dtype);
         if (st != MLPCL_OK) goto done;

@@ -39,10 +39,10 @@ mlpcl_status mlpcl_net_create(size_t n_layers, const size_t *widths, mlpcl_net *
     memcpy(net->width, widths, (n_layers + 1) * sizeof *widths);
     net->offset[1] = 0;
     for (size_t l = 1; l <= n_layers; ++l) {
-        net->act[l] = MLPCL_SIGMOID;
+        net->act[l] = MLPCL_ACT_SIGMOID;
         net->offset[l + 1] = net->offset[l] + (widths[l - 1] + 1) * widths[l];
     }
-    net->loss = MLPCL_MSE;
+    net->loss = MLPCL_LOSS_MSE;
     *out = net;
     return MLPCL_OK;
 }
@@ -79,7 +79,7 @@ size_t mlpcl_net_width(const mlpcl_net *net, size_t l)
 
 mlpcl_act mlpcl_net_act(const mlpcl_net *net, size_t l)
 {
-    return l >= 1 && l <= net->L ? net->act[l] : MLPCL_SIGMOID;
+    return l >= 1 && l <= net->L ? net->act[l] : MLPCL_ACT_SIGMOID;
 }
 
 mlpcl_loss mlpcl_net_loss(const mlpcl_net *net)
@@ -91,7 +91,7 @@ mlpcl_status mlpcl_net_set_act(mlpcl_net *net, size_t l, mlpcl_act act)
 {
     if (l < 1 || l > net->L)
         return mlpcl__fail(MLPCL_ERR_ARG, "layer %zu does not exist (1 … %zu)", l, net->L);
-    if (act != MLPCL_SIGMOID && act != MLPCL_TANH && act != MLPCL_RELU)
+    if (act != MLPCL_ACT_SIGMOID && act != MLPCL_ACT_TANH && act != MLPCL_ACT_RELU)
         return mlpcl__fail(MLPCL_ERR_ARG, "unknown activation %d", (int)act);
     net->act[l] = act;
     return MLPCL_OK;
@@ -99,7 +99,7 @@ mlpcl_status mlpcl_net_set_act(mlpcl_net *net, size_t l, mlpcl_act act)
 
 mlpcl_status mlpcl_net_set_loss(mlpcl_net *net, mlpcl_loss loss)
 {
-    if (loss != MLPCL_MSE && loss != MLPCL_CE)
+    if (loss != MLPCL_LOSS_MSE && loss != MLPCL_LOSS_CE)
         return mlpcl__fail(MLPCL_ERR_ARG, "unknown loss %d", (int)loss);
     net->loss = loss;
     return MLPCL_OK;
@@ -111,6 +111,11 @@ size_t mlpcl_net_n_params(const mlpcl_net *net)
 }
 
 double *mlpcl_net_params(mlpcl_net *net)
+{
+    return net->params;
+}
+
+const double *mlpcl_net_params_const(const mlpcl_net *net)
 {
     return net->params;
 }
@@ -132,7 +137,7 @@ mlpcl_status mlpcl_net_init(mlpcl_net *net, mlpcl_init init, uint64_t seed)
     for (size_t l = 1; l <= net->L; ++l) {
         double n_in = (double)net->width[l - 1], n_out = (double)net->width[l];
         /* Xavier/Glorot for sigmoid and tanh, He for relu: both keep activations' variance. */
-        double a = net->act[l] == MLPCL_RELU ? sqrt(6.0 / n_in) : sqrt(6.0 / (n_in + n_out));
+        double a = net->act[l] == MLPCL_ACT_RELU ? sqrt(6.0 / n_in) : sqrt(6.0 / (n_in + n_out));
         double *W = net->params + net->offset[l];
         for (size_t i = 0; i < mlpcl__weights(net, l); ++i)
             W[i] = a * (2.0 * mlpcl__rng_uniform(&rng) - 1.0);

@@ -42,7 +42,7 @@ static void build_options(const mlpcl_build_params *bp, char *buf, size_t size)
     char tiles[256];
     mlpcl__tuning_options(&bp->tune, tiles, sizeof tiles);
     snprintf(buf, size, "-cl-std=CL1.2 -DPRECISION=%d -DWG=%zu %s%s%s",
-             bp->precision == MLPCL_DOUBLE ? 64 : 32, bp->wg, tiles, extra ? " " : "",
+             bp->precision == MLPCL_PRECISION_DOUBLE ? 64 : 32, bp->wg, tiles, extra ? " " : "",
              extra ? extra : "");
 }
 
@@ -99,7 +99,7 @@ mlpcl_status mlpcl__program_get(mlpcl_ctx *ctx, const mlpcl_build_params *bp, ml
     const char *dn = ctx->info.name;
     if (mlpcl__kernel_file_count > MAX_KERNEL_FILES)
         return mlpcl__fail(MLPCL_ERR_ARG, "more kernel files than MAX_KERNEL_FILES");
-    if (bp->precision == MLPCL_DOUBLE && !ctx->info.fp64)
+    if (bp->precision == MLPCL_PRECISION_DOUBLE && !ctx->info.fp64)
         return mlpcl__fail(MLPCL_ERR_NO_FP64,
                            "device \"%s\" has no double precision (cl_khr_fp64); "
                            "use --precision float, or --device host",

@@ -11,9 +11,9 @@
 static double activate(mlpcl_act act, double z)
 {
     switch (act) {
-    case MLPCL_TANH:
+    case MLPCL_ACT_TANH:
         return tanh(z);
-    case MLPCL_RELU:
+    case MLPCL_ACT_RELU:
         return z > 0.0 ? z : 0.0;
     default:
         return 1.0 / (1.0 + exp(-z));
@@ -24,9 +24,9 @@ static double activate(mlpcl_act act, double z)
 static double act_slope(mlpcl_act act, double a)
 {
     switch (act) {
-    case MLPCL_TANH:
+    case MLPCL_ACT_TANH:
         return 1.0 - a * a;
-    case MLPCL_RELU:
+    case MLPCL_ACT_RELU:
         return a > 0.0 ? 1.0 : 0.0;
     default:
         return (1.0 - a) * a;
@@ -40,7 +40,7 @@ void mlpcl__ref_forward(const mlpcl_net *net, const double *P, const double *X, 
         size_t n_in = net->width[l - 1], n_out = net->width[l];
         const double *in = l == 1 ? X : A[l - 1];
         const double *W = P + net->offset[l], *b = W + n_in * n_out;
-        int softmax = l == net->L && net->loss == MLPCL_CE;
+        int softmax = l == net->L && net->loss == MLPCL_LOSS_CE;
         for (size_t i = 0; i < m; ++i) {
             double *z = &mlpcl_at(A[l], n_out, i, 0);
             for (size_t j = 0; j < n_out; ++j) z[j] = 0.0;
@@ -68,7 +68,7 @@ double mlpcl__ref_output_delta(const mlpcl_net *net, const double *AL, const dou
     double sum = 0.0;
     for (size_t i = 0; i < m * n; ++i) {
         double a = AL[i], y = Y[i], e = a - y;
-        if (net->loss == MLPCL_CE) {
+        if (net->loss == MLPCL_LOSS_CE) {
             DL[i] = e / (double)m;
             sum += y != 0.0 ? -y * log(a) : 0.0;
         } else {
@@ -162,9 +162,9 @@ void mlpcl_evaluate(const mlpcl_net *net, const double *out, const double *Y, co
     double sum = 0.0;
     for (size_t i = 0; i < n * nL && Y; ++i) {
         double e = out[i] - Y[i];
-        sum += net->loss == MLPCL_CE ? (Y[i] != 0.0 ? -Y[i] * log(out[i]) : 0.0) : e * e;
+        sum += net->loss == MLPCL_LOSS_CE ? (Y[i] != 0.0 ? -Y[i] * log(out[i]) : 0.0) : e * e;
     }
-    *loss = !Y || !n ? NAN : (net->loss == MLPCL_CE ? 1.0 : 0.5) * sum / (double)n;
+    *loss = !Y || !n ? NAN : (net->loss == MLPCL_LOSS_CE ? 1.0 : 0.5) * sum / (double)n;
     for (size_t i = 0; i < n && labels; ++i) {
         size_t best = 0;
         for (size_t j = 1; j < nL; ++j)

@@ -53,11 +53,11 @@ size_t mlpcl__slot_of(const char *name, size_t L)
 
 const char *mlpcl__dtype_name(mlpcl_precision p)
 {
-    return p == MLPCL_FLOAT ? "F32" : "F64";
+    return p == MLPCL_PRECISION_FLOAT ? "F32" : "F64";
 }
 
 const char *const mlpcl__act_names[3] = {
-    [MLPCL_SIGMOID] = "sigmoid", [MLPCL_TANH] = "tanh", [MLPCL_RELU] = "relu"};
+    [MLPCL_ACT_SIGMOID] = "sigmoid", [MLPCL_ACT_TANH] = "tanh", [MLPCL_ACT_RELU] = "relu"};
 
 size_t mlpcl__utf8_bad_at(const char *str, size_t n)
 {
@@ -91,7 +91,7 @@ size_t mlpcl__utf8_bad_at(const char *str, size_t n)
 void mlpcl__encode_value(double x, mlpcl_precision p, unsigned char *out)
 {
     uint64_t u = 0;
-    if (p == MLPCL_FLOAT) {
+    if (p == MLPCL_PRECISION_FLOAT) {
         float f = (float)x;
         uint32_t u32;
         memcpy(&u32, &f, 4);
@@ -106,7 +106,7 @@ double mlpcl__decode_value(const unsigned char *in, mlpcl_precision p)
 {
     uint64_t u = 0;
     for (size_t i = 0; i < (size_t)p; ++i) u |= (uint64_t)in[i] << (8 * i);
-    if (p == MLPCL_FLOAT) {
+    if (p == MLPCL_PRECISION_FLOAT) {
         uint32_t u32 = (uint32_t)u;
         float f;
         memcpy(&f, &u32, 4);

@@ -18,7 +18,8 @@ enum {
  * 2(l−1), layers.l.bias at 2(l−1)+1, then norm.mean, norm.std and train.velocity. */
 typedef struct tensor {
     char name[48];
-    mlpcl_precision dtype; /* MLPCL_FLOAT (F32) or MLPCL_DOUBLE (F64); also its size in bytes */
+    mlpcl_precision dtype; /* MLPCL_PRECISION_FLOAT (F32) or MLPCL_PRECISION_DOUBLE (F64); also its
+                              size in bytes */
     size_t rank, shape[2], count;
     const double *src;   /* save: the values */
     double *dst;         /* load: where the values go */
@@ -42,7 +43,8 @@ extern const char *const mlpcl__act_names[3];
 /* The index of the first byte of s[0, n) that is not valid UTF-8 (overlong forms, surrogates
  * and code points past U+10FFFF included), or n when it is all valid. */
 size_t mlpcl__utf8_bad_at(const char *s, size_t n);
-/* A value as p bytes (p is MLPCL_FLOAT or MLPCL_DOUBLE), little-endian, and back. */
+/* A value as p bytes (p is MLPCL_PRECISION_FLOAT or MLPCL_PRECISION_DOUBLE), little-endian, and
+ * back. */
 void mlpcl__encode_value(double x, mlpcl_precision p, unsigned char *out);
 double mlpcl__decode_value(const unsigned char *in, mlpcl_precision p);
 

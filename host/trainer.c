@@ -33,9 +33,9 @@ mlpcl_status mlpcl_trainer_create(mlpcl_ctx *ctx, const mlpcl_net *net, const do
     mlpcl_status st = MLPCL_OK;
     *out = NULL;
     if (m && (!X || !Y)) return mlpcl__fail(MLPCL_ERR_ARG, "training data missing");
-    if (precision != MLPCL_FLOAT && precision != MLPCL_DOUBLE)
+    if (precision != MLPCL_PRECISION_FLOAT && precision != MLPCL_PRECISION_DOUBLE)
         return mlpcl__fail(MLPCL_ERR_ARG, "precision must be float or double");
-    if (ctx->is_host && precision != MLPCL_DOUBLE)
+    if (ctx->is_host && precision != MLPCL_PRECISION_DOUBLE)
         return mlpcl__fail(MLPCL_ERR_ARG,
                            "the host reference trainer computes in double precision only");
     if (m > (size_t)INT32_MAX)

@@ -166,7 +166,7 @@ void mlpcl_tuning_cache_path(char *buf, size_t size)
 static void cache_key(const mlpcl_ctx *ctx, mlpcl_precision p, char *buf, size_t size)
 {
     snprintf(buf, size, "%s\t%s\t%s\t", ctx->info.name, ctx->info.driver,
-             p == MLPCL_DOUBLE ? "double" : "float");
+             p == MLPCL_PRECISION_DOUBLE ? "double" : "float");
 }
 
 /* The cached tunables for this device, if any, into buf. */
@@ -234,16 +234,21 @@ mlpcl_status mlpcl_ctx_set_tuning(mlpcl_ctx *ctx, const char *tuning)
     return MLPCL_OK;
 }
 
+const char *mlpcl_ctx_tuning(const mlpcl_ctx *ctx)
+{
+    return ctx->tuning;
+}
+
 /* Registers a kernel vector takes on a CPU device: gemm_cpu.cl's vectors are VW = 16 floats or
  * 8 doubles (gemm_epilogue.cl), one AVX-512 register; the device's native vector width says how
  * many of its registers one takes (POCL: 16 floats on pthread-skylake-avx512, 8 on
  * pthread-haswell, 4 with SSE only). Where the query fails, POCL's device name says the ISA. */
 static unsigned registers_a_vector(const mlpcl_ctx *ctx, mlpcl_precision p)
 {
-    const unsigned vw = p == MLPCL_DOUBLE ? 8 : 16;
+    const unsigned vw = p == MLPCL_PRECISION_DOUBLE ? 8 : 16;
     cl_uint native = 0;
-    cl_device_info what = p == MLPCL_DOUBLE ? CL_DEVICE_NATIVE_VECTOR_WIDTH_DOUBLE
-                                            : CL_DEVICE_NATIVE_VECTOR_WIDTH_FLOAT;
+    cl_device_info what = p == MLPCL_PRECISION_DOUBLE ? CL_DEVICE_NATIVE_VECTOR_WIDTH_DOUBLE
+                                                      : CL_DEVICE_NATIVE_VECTOR_WIDTH_FLOAT;
     if (clGetDeviceInfo(ctx->device, what, sizeof native, &native, NULL) != CL_SUCCESS || !native)
         native = strstr(ctx->info.name, "avx512")                                     ? vw
                  : strstr(ctx->info.name, "haswell") || strstr(ctx->info.name, "zen") ? vw / 2

@@ -85,7 +85,10 @@ void mlpcl_device_describe(const mlpcl_device_info *info, char *buf, size_t size
 typedef struct mlpcl_ctx mlpcl_ctx;
 
 /* The real type the device computes in. */
-typedef enum mlpcl_precision { MLPCL_FLOAT = 4, MLPCL_DOUBLE = 8 } mlpcl_precision;
+typedef enum mlpcl_precision {
+    MLPCL_PRECISION_FLOAT = 4,
+    MLPCL_PRECISION_DOUBLE = 8
+} mlpcl_precision;
 
 enum { MLPCL_CTX_PROFILE = 1 }; /* flags: record OpenCL profiling events for every launch */
 
@@ -101,6 +104,8 @@ void mlpcl_ctx_free(mlpcl_ctx *ctx);
 /* Sets the kernels' tunables for trainers created on ctx afterwards ("tm=8,tnv=2,…", as
  * `mlpcl tune` prints them), over the defaults and the tuning cache; NULL restores those. */
 mlpcl_status mlpcl_ctx_set_tuning(mlpcl_ctx *ctx, const char *tuning);
+/* What mlpcl_ctx_set_tuning last set (owned by ctx, valid until the next set), or NULL. */
+const char *mlpcl_ctx_tuning(const mlpcl_ctx *ctx);
 /* Where `mlpcl tune` keeps the best tunables per device, driver and precision:
  * $MLPCL_TUNE_CACHE, else $XDG_CACHE_HOME/mlpcl/tuning, else ~/.cache/mlpcl/tuning. */
 void mlpcl_tuning_cache_path(char *buf, size_t size);
@@ -135,10 +140,10 @@ size_t mlpcl_ctx_device_count(const mlpcl_ctx *ctx);
 
 /* ---- Networks: shapes and parameters on the host ------------------------------------------ */
 
-typedef enum mlpcl_act { MLPCL_SIGMOID = 0, MLPCL_TANH = 1, MLPCL_RELU = 2 } mlpcl_act;
+typedef enum mlpcl_act { MLPCL_ACT_SIGMOID = 0, MLPCL_ACT_TANH = 1, MLPCL_ACT_RELU = 2 } mlpcl_act;
 typedef enum mlpcl_loss {
-    MLPCL_MSE = 0, /* cost = 1/(2m) · Σ (out − y)², sigmoid/tanh/relu outputs */
-    MLPCL_CE = 1,  /* softmax outputs, cost = −1/m · Σ y · log(softmax) */
+    MLPCL_LOSS_MSE = 0, /* cost = 1/(2m) · Σ (out − y)², sigmoid/tanh/relu outputs */
+    MLPCL_LOSS_CE = 1,  /* softmax outputs, cost = −1/m · Σ y · log(softmax) */
 } mlpcl_loss;
 typedef enum mlpcl_init {
     MLPCL_INIT_ONES = 0,    /* every weight and bias 1.0, as in the tutorial */
@@ -160,13 +165,14 @@ mlpcl_act mlpcl_net_act(const mlpcl_net *net, size_t l); /* activation of layer 
 mlpcl_loss mlpcl_net_loss(const mlpcl_net *net);
 /* Sets layer l's activation (l = 1 … L). */
 mlpcl_status mlpcl_net_set_act(mlpcl_net *net, size_t l, mlpcl_act act);
-/* Sets the loss; MLPCL_CE makes the output layer a softmax. */
+/* Sets the loss; MLPCL_LOSS_CE makes the output layer a softmax. */
 mlpcl_status mlpcl_net_set_loss(mlpcl_net *net, mlpcl_loss loss);
 
 /* Parameters, in one flat array: W_1 (n_0×n_1), b_1 (n_1), W_2 (n_1×n_2), b_2, … */
 size_t mlpcl_net_n_params(const mlpcl_net *net);
-double *mlpcl_net_params(mlpcl_net *net);                /* owned by net */
-size_t mlpcl_net_offset(const mlpcl_net *net, size_t l); /* index of W_l[0][0], l = 1 … L */
+double *mlpcl_net_params(mlpcl_net *net);                   /* owned by net */
+const double *mlpcl_net_params_const(const mlpcl_net *net); /* the same, read-only */
+size_t mlpcl_net_offset(const mlpcl_net *net, size_t l);    /* index of W_l[0][0], l = 1 … L */
 mlpcl_status mlpcl_net_init(mlpcl_net *net, mlpcl_init init, uint64_t seed);
 
 /* Row-major indexing, in one place: element (row, col) of a matrix with `cols` columns. */
@@ -180,7 +186,7 @@ typedef struct mlpcl_trainer mlpcl_trainer;
  * uses `batch` samples (0, or m and above: all of them, the tutorial's full batch). The
  * trainer keeps its own copy of everything; net, X and Y may be freed after the call. With
  * m = 0 (X and Y NULL) the trainer only predicts, `batch` rows at a time (0: 1024). On the
- * host context the precision must be MLPCL_DOUBLE. */
+ * host context the precision must be MLPCL_PRECISION_DOUBLE. */
 mlpcl_status mlpcl_trainer_create(mlpcl_ctx *ctx, const mlpcl_net *net, const double *X,
                                   const double *Y, size_t m, mlpcl_precision precision,
                                   size_t batch, mlpcl_trainer **out);
@@ -334,8 +340,8 @@ typedef struct mlpcl_dataset {
 } mlpcl_dataset;
 
 void mlpcl_dataset_free(mlpcl_dataset *d);
-/* Whether d's values fit precision: in MLPCL_FLOAT, a value beyond float's range is refused
- * (MLPCL_ERR_DATA) naming where it was read (d->beyond_float), else its sample and column.
+/* Whether d's values fit precision: in MLPCL_PRECISION_FLOAT, a value beyond float's range is
+ * refused (MLPCL_ERR_DATA) naming where it was read (d->beyond_float), else its sample and column.
  * The readers keep doubles; only the run knows its precision. */
 mlpcl_status mlpcl_dataset_check_precision(const mlpcl_dataset *d, mlpcl_precision precision);
 

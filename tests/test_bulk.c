@@ -36,8 +36,8 @@ static problem relu_problem(void)
     problem p = {0};
     p.m = 10;
     OK(mlpcl_net_create(3, w, &p.net));
-    for (size_t l = 1; l <= 3; ++l) OK(mlpcl_net_set_act(p.net, l, MLPCL_RELU));
-    OK(mlpcl_net_set_loss(p.net, MLPCL_CE));
+    for (size_t l = 1; l <= 3; ++l) OK(mlpcl_net_set_act(p.net, l, MLPCL_ACT_RELU));
+    OK(mlpcl_net_set_loss(p.net, MLPCL_LOSS_CE));
     OK(mlpcl_net_init(p.net, MLPCL_INIT_UNIFORM, 3));
     p.X = malloc(p.m * 5 * sizeof(double));
     p.Y = calloc(p.m * 3, sizeof(double));
@@ -142,7 +142,7 @@ static const int lookaheads[] = {1, 2, 4, 7, 64}; /* launches of 2, 3, 5, 8 and 
 
 static const char *prec_name(mlpcl_precision p)
 {
-    return p == MLPCL_DOUBLE ? "double" : "float";
+    return p == MLPCL_PRECISION_DOUBLE ? "double" : "float";
 }
 
 /* Every lookahead against lookahead 0 for one run, which must stop as want says. */
@@ -240,7 +240,7 @@ int main(void)
     mlpcl_ctx *ctx = test_device();
     unsetenv("MLPCL_TUNE");
     for (int d = 0; d < 2; ++d) {
-        mlpcl_precision prec = d ? MLPCL_DOUBLE : MLPCL_FLOAT;
+        mlpcl_precision prec = d ? MLPCL_PRECISION_DOUBLE : MLPCL_PRECISION_FLOAT;
         if (d && !ctx->info.fp64) {
             printf("note: no fp64 on this device; double not run\n");
             continue;

@@ -24,20 +24,28 @@ typedef struct net_case {
 } net_case;
 
 static const net_case cases[] = {
-    {1, {3, 17}, {0, MLPCL_SIGMOID}, MLPCL_CE},
-    {1, {5, 2}, {0, MLPCL_TANH}, MLPCL_MSE},
-    {2, {2, 3, 2}, {0, MLPCL_SIGMOID, MLPCL_SIGMOID}, MLPCL_MSE},
-    {2, {17, 13, 3}, {0, MLPCL_RELU, MLPCL_SIGMOID}, MLPCL_CE},
-    {4, {3, 17, 1, 9, 4}, {0, MLPCL_TANH, MLPCL_RELU, MLPCL_SIGMOID, MLPCL_TANH}, MLPCL_MSE},
-    {4, {7, 5, 11, 5, 3}, {0, MLPCL_SIGMOID, MLPCL_TANH, MLPCL_RELU, MLPCL_SIGMOID}, MLPCL_CE},
+    {1, {3, 17}, {0, MLPCL_ACT_SIGMOID}, MLPCL_LOSS_CE},
+    {1, {5, 2}, {0, MLPCL_ACT_TANH}, MLPCL_LOSS_MSE},
+    {2, {2, 3, 2}, {0, MLPCL_ACT_SIGMOID, MLPCL_ACT_SIGMOID}, MLPCL_LOSS_MSE},
+    {2, {17, 13, 3}, {0, MLPCL_ACT_RELU, MLPCL_ACT_SIGMOID}, MLPCL_LOSS_CE},
+    {4,
+     {3, 17, 1, 9, 4},
+     {0, MLPCL_ACT_TANH, MLPCL_ACT_RELU, MLPCL_ACT_SIGMOID, MLPCL_ACT_TANH},
+     MLPCL_LOSS_MSE},
+    {4,
+     {7, 5, 11, 5, 3},
+     {0, MLPCL_ACT_SIGMOID, MLPCL_ACT_TANH, MLPCL_ACT_RELU, MLPCL_ACT_SIGMOID},
+     MLPCL_LOSS_CE},
     {6,
      {2, 4, 4, 4, 4, 4, 2},
-     {0, MLPCL_SIGMOID, MLPCL_SIGMOID, MLPCL_SIGMOID, MLPCL_SIGMOID, MLPCL_SIGMOID, MLPCL_SIGMOID},
-     MLPCL_MSE},
+     {0, MLPCL_ACT_SIGMOID, MLPCL_ACT_SIGMOID, MLPCL_ACT_SIGMOID, MLPCL_ACT_SIGMOID,
+      MLPCL_ACT_SIGMOID, MLPCL_ACT_SIGMOID},
+     MLPCL_LOSS_MSE},
     {6,
      {9, 13, 1, 7, 16, 5, 4},
-     {0, MLPCL_TANH, MLPCL_RELU, MLPCL_SIGMOID, MLPCL_TANH, MLPCL_RELU, MLPCL_SIGMOID},
-     MLPCL_CE},
+     {0, MLPCL_ACT_TANH, MLPCL_ACT_RELU, MLPCL_ACT_SIGMOID, MLPCL_ACT_TANH, MLPCL_ACT_RELU,
+      MLPCL_ACT_SIGMOID},
+     MLPCL_LOSS_CE},
 };
 static const size_t sizes[] = {1, 7, 10, 100};
 
@@ -45,7 +53,7 @@ static double worst[2]; /* largest error ratio seen, float and double */
 
 static void note(mlpcl_precision p, double ratio)
 {
-    double *w = &worst[p == MLPCL_DOUBLE];
+    double *w = &worst[p == MLPCL_PRECISION_DOUBLE];
     if (ratio > *w) *w = ratio;
 }
 
@@ -68,7 +76,7 @@ static void make_data(mlpcl_rng *rng, const net_case *c, size_t m, double *X, do
 {
     size_t n = c->widths[c->L];
     fill_uniform(rng, X, m * c->widths[0], -1, 1);
-    if (c->loss == MLPCL_MSE) {
+    if (c->loss == MLPCL_LOSS_MSE) {
         fill_uniform(rng, Y, m * n, 0, 1);
         return;
     }
@@ -108,7 +116,7 @@ static double *read_all(mlpcl_trainer *tr, const net_case *c, size_t m, size_t n
 
 static void run_case(mlpcl_ctx *ctx, const net_case *c, size_t m, mlpcl_precision prec)
 {
-    const double lr = 0.5, rtol = prec == MLPCL_DOUBLE ? 1e-12 : 2e-4;
+    const double lr = 0.5, rtol = prec == MLPCL_PRECISION_DOUBLE ? 1e-12 : 2e-4;
     mlpcl_rng rng = {1000 * m + 10 * c->L + c->widths[0]};
     mlpcl_net *net = make_net(c, m, &rng);
     size_t n0 = c->widths[0], nL = c->widths[c->L], np = mlpcl_net_n_params(net);
@@ -131,8 +139,8 @@ static void run_case(mlpcl_ctx *ctx, const net_case *c, size_t m, mlpcl_precisio
     device_iteration(tr, lr);
     double *got = read_all(tr, c, m, np), dev_cost, *g = got;
     char what[160], pname[80];
-    snprintf(pname, sizeof pname, "fused %s m=%zu L=%zu", prec == MLPCL_DOUBLE ? "double" : "float",
-             m, c->L);
+    snprintf(pname, sizeof pname, "fused %s m=%zu L=%zu",
+             prec == MLPCL_PRECISION_DOUBLE ? "double" : "float", m, c->L);
     /* every layer's A and D share one buffer: a write past one layer's end lands in its canary */
     CHECK(mlpcl__cl_canaries_check(tr, what, sizeof what) == MLPCL_OK,
           "%s: the fused iteration wrote past the end of %s: %s", pname, what, mlpcl_last_error());
@@ -151,7 +159,8 @@ static void run_case(mlpcl_ctx *ctx, const net_case *c, size_t m, mlpcl_precisio
     snprintf(what, sizeof what, "%s updated parameters", pname);
     note(prec, compare(what, g + np, P1, np, rtol, 1e-300));
 
-    if (prec == MLPCL_DOUBLE) { /* the same operations as the simple kernels, bit for bit */
+    if (prec ==
+        MLPCL_PRECISION_DOUBLE) { /* the same operations as the simple kernels, bit for bit */
         mlpcl_trainer *simple = trainer_on(ctx, "path=simple", net, X, Y, m, prec);
         device_iteration(simple, lr);
         double *want = read_all(simple, c, m, np);
@@ -205,7 +214,7 @@ static void run_whole(mlpcl_ctx *ctx)
     o.on_cost = on_cost;
     o.user = &t;
 
-    mlpcl_trainer *simple = trainer_on(ctx, "path=simple", net, X, Y, m, MLPCL_DOUBLE);
+    mlpcl_trainer *simple = trainer_on(ctx, "path=simple", net, X, Y, m, MLPCL_PRECISION_DOUBLE);
     OK(mlpcl_trainer_run(simple, &o, &r[0]));
     mlpcl_trainer_free(simple);
     CHECK(t.n == (long)limit + 1 && t.cost[limit] < t.cost[0], "6 layers: %ld costs, %g → %g", t.n,
@@ -219,7 +228,7 @@ static void run_whole(mlpcl_ctx *ctx)
         mlpcl_net *out;
         OK(mlpcl_net_clone(net, &out));
         mlpcl_trainer *tr =
-            trainer_on(ctx, f ? "path=fused" : "path=simple", net, X, Y, m, MLPCL_DOUBLE);
+            trainer_on(ctx, f ? "path=fused" : "path=simple", net, X, Y, m, MLPCL_PRECISION_DOUBLE);
         OK(mlpcl_trainer_run(tr, &o, &r[f]));
         OK(mlpcl_trainer_params(tr, out));
         P[f] = malloc(np * sizeof **P);
@@ -244,8 +253,8 @@ int main(void)
 {
     mlpcl_ctx *ctx = test_device();
     for (int p = 0; p < 2; ++p) {
-        mlpcl_precision prec = p ? MLPCL_DOUBLE : MLPCL_FLOAT;
-        if (prec == MLPCL_DOUBLE && !ctx->info.fp64) {
+        mlpcl_precision prec = p ? MLPCL_PRECISION_DOUBLE : MLPCL_PRECISION_FLOAT;
+        if (prec == MLPCL_PRECISION_DOUBLE && !ctx->info.fp64) {
             printf("note: no fp64 on this device; double cases not run\n");
             continue;
         }

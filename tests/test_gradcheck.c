@@ -19,12 +19,12 @@ typedef struct net_case {
 } net_case;
 
 static const net_case cases[] = {
-    {2, {2, 3, 2}, MLPCL_SIGMOID, MLPCL_SIGMOID, MLPCL_MSE, MLPCL_INIT_ONES},
-    {3, {5, 17, 9, 3}, MLPCL_SIGMOID, MLPCL_SIGMOID, MLPCL_MSE, MLPCL_INIT_UNIFORM},
-    {3, {5, 17, 9, 3}, MLPCL_TANH, MLPCL_TANH, MLPCL_MSE, MLPCL_INIT_UNIFORM},
-    {3, {5, 17, 9, 3}, MLPCL_RELU, MLPCL_RELU, MLPCL_MSE, MLPCL_INIT_UNIFORM},
-    {3, {5, 17, 9, 4}, MLPCL_RELU, MLPCL_SIGMOID, MLPCL_CE, MLPCL_INIT_UNIFORM},
-    {2, {7, 13, 3}, MLPCL_TANH, MLPCL_SIGMOID, MLPCL_CE, MLPCL_INIT_UNIFORM},
+    {2, {2, 3, 2}, MLPCL_ACT_SIGMOID, MLPCL_ACT_SIGMOID, MLPCL_LOSS_MSE, MLPCL_INIT_ONES},
+    {3, {5, 17, 9, 3}, MLPCL_ACT_SIGMOID, MLPCL_ACT_SIGMOID, MLPCL_LOSS_MSE, MLPCL_INIT_UNIFORM},
+    {3, {5, 17, 9, 3}, MLPCL_ACT_TANH, MLPCL_ACT_TANH, MLPCL_LOSS_MSE, MLPCL_INIT_UNIFORM},
+    {3, {5, 17, 9, 3}, MLPCL_ACT_RELU, MLPCL_ACT_RELU, MLPCL_LOSS_MSE, MLPCL_INIT_UNIFORM},
+    {3, {5, 17, 9, 4}, MLPCL_ACT_RELU, MLPCL_ACT_SIGMOID, MLPCL_LOSS_CE, MLPCL_INIT_UNIFORM},
+    {2, {7, 13, 3}, MLPCL_ACT_TANH, MLPCL_ACT_SIGMOID, MLPCL_LOSS_CE, MLPCL_INIT_UNIFORM},
 };
 
 static void setup(const net_case *c, size_t m, mlpcl_net **net, double **X, double **Y)
@@ -43,7 +43,7 @@ static void setup(const net_case *c, size_t m, mlpcl_net **net, double **X, doub
     *X = malloc(m * n0 * sizeof **X);
     *Y = calloc(m * nL, sizeof **Y);
     fill_uniform(&rng, *X, m * n0, -1, 1);
-    if (c->loss == MLPCL_CE)
+    if (c->loss == MLPCL_LOSS_CE)
         for (size_t i = 0; i < m; ++i) (*Y)[i * nL + mlpcl__rng_next(&rng) % nL] = 1;
     else
         fill_uniform(&rng, *Y, m * nL, 0, 1);
@@ -100,9 +100,9 @@ static void device_gradients(mlpcl_ctx *ctx, const net_case *c, mlpcl_precision 
     OK(mlpcl__trainer_read(tr, 'G', 0, got));
     char what[128];
     snprintf(what, sizeof what, "device gradients (%s, %s), %zu-layer act %d/%d loss %d",
-             getenv("MLPCL_TUNE"), prec == MLPCL_DOUBLE ? "double" : "float", c->L, c->hidden,
-             c->out, c->loss);
-    compare(what, got, G, np, prec == MLPCL_DOUBLE ? 1e-12 : 2e-4, 1e-300);
+             getenv("MLPCL_TUNE"), prec == MLPCL_PRECISION_DOUBLE ? "double" : "float", c->L,
+             c->hidden, c->out, c->loss);
+    compare(what, got, G, np, prec == MLPCL_PRECISION_DOUBLE ? 1e-12 : 2e-4, 1e-300);
     mlpcl_trainer_free(tr);
     free(G), free(got), free(X), free(Y);
     mlpcl_net_free(net);
@@ -123,8 +123,8 @@ int main(int argc, char **argv)
     for (size_t t = 0; t < sizeof paths / sizeof *paths; ++t) {
         setenv("MLPCL_TUNE", paths[t], 1);
         for (size_t c = 0; c < n; ++c) {
-            device_gradients(ctx, &cases[c], MLPCL_FLOAT);
-            if (ctx->info.fp64) device_gradients(ctx, &cases[c], MLPCL_DOUBLE);
+            device_gradients(ctx, &cases[c], MLPCL_PRECISION_FLOAT);
+            if (ctx->info.fp64) device_gradients(ctx, &cases[c], MLPCL_PRECISION_DOUBLE);
         }
     }
     mlpcl_ctx_free(ctx);

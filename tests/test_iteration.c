@@ -25,7 +25,7 @@ static problem make_problem(size_t L, const size_t *widths, mlpcl_act hidden, ml
     p.Y = calloc(m * widths[L], sizeof *p.Y);
     mlpcl_rng rng = {seed};
     fill_uniform(&rng, p.X, m * widths[0], 0, 1);
-    if (loss == MLPCL_CE) /* one-hot targets */
+    if (loss == MLPCL_LOSS_CE) /* one-hot targets */
         for (size_t i = 0; i < m; ++i) p.Y[i * widths[L] + i % widths[L]] = 1;
     else
         fill_uniform(&rng, p.Y, m * widths[L], 0, 1);
@@ -125,19 +125,20 @@ static void same_bits(const char *what, const trace *a, const trace *b, size_t n
 static void one_update(mlpcl_ctx *ctx, mlpcl_ctx *host, size_t L, const size_t *widths,
                        mlpcl_init init, mlpcl_precision prec)
 {
-    problem p = make_problem(L, widths, MLPCL_SIGMOID, MLPCL_SIGMOID, MLPCL_MSE, init, 10, 7);
+    problem p =
+        make_problem(L, widths, MLPCL_ACT_SIGMOID, MLPCL_ACT_SIGMOID, MLPCL_LOSS_MSE, init, 10, 7);
     size_t np = mlpcl_net_n_params(p.net);
-    double rtol = prec == MLPCL_DOUBLE ? 1e-12 : 2e-4;
-    trace ref = run(host, &p, MLPCL_DOUBLE, 0.3, 0.0, 1, 0);
+    double rtol = prec == MLPCL_PRECISION_DOUBLE ? 1e-12 : 2e-4;
+    trace ref = run(host, &p, MLPCL_PRECISION_DOUBLE, 0.3, 0.0, 1, 0);
     trace dev = run(ctx, &p, prec, 0.3, 0.0, 1, 1);
     char what[96];
     snprintf(what, sizeof what, "%zu-layer net, %s, one update: costs", L,
-             prec == MLPCL_DOUBLE ? "double" : "float");
+             prec == MLPCL_PRECISION_DOUBLE ? "double" : "float");
     CHECK(dev.n == 2 && ref.n == 2 && dev.res.iterations == 1, "%s: %zu costs, %ld iterations",
           what, dev.n, dev.res.iterations);
     compare(what, dev.costs, ref.costs, 2, rtol, 1e-300);
     snprintf(what, sizeof what, "%zu-layer net, %s, one update: parameters", L,
-             prec == MLPCL_DOUBLE ? "double" : "float");
+             prec == MLPCL_PRECISION_DOUBLE ? "double" : "float");
     compare(what, dev.params, ref.params, np, rtol, 1e-300);
     free_trace(&ref);
     free_trace(&dev);
@@ -164,7 +165,8 @@ static const double diverging_lr = 30.0;
 static problem diverging_problem(void)
 {
     const size_t deep[] = {5, 17, 9, 3};
-    return make_problem(3, deep, MLPCL_RELU, MLPCL_SIGMOID, MLPCL_CE, MLPCL_INIT_UNIFORM, 10, 3);
+    return make_problem(3, deep, MLPCL_ACT_RELU, MLPCL_ACT_SIGMOID, MLPCL_LOSS_CE,
+                        MLPCL_INIT_UNIFORM, 10, 3);
 }
 
 /* One whole iteration of 2-3-2 and of 5-17-9-3, in float and (where the device has it)
@@ -173,7 +175,7 @@ static void one_update_matches_reference(mlpcl_ctx *ctx, mlpcl_ctx *host)
 {
     const size_t tut[] = {2, 3, 2}, deep[] = {5, 17, 9, 3};
     for (int d = 0; d <= ctx->info.fp64; ++d) {
-        mlpcl_precision prec = d ? MLPCL_DOUBLE : MLPCL_FLOAT;
+        mlpcl_precision prec = d ? MLPCL_PRECISION_DOUBLE : MLPCL_PRECISION_FLOAT;
         one_update(ctx, host, 2, tut, MLPCL_INIT_ONES, prec);
         one_update(ctx, host, 3, deep, MLPCL_INIT_UNIFORM, prec);
     }
@@ -185,11 +187,11 @@ static void one_update_matches_reference(mlpcl_ctx *ctx, mlpcl_ctx *host)
 static void tutorial_converges_as_reference(mlpcl_ctx *ctx, mlpcl_ctx *host)
 {
     problem tp = tutorial_problem();
-    trace ref = run(host, &tp, MLPCL_DOUBLE, 0.01, 0.1, 100000, 0);
+    trace ref = run(host, &tp, MLPCL_PRECISION_DOUBLE, 0.01, 0.1, 100000, 0);
     CHECK(ref.res.stop == MLPCL_STOP_CONVERGED && ref.res.iterations > 100,
           "reference: stop %d after %ld", ref.res.stop, ref.res.iterations);
     if (ctx->info.fp64) {
-        trace dd = run(ctx, &tp, MLPCL_DOUBLE, 0.01, 0.1, 100000, 1);
+        trace dd = run(ctx, &tp, MLPCL_PRECISION_DOUBLE, 0.01, 0.1, 100000, 1);
         CHECK(dd.res.iterations == ref.res.iterations, "double: %ld iterations, reference %ld",
               dd.res.iterations, ref.res.iterations);
         CHECK(fabs(dd.res.cost - ref.res.cost) < 1e-12, "double: end cost %.17g vs %.17g",
@@ -197,7 +199,7 @@ static void tutorial_converges_as_reference(mlpcl_ctx *ctx, mlpcl_ctx *host)
         compare("double tutorial: final parameters", dd.params, ref.params, 12, 1e-10, 1e-300);
         free_trace(&dd);
     }
-    trace ff = run(ctx, &tp, MLPCL_FLOAT, 0.01, 0.1, 100000, 1);
+    trace ff = run(ctx, &tp, MLPCL_PRECISION_FLOAT, 0.01, 0.1, 100000, 1);
     CHECK(labs(ff.res.iterations - ref.res.iterations) <= 1, "float: %ld iterations, ref %ld",
           ff.res.iterations, ref.res.iterations);
     CHECK(fabs(ff.res.cost - ref.res.cost) < 1e-5, "float: end cost %.9g vs %.9g", ff.res.cost,
@@ -228,12 +230,12 @@ static void lookahead_changes_nothing(mlpcl_ctx *ctx, mlpcl_ctx *host)
     };
     for (size_t r = 0; r < sizeof runs / sizeof *runs; ++r) {
         size_t np = mlpcl_net_n_params(runs[r].p->net);
-        trace stall =
-            run(ctx, runs[r].p, MLPCL_FLOAT, runs[r].lr, runs[r].target, runs[r].max_iter, 0);
+        trace stall = run(ctx, runs[r].p, MLPCL_PRECISION_FLOAT, runs[r].lr, runs[r].target,
+                          runs[r].max_iter, 0);
         CHECK(stall.res.stop == runs[r].stop, "%s: stopped with %d", runs[r].name, stall.res.stop);
         for (int la = 1; la <= 4; la += 3) {
-            trace ahead =
-                run(ctx, runs[r].p, MLPCL_FLOAT, runs[r].lr, runs[r].target, runs[r].max_iter, la);
+            trace ahead = run(ctx, runs[r].p, MLPCL_PRECISION_FLOAT, runs[r].lr, runs[r].target,
+                              runs[r].max_iter, la);
             char what[64];
             snprintf(what, sizeof what, "%s, lookahead %d vs 0", runs[r].name, la);
             same_bits(what, &ahead, &stall, np);
@@ -252,14 +254,14 @@ static void divergence_keeps_last_finite_weights(mlpcl_ctx *ctx, mlpcl_ctx *host
     (void)host;
     problem relu = diverging_problem();
     size_t np = mlpcl_net_n_params(relu.net);
-    trace stall = run(ctx, &relu, MLPCL_FLOAT, diverging_lr, 0.0, 100000, 0);
+    trace stall = run(ctx, &relu, MLPCL_PRECISION_FLOAT, diverging_lr, 0.0, 100000, 0);
     long k = stall.res.iterations;
     CHECK(stall.res.stop == MLPCL_STOP_DIVERGED && k >= 1 && (size_t)k < stall.n &&
               isfinite(stall.res.cost) && !isfinite(stall.costs[k]) &&
               stall.res.cost == stall.costs[k - 1],
           "diverged: stop %d at iteration %ld, kept cost %g", stall.res.stop, k, stall.res.cost);
     if (k >= 1) {
-        trace upto = run(ctx, &relu, MLPCL_FLOAT, diverging_lr, 0.0, k - 1, 0);
+        trace upto = run(ctx, &relu, MLPCL_PRECISION_FLOAT, diverging_lr, 0.0, k - 1, 0);
         CHECK(!memcmp(upto.params, stall.params, np * sizeof(double)),
               "diverged: kept weights are not those of iteration %ld", k - 1);
         free_trace(&upto);
@@ -276,7 +278,7 @@ static void divergence_keeps_last_finite_velocity(mlpcl_ctx *ctx, mlpcl_ctx *hos
     size_t np = mlpcl_net_n_params(relu.net);
     mlpcl_ctx *both[2] = {ctx, host};
     for (int c = 0; c < 2; ++c) {
-        mlpcl_precision pr = c ? MLPCL_DOUBLE : MLPCL_FLOAT;
+        mlpcl_precision pr = c ? MLPCL_PRECISION_DOUBLE : MLPCL_PRECISION_FLOAT;
         for (int la = 0; la <= 4; la += 4) {
             trace dm = run_momentum(both[c], &relu, pr, diverging_lr, 0.5, 0.0, 100000, c ? 0 : la);
             long km = dm.res.iterations;
@@ -301,8 +303,8 @@ static void divergence_matches_reference(mlpcl_ctx *ctx, mlpcl_ctx *host)
     if (!ctx->info.fp64) return;
     problem relu = diverging_problem();
     size_t np = mlpcl_net_n_params(relu.net);
-    trace hr = run(host, &relu, MLPCL_DOUBLE, diverging_lr, 0.0, 100000, 0);
-    trace dd = run(ctx, &relu, MLPCL_DOUBLE, diverging_lr, 0.0, 100000, 1);
+    trace hr = run(host, &relu, MLPCL_PRECISION_DOUBLE, diverging_lr, 0.0, 100000, 0);
+    trace dd = run(ctx, &relu, MLPCL_PRECISION_DOUBLE, diverging_lr, 0.0, 100000, 1);
     CHECK(hr.res.stop == MLPCL_STOP_DIVERGED && dd.res.stop == MLPCL_STOP_DIVERGED &&
               dd.res.iterations == hr.res.iterations,
           "diverged: device at %ld (stop %d), reference at %ld (stop %d)", dd.res.iterations,
@@ -318,13 +320,13 @@ static void split_run_equals_one_run(mlpcl_ctx *ctx, mlpcl_ctx *host)
 {
     (void)host;
     problem tp = tutorial_problem();
-    trace whole = run(ctx, &tp, MLPCL_FLOAT, 0.01, 0.1, 100000, 1);
+    trace whole = run(ctx, &tp, MLPCL_PRECISION_FLOAT, 0.01, 0.1, 100000, 1);
     mlpcl_trainer *tr;
     mlpcl_train_opts o;
     mlpcl_train_result r1, r2;
     mlpcl_train_opts_default(&o);
     o.max_iter = 300;
-    OK(mlpcl_trainer_create(ctx, tp.net, tp.X, tp.Y, tp.m, MLPCL_FLOAT, 0, &tr));
+    OK(mlpcl_trainer_create(ctx, tp.net, tp.X, tp.Y, tp.m, MLPCL_PRECISION_FLOAT, 0, &tr));
     OK(mlpcl_trainer_run(tr, &o, &r1));
     o.max_iter = 100000;
     OK(mlpcl_trainer_run(tr, &o, &r2));
@@ -348,10 +350,10 @@ static void two_runs_are_identical(mlpcl_ctx *ctx, mlpcl_ctx *host)
 {
     (void)host;
     const size_t deep[] = {5, 17, 9, 3};
-    problem big =
-        make_problem(3, deep, MLPCL_TANH, MLPCL_SIGMOID, MLPCL_MSE, MLPCL_INIT_UNIFORM, 1000, 11);
-    trace a = run(ctx, &big, MLPCL_FLOAT, 0.5, 0.0, 200, 1);
-    trace b = run(ctx, &big, MLPCL_FLOAT, 0.5, 0.0, 200, 1);
+    problem big = make_problem(3, deep, MLPCL_ACT_TANH, MLPCL_ACT_SIGMOID, MLPCL_LOSS_MSE,
+                               MLPCL_INIT_UNIFORM, 1000, 11);
+    trace a = run(ctx, &big, MLPCL_PRECISION_FLOAT, 0.5, 0.0, 200, 1);
+    trace b = run(ctx, &big, MLPCL_PRECISION_FLOAT, 0.5, 0.0, 200, 1);
     same_bits("two identical runs", &a, &b, mlpcl_net_n_params(big.net));
     free_trace(&a);
     free_trace(&b);
@@ -362,7 +364,8 @@ static void two_runs_are_identical(mlpcl_ctx *ctx, mlpcl_ctx *host)
 static problem minibatch_problem(void)
 {
     const size_t w[] = {5, 17, 9, 3};
-    return make_problem(3, w, MLPCL_TANH, MLPCL_RELU, MLPCL_CE, MLPCL_INIT_UNIFORM, 50, 21);
+    return make_problem(3, w, MLPCL_ACT_TANH, MLPCL_ACT_RELU, MLPCL_LOSS_CE, MLPCL_INIT_UNIFORM, 50,
+                        21);
 }
 
 /* Mini-batches: epochs on the device equal the reference's (the same shuffle), with a batch
@@ -373,11 +376,11 @@ static void minibatch_epochs_match_reference(mlpcl_ctx *ctx, mlpcl_ctx *host)
     problem mb = minibatch_problem();
     size_t np = mlpcl_net_n_params(mb.net);
     for (int d = 0; d <= ctx->info.fp64; ++d) {
-        mlpcl_precision prec = d ? MLPCL_DOUBLE : MLPCL_FLOAT;
+        mlpcl_precision prec = d ? MLPCL_PRECISION_DOUBLE : MLPCL_PRECISION_FLOAT;
         double rtol = d ? 1e-12 : 2e-4;
         mlpcl_trainer *dev, *rt;
         OK(mlpcl_trainer_create(ctx, mb.net, mb.X, mb.Y, mb.m, prec, 7, &dev));
-        OK(mlpcl_trainer_create(host, mb.net, mb.X, mb.Y, mb.m, MLPCL_DOUBLE, 7, &rt));
+        OK(mlpcl_trainer_create(host, mb.net, mb.X, mb.Y, mb.m, MLPCL_PRECISION_DOUBLE, 7, &rt));
         mlpcl_epoch_opts eo;
         mlpcl_epoch_opts_default(&eo);
         eo.lr = 0.2;
@@ -436,9 +439,9 @@ static void full_batch_momentum_matches_reference(mlpcl_ctx *ctx, mlpcl_ctx *hos
     mlpcl_train_result hr, dr;
     mlpcl_train_opts_default(&o);
     o.lr = 0.1, o.momentum = 0.5, o.target = 0, o.max_iter = 50;
-    OK(mlpcl_trainer_create(host, mb.net, mb.X, mb.Y, mb.m, MLPCL_DOUBLE, 0, &t1));
-    OK(mlpcl_trainer_create(ctx, mb.net, mb.X, mb.Y, mb.m, fp64 ? MLPCL_DOUBLE : MLPCL_FLOAT, 0,
-                            &t2));
+    OK(mlpcl_trainer_create(host, mb.net, mb.X, mb.Y, mb.m, MLPCL_PRECISION_DOUBLE, 0, &t1));
+    OK(mlpcl_trainer_create(ctx, mb.net, mb.X, mb.Y, mb.m,
+                            fp64 ? MLPCL_PRECISION_DOUBLE : MLPCL_PRECISION_FLOAT, 0, &t2));
     OK(mlpcl_trainer_run(t1, &o, &hr));
     OK(mlpcl_trainer_run(t2, &o, &dr));
     CHECK(hr.stop == MLPCL_STOP_MAX_ITER && dr.stop == MLPCL_STOP_MAX_ITER && hr.iterations == 50 &&
@@ -457,11 +460,12 @@ static void full_batch_momentum_matches_reference(mlpcl_ctx *ctx, mlpcl_ctx *hos
 static void epoch_in_pieces_equals_whole(mlpcl_ctx *ctx, mlpcl_ctx *host)
 {
     const size_t w[] = {5, 17, 9, 3};
-    problem q = make_problem(3, w, MLPCL_RELU, MLPCL_SIGMOID, MLPCL_MSE, MLPCL_INIT_UNIFORM, 40, 5);
+    problem q = make_problem(3, w, MLPCL_ACT_RELU, MLPCL_ACT_SIGMOID, MLPCL_LOSS_MSE,
+                             MLPCL_INIT_UNIFORM, 40, 5);
     size_t np = mlpcl_net_n_params(q.net);
     mlpcl_ctx *ctxs[2] = {ctx, host};
     for (int c = 0; c < 2; ++c) {
-        mlpcl_precision prec = c ? MLPCL_DOUBLE : MLPCL_FLOAT;
+        mlpcl_precision prec = c ? MLPCL_PRECISION_DOUBLE : MLPCL_PRECISION_FLOAT;
         mlpcl_trainer *whole, *parts;
         OK(mlpcl_trainer_create(ctxs[c], q.net, q.X, q.Y, q.m, prec, 6, &whole));
         OK(mlpcl_trainer_create(ctxs[c], q.net, q.X, q.Y, q.m, prec, 6, &parts));
@@ -501,7 +505,7 @@ static void interrupted_run_resumes_exactly(mlpcl_ctx *ctx, mlpcl_ctx *host)
     problem tp = tutorial_problem();
     for (int c = 0; c < 2; ++c) {
         mlpcl_ctx *where = c ? host : ctx;
-        mlpcl_precision prec = c ? MLPCL_DOUBLE : MLPCL_FLOAT;
+        mlpcl_precision prec = c ? MLPCL_PRECISION_DOUBLE : MLPCL_PRECISION_FLOAT;
         trace whole = run(where, &tp, prec, 0.01, 0.1, 100000, 1);
         static volatile sig_atomic_t flag;
         flag = 0;

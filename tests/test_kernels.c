@@ -20,12 +20,15 @@ typedef struct net_case {
 } net_case;
 
 static const net_case cases[] = {
-    {2, {1, 3, 1}, {0, MLPCL_SIGMOID, MLPCL_SIGMOID}, MLPCL_MSE},
-    {3, {3, 17, 129, 1}, {0, MLPCL_SIGMOID, MLPCL_SIGMOID, MLPCL_SIGMOID}, MLPCL_MSE},
-    {2, {129, 17, 3}, {0, MLPCL_TANH, MLPCL_SIGMOID}, MLPCL_MSE},
-    {3, {17, 1, 129, 17}, {0, MLPCL_RELU, MLPCL_TANH, MLPCL_RELU}, MLPCL_MSE},
-    {2, {17, 129, 3}, {0, MLPCL_RELU, MLPCL_SIGMOID}, MLPCL_CE},
-    {1, {3, 17}, {0, MLPCL_SIGMOID}, MLPCL_CE},
+    {2, {1, 3, 1}, {0, MLPCL_ACT_SIGMOID, MLPCL_ACT_SIGMOID}, MLPCL_LOSS_MSE},
+    {3,
+     {3, 17, 129, 1},
+     {0, MLPCL_ACT_SIGMOID, MLPCL_ACT_SIGMOID, MLPCL_ACT_SIGMOID},
+     MLPCL_LOSS_MSE},
+    {2, {129, 17, 3}, {0, MLPCL_ACT_TANH, MLPCL_ACT_SIGMOID}, MLPCL_LOSS_MSE},
+    {3, {17, 1, 129, 17}, {0, MLPCL_ACT_RELU, MLPCL_ACT_TANH, MLPCL_ACT_RELU}, MLPCL_LOSS_MSE},
+    {2, {17, 129, 3}, {0, MLPCL_ACT_RELU, MLPCL_ACT_SIGMOID}, MLPCL_LOSS_CE},
+    {1, {3, 17}, {0, MLPCL_ACT_SIGMOID}, MLPCL_LOSS_CE},
 };
 static const size_t sizes[] = {1, 7, 10, 1000};
 
@@ -33,7 +36,7 @@ static const size_t sizes[] = {1, 7, 10, 1000};
 static void make_targets(mlpcl_rng *rng, const net_case *c, size_t m, double *Y)
 {
     size_t n = c->widths[c->L];
-    if (c->loss == MLPCL_MSE) {
+    if (c->loss == MLPCL_LOSS_MSE) {
         fill_uniform(rng, Y, m * n, 0, 1);
         return;
     }
@@ -45,7 +48,7 @@ static double worst[2]; /* largest error ratio seen, float and double */
 
 static void note(mlpcl_precision p, double ratio)
 {
-    double *w = &worst[p == MLPCL_DOUBLE];
+    double *w = &worst[p == MLPCL_PRECISION_DOUBLE];
     if (ratio > *w) *w = ratio;
 }
 
@@ -73,7 +76,7 @@ static void staged_iteration(mlpcl_trainer *tr, double lr, const char *pname, si
 
 static void run_case(mlpcl_ctx *ctx, const net_case *c, size_t m, mlpcl_precision prec)
 {
-    const double lr = 0.5, rtol = prec == MLPCL_DOUBLE ? 1e-12 : 2e-4;
+    const double lr = 0.5, rtol = prec == MLPCL_PRECISION_DOUBLE ? 1e-12 : 2e-4;
     mlpcl_rng rng = {1000 * m + c->widths[0]};
     mlpcl_net *net;
     OK(mlpcl_net_create(c->L, c->widths, &net));
@@ -103,7 +106,7 @@ static void run_case(mlpcl_ctx *ctx, const net_case *c, size_t m, mlpcl_precisio
 
     char what[160], pname[80];
     snprintf(pname, sizeof pname, "%s %s", getenv("MLPCL_TUNE"),
-             prec == MLPCL_DOUBLE ? "double" : "float");
+             prec == MLPCL_PRECISION_DOUBLE ? "double" : "float");
     mlpcl_trainer *tr;
     OK(mlpcl_trainer_create(ctx, net, X, Y, m, prec, 0, &tr));
     staged_iteration(tr, lr, pname, m);
@@ -159,8 +162,8 @@ int main(void)
     for (size_t t = 0; t < n_paths; ++t) {
         setenv("MLPCL_TUNE", list[t], 1);
         for (int p = 0; p < 2; ++p) {
-            mlpcl_precision prec = p ? MLPCL_DOUBLE : MLPCL_FLOAT;
-            if (prec == MLPCL_DOUBLE && !ctx->info.fp64) {
+            mlpcl_precision prec = p ? MLPCL_PRECISION_DOUBLE : MLPCL_PRECISION_FLOAT;
+            if (prec == MLPCL_PRECISION_DOUBLE && !ctx->info.fp64) {
                 printf("note: no fp64 on this device; double cases not run\n");
                 continue;
             }

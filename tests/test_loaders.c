@@ -708,9 +708,10 @@ static void test_input(void)
     OK(mlpcl_csv_dataset(at(path, "big.csv"), &one, NULL, &d));
     CHECK(d.beyond_float && strstr(d.beyond_float, "big.csv:4:4: 4e38"), "note: %s",
           d.beyond_float ? d.beyond_float : "(none)");
-    OK(mlpcl_dataset_check_precision(&d, MLPCL_DOUBLE));
-    expect_fail("4e38 in float", mlpcl_dataset_check_precision(&d, MLPCL_FLOAT), MLPCL_ERR_DATA,
-                "big.csv:4:4: 4e38 is beyond float's range (±3.40282347e+38)", NULL);
+    OK(mlpcl_dataset_check_precision(&d, MLPCL_PRECISION_DOUBLE));
+    expect_fail("4e38 in float", mlpcl_dataset_check_precision(&d, MLPCL_PRECISION_FLOAT),
+                MLPCL_ERR_DATA, "big.csv:4:4: 4e38 is beyond float's range (±3.40282347e+38)",
+                NULL);
     mlpcl_dataset_free(&d);
     OK(mlpcl_csv_read(at(path, "big.csv"), &t));
     CHECK(t.beyond_float && strstr(t.beyond_float, "big.csv:4:4: 4e38"), "table note");
@@ -718,12 +719,12 @@ static void test_input(void)
     put_text("fits.csv", "1,3.4e38\n-3.4e38,1e-50\n");
     OK(mlpcl_csv_dataset(at(path, "fits.csv"), &one, NULL, &d));
     CHECK(!d.beyond_float, "3.4e38 fits float");
-    OK(mlpcl_dataset_check_precision(&d, MLPCL_FLOAT));
+    OK(mlpcl_dataset_check_precision(&d, MLPCL_PRECISION_FLOAT));
     mlpcl_dataset_free(&d);
     double X[] = {1, 1e39}, Y[] = {0};
     mlpcl_dataset mem = {1, 2, 1, X, Y, NULL, NULL, NULL};
-    expect_fail("1e39 in memory", mlpcl_dataset_check_precision(&mem, MLPCL_FLOAT), MLPCL_ERR_DATA,
-                "sample 1, feature 2: 1e+39 is beyond float's range", NULL);
+    expect_fail("1e39 in memory", mlpcl_dataset_check_precision(&mem, MLPCL_PRECISION_FLOAT),
+                MLPCL_ERR_DATA, "sample 1, feature 2: 1e+39 is beyond float's range", NULL);
 
     /* What is not a regular file is refused by what it is, without blocking on a FIFO. */
     mkfifo(at(path, "fifo"), 0600);

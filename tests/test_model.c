@@ -79,10 +79,10 @@ static model make_model(mlpcl_precision dtype, uint64_t seed)
 {
     model m = {0};
     OK(mlpcl_net_create(3, widths, &m.net));
-    OK(mlpcl_net_set_act(m.net, 1, MLPCL_RELU));
-    OK(mlpcl_net_set_act(m.net, 2, MLPCL_TANH));
-    OK(mlpcl_net_set_act(m.net, 3, MLPCL_SIGMOID));
-    OK(mlpcl_net_set_loss(m.net, MLPCL_CE));
+    OK(mlpcl_net_set_act(m.net, 1, MLPCL_ACT_RELU));
+    OK(mlpcl_net_set_act(m.net, 2, MLPCL_ACT_TANH));
+    OK(mlpcl_net_set_act(m.net, 3, MLPCL_ACT_SIGMOID));
+    OK(mlpcl_net_set_loss(m.net, MLPCL_LOSS_CE));
     mlpcl_rng rng = {seed};
     size_t n = mlpcl_net_n_params(m.net);
     fill_uniform(&rng, m.net->params, n, -2, 2); /* biases too: every value different */
@@ -126,11 +126,12 @@ static void check_loaded(const char *path, const model *m)
     CHECK(info.dtype == m->info.dtype, "dtype %d", (int)info.dtype);
     size_t n = mlpcl_net_n_params(a), bad = 0;
     for (size_t i = 0; i < n; ++i) {
-        double want = m->info.dtype == MLPCL_FLOAT ? as_float(a->params[i]) : a->params[i];
+        double want =
+            m->info.dtype == MLPCL_PRECISION_FLOAT ? as_float(a->params[i]) : a->params[i];
         bad += memcmp(&net->params[i], &want, sizeof want) != 0;
         if (m->info.velocity) {
-            want =
-                m->info.dtype == MLPCL_FLOAT ? as_float(m->info.velocity[i]) : m->info.velocity[i];
+            want = m->info.dtype == MLPCL_PRECISION_FLOAT ? as_float(m->info.velocity[i])
+                                                          : m->info.velocity[i];
             bad += memcmp(&info.velocity[i], &want, sizeof want) != 0;
         }
     }
@@ -171,7 +172,7 @@ static void split(const unsigned char *b, size_t len, size_t *hlen, size_t *data
 static void test_round_trips(void)
 {
     for (int k = 0; k < 2; ++k) {
-        mlpcl_precision p = k ? MLPCL_FLOAT : MLPCL_DOUBLE;
+        mlpcl_precision p = k ? MLPCL_PRECISION_FLOAT : MLPCL_PRECISION_DOUBLE;
         model m = make_model(p, 11);
         const char *path = path_in(k ? "m32.safetensors" : "m64.safetensors");
         OK(mlpcl_model_save(path, m.net, &m.info));
@@ -186,7 +187,7 @@ static void test_round_trips(void)
             uint64_t u = 0;
             for (size_t j = 0; j < (size_t)p; ++j) u |= (uint64_t)b[data + i * p + j] << (8 * j);
             double v;
-            if (p == MLPCL_FLOAT) {
+            if (p == MLPCL_PRECISION_FLOAT) {
                 uint32_t u32 = (uint32_t)u;
                 float f;
                 memcpy(&f, &u32, 4);
@@ -194,7 +195,8 @@ static void test_round_trips(void)
             } else {
                 memcpy(&v, &u, 8);
             }
-            bad += v != (p == MLPCL_FLOAT ? as_float(m.net->params[i]) : m.net->params[i]);
+            bad +=
+                v != (p == MLPCL_PRECISION_FLOAT ? as_float(m.net->params[i]) : m.net->params[i]);
         }
         CHECK(bad == 0, "%zu values out of the flat order in the data section", bad);
         CHECK(len == data + n * p * 2 + 6 * 8, "file size %zu", len);
@@ -206,7 +208,7 @@ static void test_round_trips(void)
     /* A layer of more values than the loader converts at a time (8192), in both dtypes. */
     size_t wide[] = {300, 40, 10};
     for (int k = 0; k < 2; ++k) {
-        model big = {NULL, {.dtype = k ? MLPCL_FLOAT : MLPCL_DOUBLE}};
+        model big = {NULL, {.dtype = k ? MLPCL_PRECISION_FLOAT : MLPCL_PRECISION_DOUBLE}};
         OK(mlpcl_net_create(2, wide, &big.net));
         OK(mlpcl_net_init(big.net, MLPCL_INIT_UNIFORM, 3));
         big.info.velocity = malloc(mlpcl_net_n_params(big.net) * sizeof(double));
@@ -219,10 +221,10 @@ static void test_round_trips(void)
     mlpcl_net *net;
     size_t w[] = {1, 1};
     OK(mlpcl_net_create(1, w, &net));
-    OK(mlpcl_net_set_act(net, 1, MLPCL_TANH));
+    OK(mlpcl_net_set_act(net, 1, MLPCL_ACT_TANH));
     net->params[0] = -0.0;
     net->params[1] = 5e-324;
-    model m = {net, {.dtype = MLPCL_DOUBLE}};
+    model m = {net, {.dtype = MLPCL_PRECISION_DOUBLE}};
     OK(mlpcl_model_save(path_in("bare.safetensors"), net, &m.info));
     check_loaded(path_in("bare.safetensors"), &m);
     /* Saving over a file keeps its mode. */
@@ -248,7 +250,8 @@ static void test_failed_saves(void)
 {
     char path[512];
     snprintf(path, sizeof path, "%s", path_in("keep.safetensors"));
-    model good = make_model(MLPCL_DOUBLE, 1), other = make_model(MLPCL_FLOAT, 2);
+    model good = make_model(MLPCL_PRECISION_DOUBLE, 1),
+          other = make_model(MLPCL_PRECISION_FLOAT, 2);
     OK(mlpcl_model_save(path, good.net, &good.info));
     size_t len0, len;
     unsigned char *before = read_bytes(path, &len0);
@@ -552,7 +555,7 @@ static unsigned char *mutate(const mutation *m, const unsigned char *b, size_t l
 
 static void test_corrupt_files(int verbose)
 {
-    model m64 = make_model(MLPCL_DOUBLE, 3), m32 = make_model(MLPCL_FLOAT, 3);
+    model m64 = make_model(MLPCL_PRECISION_DOUBLE, 3), m32 = make_model(MLPCL_PRECISION_FLOAT, 3);
     OK(mlpcl_model_save(path_in("good64.safetensors"), m64.net, &m64.info));
     OK(mlpcl_model_save(path_in("good32.safetensors"), m32.net, &m32.info));
     size_t len[2];
@@ -636,7 +639,7 @@ static void test_corrupt_files(int verbose)
 static void leave_files(const char *out)
 {
     char p[512];
-    model m = make_model(MLPCL_DOUBLE, 5);
+    model m = make_model(MLPCL_PRECISION_DOUBLE, 5);
     size_t rows = 7, n0 = widths[0];
     double X[7 * 3], Xs[7 * 3];
     mlpcl_rng rng = {9};
@@ -646,10 +649,10 @@ static void leave_files(const char *out)
     for (int variant = 0; variant < 3; ++variant) {
         /* ce with norm (F64), ce with norm (F32), mse without norm (F64) */
         if (variant == 2) {
-            OK(mlpcl_net_set_loss(m.net, MLPCL_MSE));
+            OK(mlpcl_net_set_loss(m.net, MLPCL_LOSS_MSE));
             m.info.norm.n = 0;
         }
-        m.info.dtype = variant == 1 ? MLPCL_FLOAT : MLPCL_DOUBLE;
+        m.info.dtype = variant == 1 ? MLPCL_PRECISION_FLOAT : MLPCL_PRECISION_DOUBLE;
         snprintf(p, sizeof p, "%s/model%d.safetensors", out, variant);
         OK(mlpcl_model_save(p, m.net, &m.info));
         /* The reference predicts with the parameters as the file holds them. */

@@ -32,8 +32,8 @@ static problem deep_problem(size_t m, uint64_t seed, mlpcl_act out)
     problem p = {0};
     p.m = m;
     OK(mlpcl_net_create(3, w, &p.net));
-    for (size_t l = 1; l <= 3; ++l) OK(mlpcl_net_set_act(p.net, l, l == 3 ? out : MLPCL_RELU));
-    OK(mlpcl_net_set_loss(p.net, MLPCL_CE));
+    for (size_t l = 1; l <= 3; ++l) OK(mlpcl_net_set_act(p.net, l, l == 3 ? out : MLPCL_ACT_RELU));
+    OK(mlpcl_net_set_loss(p.net, MLPCL_LOSS_CE));
     OK(mlpcl_net_init(p.net, MLPCL_INIT_UNIFORM, seed));
     p.X = malloc(m * 5 * sizeof *p.X);
     p.Y = calloc(m * 3, sizeof *p.Y);
@@ -105,7 +105,7 @@ static void tutorial_as_one_device(mlpcl_ctx *one, mlpcl_ctx *group)
 {
     problem tp = tutorial_problem(10);
     for (int d = 0; d <= one->info.fp64; ++d) {
-        mlpcl_precision prec = d ? MLPCL_DOUBLE : MLPCL_FLOAT;
+        mlpcl_precision prec = d ? MLPCL_PRECISION_DOUBLE : MLPCL_PRECISION_FLOAT;
         trace a = run(one, &tp, prec, 0.01, 0, 0.1, 100000);
         trace b = run(group, &tp, prec, 0.01, 0, 0.1, 100000);
         trace c = run(group, &tp, prec, 0.01, 0, 0.1, 100000);
@@ -145,10 +145,10 @@ static void tutorial_as_one_device(mlpcl_ctx *one, mlpcl_ctx *group)
  * weights. */
 static void stops_as_one_device(mlpcl_ctx *one, mlpcl_ctx *group)
 {
-    problem p = deep_problem(11, 5, MLPCL_RELU), dv = deep_problem(10, 3, MLPCL_SIGMOID);
+    problem p = deep_problem(11, 5, MLPCL_ACT_RELU), dv = deep_problem(10, 3, MLPCL_ACT_SIGMOID);
     size_t np = mlpcl_net_n_params(p.net);
     for (int d = 0; d <= one->info.fp64; ++d) {
-        mlpcl_precision prec = d ? MLPCL_DOUBLE : MLPCL_FLOAT;
+        mlpcl_precision prec = d ? MLPCL_PRECISION_DOUBLE : MLPCL_PRECISION_FLOAT;
         double rtol = d ? 1e-12 : 2e-4;
         trace a = run(one, &p, prec, 0.1, 0.9, -INFINITY, 40);
         trace b = run(group, &p, prec, 0.1, 0.9, -INFINITY, 40);
@@ -178,10 +178,10 @@ static void stops_as_one_device(mlpcl_ctx *one, mlpcl_ctx *group)
  * 2), then batch 1 (smaller than the group: one worker idles); and predictions after. */
 static void epochs_as_one_device(mlpcl_ctx *one, mlpcl_ctx *group)
 {
-    problem p = deep_problem(37, 9, MLPCL_RELU);
+    problem p = deep_problem(37, 9, MLPCL_ACT_RELU);
     size_t np = mlpcl_net_n_params(p.net);
     for (int d = 0; d <= one->info.fp64; ++d) {
-        mlpcl_precision prec = d ? MLPCL_DOUBLE : MLPCL_FLOAT;
+        mlpcl_precision prec = d ? MLPCL_PRECISION_DOUBLE : MLPCL_PRECISION_FLOAT;
         double rtol = d ? 1e-12 : 2e-4;
         static const size_t batches[] = {8, 1};
         for (size_t bi = 0; bi < 2; ++bi) {
@@ -238,12 +238,12 @@ static void three_workers(mlpcl_ctx *one, const char *sel3)
     CHECK(mlpcl_ctx_device_count(g3) == 3, "%zu devices in \"%s\"", mlpcl_ctx_device_count(g3),
           sel3);
     problem tp = tutorial_problem(10);
-    mlpcl_precision prec = one->info.fp64 ? MLPCL_DOUBLE : MLPCL_FLOAT;
+    mlpcl_precision prec = one->info.fp64 ? MLPCL_PRECISION_DOUBLE : MLPCL_PRECISION_FLOAT;
     trace a = run(one, &tp, prec, 0.01, 0, 0.1, 100000);
     trace b = run(g3, &tp, prec, 0.01, 0, 0.1, 100000);
-    CHECK(labs(a.res.iterations - b.res.iterations) <= (prec == MLPCL_FLOAT),
+    CHECK(labs(a.res.iterations - b.res.iterations) <= (prec == MLPCL_PRECISION_FLOAT),
           "3 workers: %ld iterations, one device %ld", b.res.iterations, a.res.iterations);
-    CHECK(fabs(a.res.cost - b.res.cost) < (prec == MLPCL_FLOAT ? 1e-5 : 1e-12),
+    CHECK(fabs(a.res.cost - b.res.cost) < (prec == MLPCL_PRECISION_FLOAT ? 1e-5 : 1e-12),
           "3 workers: end cost %.17g vs %.17g", b.res.cost, a.res.cost);
     free_trace(&a);
     free_trace(&b);

@@ -123,11 +123,11 @@ int bench_run_tutorial(bench_env *e, result *r)
     r->gflops = flops_per_iteration(net, 10) / r->per_iteration * 1e-9;
     r->samples_per_second = NAN;
     if (e->host && e->host != e->ctx) { /* the reference's run to convergence */
-        if ((st = mlpcl_trainer_create(e->host, net, X, Y, 10, MLPCL_DOUBLE, 0, &tr)) ||
+        if ((st = mlpcl_trainer_create(e->host, net, X, Y, 10, MLPCL_PRECISION_DOUBLE, 0, &tr)) ||
             (st = mlpcl_trainer_run(tr, &opts, &ref)))
             goto fail;
-        long slack = e->prec == MLPCL_DOUBLE ? 0 : 1;
-        double tol = e->prec == MLPCL_DOUBLE ? 1e-12 : 1e-5;
+        long slack = e->prec == MLPCL_PRECISION_DOUBLE ? 0 : 1;
+        double tol = e->prec == MLPCL_PRECISION_DOUBLE ? 1e-12 : 1e-5;
         r->checked = 1;
         r->ok = labs(res.iterations - ref.iterations) <= slack && fabs(res.cost - ref.cost) <= tol;
         snprintf(r->check, sizeof r->check, "%ld iterations (reference %ld), end cost off by %.2g",
@@ -154,7 +154,8 @@ static int check_one_step(bench_env *e, const mlpcl_net *start, size_t batch, re
     if (st == MLPCL_OK)
         st = mlpcl_trainer_create(e->ctx, start, d->X, d->Y, rows, e->prec, batch, &ta);
     if (st == MLPCL_OK)
-        st = mlpcl_trainer_create(e->host, start, d->X, d->Y, rows, MLPCL_DOUBLE, batch, &tb);
+        st = mlpcl_trainer_create(e->host, start, d->X, d->Y, rows, MLPCL_PRECISION_DOUBLE, batch,
+                                  &tb);
     if (st == MLPCL_OK) {
         mlpcl_epoch_opts eo;
         mlpcl_epoch_opts_default(&eo);
@@ -165,7 +166,7 @@ static int check_one_step(bench_env *e, const mlpcl_net *start, size_t batch, re
         if (st == MLPCL_OK) st = mlpcl_trainer_params(ta, a);
         if (st == MLPCL_OK) st = mlpcl_trainer_params(tb, b);
         if (st == MLPCL_OK) {
-            double err = difference(a, b), tol = e->prec == MLPCL_DOUBLE ? 1e-12 : 2e-4;
+            double err = difference(a, b), tol = e->prec == MLPCL_PRECISION_DOUBLE ? 1e-12 : 2e-4;
             r->checked = 1;
             r->ok = err <= tol;
             snprintf(r->check, sizeof r->check,
@@ -195,8 +196,8 @@ int bench_run_full_batch(bench_env *e, size_t hidden, result *r)
     if (!net) return lib_fail(MLPCL_ERR_NOMEM);
     mlpcl_train_opts_default(&opts);
     opts.target = -1; /* never converges: every run does max_iter updates */
-    if ((st = mlpcl_trainer_create(e->ctx, net, d->X, d->Y, d->n, host ? MLPCL_DOUBLE : e->prec, 0,
-                                   &tr)) != MLPCL_OK)
+    if ((st = mlpcl_trainer_create(e->ctx, net, d->X, d->Y, d->n,
+                                   host ? MLPCL_PRECISION_DOUBLE : e->prec, 0, &tr)) != MLPCL_OK)
         goto fail;
     r->build = mlpcl_trainer_build_seconds(tr);
     mlpcl_trainer_describe(tr, r->kernels, sizeof r->kernels);
@@ -247,8 +248,8 @@ int bench_run_epoch(bench_env *e, result *r)
     mlpcl_train_result res;
     if (!net) return lib_fail(MLPCL_ERR_NOMEM);
     mlpcl_epoch_opts_default(&eo);
-    if ((st = mlpcl_trainer_create(e->ctx, net, d->X, d->Y, d->n, host ? MLPCL_DOUBLE : e->prec, 64,
-                                   &tr)) != MLPCL_OK)
+    if ((st = mlpcl_trainer_create(e->ctx, net, d->X, d->Y, d->n,
+                                   host ? MLPCL_PRECISION_DOUBLE : e->prec, 64, &tr)) != MLPCL_OK)
         goto fail;
     r->build = mlpcl_trainer_build_seconds(tr);
     mlpcl_trainer_describe(tr, r->kernels, sizeof r->kernels);

@@ -183,8 +183,9 @@ int cmd_bench(int argc, char **argv)
             break;
         }
         const mlpcl_device_info *dev = mlpcl_ctx_device(ctx);
-        bench_env e = {&o, ctx, host, o.precision == 1 ? MLPCL_DOUBLE : MLPCL_FLOAT, &big};
-        if (is_host) e.prec = MLPCL_DOUBLE;
+        bench_env e = {&o, ctx, host,
+                       o.precision == 1 ? MLPCL_PRECISION_DOUBLE : MLPCL_PRECISION_FLOAT, &big};
+        if (is_host) e.prec = MLPCL_PRECISION_DOUBLE;
         for (int w = 0; all_workloads[w] && !rc; ++w) {
             if (!wanted(&o, all_workloads[w])) continue;
             result *r = &rs[n_res];
@@ -196,7 +197,7 @@ int cmd_bench(int argc, char **argv)
                 snprintf(r->where, sizeof r->where, "host");
             else
                 snprintf(r->where, sizeof r->where, "%d:%d", dev->platform, dev->device);
-            r->precision = e.prec == MLPCL_DOUBLE ? "double" : "float";
+            r->precision = e.prec == MLPCL_PRECISION_DOUBLE ? "double" : "float";
             fprintf(stderr, "bench: %s on %s (%s)…\n", r->workload, r->where, dev->name);
             if (w == 0)
                 rc = bench_run_tutorial(&e, r);

@@ -253,11 +253,12 @@ int cmd_predict(int argc, char **argv)
         goto done;
     }
     const mlpcl_device_info *dev = mlpcl_ctx_device(ctx);
-    mlpcl_precision prec = o.precision == 1   ? MLPCL_DOUBLE
-                           : o.precision == 0 ? MLPCL_FLOAT
-                           : dev->platform < 0 || (info.dtype == MLPCL_DOUBLE && dev->fp64)
-                               ? MLPCL_DOUBLE
-                               : MLPCL_FLOAT;
+    mlpcl_precision prec =
+        o.precision == 1   ? MLPCL_PRECISION_DOUBLE
+        : o.precision == 0 ? MLPCL_PRECISION_FLOAT
+        : dev->platform < 0 || (info.dtype == MLPCL_PRECISION_DOUBLE && dev->fp64)
+            ? MLPCL_PRECISION_DOUBLE
+            : MLPCL_PRECISION_FLOAT;
     if ((st = mlpcl_dataset_check_precision(&d, prec)) != MLPCL_OK) {
         rc = failf(exit_for(st), "%s; predict in double precision (--precision double)",
                    mlpcl_last_error());
@@ -292,9 +293,9 @@ int cmd_predict(int argc, char **argv)
         if ((rc = print_confusion(f, &d, out, K, names))) goto done;
         fprintf(f, "loss: %.6g\n", loss);
     } else {
-        int classifier = mlpcl_net_loss(net) == MLPCL_CE || names;
+        int classifier = mlpcl_net_loss(net) == MLPCL_LOSS_CE || names;
         print_predictions(f, net, out, d.n, names, classifier,
-                          prec == MLPCL_DOUBLE ? "%.17g" : "%.9g");
+                          prec == MLPCL_PRECISION_DOUBLE ? "%.17g" : "%.9g");
         if (d.Y) {
             mlpcl_evaluate(net, out, d.Y, NULL, d.n, &loss, &acc);
             fprintf(stderr, "loss: %.6g over %zu samples\n", loss, d.n);

@@ -131,7 +131,7 @@ static int epoch_mode(session *s, double setup)
                      o->resume, s->batch_pos, s->epochs_done + 1, m, B, nb);
     printf("training %zu samples (%zu features, %zu outputs) in batches of %zu on %s, %s\n", m,
            s->d.train.n_in, s->d.train.n_out, B, mlpcl_ctx_device(s->ctx)->name,
-           s->prec == MLPCL_DOUBLE ? "double" : "float");
+           s->prec == MLPCL_PRECISION_DOUBLE ? "double" : "float");
     if (s->batch_pos > 0)
         printf("resuming epoch %ld at batch %ld of %zu\n", s->epochs_done + 1, s->batch_pos + 1,
                nb);
@@ -300,8 +300,8 @@ int cmd_train(int argc, char **argv)
         rc = lib_fail(st);
         goto done;
     }
-    s.rep.fmt = s.prec == MLPCL_DOUBLE ? "%.17g" : "%.9g";
-    s.rep.digits = s.prec == MLPCL_DOUBLE ? 17 : 9;
+    s.rep.fmt = s.prec == MLPCL_PRECISION_DOUBLE ? "%.17g" : "%.9g";
+    s.rep.digits = s.prec == MLPCL_PRECISION_DOUBLE ? 17 : 9;
     s.rep.print_every = o.print_every;
     s.rep.bar = isatty(STDOUT_FILENO);
     s.rep.epochs = o.epochs;

@@ -162,7 +162,7 @@ int cmd_tune(int argc, char **argv)
     job j = {0};
     j.m = (size_t)samples;
     j.iterations = iterations;
-    j.prec = precision ? MLPCL_DOUBLE : MLPCL_FLOAT;
+    j.prec = precision ? MLPCL_PRECISION_DOUBLE : MLPCL_PRECISION_FLOAT;
     size_t w[3] = {784, (size_t)hidden, 10};
     if ((st = mlpcl_ctx_create(device, 0, &j.ctx)) != MLPCL_OK) return lib_fail(st);
     const mlpcl_device_info *dev = mlpcl_ctx_device(j.ctx);
@@ -208,7 +208,8 @@ int cmd_tune(int argc, char **argv)
     char text[256], base_text[256];
     format(&ps, gpu, &best, base_text, sizeof base_text);
     printf("tuning %s (%s) in %s on steps of 784-%ld-10, %zu samples; default %s\n", dev->name,
-           dev->driver, j.prec == MLPCL_DOUBLE ? "double" : "float", hidden, j.m, base_text);
+           dev->driver, j.prec == MLPCL_PRECISION_DOUBLE ? "double" : "float", hidden, j.m,
+           base_text);
     double base = measure(&j, base_text), best_t = base;
     printf("  %-60s %.3f ms an iteration\n", base_text, 1e3 * base);
     if (isinf(base)) {

@@ -103,8 +103,8 @@ static int same_net(const train_cli *o, const mlpcl_net *net)
         return failf(EXIT_USAGE,
                      "train: --resume takes the network from %s, whose loss is %s, not --loss "
                      "%s; leave it out or give the file's",
-                     o->resume, mlpcl_net_loss(net) == MLPCL_CE ? "ce" : "mse",
-                     o->loss == MLPCL_CE ? "ce" : "mse");
+                     o->resume, mlpcl_net_loss(net) == MLPCL_LOSS_CE ? "ce" : "mse",
+                     o->loss == MLPCL_LOSS_CE ? "ce" : "mse");
     return 0;
 }
 
@@ -137,7 +137,7 @@ int train_make_net(const train_cli *o, const train_data *d, mlpcl_net **net)
                      o->layers, widths[L], ys, n_out, o->data ? "targets" : "columns");
     mlpcl_act acts[MAX_LAYERS + 1] = {0};
     if (o->activation && (rc = parse_acts(o->activation, L, acts))) return rc;
-    if (o->loss == MLPCL_CE && n_out < 2)
+    if (o->loss == MLPCL_LOSS_CE && n_out < 2)
         return failf(EXIT_USAGE, "train: --loss ce needs at least 2 outputs (classes)");
     /* A network too big to index (its parameters overflow) is bad input, exit 2, not a
      * device's failure. */

@@ -124,7 +124,7 @@ void report_device(const mlpcl_ctx *ctx, mlpcl_precision prec, double train_seco
         snprintf(where, sizeof where, "%d:%d", dev->platform, dev->device);
     printf("device: %s (%s, %s), precision: %s, time: %.3f ms training (%.2f us/iteration), "
            "%.3f ms setup\n",
-           dev->name, where, dev->platform_name, prec == MLPCL_DOUBLE ? "double" : "float",
-           1e3 * train_seconds, 1e6 * train_seconds / (double)(iterations > 0 ? iterations : 1),
-           1e3 * setup);
+           dev->name, where, dev->platform_name,
+           prec == MLPCL_PRECISION_DOUBLE ? "double" : "float", 1e3 * train_seconds,
+           1e6 * train_seconds / (double)(iterations > 0 ? iterations : 1), 1e3 * setup);
 }

@@ -74,7 +74,8 @@ int resume_settle(session *s)
     r->lr = o->lr;
     r->momentum = o->momentum;
     r->batch = o->epoch_mode ? o->batch : 0;
-    s->prec = o->precision == 1 || (o->precision < 0 && host) ? MLPCL_DOUBLE : MLPCL_FLOAT;
+    s->prec = o->precision == 1 || (o->precision < 0 && host) ? MLPCL_PRECISION_DOUBLE
+                                                              : MLPCL_PRECISION_FLOAT;
     if (!o->resume) return 0;
     /* The precision is the file's unless told: a double checkpoint resumed without
      * --precision double goes on in double (the host trainer is double only). */
@@ -84,8 +85,8 @@ int resume_settle(session *s)
     char list[2048] = "";
     const char *names[2] = {"float", "double"};
     if (s->prec != f->dtype)
-        differ(list, sizeof list, "precision", names[f->dtype == MLPCL_DOUBLE],
-               names[s->prec == MLPCL_DOUBLE],
+        differ(list, sizeof list, "precision", names[f->dtype == MLPCL_PRECISION_DOUBLE],
+               names[s->prec == MLPCL_PRECISION_DOUBLE],
                host ? "the host trainer is double only" : "--precision");
     if ((uint64_t)o->seed != f->seed) {
         char a[24], b[24];
