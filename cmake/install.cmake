@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # cmake/install.cmake: what `cmake --install` puts under the prefix: the header, the library
 # (shared, and static when built for it), mlpcl.pc, the CMake package (find_package(mlpcl) gives
 # mlpcl::mlpcl), the command and its man page, and the docs. Every file that names a path finds

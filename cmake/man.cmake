@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # cmake/man.cmake: writes the man page OUT with help2man (HELP2MAN) from the command MLPCL:
 # `mlpcl --help` gives the synopsis and description, and each command listed there adds its own
 # `mlpcl COMMAND --help` as a subsection of COMMANDS, verbatim.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* tutorial.c: the tutorial's network trained through mlpcl's public API alone: 2 inputs, 3
  * sigmoid hidden units, 2 sigmoid outputs, every weight and bias 1.0, 10 random samples, least
  * squares, gradient descent with step 0.01 until the cost is below 0.1. Prints the device, then

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* fuzz_cli.c: the command line's parsers, and only them: cmd_train_parse and cmd_predict_parse
  * read argv and report, and run nothing. Input: a byte whose lowest bit picks the command (the
  * seeds use '0' train, '1' predict), then the arguments, separated by NUL bytes (a final NUL

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* fuzz_csv.c: the CSV loaders. Input: one variant byte, then the file. The file is read by
  * mlpcl_csv_read, then as a data set by the variant (the byte's value mod 8; the seeds use the
  * digits '0' … '7'): with 1 or 2 target columns, label column "1", the label column named

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* fuzz_idx.c: the IDX loader. Input: a flags byte, the image part's length (2 bytes, big-endian;
  * cut to what is there), the image file's bytes, then the label file's bytes (the rest). Flags:
  * bit 0 gzip-compresses the image file (with zlib, here), bit 1 the label file; bits 2-4 pick

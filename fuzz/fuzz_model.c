@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* fuzz_model.c: the model loader. Input: the file, as mlpcl_model_load reads it. A model that
  * loads is checked (finite values, shapes and metadata in range), saved with mlpcl_model_save
  * and loaded again: every saved file must load, and to the same network and information (the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* harness.c: what the fuzz harnesses share: one temporary folder per process for the files the
  * loaders read, writing (and gzip-compressing) inputs, and the check of a clean failure. */
 #define _POSIX_C_SOURCE 200809L

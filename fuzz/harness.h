@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* harness.h: the fuzz harnesses' bodies and what they share. Each fuzz_*.c defines one body.
  * A harness executable is built with MLPCL_FUZZER set to its body's name, and harness.c then
  * defines libFuzzer's entry point calling it; without it the replay test

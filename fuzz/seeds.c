@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* seeds.c: writes the fuzz harnesses' seed corpora (FUZZ_DIR/corpus/HARNESS/) and the
  * hand-made hostile inputs of FUZZ_DIR/regressions/HARNESS/ (files named hostile-*), in each
  * harness's input format (see fuzz_*.c): small valid files and slightly broken ones. Models are

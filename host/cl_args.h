@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* cl_args.h: the argument positions of every kernel, by name, as the kernels folder declares them.
  * The plan builders set arguments through these (designated initialisers) and never by bare
  * number; a kernel's signature changes here and in its .cl file together. Not installed. */

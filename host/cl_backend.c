@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* cl_backend.c: the OpenCL backend's life and its table of operations: choosing the kernel
  * path and building the program, making the buffers and uploading the data set, freeing, and
  * the parameters, velocity and predicting sets. Training itself is cl_loop.c's; launches are

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* cl_backend.h: the OpenCL backend's state and what its files share: buffers and size checks
  * (cl_buffers.c), kernel arguments and launches (cl_launch.c), profiling (cl_profile.c), launch
  * plans (cl_plan.c over cl_plan_simple.c, cl_plan_tiled.c and cl_plan_fused.c), the

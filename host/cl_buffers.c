@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* cl_buffers.c: the OpenCL backend's device buffers: making them (zeroed, with a canary after
  * each), moving doubles to and from the device's real type, refusing sizes the device or the
  * kernels' int indices cannot hold, and reading buffers and canaries back for the tests. */

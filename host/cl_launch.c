@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* cl_launch.c: kernel objects with their arguments set, and launches: their shapes (1-D, 2-D
  * clamped to the device, the tiled products' tiles), the kernels that take the step, and
  * enqueuing a launch or a plan's segments. */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* cl_loop.c: the OpenCL backend's training loop, shared by full-batch runs and mini-batch
  * epochs. It reads the cost every iteration without stalling the device: the host waits for
  * iteration k's cost while k+1 … k+lookahead are already queued, and the parameters are

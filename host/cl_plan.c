@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* cl_plan.c: launch plans, the kernel launches of one iteration with their arguments set, built
  * once per (rows, gathered, parity) and reused. A plan is made stage by stage: the gather, the
  * forward pass (by the path's builder, then the softmax), the loss and cost, then the path's

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* cl_plan_fused.c: the fused path: a small network's whole full-batch iteration as one launch
  * of fused.cl in one work-group (where seven launches would cost more than the arithmetic).
  * Whether a trainer runs fused, the fused work-group's size, and the fused plan, together. */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* cl_plan_simple.c: the simple path's stage builders: one output element a work-item, one
  * operation a kernel (forward.cl, delta.cl's hidden delta, gradient.cl, update.cl). The
  * readable baseline the other paths are measured and tested against. */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* cl_plan_tiled.c: the tiled path's stage builders (gemm.cl): register-blocked products on
  * CPUs, local-memory tiles on GPUs, with the epilogues fused: bias and activation after the
  * forward product, act' after the backward one, and the SGD step after the gradient (so this

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* cl_profile.c: per-kernel device time from OpenCL profiling events (contexts made with
  * MLPCL_CTX_PROFILE): cl_launch.c records an event for every launch while profiling is on; here
  * they are summed by kernel and released. */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* comm.h: the one piece of data-parallel training that moves data between workers: an
  * all-reduce (a sum, always in the same order) over a flat buffer of the device's reals. In
  * one process (comm_local.c); another transport (MPI ranks) implements the same table. Not

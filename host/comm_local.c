@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* comm_local.c: the all-reduce of the workers of one process (several OpenCL devices): the
  * buffers summed into the first in the workers' order, then copied back to the others. */
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* csv_dataset.c: CSV data sets (mlpcl_csv_dataset): features then targets per row, the targets
  * either the last columns or a column of class labels (integers or names, one-hot encoded).
  * Lines are split by data.c's row reader, so every failure names file:line:col; the data set

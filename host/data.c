@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* data.c: CSV tables of numbers, read strictly: every failure names the file, the line and the
  * column, and what was expected. Also the CSV row reader (data.h) that dataset.c shares. Plain C,
  * no OpenCL. */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* data.h: what the data readers share, private to the library: the CSV row reader of data.c,
  * which mlpcl_csv_read and csv_dataset.c both use, so that lines, fields, column numbers and
  * numbers are read the same way; and the limits, one-hot encoding and class names of

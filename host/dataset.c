@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* dataset.c: data sets in memory (mlpcl_dataset), below both readers (csv_dataset.c, idx.c):
  * the one-hot targets of class labels, copies of class names, the held-out split, freeing. */
 #include <float.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* device.c: platforms and devices, their properties, device selection, and the context and
  * command queue of the chosen device (or a group of such contexts, for a list of devices). */
 #include <ctype.h>

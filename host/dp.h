@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* dp.h: what the data-parallel backend (dp_backend.c) asks of one OpenCL worker trainer
  * (dp_worker.c). Not installed. */
 #ifndef MLPCL_DP_H

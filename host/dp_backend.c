@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* dp_backend.c: data-parallel training over a group of OpenCL devices (a ctx made from a list of
  * selectors): one worker trainer per device, each with the whole network and a contiguous share
  * of every batch. Every update, each worker computes its share's gradient and cost, one

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* dp_worker.c: what the data-parallel group (dp_backend.c) asks of one OpenCL worker: the cost
  * and gradient of its share of a batch, read back for the all-reduce, and the update with the
  * summed gradient. The worker runs its plan's segments up to the update (the tiled path's own

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* error.c: status names, OpenCL error names and the thread's last error message. The library
  * never prints: every failure is recorded here and returned as an mlpcl_status. */
 #define _POSIX_C_SOURCE 200809L

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* host_backend.c: the host reference backend (`--device host`): trains with ref.c's plain C,
  * double-precision maths on the host, one iteration after another, and keeps the previous
  * parameters so that a divergence leaves the last good ones. Reached through trainer.c's table

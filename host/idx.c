@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* idx.c: IDX files (the MNIST format), gzip-compressed or not, read through zlib. A header is
  * checked against a size cap and, for plain files, the file's size before anything big is
  * allocated; compressed data is taken as it arrives, so a header that lies about its size fails

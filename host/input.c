@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* input.c: what every input file goes through before it is read: only regular files are opened
  * (and without blocking, so a named pipe cannot hang the command), their size and what a header
  * declares are held against the memory the process may have, and the file's bytes quoted in a

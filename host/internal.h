@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* internal.h: what the library's files share and the tests may use, but users may not: the
  * structures behind the opaque handles, the error helpers, the kernel table and the reference
  * trainer's building blocks. Not installed. */

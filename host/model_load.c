@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* model_load.c: reading a model file (mlpcl_model_load), one step a part: the header's length
  * and bytes, its JSON, the metadata (network, then training state), the tensor entries and
  * their layout, then the values. Every check names the file, the item and, where one applies,

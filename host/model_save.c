@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* model_save.c: writing a trained network and what goes with it (mlpcl_model_save) as a
  * safetensors file: the values checked first (nothing a load would refuse is written), the JSON
  * header built with cJSON, then the file written atomically: a temporary file in the same

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* net.c: network shapes, the flat parameter array and its seeded initialisation (drawn from
  * rng.c's generator), and the tutorial's data. */
 #include <math.h>

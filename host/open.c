@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* open.c: opening a data set by path (mlpcl_dataset_open, mlpcl_dataset_open_like): an
  * MNIST-style folder, an "IMAGES,LABELS" IDX pair or a CSV file, told apart by what is on disk,
  * then read by idx.c or csv_dataset.c. */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* program.c: the kernel table, build options, the kernel sources (embedded at build time, or
  * read from $MLPCL_KERNEL_DIR while developing) and the build, with its log on failure. Each
  * context keeps the programs it built, keyed by their options, so each is built once. The

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* ref.c: the plain C, double-precision maths of one iteration: forward, output and hidden
  * deltas, gradients, and the cost and gradient of a batch. It is the oracle the device tests
  * compare with and what the host backend trains with. Written for clarity and a fixed

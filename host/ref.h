@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* ref.h: the plain C, double-precision maths of one iteration (ref.c): the oracle the device
  * tests compare with, and what the host backend (host_backend.c) trains with. Not installed. */
 #ifndef MLPCL_REF_H

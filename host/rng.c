@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* rng.c: the generator behind every random number mlpcl draws (splitmix64: the same stream on
  * every platform) and the epoch's shuffle drawn from it, which the OpenCL backend and the host
  * reference both use so that an epoch visits the samples in the same order on either. */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* safetensors.c: what saving and loading a model file agree on: which tensor goes in which
  * slot, its name and shape; dtype and activation names; the UTF-8 check of the header; values
  * as little-endian bytes. Bytes are assembled explicitly, so big-endian hosts read and write the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* safetensors.h: the layout of mlpcl's model files, shared by model_save.c and model_load.c,
  * private to the library: safetensors (github.com/huggingface/safetensors), an 8-byte
  * little-endian header length N, N bytes of JSON giving each tensor's dtype, shape and byte

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* standardize.c: feature standardisation (mlpcl_norm): fitted on a training set, applied to
  * every set the network sees, so that train and predict transform features the same way. The
  * sums run in sample order, so a fit gives the same numbers wherever it runs. */

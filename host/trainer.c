@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* trainer.c: the public trainer calls. Each checks its arguments and then dispatches through
  * the trainer's table of backend operations (trainer.h): the OpenCL backend (cl_*.c) or the
  * host reference (host_backend.c). Nothing here knows how a backend computes. */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* trainer.h: the trainer as trainer.c (the public calls) sees it: the part every backend
  * shares, and the table of operations through which the front reaches a backend: the OpenCL
  * one (cl_*.c) or the host reference (host_backend.c). Not installed. */

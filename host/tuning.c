@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* tuning.c: the one table of the tiled kernels' tunables (name, field, defaults by device type,
  * range, what `mlpcl tune` tries), and what reads it: the defaults, parsing and printing tuning
  * strings, the kernels' -D options, and the per-device tuning cache. */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* mlpcl.h: the public API of mlpcl, which trains multilayer perceptrons by backpropagation on
  * OpenCL devices (GPUs, and CPUs through POCL) and on the host in plain C.
  *

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* common.cl: what every kernel file shares: the precision, the reductions' work-group size,
  * the numbering of activations and losses, and the fixed-order group sum. The library puts it
  * first in the program, and the build's syntax check includes it before each file. */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* delta.cl: the backward pass's deltas. output_delta writes D_L and per-work-group partial sums
  * of the loss; cost turns those into the cost and sets the stop flag; hidden_delta carries a
  * delta one layer down. Matrices are m×n row-major. Needs common.cl and

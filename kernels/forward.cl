@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* forward.cl: one layer's forward pass, A_out = act(A_in · W + b), and the softmax of the
  * output layer. A_in is m×n_in, W is n_in×n_out with b (n_out) right after it at P + off,
  * A_out is m×n_out, all row-major. Needs common.cl and ops.cl. */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* fused.cl: whole iterations of a small network in one launch of one work-group: forward,
  * output delta and cost, the stop decision, hidden deltas, gradients and the update, for one
  * iteration or several in a row (where POCL's cost of a command outweighs an iteration's

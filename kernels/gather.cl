@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* gather.cl: copies the rows of one batch into the batch buffer: rows idx[offset + i] of src
  * (the shuffled training set) or, without an index, rows offset + i (held-out data in chunks).
  * The data set stays on the device; only the index changes, once an epoch. Needs common.cl. */

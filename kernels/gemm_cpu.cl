@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* gemm_cpu.cl: the three matrix products of backpropagation for CPUs, tiled and register-
  * blocked, each with its elementwise step fused in (gemm_epilogue.cl): forward A·W + b and the
  * activation; hidden delta (D·Wᵀ) ⊙ act'(A), with Wᵀ made by `transpose`; gradient [A 1]ᵀ·D

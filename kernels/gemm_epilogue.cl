@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* gemm_epilogue.cl: what the two tiled products (gemm_cpu.cl's register tiles, gemm_gpu.cl's
  * local-memory tiles) share: their element type (VW-wide vectors on CPUs, single reals on GPUs),
  * the elementwise steps fused after each product (bias and activation, act', the optimiser

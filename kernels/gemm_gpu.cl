@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* gemm_gpu.cl: the three matrix products of backpropagation for GPUs, tiled in local memory,
  * each with its elementwise step fused in (gemm_epilogue.cl, with VW = 1): forward A·W + b and
  * the activation; hidden delta (D·Wᵀ) ⊙ act'(A); gradient [A 1]ᵀ·D and the update, split over

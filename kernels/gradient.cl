@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* gradient.cl: the reduction over the batch, [dW; db] = [A_in 1]ᵀ · D, written to G + off as
  * dW (n_in×n_out) followed by db (n_out): the same layout as the parameters. Needs common.cl
  * and ops.cl. */

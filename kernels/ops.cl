@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* ops.cl: each operation of backpropagation, defined once: the activations and their slopes,
  * one element of the forward product, the output delta with its loss term, one element of the
  * hidden delta and of the gradient, a softmax row, and the optimiser step. The simple kernels,

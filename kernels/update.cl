@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* update.cl: the optimiser step over the flat parameter array (ops.cl's sgd_update). Like the
  * parameters, the velocity is double-buffered, so that a run that stops keeps both of the
  * iteration it stops at. Skipped entirely once the stop flag is set, so that iterations queued

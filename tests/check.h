@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* check.h: the tests' few helpers: assertions that count failures and keep going, array
  * comparison with a stated tolerance and NaN rules, random data, and the OpenCL device (or a
  * skip, exit 77, where there is none). */

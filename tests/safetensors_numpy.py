@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """mlpcl's model files read with numpy alone, as an independent check of the C code: the
 safetensors layout parsed by hand (no safetensors package) and the network's forward pass.
 

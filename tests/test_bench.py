@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """mlpcl bench and mlpcl tune as a user runs them, on small sizes: the table, CSV and JSON, the
 correctness check against the host reference, --compare, tools/plot's bar chart, and a tuning
 search whose winner lands in the cache and is then used.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* test_bulk.c: fused full-batch runs launched in bulk (several iterations a launch of fused.cl,
  * lookahead + 1 of them, the stop decided on the device) against the stalling loop (lookahead
  * 0, one iteration a launch), bit for bit: the same stop, iteration count, every cost, final

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """The mlpcl command end to end: the default run and its output, help, every exit status
 (0 converged, 2 bad usage or input, 3 OpenCL or device error, 4 not converged), each kind of
 bad CSV with its message (file, line, column, what was wrong), device selection, and two runs

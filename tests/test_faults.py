@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Every OpenCL call that fails is survived: mlpcl runs under the fault layer
 (tests/faultlayer, an OpenCL layer loaded through OPENCL_LAYERS), which makes the N-th call of
 one kind fail, and each run must exit 3 with a message naming the failed call, the error by

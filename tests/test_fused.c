@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* test_fused.c: the fused whole-iteration kernel (fused.cl) against the host reference, stage
  * by stage through one launch: forward (A_l), output delta (D_L and the cost), hidden deltas
  * (D_l), gradients and the update, at depths 1, 2, 4 and 6 (more than the four layers it once

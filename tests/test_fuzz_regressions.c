@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* test_fuzz_regressions.c: replays the inputs kept for the fuzz harnesses, without libFuzzer:
  * fuzz/regressions/HARNESS/ (inputs that once crashed a loader or broke its contract, and
  * hand-made hostile files) and the seed corpora fuzz/corpus/HARNESS/, each through the same

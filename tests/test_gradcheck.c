@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* test_gradcheck.c: the gradients. First the reference's, against central finite differences
  * of its own cost in double: relative error below 1e-6 for every parameter, where the error is
  * |fd − g| / max(|fd| + |g|, 1e-8) (the floor keeps parameters whose gradient vanishes from

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Stopping and resuming `mlpcl train`, end to end: SIGINT and SIGTERM at a random moment
 (exit 130, the state saved to --checkpoint or else --save, resuming ends bit for bit where an
 uninterrupted run does, in the tutorial's mode and in epoch mode with momentum, mid-epoch);

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* test_iteration.c: whole iterations and whole runs on the device against the host reference:
  * one update of 2-3-2 and of 5-17-9-3; the tutorial's run to convergence; the non-stalling
  * cost read (lookahead 1 and 4) against the stalling loop (lookahead 0), bit for bit, when the

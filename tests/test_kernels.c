@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* test_kernels.c: every kernel against the host reference, stage by stage through one
  * iteration: forward (A_l), output delta (D_L and the cost), hidden deltas (D_l), gradients
  * (dW, db) and the update (P'), with the canaries after every device buffer checked after each

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Device limits, on POCL's CPU device with its limits lowered through POCL's settings.
 
 Memory (POCL_MEMORY_LIMIT=1: the device has 1 GiB, 256 MiB a buffer): a data set or network

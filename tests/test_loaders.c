@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* test_loaders.c: the data-set loaders, without a device. Tables of bad CSV and IDX files (IDX
  * plain and gzip-compressed, and broken gzip streams), written in turn into one fresh temporary
  * folder, each expected to fail with a given status and message; then good files with their

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* test_model.c: model files (safetensors), without a device. Round trips: F64 bit for bit and
  * F32 rounded to float, with every kind of metadata, and a bare model without the optional
  * tensors. Atomic saves: a save that fails (file size limit, missing folder, rename over a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* test_multidevice.c: data-parallel training over a group of devices (two POCL devices, made
  * with POCL_DEVICES="pthread pthread", or the test device twice) against one device: the
  * tutorial's iteration count and cost (double 1e-12, float as test_iteration.c: count within 1,

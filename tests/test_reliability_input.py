@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Input files and predict, as an adversarial user meets them (issue 9, items 4's predict part,
 6, 7, 8, 9, 11, 12 and the smaller input cases); all on --device host, small files.
 

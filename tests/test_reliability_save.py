@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Nothing lost (issue 9): what `mlpcl train` and `mlpcl gen` do when the output cannot be
 written or the run is cut off, and what --resume checks.
 

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Soak: long runs of `mlpcl train` whose memory must stay flat and whose result must stay
 right.
 

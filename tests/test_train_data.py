@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """Training on real data, end to end, as a user runs it: Fashion-MNIST (a 2,000-sample subset
 written as gzip IDX files), a CSV data set with class names, saved models read back by numpy
 alone (tests/safetensors_numpy.py), `mlpcl predict`, resuming, the JSON log and tools/plot.

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """The tutorial's numbers: mlpcl against tests/tutorial_numpy.py (the tutorial's algorithm in
 numpy) on the same CSV data, for several data sets (m = 1 … 100, one that starts below the
 target, one with another step and target, one with a header row), and the default run against

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 """What the Python tests share: a check that counts failures and keeps going, the count, and
 whether an OpenCL device is there (a test that needs one and finds none exits SKIP, which CTest
 reports as skipped)."""

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: MIT
 """The tutorial's algorithm in numpy, written for mlpcl's tests: the same operations in the same
 order as ../shared/tutorial/tutorial.py (2 inputs, 3 sigmoid hidden units, 2 sigmoid outputs,
 every weight and bias 1.0, cost 1/(2m)·Σ(out − Y)², full-batch gradient descent while the cost

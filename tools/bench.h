@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* bench.h: what the files of `mlpcl bench` share: the parsed command line (cmd_bench.c), one
  * result per device and workload, the workloads that fill them (bench_workloads.c) and the
  * output formats that show them (bench_output.c). */

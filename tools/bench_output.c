@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* bench_output.c: how `mlpcl bench` shows its results: a table (times, GFLOP/s, the kernels'
  * shares of the device time, the check), CSV, JSON (which tools/plot draws), and the change
  * against an earlier JSON (--compare). */

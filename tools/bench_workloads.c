@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* bench_workloads.c: `mlpcl bench`'s workloads, each timed on one device after a warm-up and
  * checked against the host reference: the tutorial's network to convergence, full-batch steps
  * of 784-256-10 and 784-1024-10, and a mini-batch epoch; and the data the large ones run on. */

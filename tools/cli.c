@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* cli.c: messages, exit statuses and option parsing for the mlpcl command's subcommands. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>

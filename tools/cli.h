@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* cli.h: what the mlpcl command's files share: exit statuses, messages, option parsing. */
 #ifndef MLPCL_CLI_H
 #define MLPCL_CLI_H

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* cmd_bench.c: `mlpcl bench` runs the same workloads on each chosen device and on the host
  * reference, after a warm-up, several times: the tutorial's network to convergence, full-batch
  * steps of 784-256-10 and 784-1024-10 on 60,000 samples, and a mini-batch epoch. Per device and

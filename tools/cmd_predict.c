@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* cmd_predict.c: `mlpcl predict`: runs a saved network on a data set, on any device. With class
  * labels it prints the accuracy, the loss and a confusion matrix; otherwise the predictions as
  * CSV. Every write is checked: a full disk or closed output is an error, not a short file. */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* cmd_train.c: `mlpcl train`'s two modes: the tutorial's (full-batch gradient descent until the
  * cost is below a target, printing what the tutorial prints) and epochs of mini-batches on a
  * data set (--data, --batch or --epochs), with held-out evaluation; and the command itself,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* cmd_tune.c: `mlpcl tune` searches the tiled kernels' tunables for one device: full-batch
  * steps of 784-H-10 timed for each candidate, one tunable at a time from the defaults
  * (coordinate descent), and the fastest saved in the tuning cache, which every later trainer

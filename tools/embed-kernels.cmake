@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # embed-kernels.cmake: writes the kernels named in FILES (from folder DIR) into OUT as C
 # strings, in that order, for host/program.c. Run by the build: cmake -DDIR=… -DOUT=… -DFILES=… -P
 string(REPLACE "," ";" files "${FILES}")

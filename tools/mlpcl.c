@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* mlpcl.c: the command line's entry: the overview, `mlpcl devices` (what can train) and
  * `mlpcl gen` (the tutorial's data set as CSV); train and predict live in cmd_*.c. Exit
  * status: 0 success, 2 bad usage or input (or output that cannot be written), 3 OpenCL or

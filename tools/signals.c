@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* signals.c: SIGINT, SIGTERM and SIGHUP for the command: the first raises stop_flag, which the
  * library polls after each cost read so that training stops cleanly and saves; the second ends
  * the process the default way. A failed write of the output stops training the same way. */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* signals.h: how the command stops cleanly: SIGINT, SIGTERM and SIGHUP raise a flag that the
  * library polls (mlpcl_train_opts.interrupt), and a second one ends the process at once; a
  * write error on standard output or the log raises the same flag (SIGPIPE is ignored). */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* train.h: what the files of `mlpcl train` share: the parsed command line (train_args.c), the
  * data sets (train_data.c), the network (train_net.c), the report (train_report.c) and the
  * session that the two modes (cmd_train.c) and the save policy (train_save.c) work on. */

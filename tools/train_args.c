@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* train_args.c: `mlpcl train`'s command line: the usage text, and parsing it into a train_cli,
  * with the checks between options (what goes with what, the checkpoint defaults). Nothing here
  * reads data or runs anything, so the fuzzer takes it alone (cmd_train_parse). */

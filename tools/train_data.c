@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* train_data.c: `mlpcl train`'s data: a data set by path with its held-out sets (--data,
  * --test, --validation), CSV inputs and targets (--x, --y), or the tutorial's random data; and
  * their standardisation (--normalize), fitted and applied by the library. */

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* train_net.c: `mlpcl train`'s network: --resume's, checked against the data and against any
  * --layers, --activation and --loss given, or a new one from --layers, --activation, --loss and
  * --init, with defaults taken from the data and the mode. */

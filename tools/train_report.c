@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* train_report.c: what `mlpcl train` tells as it goes: the tutorial's cost lines, the progress
  * bar of an epoch on a terminal, each epoch's line, the JSON-lines log (--log) and the closing
  * device line. */

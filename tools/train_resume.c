@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* train_resume.c: what decides a training run's numbers besides the network (precision, data,
  * seed, lr, momentum, batch, mode, device kind, initialisation), recorded in every model file
  * the run writes, and checked when --resume continues one: the settings not given are the

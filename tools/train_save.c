@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* train_save.c: when and where `mlpcl train` saves: a model file of the trainer's weights,
  * velocity, progress and settings (--save, --checkpoint), checked writable before training and
  * the checkpoint locked for the run; what is kept at the end, after a stop signal or after

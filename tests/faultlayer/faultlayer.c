@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* faultlayer.c: an OpenCL layer for the tests (loaded by the ICD loader from OPENCL_LAYERS).
  * It makes the N-th call of one kind fail, counts the calls of every kind, and follows every
  * OpenCL object the program creates, retains and releases, so that those still alive at exit

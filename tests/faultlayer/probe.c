@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* probe.c: a tiny OpenCL program that checks the fault layer itself. It creates a context, a
  * queue, a buffer and an event (from a non-blocking write), and releases them all, or with the
  * argument "leak" keeps the buffer and the event, which the layer must report at exit. Exits

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 /* clblast_step.c: times CLBlast's SGEMMs for one full-batch step of an n0-h-n2 network on m
  * samples (the five products of backpropagation: two forward, one hidden delta, two
  * gradients), on the first OpenCL device or $PEER_DEVICE (platform:device). Built and run by
