@@ -36,6 +36,17 @@ static void share(size_t total, size_t n, size_t w, size_t *offset, size_t *rows
     *rows = q + (w < r);
 }
 
+/* Frees a worker made by make_worker (as the front frees a trainer, without going through the
+ * front, which uses this file). */
+static void free_worker(mlpcl_trainer *w)
+{
+    if (!w) return;
+    if (w->net) w->ops->free(w); /* its backend is made only after the network's copy */
+    mlpcl_net_free(w->net);
+    free(w->set_rows);
+    free(w);
+}
+
 static void dp_free(mlpcl_trainer *tr)
 {
     dp *d = dp_of(tr);
@@ -43,7 +54,7 @@ static void dp_free(mlpcl_trainer *tr)
     for (size_t i = 0; i < d->n; ++i) {
         if (d->ev && d->ev[i]) clReleaseEvent(d->ev[i]);
         if (d->buf) free(d->buf[i]);
-        if (d->w) mlpcl_trainer_free(d->w[i]);
+        if (d->w) free_worker(d->w[i]);
     }
     if (d->comm) d->comm->free(d->comm);
     free(d->w);

@@ -146,13 +146,15 @@ def cost_lines(out):
 # ---- The tutorial's mode -------------------------------------------------------------------
 
 def test_tutorial(tmp):
-    n = 60000
+    # Long enough (a few seconds) that the signal lands mid-run even at a couple of microseconds
+    # an iteration, the tutorial's speed in bulk.
+    n = 1000000
     args = ["train", "--lr", "0.002", "--momentum", "0.5", "--target", "0", "--max-iter",
-            str(n), "--print-every", "997"]
+            str(n), "--print-every", "9973"]
     ref = os.path.join(tmp, "t-ref.st")
     ref_out, _ = run(args + ["--save", ref], 4)
     ck, res = os.path.join(tmp, "t-ck.st"), os.path.join(tmp, "t-res.st")
-    job = Job(args + ["--checkpoint", ck, "--checkpoint-every", "4000"], tmp, "t-int")
+    job = Job(args + ["--checkpoint", ck, "--checkpoint-every", "40000"], tmp, "t-int")
     if not check(job.wait_for(lambda: os.path.exists(ck)), "tutorial: no checkpoint appeared"):
         job.wait()
         return
