@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cl_backend.h"
+#include "data.h" /* mlpcl__memory_left */
 
 mlpcl_status mlpcl__cl_buffer(mlpcl_trainer *tr, cl_mem *out, size_t count, size_t pad, size_t elem,
                               const char *what, size_t layer)
@@ -213,6 +214,19 @@ mlpcl_status mlpcl__cl_check_sizes(const mlpcl_trainer *tr, size_t n_partials)
                            mlpcl__mib(total), mlpcl__mib(data), mlpcl__mib(batch), B,
                            mlpcl__mib(r * acts), mlpcl__mib(params), d->name,
                            mlpcl__mib(d->global_mem), fix);
+    if (!strcmp(d->type, "cpu")) {
+        /* A CPU device's memory is this process's: its limits (ulimit -v, -d) and the free
+         * memory count, not the machine's RAM that the device reports (POCL aborts on a failed
+         * allocation instead of returning an error). */
+        const char *which;
+        size_t left = mlpcl__memory_left(&which);
+        if (total > left)
+            return mlpcl__fail(MLPCL_ERR_TOO_BIG,
+                               "training needs %.1f MiB on \"%s\", a CPU device whose memory is "
+                               "this process's, but only %.1f MiB are left under %s; use %s or a "
+                               "smaller network",
+                               mlpcl__mib(total), d->name, mlpcl__mib(left), which, fix);
+    }
     size_t biggest = r * m * n0, act_max = 0;
     for (size_t l = 1; l <= net->L; ++l)
         if (B * net->width[l] > act_max) act_max = B * net->width[l];

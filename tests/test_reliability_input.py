@@ -262,6 +262,17 @@ def idx_cases():
           "float64 IDX 1e39: " + err)
 
 
+def memory_limit_cases():
+    """A CPU device's buffers are this process's memory: under ulimit -v a training that needs
+    more is refused up front with the limit named (POCL aborted with SIGABRT, exit 134)."""
+    def limit():
+        resource.setrlimit(resource.RLIMIT_AS, (3000000 << 10, 3000000 << 10))
+    _, err = run("train", "--samples", "30000000", "--max-iter", "1", code=3, preexec=limit,
+                 timeout=120)
+    check("RLIMIT_AS" in err and "a CPU device whose memory is this process's" in err,
+          "ulimit -v: %r" % err[-500:])
+
+
 def main():
     global BIN, TMP
     BIN = os.path.abspath(sys.argv[1])
@@ -273,6 +284,7 @@ def main():
         path_cases()
         idx_cases()
         many_classes()
+        memory_limit_cases()
     return finish("test_reliability_input")
 
 
