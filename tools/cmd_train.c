@@ -15,6 +15,7 @@
 
 #include "signals.h"
 #include "train.h"
+#include "train_mpi.h"
 
 /* The tutorial's mode: full-batch runs to the target, cut into runs of --checkpoint-every
  * iterations when checkpointing. Cutting changes nothing in the result: each run starts from
@@ -240,6 +241,7 @@ int cmd_train(int argc, char **argv)
     train_cli o;
     int rc = train_parse(argc, argv, &o), st;
     if (rc) return rc < 0 ? 0 : rc;
+    if (train_mpi_rank()) o.log = NULL; /* under mpirun, rank 0 alone logs */
     int epochs = o.epoch_mode;
     session s = {0};
     s.o = &o;

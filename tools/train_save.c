@@ -15,9 +15,11 @@
 
 #include "signals.h"
 #include "train.h"
+#include "train_mpi.h"
 
 int save_model(session *s, const char *path)
 {
+    if (train_mpi_rank()) return 0; /* under mpirun, rank 0 alone saves */
     int st;
     size_t n = mlpcl_net_n_params(s->net);
     mlpcl_model_info info = {0};
@@ -113,6 +115,7 @@ static int probe(const char *opt, const char *path)
 
 int save_check_paths(session *s)
 {
+    if (train_mpi_rank()) return 0;
     const train_cli *o = s->o;
     int rc = 0;
     if (o->save && (rc = probe("--save", o->save))) return rc;
