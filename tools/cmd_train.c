@@ -306,7 +306,7 @@ int cmd_train(int argc, char **argv)
     s.rep.fmt = s.prec == MLPCL_PRECISION_DOUBLE ? "%.17g" : "%.9g";
     s.rep.digits = s.prec == MLPCL_PRECISION_DOUBLE ? 17 : 9;
     s.rep.print_every = o.print_every;
-    s.rep.bar = isatty(STDOUT_FILENO);
+    s.rep.bar = isatty(STDOUT_FILENO) && train_mpi_size() == 1; /* mpirun's pty: no bar */
     s.rep.epochs = o.epochs;
     double setup = now_seconds() - t0;
     rc = epochs ? epoch_mode(&s, setup) : tutorial_mode(&s, setup);

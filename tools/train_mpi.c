@@ -16,7 +16,7 @@
 #include <mpi.h>
 #endif
 
-static int rank; /* this process's, 0 outside MPI */
+static int rank, size = 1; /* this process's, and the ranks' (0 and 1 outside MPI) */
 
 /* The ranks a launcher started, from its environment (Open MPI, then PMI: MPICH, Slurm). */
 static long launcher_size(void)
@@ -32,6 +32,11 @@ static long launcher_size(void)
 int train_mpi_rank(void)
 {
     return rank;
+}
+
+int train_mpi_size(void)
+{
+    return size;
 }
 
 #ifndef MLPCL_HAVE_MPI
@@ -61,7 +66,6 @@ static int active; /* MPI was started */
 int train_mpi_start(void)
 {
     if (launcher_size() <= 1) return 0;
-    int size = 1;
     if (MPI_Init(NULL, NULL) != MPI_SUCCESS) return failf(EXIT_DEVICE, "train: MPI_Init failed");
     active = 1;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);

@@ -13,5 +13,7 @@ int train_mpi_start(void);
 int train_mpi_end(int rc);
 /* This process's rank (0 outside MPI): only rank 0 writes files. */
 int train_mpi_rank(void);
+/* The ranks training together (1 outside MPI). */
+int train_mpi_size(void);
 
 #endif

@@ -63,6 +63,7 @@ int save_final(session *s)
 
 int save_stopped(session *s, const char *kept)
 {
+    if (train_mpi_rank()) return EXIT_INTERRUPTED; /* rank 0 saves, and says so */
     const train_cli *o = s->o;
     const char *path = o->checkpoint ? o->checkpoint : o->save;
     int rc;
