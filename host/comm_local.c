@@ -33,7 +33,7 @@ static void local_free(mlpcl_comm *c)
     free(c);
 }
 
-mlpcl_status mlpcl__comm_local(mlpcl_comm **out)
+mlpcl_status mlpcl__comm_local(size_t n, mlpcl_comm **out)
 {
     mlpcl_comm *c = calloc(1, sizeof *c);
     *out = c;
@@ -42,5 +42,7 @@ mlpcl_status mlpcl__comm_local(mlpcl_comm **out)
     c->free = local_free;
     c->rank = 0;
     c->size = 1;
+    c->first = 0;
+    c->workers = n;
     return MLPCL_OK;
 }

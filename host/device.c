@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "comm.h" /* mlpcl__comm_local_rank */
 #include "internal.h"
 
 static const char no_platform_hint[] =
@@ -199,9 +200,13 @@ static int contains_nocase(const char *hay, const char *needle)
     return 0;
 }
 
-/* The index in dl of the device sel names, or -1. */
-static long select_device(const device_list *dl, const mlpcl_device_info *info, const char *sel)
+/* The index in dl of the device sel names, or -1. A type or name that several devices match
+ * names the nth of them (modulo their count): an MPI rank's local rank spreads the ranks of one
+ * machine over its devices. */
+static long select_device(const device_list *dl, const mlpcl_device_info *info, const char *sel,
+                          size_t nth)
 {
+    size_t matches = 0;
     size_t len = strlen(sel);
     const char *colon = strchr(sel, ':');
     if (colon && all_digits(sel, (size_t)(colon - sel)) &&
@@ -216,12 +221,17 @@ static long select_device(const device_list *dl, const mlpcl_device_info *info, 
         return i < (long)dl->n ? i : -1;
     }
     if (!strcasecmp(sel, "gpu") || !strcasecmp(sel, "cpu") || !strcasecmp(sel, "accelerator")) {
-        for (size_t i = 0; i < dl->n; ++i)
-            if (!strcasecmp(info[i].type, sel)) return (long)i;
+        for (size_t i = 0; i < dl->n; ++i) matches += !strcasecmp(info[i].type, sel);
+        for (size_t i = 0, k = 0; i < dl->n; ++i)
+            if (!strcasecmp(info[i].type, sel) && k++ == nth % matches) return (long)i;
         return -1;
     }
     for (size_t i = 0; i < dl->n; ++i)
-        if (contains_nocase(info[i].name, sel) || contains_nocase(info[i].platform_name, sel))
+        matches +=
+            contains_nocase(info[i].name, sel) || contains_nocase(info[i].platform_name, sel);
+    for (size_t i = 0, k = 0; i < dl->n; ++i)
+        if ((contains_nocase(info[i].name, sel) || contains_nocase(info[i].platform_name, sel)) &&
+            k++ == nth % matches)
             return (long)i;
     return -1;
 }
@@ -296,11 +306,12 @@ mlpcl_status mlpcl_ctx_create(const char *selector, unsigned flags, mlpcl_ctx **
         TRY(mlpcl__device_info(dl.platforms[dl.platform_of[i]], dl.devices[i], dl.platform_of[i],
                                dl.index_in_platform[i], &info[i]));
     long pick = -1;
+    size_t nth = (size_t)mlpcl__comm_local_rank();
     if (*selector) {
-        pick = select_device(&dl, info, selector);
+        pick = select_device(&dl, info, selector, nth);
     } else {
-        pick = select_device(&dl, info, "gpu");
-        if (pick < 0) pick = select_device(&dl, info, "cpu");
+        pick = select_device(&dl, info, "gpu", nth);
+        if (pick < 0) pick = select_device(&dl, info, "cpu", nth);
         if (pick < 0 && dl.n) pick = 0;
     }
     if (pick < 0) {

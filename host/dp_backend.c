@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: MIT
 /* dp_backend.c: data-parallel training over a group of OpenCL devices (a ctx made from a list of
- * selectors): one worker trainer per device, each with the whole network and a contiguous share
- * of every batch. Every update, each worker computes its share's gradient and cost, one
- * all-reduce (comm.h) sums them in the workers' order, and every worker applies the same
- * update. The loop waits for each cost before deciding to update (lookahead 0), so the stop is
- * exact and every worker stops at the same iteration. */
+ * selectors) and over MPI ranks (each with one device or a group): one worker trainer per
+ * device, each with the whole network and a contiguous share of every batch by its global
+ * index. Every update, each worker computes its share's gradient and cost, one all-reduce
+ * (comm.h) sums them in the workers' global order, and every worker applies the same update.
+ * The loop waits for each cost before deciding to update (lookahead 0), so the stop is exact
+ * and every worker stops at the same iteration. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,8 +19,11 @@ typedef struct dp {
     size_t n;          /* workers */
     mlpcl_trainer **w; /* their trainers, one a member device */
     int gathered;      /* mini-batches (workers hold the whole set), else full-batch shares */
-    mlpcl_comm *comm;
-    void **buf;   /* per worker: its gradients and cost (n_params + 1 reals), then their sum */
+    mlpcl_comm *comm;  /* its workers: comm->workers in all, this process's from comm->first */
+    /* per worker: its gradients, cost and stop request (n_params + 2 reals), then their sums;
+     * the stop request (1 where a stop signal has reached this process) travels with the
+     * gradients so that every rank stops after the same iteration, wherever the signal came */
+    void **buf;
     cl_event *ev; /* per worker: the read of buf */
 } dp;
 
@@ -96,29 +100,32 @@ static mlpcl_status dp_create(mlpcl_trainer *tr, const double *X, const double *
     dp *d = calloc(1, sizeof *d);
     if (!d) return mlpcl__fail(MLPCL_ERR_NOMEM, "out of host memory for a trainer");
     tr->backend = d;
-    d->n = g->n_members;
+    d->n = g->n_members ? g->n_members : 1; /* one device of an MPI rank: the ctx itself */
     size_t m = tr->m, B = tr->batch, n0 = tr->net->width[0], nL = tr->net->width[tr->net->L];
     d->gathered = m && B < m;
-    if (m && !d->gathered && m < d->n)
+    /* First, on every rank alike: the collective that numbers the workers (comm_mpi.c). */
+    TRY(mlpcl__comm_create(d->n, &d->comm));
+    size_t W = d->comm->workers;
+    if (m && !d->gathered && m < W)
         return mlpcl__fail(MLPCL_ERR_ARG,
                            "%zu samples cannot be shared by %zu devices: give each at least one", m,
-                           d->n);
+                           W);
     d->w = calloc(d->n, sizeof *d->w);
     d->buf = calloc(d->n, sizeof *d->buf);
     d->ev = calloc(d->n, sizeof *d->ev);
     if (!d->w || !d->buf || !d->ev)
         return mlpcl__fail(MLPCL_ERR_NOMEM, "out of host memory for a trainer");
-    TRY(mlpcl__comm_local(&d->comm));
-    size_t count = mlpcl_net_n_params(tr->net) + 1;
+    size_t count = mlpcl_net_n_params(tr->net) + 2;
     for (size_t i = 0; i < d->n; ++i) {
         size_t off = 0, rows = m;
+        mlpcl_ctx *mc = g->n_members ? g->members[i] : g;
         if (d->gathered) /* every worker gathers its share of each batch from the whole set */
-            TRY(make_worker(tr, g->members[i], X, Y, m, (B + d->n - 1) / d->n, &d->w[i]));
+            TRY(make_worker(tr, mc, X, Y, m, (B + W - 1) / W, &d->w[i]));
         else if (m) {
-            share(m, d->n, i, &off, &rows);
-            TRY(make_worker(tr, g->members[i], X + off * n0, Y + off * nL, rows, rows, &d->w[i]));
+            share(m, W, d->comm->first + i, &off, &rows);
+            TRY(make_worker(tr, mc, X + off * n0, Y + off * nL, rows, rows, &d->w[i]));
         } else
-            TRY(make_worker(tr, g->members[i], NULL, NULL, 0, B, &d->w[i]));
+            TRY(make_worker(tr, mc, NULL, NULL, 0, B, &d->w[i]));
         d->buf[i] = calloc(count, tr->real);
         if (!d->buf[i]) return mlpcl__fail(MLPCL_ERR_NOMEM, "out of host memory for gradients");
     }
@@ -138,6 +145,19 @@ typedef struct dp_loop {
     volatile sig_atomic_t *interrupt;
 } dp_loop;
 
+static void put_real(void *buf, size_t i, size_t real, double v)
+{
+    if (real == sizeof(double))
+        ((double *)buf)[i] = v;
+    else
+        ((float *)buf)[i] = (float)v;
+}
+
+static double get_real(const void *buf, size_t i, size_t real)
+{
+    return real == sizeof(double) ? ((const double *)buf)[i] : ((const float *)buf)[i];
+}
+
 static size_t rows_of(const mlpcl_trainer *tr, const dp_loop *lp, long j)
 {
     if (!lp->epoch) return tr->m;
@@ -145,8 +165,9 @@ static size_t rows_of(const mlpcl_trainer *tr, const dp_loop *lp, long j)
     return tr->m - start < tr->batch ? tr->m - start : tr->batch;
 }
 
-/* Step j's summed gradients and cost, in every worker's buf; the cost as a double. */
-static mlpcl_status head(mlpcl_trainer *tr, const dp_loop *lp, long j, double *cost)
+/* Step j's summed gradients and cost, in every worker's buf; the cost as a double, and whether
+ * any process asked to stop (its interrupt flag set when its workers' shares were done). */
+static mlpcl_status head(mlpcl_trainer *tr, const dp_loop *lp, long j, double *cost, int *stop)
 {
     mlpcl_status st = MLPCL_OK;
     dp *d = dp_of(tr);
@@ -154,12 +175,12 @@ static mlpcl_status head(mlpcl_trainer *tr, const dp_loop *lp, long j, double *c
     size_t start = lp->epoch ? (lp->first + (size_t)j) * tr->batch : 0;
     for (size_t i = 0; i < d->n; ++i) {
         size_t off = 0, rows = d->w[i]->m;
-        if (d->gathered) share(total, d->n, i, &off, &rows);
+        if (d->gathered) share(total, d->comm->workers, d->comm->first + i, &off, &rows);
         if (rows)
             TRY(mlpcl__dp_worker_gradient(d->w[i], d->gathered, start + off, rows, total, d->buf[i],
                                           &d->ev[i]));
         else /* a batch smaller than the group: this worker adds nothing */
-            memset(d->buf[i], 0, (n + 1) * tr->real);
+            memset(d->buf[i], 0, (n + 2) * tr->real);
     }
     for (size_t i = 0; i < d->n; ++i) {
         if (!d->ev[i]) continue;
@@ -168,14 +189,11 @@ static mlpcl_status head(mlpcl_trainer *tr, const dp_loop *lp, long j, double *c
         d->ev[i] = NULL;
         CL_CHECK(err, "clWaitForEvents(gradients)", d->w[i]->ctx->info.name);
     }
-    TRY(d->comm->allreduce(d->comm, d->buf, d->n, n + 1, tr->real));
-    if (tr->real == sizeof(double)) {
-        memcpy(cost, (char *)d->buf[0] + n * tr->real, sizeof *cost);
-    } else {
-        float f;
-        memcpy(&f, (char *)d->buf[0] + n * tr->real, sizeof f);
-        *cost = f;
-    }
+    int asked = lp->interrupt && *lp->interrupt;
+    for (size_t i = 0; i < d->n; ++i) put_real(d->buf[i], n + 1, tr->real, !i && asked);
+    TRY(d->comm->allreduce(d->comm, d->buf, d->n, n + 2, tr->real));
+    *cost = get_real(d->buf[0], n, tr->real);
+    *stop = get_real(d->buf[0], n + 1, tr->real) > 0;
 fail:
     return st;
 }
@@ -201,12 +219,13 @@ static mlpcl_status run_loop(mlpcl_trainer *tr, dp_loop *lp, mlpcl_train_result 
     for (size_t i = 0; i < d->n; ++i) base[i] = d->w[i]->iter;
     for (long k = 0;; ++k) {
         double cost;
-        TRY(head(tr, lp, k, &cost));
+        int asked = 0;
+        TRY(head(tr, lp, k, &cost, &asked));
         if (k == 0) res->start_cost = cost;
         if (lp->on_cost) lp->on_cost(lp->user, k, cost, rows_of(tr, lp, k));
         res->iterations = kept = k;
         res->cost = cost;
-        if (lp->interrupt && *lp->interrupt && !interrupted) {
+        if (asked && !interrupted) {
             /* As the single device's loop with lookahead 0: this step's update still applies,
              * and a run ends with the cost of the weights it keeps. */
             interrupted = 1;
@@ -356,7 +375,11 @@ static void dp_describe(const mlpcl_trainer *tr, char *buf, size_t size)
     const dp *d = dp_of(tr);
     char one[200];
     mlpcl__cl_ops.describe(d->w[0], one, sizeof one);
-    snprintf(buf, size, "data-parallel over %zu devices, each %s", d->n, one);
+    if (d->comm->size > 1)
+        snprintf(buf, size, "data-parallel over %zu devices in %d MPI ranks, each %s",
+                 d->comm->workers, d->comm->size, one);
+    else
+        snprintf(buf, size, "data-parallel over %zu devices, each %s", d->n, one);
 }
 
 static double dp_build_seconds(const mlpcl_trainer *tr)

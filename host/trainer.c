@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "comm.h"
 #include "trainer.h"
 
 #define PREDICT_ROWS 1024 /* rows a predicting trainer handles at once, by default */
@@ -44,7 +45,13 @@ mlpcl_status mlpcl_trainer_create(mlpcl_ctx *ctx, const mlpcl_net *net, const do
     mlpcl_trainer *tr = calloc(1, sizeof *tr);
     if (!tr) return mlpcl__fail(MLPCL_ERR_NOMEM, "out of host memory for a trainer");
     tr->ctx = ctx;
-    tr->ops = ctx->is_host ? &mlpcl__host_ops : ctx->n_members ? &mlpcl__dp_ops : &mlpcl__cl_ops;
+    int ranks = mlpcl__comm_world_size(); /* > 1: MPI ranks train together (comm_mpi.c) */
+    if (ctx->is_host && ranks > 1)
+        return mlpcl__fail(MLPCL_ERR_ARG, "the host reference trainer cannot train across MPI "
+                                          "ranks: give an OpenCL --device");
+    tr->ops = ctx->is_host                  ? &mlpcl__host_ops
+              : ctx->n_members || ranks > 1 ? &mlpcl__dp_ops
+                                            : &mlpcl__cl_ops;
     tr->m = m;
     tr->batch = !m ? (batch ? batch : PREDICT_ROWS) : batch && batch < m ? batch : m;
     tr->precision = precision;

@@ -15,6 +15,7 @@
 
 #include "signals.h"
 #include "train.h"
+#include "train_mpi.h"
 
 /* The tutorial's mode: full-batch runs to the target, cut into runs of --checkpoint-every
  * iterations when checkpointing. Cutting changes nothing in the result: each run starts from
@@ -240,6 +241,7 @@ int cmd_train(int argc, char **argv)
     train_cli o;
     int rc = train_parse(argc, argv, &o), st;
     if (rc) return rc < 0 ? 0 : rc;
+    if (train_mpi_rank()) o.log = NULL; /* under mpirun, rank 0 alone logs */
     int epochs = o.epoch_mode;
     session s = {0};
     s.o = &o;
@@ -304,7 +306,7 @@ int cmd_train(int argc, char **argv)
     s.rep.fmt = s.prec == MLPCL_PRECISION_DOUBLE ? "%.17g" : "%.9g";
     s.rep.digits = s.prec == MLPCL_PRECISION_DOUBLE ? 17 : 9;
     s.rep.print_every = o.print_every;
-    s.rep.bar = isatty(STDOUT_FILENO);
+    s.rep.bar = isatty(STDOUT_FILENO) && train_mpi_size() == 1; /* mpirun's pty: no bar */
     s.rep.epochs = o.epochs;
     double setup = now_seconds() - t0;
     rc = epochs ? epoch_mode(&s, setup) : tutorial_mode(&s, setup);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "train_mpi.h"
 
 static const char usage_main[] =
     "usage: mlpcl COMMAND [OPTIONS]\n"
@@ -167,7 +168,10 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
     const char *cmd = argv[1];
-    if (!strcmp(cmd, "train")) return cmd_train(argc - 1, argv + 1);
+    if (!strcmp(cmd, "train")) {
+        int rc = train_mpi_start(); /* under mpirun: MPI, and rank 0 alone prints */
+        return rc ? rc : train_mpi_end(cmd_train(argc - 1, argv + 1));
+    }
     if (!strcmp(cmd, "predict")) return cmd_predict(argc - 1, argv + 1);
     if (!strcmp(cmd, "bench")) return cmd_bench(argc - 1, argv + 1);
     if (!strcmp(cmd, "tune")) return cmd_tune(argc - 1, argv + 1);

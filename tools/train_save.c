@@ -15,9 +15,11 @@
 
 #include "signals.h"
 #include "train.h"
+#include "train_mpi.h"
 
 int save_model(session *s, const char *path)
 {
+    if (train_mpi_rank()) return 0; /* under mpirun, rank 0 alone saves */
     int st;
     size_t n = mlpcl_net_n_params(s->net);
     mlpcl_model_info info = {0};
@@ -61,6 +63,7 @@ int save_final(session *s)
 
 int save_stopped(session *s, const char *kept)
 {
+    if (train_mpi_rank()) return EXIT_INTERRUPTED; /* rank 0 saves, and says so */
     const train_cli *o = s->o;
     const char *path = o->checkpoint ? o->checkpoint : o->save;
     int rc;
@@ -113,6 +116,7 @@ static int probe(const char *opt, const char *path)
 
 int save_check_paths(session *s)
 {
+    if (train_mpi_rank()) return 0;
     const train_cli *o = s->o;
     int rc = 0;
     if (o->save && (rc = probe("--save", o->save))) return rc;
