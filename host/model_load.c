@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 /* model_load.c: reading a model file (mlpcl_model_load), one step a part: the header's length
- * and bytes, its JSON, the metadata (network, then training state), the tensor entries and
- * their layout, then the values. Every check names the file, the item and, where one applies,
- * the byte. */
+ * and bytes, its JSON, the metadata (model_meta.c: network, format version, training state),
+ * the tensor entries and their layout, then the values, rearranged from the file's layout of
+ * its version into the network's. Every check names the file, the item and, where one
+ * applies, the byte. */
 #define _POSIX_C_SOURCE   200809L
 #define _FILE_OFFSET_BITS 64
 #include <errno.h>
@@ -19,7 +20,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "safetensors.h"
+#include "model_meta.h"
 
 /* A printable excerpt of up to 24 bytes at p (at most n), for messages. */
 static void excerpt(const char *p, size_t n, char out[32])
@@ -27,21 +28,6 @@ static void excerpt(const char *p, size_t n, char out[32])
     size_t i = 0;
     for (; i < n && i < 24; ++i) out[i] = p[i] >= 32 && p[i] < 127 ? p[i] : '?';
     out[i] = '\0';
-}
-
-/* A decimal number of [s, s+n): digits only, at most max. Returns 0 on success. */
-static int parse_uint(const char *s, size_t n, uint64_t max, uint64_t *out)
-{
-    uint64_t v = 0;
-    if (n == 0) return -1;
-    for (size_t i = 0; i < n; ++i) {
-        if (s[i] < '0' || s[i] > '9') return -1;
-        unsigned d = (unsigned)(s[i] - '0');
-        if (v > (max - d) / 10) return -1;
-        v = 10 * v + d;
-    }
-    *out = v;
-    return 0;
 }
 
 /* A JSON number that is a whole number in 0 … 2^53 (where doubles are exact). */
@@ -52,231 +38,6 @@ static int json_uint(const cJSON *item, uint64_t *out)
     if (!(v >= 0 && v <= 9007199254740992.0) || v != floor(v)) return -1;
     *out = (uint64_t)v;
     return 0;
-}
-
-/* The string value of a metadata key, or NULL when absent. A key given twice is an error. */
-static mlpcl_status meta_get(const char *path, const cJSON *meta, const char *key, int required,
-                             const char **out)
-{
-    *out = NULL;
-    for (const cJSON *c = meta->child; c; c = c->next) {
-        if (strcmp(c->string, key)) continue;
-        if (*out)
-            return mlpcl__fail(MLPCL_ERR_DATA, "%s: __metadata__ has \"%s\" twice", path, key);
-        *out = c->valuestring;
-    }
-    if (!*out && required)
-        return mlpcl__fail(MLPCL_ERR_DATA, "%s: __metadata__ has no \"%s\"", path, key);
-    return MLPCL_OK;
-}
-
-/* Reads a metadata number (digits only, at most max). */
-/* A whole-number metadata value; an optional one that is absent reads as 0. */
-static mlpcl_status meta_uint(const char *path, const cJSON *meta, const char *key, int required,
-                              uint64_t max, uint64_t *out)
-{
-    const char *s;
-    mlpcl_status st = meta_get(path, meta, key, required, &s);
-    if (st != MLPCL_OK) return st;
-    if (!s) {
-        *out = 0;
-        return MLPCL_OK;
-    }
-    if (parse_uint(s, strlen(s), max, out))
-        return mlpcl__fail(MLPCL_ERR_DATA,
-                           "%s: __metadata__ %s \"%.40s\" is not a whole number "
-                           "in 0 … %" PRIu64,
-                           path, key, s, max);
-    return MLPCL_OK;
-}
-
-/* Creates the network that the metadata's layers, activations and loss describe, once the data
- * section (data_len bytes) is known to be big enough for its parameters, so that a short file
- * cannot make the loader allocate what its header claims. */
-static mlpcl_status meta_net(const char *path, const cJSON *meta, uint64_t data_len,
-                             mlpcl_net **out)
-{
-    const char *layers, *acts, *loss;
-    mlpcl_status st;
-    if ((st = meta_get(path, meta, "layers", 1, &layers)) ||
-        (st = meta_get(path, meta, "activations", 1, &acts)) ||
-        (st = meta_get(path, meta, "loss", 1, &loss)))
-        return st;
-    size_t n = 1;
-    for (const char *p = layers; *p && n <= LAYERS_MAX + 1; ++p) n += *p == ',';
-    if (n < 2 || n > LAYERS_MAX + 1)
-        return mlpcl__fail(MLPCL_ERR_DATA, "%s: __metadata__ layers \"%.80s\": %s", path, layers,
-                           n < 2 ? "needs at least 2 widths, the inputs and the outputs"
-                                 : "more than 10000 layers");
-    size_t *widths = malloc(n * sizeof *widths);
-    if (!widths) return mlpcl__fail(MLPCL_ERR_NOMEM, "%s: out of host memory", path);
-    const char *p = layers;
-    for (size_t i = 0; i < n; ++i) {
-        size_t len = strcspn(p, ",");
-        uint64_t w;
-        if (parse_uint(p, len, WIDTH_MAX, &w) || w < 1) {
-            free(widths);
-            return mlpcl__fail(MLPCL_ERR_DATA,
-                               "%s: __metadata__ layers \"%.80s\": item %zu "
-                               "\"%.*s\" is not a whole number in 1 … %d",
-                               path, layers, i + 1, (int)(len < 40 ? len : 40), p, WIDTH_MAX);
-        }
-        widths[i] = (size_t)w;
-        p += len + 1;
-    }
-    /* Each parameter takes at least 4 bytes (F32). The count fits in 64 bits (at most 10000
-     * layers of (10^6 + 1)·10^6); beyond INT32_MAX mlpcl_net_create refuses it, unallocated. */
-    uint64_t params = 0;
-    for (size_t i = 1; i < n; ++i) params += ((uint64_t)widths[i - 1] + 1) * widths[i];
-    if (params <= INT32_MAX && params > data_len / 4) {
-        free(widths);
-        return mlpcl__fail(
-            MLPCL_ERR_DATA,
-            "%s: __metadata__ layers \"%.80s\" has %" PRIu64 " parameters, at least %" PRIu64
-            " bytes: they would run past the end of the data section (%" PRIu64 " bytes)",
-            path, layers, params, 4 * params, data_len);
-    }
-    st = mlpcl_net_create(n - 1, widths, out);
-    free(widths);
-    if (st == MLPCL_ERR_ARG || st == MLPCL_ERR_TOO_BIG) {
-        char why[256];
-        snprintf(why, sizeof why, "%s", mlpcl_last_error());
-        return mlpcl__fail(MLPCL_ERR_DATA, "%s: __metadata__ layers \"%.80s\": %s", path, layers,
-                           why);
-    }
-    if (st != MLPCL_OK) return st;
-    mlpcl_net *net = *out;
-    size_t L = net->L, count = 1;
-    for (const char *q = acts; *q; ++q) count += *q == ',';
-    if (count != L) {
-        st = mlpcl__fail(MLPCL_ERR_DATA,
-                         "%s: __metadata__ activations \"%.80s\" has %zu "
-                         "entries; layers \"%.80s\" has %zu layers",
-                         path, acts, count, layers, L);
-        goto fail;
-    }
-    p = acts;
-    for (size_t l = 1; l <= L; ++l) {
-        size_t len = strcspn(p, ","), a = 0;
-        while (a < 3 &&
-               (strlen(mlpcl__act_names[a]) != len || strncmp(p, mlpcl__act_names[a], len)))
-            ++a;
-        if (a == 3) {
-            st = mlpcl__fail(MLPCL_ERR_DATA,
-                             "%s: __metadata__ activations: layer %zu's \"%.*s\" "
-                             "is not sigmoid, tanh or relu",
-                             path, l, (int)(len < 40 ? len : 40), p);
-            goto fail;
-        }
-        net->act[l] = (mlpcl_act)a;
-        p += len + 1;
-    }
-    if (strcmp(loss, "mse") && strcmp(loss, "ce")) {
-        st = mlpcl__fail(MLPCL_ERR_DATA, "%s: __metadata__ loss \"%.40s\" is not mse or ce", path,
-                         loss);
-        goto fail;
-    }
-    net->loss = strcmp(loss, "ce") ? MLPCL_LOSS_MSE : MLPCL_LOSS_CE;
-    return MLPCL_OK;
-fail:
-    mlpcl_net_free(net);
-    *out = NULL;
-    return st;
-}
-
-/* A run.* value: a string of at most 31 bytes into word, or else a finite number in [lo, hi]
- * into num. */
-static mlpcl_status meta_run_value(const char *path, const cJSON *meta, const char *key, char *word,
-                                   double lo, double hi, double *num)
-{
-    const char *s;
-    char *end;
-    mlpcl_status st = meta_get(path, meta, key, 1, &s);
-    if (st != MLPCL_OK || (word && strlen(s) < 32 && strcpy(word, s))) return st;
-    errno = 0;
-    double v = word ? 0 : strtod(s, &end);
-    if (word || !*s || *end || errno || !isfinite(v) || v < lo || v > hi)
-        return mlpcl__fail(MLPCL_ERR_DATA, "%s: __metadata__ %s \"%.40s\" is not %s", path, key, s,
-                           word ? "at most 31 bytes" : "a number in range");
-    *num = v;
-    return MLPCL_OK;
-}
-
-/* The training run's record (run.*), all or none: a file from before it has none. */
-static mlpcl_status meta_run(const char *path, const cJSON *meta, mlpcl_run_record *run)
-{
-    const char *mode;
-    uint64_t batch;
-    mlpcl_status st = meta_get(path, meta, "run.mode", 0, &mode);
-    if (st != MLPCL_OK || !mode) return st;
-    if ((st = meta_run_value(path, meta, "run.mode", run->mode, 0, 0, NULL)) ||
-        (st = meta_run_value(path, meta, "run.device_kind", run->device_kind, 0, 0, NULL)) ||
-        (st = meta_run_value(path, meta, "run.init", run->init, 0, 0, NULL)) ||
-        (st = meta_run_value(path, meta, "run.data_digest", run->data_digest, 0, 0, NULL)) ||
-        (st = meta_run_value(path, meta, "run.lr", NULL, 0, DBL_MAX, &run->lr)) ||
-        (st = meta_run_value(path, meta, "run.momentum", NULL, 0, 1, &run->momentum)) ||
-        (st = meta_uint(path, meta, "run.batch", 1, LONG_MAX, &batch)))
-        return st;
-    run->batch = (long)batch;
-    run->present = 1;
-    return MLPCL_OK;
-}
-
-/* The rest of the metadata: format (checked first, by the caller), version, seed, device,
- * epoch, iteration and the optional class_names (a JSON array of n_out strings). */
-static mlpcl_status meta_info(const char *path, const cJSON *meta, size_t n_out,
-                              mlpcl_model_info *info)
-{
-    const char *version, *device, *classes;
-    uint64_t seed, epoch, batch, iteration;
-    mlpcl_status st;
-    if ((st = meta_get(path, meta, "version", 1, &version)) ||
-        (st = meta_get(path, meta, "device", 1, &device)) ||
-        (st = meta_uint(path, meta, "seed", 1, UINT64_MAX, &seed)) ||
-        (st = meta_uint(path, meta, "epoch", 1, LONG_MAX, &epoch)) ||
-        (st = meta_uint(path, meta, "batch", 0, LONG_MAX, &batch)) ||
-        (st = meta_uint(path, meta, "iteration", 1, LONG_MAX, &iteration)) ||
-        (st = meta_get(path, meta, "class_names", 0, &classes)))
-        return st;
-    if (strlen(version) >= sizeof info->version)
-        return mlpcl__fail(MLPCL_ERR_DATA, "%s: __metadata__ version is longer than %zu bytes",
-                           path, sizeof info->version - 1);
-    if (strlen(device) >= sizeof info->device)
-        return mlpcl__fail(MLPCL_ERR_DATA, "%s: __metadata__ device is longer than %zu bytes", path,
-                           sizeof info->device - 1);
-    strcpy(info->version, version);
-    strcpy(info->device, device);
-    info->seed = seed;
-    info->epoch = (long)epoch;
-    info->batch = (long)batch;
-    info->iteration = (long)iteration;
-    if ((st = meta_run(path, meta, &info->run)) != MLPCL_OK) return st;
-    if (!classes) return MLPCL_OK;
-    cJSON *a = cJSON_ParseWithOpts(classes, NULL, 1); /* nothing may follow the array */
-    size_t n = cJSON_IsArray(a) ? (size_t)cJSON_GetArraySize(a) : 0;
-    int strings = cJSON_IsArray(a);
-    for (const cJSON *c = a ? a->child : NULL; c; c = c->next) strings &= cJSON_IsString(c);
-    if (!strings || n != n_out) {
-        cJSON_Delete(a);
-        if (!strings)
-            return mlpcl__fail(MLPCL_ERR_DATA,
-                               "%s: __metadata__ class_names \"%.40s\" is not a "
-                               "JSON array of strings",
-                               path, classes);
-        return mlpcl__fail(MLPCL_ERR_DATA,
-                           "%s: __metadata__ class_names has %zu names; the "
-                           "network has %zu outputs",
-                           path, n, n_out);
-    }
-    /* NULL-terminated, so that mlpcl_model_info_free can free it without the count. */
-    info->class_names = calloc(n + 1, sizeof *info->class_names);
-    size_t i = 0;
-    for (const cJSON *c = a->child; info->class_names && c; c = c->next, ++i)
-        if (!(info->class_names[i] = strdup(c->valuestring))) break;
-    cJSON_Delete(a);
-    if (!info->class_names || i < n)
-        return mlpcl__fail(MLPCL_ERR_NOMEM, "%s: out of host memory for class names", path);
-    return MLPCL_OK;
 }
 
 /* The shape of a tensor entry as written, for messages: "[5, 3]". */
@@ -472,7 +233,9 @@ typedef struct loading {
     const cJSON *meta;                   /* root's __metadata__ */
     mlpcl_net *net;                      /* from the metadata */
     mlpcl_model_info info;               /* from the metadata and the tensors */
+    int format_version;                  /* metadata format_version, 1 when absent */
     tensor *t;                           /* N_SLOTS(L) slots */
+    double *params, *velocity;           /* the file's layout, for format_version ≥ 2 */
     unsigned char *buf;                  /* CHUNK values' bytes */
 } loading;
 
@@ -575,13 +338,15 @@ static mlpcl_status read_metadata(loading *ld)
                                c->string);
     ld->meta = meta;
     const char *format;
-    mlpcl_status st = meta_get(path, meta, "format", 1, &format);
+    mlpcl_status st = mlpcl__meta_get(path, meta, "format", 1, &format);
     if (st != MLPCL_OK) return st;
     if (strcmp(format, "mlpcl"))
         return mlpcl__fail(MLPCL_ERR_DATA, "%s: __metadata__ format is \"%.40s\", not \"mlpcl\"",
                            path, format);
-    if ((st = meta_net(path, meta, ld->data_len, &ld->net)) != MLPCL_OK) return st;
-    return meta_info(path, meta, ld->net->width[ld->net->L], &ld->info);
+    if ((st = mlpcl__meta_net(path, meta, ld->data_len, &ld->net)) != MLPCL_OK ||
+        (st = mlpcl__meta_format(path, meta, ld->net, &ld->format_version)) != MLPCL_OK)
+        return st;
+    return mlpcl__meta_info(path, meta, ld->net->width[ld->net->L], &ld->info);
 }
 
 /* The tensor entries: exactly those mlpcl writes, each once, laid out without gaps or
@@ -590,13 +355,13 @@ static mlpcl_status read_entries(loading *ld)
 {
     const char *path = ld->path, *layers;
     size_t L = ld->net->L;
-    mlpcl_status st = meta_get(path, ld->meta, "layers", 1, &layers);
+    mlpcl_status st = mlpcl__meta_get(path, ld->meta, "layers", 1, &layers);
     if (st != MLPCL_OK) return st;
     ld->t = calloc(N_SLOTS(L), sizeof *ld->t);
     ld->buf = malloc((size_t)CHUNK * 8);
     if (!ld->t || !ld->buf) return mlpcl__fail(MLPCL_ERR_NOMEM, "%s: out of host memory", path);
     tensor *t = ld->t;
-    mlpcl__slots_setup(ld->net, t);
+    mlpcl__slots_setup(ld->net, t, ld->format_version);
     for (const cJSON *c = ld->root->child; c; c = c->next) {
         if (c == ld->meta) continue;
         size_t s = mlpcl__slot_of(c->string, L);
@@ -622,9 +387,14 @@ static mlpcl_status read_tensors(loading *ld)
     tensor *t = ld->t;
     size_t L = net->L;
     mlpcl_status st;
+    /* Version 1 holds the network's own layout: read straight into it. Later versions are read
+     * as they are laid out in the file, then rearranged. */
+    size_t np = mlpcl_net_n_params(net);
+    int v1 = ld->format_version == MLPCL__FORMAT_V1;
+    double *params = v1 ? net->params : (ld->params = malloc(np * sizeof(double)));
     for (size_t l = 1; l <= L; ++l) {
-        t[2 * (l - 1)].dst = net->params + net->offset[l];
-        t[2 * (l - 1) + 1].dst = net->params + net->offset[l] + mlpcl__weights(net, l);
+        t[2 * (l - 1)].dst = params ? params + net->offset[l] : NULL;
+        t[2 * (l - 1) + 1].dst = params ? params + net->offset[l] + mlpcl__weights(net, l) : NULL;
     }
     info->dtype = t[0].dtype;
     if (t[SLOT_MEAN(L)].present) {
@@ -632,8 +402,12 @@ static mlpcl_status read_tensors(loading *ld)
         info->norm.mean = t[SLOT_MEAN(L)].dst = malloc(info->norm.n * sizeof(double));
         info->norm.std = t[SLOT_STD(L)].dst = malloc(info->norm.n * sizeof(double));
     }
-    if (t[SLOT_VELOCITY(L)].present)
-        info->velocity = t[SLOT_VELOCITY(L)].dst = malloc(mlpcl_net_n_params(net) * sizeof(double));
+    if (t[SLOT_VELOCITY(L)].present) {
+        info->velocity = malloc(np * sizeof(double));
+        t[SLOT_VELOCITY(L)].dst =
+            v1 ? info->velocity : (ld->velocity = malloc(np * sizeof(double)));
+        if (!info->velocity) t[SLOT_VELOCITY(L)].dst = NULL;
+    }
     for (size_t i = 0; i < N_SLOTS(L); ++i)
         if (t[i].present && !t[i].dst)
             return mlpcl__fail(MLPCL_ERR_NOMEM, "%s: out of host memory for %s", path, t[i].name);
@@ -641,6 +415,10 @@ static mlpcl_status read_tensors(loading *ld)
         if (t[i].present &&
             (st = read_values(path, ld->f, ld->data_start, &t[i], ld->buf)) != MLPCL_OK)
             return st;
+    if (!v1) {
+        mlpcl__params_from_file(net, ld->params, net->params);
+        if (info->velocity) mlpcl__params_from_file(net, ld->velocity, info->velocity);
+    }
     for (size_t i = 0; i < info->norm.n; ++i)
         if (!(info->norm.std[i] > 0))
             return mlpcl__fail(MLPCL_ERR_DATA,
@@ -678,6 +456,8 @@ mlpcl_status mlpcl_model_load(const char *path, mlpcl_net **net_out, mlpcl_model
     cJSON_Delete(ld.root);
     free(ld.t);
     free(ld.buf);
+    free(ld.params);
+    free(ld.velocity);
     mlpcl_net_free(ld.net);
     mlpcl_model_info_free(&ld.info);
     return st;

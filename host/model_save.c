@@ -77,12 +77,13 @@ static mlpcl_status build_header(const char *path, const mlpcl_net *net,
                                  const mlpcl_model_info *info, const tensor *t, size_t nt,
                                  char **out, size_t *len)
 {
-    char num[7][32], *widths = join_widths(net), *acts = join_acts(net), *classes = NULL;
+    char num[8][32], *widths = join_widths(net), *acts = join_acts(net), *classes = NULL;
     const mlpcl_run_record *run = &info->run;
     snprintf(num[4], sizeof num[4], "%.17g", run->lr);
     snprintf(num[5], sizeof num[5], "%.17g", run->momentum);
     snprintf(num[6], sizeof num[6], "%ld", run->batch);
     snprintf(num[0], sizeof num[0], "%" PRIu64, info->seed);
+    snprintf(num[7], sizeof num[7], "%d", MLPCL__FORMAT_VERSION);
     snprintf(num[1], sizeof num[1], "%ld", info->epoch);
     snprintf(num[2], sizeof num[2], "%ld", info->iteration);
     snprintf(num[3], sizeof num[3], "%ld", info->batch);
@@ -97,10 +98,12 @@ static mlpcl_status build_header(const char *path, const mlpcl_net *net,
     int ok =
         widths && acts && (classes || !info->class_names) &&
         cJSON_AddStringToObject(meta, "format", "mlpcl") &&
+        cJSON_AddStringToObject(meta, "format_version", num[7]) &&
         cJSON_AddStringToObject(meta, "version", MLPCL_VERSION) &&
         cJSON_AddStringToObject(meta, "layers", widths) &&
         cJSON_AddStringToObject(meta, "activations", acts) &&
         cJSON_AddStringToObject(meta, "loss", net->loss == MLPCL_LOSS_CE ? "ce" : "mse") &&
+        cJSON_AddStringToObject(meta, "output", mlpcl__output_name(net)) &&
         cJSON_AddStringToObject(meta, "seed", num[0]) &&
         cJSON_AddStringToObject(meta, "device", info->device) &&
         cJSON_AddStringToObject(meta, "epoch", num[1]) &&
@@ -114,7 +117,7 @@ static mlpcl_status build_header(const char *path, const mlpcl_net *net,
                            cJSON_AddStringToObject(meta, "run.lr", num[4]) &&
                            cJSON_AddStringToObject(meta, "run.momentum", num[5]) &&
                            cJSON_AddStringToObject(meta, "run.batch", num[6])));
-    for (size_t i = 0; ok && i < nt; ++i)
+    for (size_t i = 0; ok && i < nt; ++i) /* names in slot order, whatever their offsets */
         if (t[i].src) ok = add_tensor(root, &t[i]);
     char *json = ok ? cJSON_PrintUnformatted(root) : NULL;
     cJSON_Delete(root);
@@ -146,12 +149,13 @@ static int write_all(FILE *f, const char *header, size_t hlen, const tensor *t, 
     unsigned char len[8];
     for (size_t i = 0; i < 8; ++i) len[i] = (unsigned char)((uint64_t)hlen >> (8 * i));
     if (fwrite(len, 1, 8, f) != 8 || fwrite(header, 1, hlen, f) != hlen) return -1;
-    for (size_t k = 0; k < nt; ++k) {
-        if (!t[k].src) continue;
-        for (size_t i = 0; i < t[k].count; i += CHUNK) {
-            size_t n = t[k].count - i < CHUNK ? t[k].count - i : CHUNK, size = t[k].dtype;
+    for (size_t k = 0, L = (nt - 3) / 2; k < nt; ++k) {
+        const tensor *x = &t[SLOT_IN_FILE(k, L)]; /* in the order of their offsets */
+        if (!x->src) continue;
+        for (size_t i = 0; i < x->count; i += CHUNK) {
+            size_t n = x->count - i < CHUNK ? x->count - i : CHUNK, size = x->dtype;
             for (size_t j = 0; j < n; ++j)
-                mlpcl__encode_value(t[k].src[i + j], t[k].dtype, buf + j * size);
+                mlpcl__encode_value(x->src[i + j], x->dtype, buf + j * size);
             if (fwrite(buf, size, n, f) != n) return -1;
         }
     }
@@ -305,24 +309,39 @@ mlpcl_status mlpcl_model_save(const char *path, const mlpcl_net *net, const mlpc
         return mlpcl__fail(MLPCL_ERR_ARG, "%s: epoch %ld, batch %ld and iteration %ld must be ≥ 0",
                            path, info->epoch, info->batch, info->iteration);
 
-    size_t L = net->L, nt = N_SLOTS(L);
+    size_t L = net->L, nt = N_SLOTS(L), np = mlpcl_net_n_params(net);
     tensor *t = calloc(nt, sizeof *t);
-    if (!t) return mlpcl__fail(MLPCL_ERR_NOMEM, "%s: out of host memory", path);
-    mlpcl__slots_setup(net, t);
+    /* The parameters and velocity in the file's layout (weights [out, in]). */
+    double *params = malloc(np * sizeof *params),
+           *velocity = info->velocity ? malloc(np * sizeof *velocity) : NULL;
+    mlpcl_status st = MLPCL_OK;
+    if (!t || !params || (info->velocity && !velocity)) {
+        st = mlpcl__fail(MLPCL_ERR_NOMEM, "%s: out of host memory", path);
+        goto done;
+    }
+    mlpcl__params_to_file(net, net->params, params);
+    if (velocity) mlpcl__params_to_file(net, info->velocity, velocity);
+    mlpcl__slots_setup(net, t, MLPCL__FORMAT_VERSION);
     for (size_t l = 1; l <= L; ++l) {
-        t[2 * (l - 1)].src = net->params + net->offset[l];
-        t[2 * (l - 1) + 1].src = net->params + net->offset[l] + mlpcl__weights(net, l);
+        t[2 * (l - 1)].src = params + net->offset[l];
+        t[2 * (l - 1) + 1].src = params + net->offset[l] + mlpcl__weights(net, l);
     }
     t[SLOT_MEAN(L)].src = norm->n ? norm->mean : NULL;
     t[SLOT_STD(L)].src = norm->n ? norm->std : NULL;
-    t[SLOT_VELOCITY(L)].src = info->velocity;
-    mlpcl_status st = MLPCL_OK;
-    uint64_t at = 0;
+    t[SLOT_VELOCITY(L)].src = velocity;
     for (size_t i = 0; i < nt; ++i) {
         t[i].dtype = i == SLOT_MEAN(L) || i == SLOT_STD(L) ? MLPCL_PRECISION_DOUBLE : info->dtype;
+        if (t[i].src && (st = check_values(path, t[i].name, t[i].src, t[i].count, t[i].dtype)))
+            goto done;
+    }
+    /* The data section starts 8-byte aligned (the header is padded); the F64 tensors go first
+     * so that each is 8-byte aligned, then the parameters, each aligned to its dtype's size (a
+     * safetensors data section has no gaps, so F32 tensors of odd sizes cannot all be 8-byte
+     * aligned). */
+    uint64_t at = 0;
+    for (size_t k = 0; k < nt; ++k) {
+        size_t i = SLOT_IN_FILE(k, L);
         if (!t[i].src) continue;
-        st = check_values(path, t[i].name, t[i].src, t[i].count, t[i].dtype);
-        if (st != MLPCL_OK) goto done;
         t[i].begin = at;
         t[i].end = at += (uint64_t)t[i].count * (uint64_t)t[i].dtype; /* < 2^35: no overflow */
     }
@@ -333,5 +352,7 @@ mlpcl_status mlpcl_model_save(const char *path, const mlpcl_net *net, const mlpc
     free(header);
 done:
     free(t);
+    free(params);
+    free(velocity);
     return st;
 }

@@ -10,15 +10,16 @@
 
 #include "safetensors.h"
 
-void mlpcl__slots_setup(const mlpcl_net *net, tensor *t)
+void mlpcl__slots_setup(const mlpcl_net *net, tensor *t, int format_version)
 {
+    int torch = format_version >= 2;
     size_t L = net->L;
     for (size_t l = 1; l <= L; ++l) {
         tensor *w = &t[2 * (l - 1)], *b = w + 1;
         snprintf(w->name, sizeof w->name, "layers.%zu.weight", l);
         w->rank = 2;
-        w->shape[0] = net->width[l - 1];
-        w->shape[1] = net->width[l];
+        w->shape[0] = net->width[torch ? l : l - 1];
+        w->shape[1] = net->width[torch ? l - 1 : l];
         w->count = mlpcl__weights(net, l);
         snprintf(b->name, sizeof b->name, "layers.%zu.bias", l);
         b->rank = 1;
@@ -31,6 +32,34 @@ void mlpcl__slots_setup(const mlpcl_net *net, tensor *t)
         x->rank = 1;
         x->shape[0] = x->count = i < 2 ? net->width[0] : mlpcl_net_n_params(net);
     }
+}
+
+/* Copies the flat vector src to dst, each layer's weight block transposed: rows × cols
+ * row-major becomes cols × rows. to_file: rows = n_in (the network's layout), else n_out. */
+static void permute(const mlpcl_net *net, const double *src, double *dst, int to_file)
+{
+    for (size_t l = 1; l <= net->L; ++l) {
+        size_t nin = net->width[l - 1], nout = net->width[l], off = net->offset[l];
+        size_t rows = to_file ? nin : nout, cols = to_file ? nout : nin;
+        for (size_t i = 0; i < rows; ++i)
+            for (size_t j = 0; j < cols; ++j) dst[off + j * rows + i] = src[off + i * cols + j];
+        memcpy(dst + off + nin * nout, src + off + nin * nout, nout * sizeof *dst);
+    }
+}
+
+void mlpcl__params_to_file(const mlpcl_net *net, const double *src, double *dst)
+{
+    permute(net, src, dst, 1);
+}
+
+void mlpcl__params_from_file(const mlpcl_net *net, const double *src, double *dst)
+{
+    permute(net, src, dst, 0);
+}
+
+const char *mlpcl__output_name(const mlpcl_net *net)
+{
+    return net->loss == MLPCL_LOSS_CE ? "softmax" : mlpcl__act_names[net->act[net->L]];
 }
 
 /* The slot of a tensor name, or SIZE_MAX for a name mlpcl does not write. */

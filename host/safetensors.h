@@ -15,6 +15,11 @@ enum {
     CHUNK = 8192,           /* values converted per fread/fwrite */
 };
 
+/* The file's layout versions (metadata "format_version"): 1 (no key) stored each weight as the
+ * network holds it, [in, out]; 2 stores it as PyTorch's nn.Linear does, [out, in], orders the
+ * F64 tensors first and says the output function. Load reads both; save writes the newest. */
+enum { MLPCL__FORMAT_V1 = 1, MLPCL__FORMAT_VERSION = 2 };
+
 /* One tensor of a model file. Slots, in the order save writes them: layers.l.weight at
  * 2(l−1), layers.l.bias at 2(l−1)+1, then norm.mean, norm.std and train.velocity. */
 typedef struct tensor {
@@ -32,9 +37,22 @@ typedef struct tensor {
 #define SLOT_STD(L)      (2 * (L) + 1)
 #define SLOT_VELOCITY(L) (2 * (L) + 2)
 #define N_SLOTS(L)       (2 * (L) + 3)
+/* The k-th slot in the order a file of version 2 holds the data: the F64 tensors norm.mean and
+ * norm.std first (8-byte aligned), then the layers, then train.velocity. */
+#define SLOT_IN_FILE(k, L) ((k) < 2 ? SLOT_MEAN(L) + (k) : (k) < 2 * (L) + 2 ? (k)-2 : (k))
 
-/* Names, shapes and counts of every slot, from the network's widths. */
-void mlpcl__slots_setup(const mlpcl_net *net, tensor *t);
+/* Names, shapes and counts of every slot, from the network's widths; weights shaped as
+ * format_version lays them out ([out, in] from version 2). */
+void mlpcl__slots_setup(const mlpcl_net *net, tensor *t, int format_version);
+/* A flat vector of n_params values (the parameters, the momentum velocity, or any optimiser
+ * state kept per parameter) from the network's layout (layer by layer: W as n_in × n_out
+ * row-major, then b) to the file's of version 2 (W as n_out × n_in, then b; the same offsets),
+ * and back. Every per-parameter tensor goes through these two, so all share one layout. */
+void mlpcl__params_to_file(const mlpcl_net *net, const double *src, double *dst);
+void mlpcl__params_from_file(const mlpcl_net *net, const double *src, double *dst);
+/* The network's output function, metadata "output": "softmax" with the ce loss, else the last
+ * layer's activation. */
+const char *mlpcl__output_name(const mlpcl_net *net);
 /* The slot of a tensor name, or SIZE_MAX for a name mlpcl does not write. */
 size_t mlpcl__slot_of(const char *name, size_t L);
 /* "F32" or "F64". */

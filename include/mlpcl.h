@@ -444,15 +444,17 @@ typedef struct mlpcl_model_info {
 } mlpcl_model_info;
 
 /* Writes net and info as a safetensors file, atomically: a temporary file in the same folder,
- * flushed to disk, then renamed over path. Tensors "layers.L.weight" (n_{L-1}×n_L) and
- * "layers.L.bias" (n_L) in info->dtype; "norm.mean" and "norm.std" (F64) when info->norm.n;
- * "train.velocity" when info->velocity. Metadata: format, version, layers, activations, loss,
- * seed, device, epoch, batch, iteration, class_names, and when info->run.present run.mode,
+ * flushed to disk, then renamed over path (docs/model-format.md). Tensors "layers.L.weight"
+ * (n_L×n_{L-1}: [out, in], as PyTorch's nn.Linear) and "layers.L.bias" (n_L) in info->dtype;
+ * "norm.mean" and "norm.std" (F64) when info->norm.n; "train.velocity" when info->velocity (in
+ * the weights' layout). Metadata: format, format_version, version, layers, activations, loss,
+ * output, seed, device, epoch, batch, iteration, class_names, and when info->run.present run.mode,
  * run.device_kind, run.init, run.data_digest, run.lr, run.momentum and run.batch. The file is
  * created with the process's umask (0666 & ~umask), or takes the mode of the file it replaces. */
 mlpcl_status mlpcl_model_save(const char *path, const mlpcl_net *net, const mlpcl_model_info *info);
 
-/* Reads a model file written by mlpcl_model_save, validating everything (header size and JSON,
+/* Reads a model file written by mlpcl_model_save (any format_version up to the current one),
+ * validating everything (header size and JSON,
  * dtypes, shapes against the layers, offsets, NaN and Inf). On success *net is new and info
  * filled (overwritten, not freed first); free both with mlpcl_net_free and
  * mlpcl_model_info_free. On failure *net is NULL and *info zeroed. Save always records

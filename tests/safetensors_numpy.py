@@ -51,15 +51,18 @@ def softmax(z):
 
 def predict(metadata, tensors, X):
     """The network's outputs for X (samples × inputs): X standardised with norm.mean and
-    norm.std when the file has them, then per layer A = act(A·W + b); with the "ce" loss the
-    last layer is a softmax instead of its activation."""
+    norm.std when the file has them, then per layer A = act(A·Wᵀ + b) (W is [out, in] from
+    format_version 2 on, as PyTorch's nn.Linear; files without format_version hold [in, out]);
+    with the "ce" loss the last layer is a softmax instead of its activation."""
     T = {name: t.astype(np.float64) for name, t in tensors.items()}  # computed in double
     A = np.asarray(X, dtype=np.float64)
     if "norm.mean" in T:
         A = (A - T["norm.mean"]) / T["norm.std"]
     acts = metadata["activations"].split(",")
+    torch_layout = int(metadata.get("format_version", "1")) >= 2
     for l, act in enumerate(acts, start=1):
-        Z = A @ T[f"layers.{l}.weight"] + T[f"layers.{l}.bias"]
+        W = T[f"layers.{l}.weight"]
+        Z = A @ (W.T if torch_layout else W) + T[f"layers.{l}.bias"]
         last = l == len(acts)
         A = softmax(Z) if last and metadata["loss"] == "ce" else ACTIVATIONS[act](Z)
     return A

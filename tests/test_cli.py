@@ -54,7 +54,7 @@ def test_default_run():
     n_cost = len(re.findall(r"^cost: ", out, re.M))
     check(n_cost == (cnt - 1) // 100 + 1, "default run: %d cost lines for cnt %d" % (n_cost, cnt))
     check(re.search(r"^end: 0\.09\d+$", out, re.M), "default run: no end line below 0.1")
-    check(re.search(r"^device: .+, precision: float, time: [\d.]+ ms", lines[-1]),
+    check(re.search(r"^device: .+, precision: float, time: [\d.]+ (?:µs|ms|s|min) training", lines[-1]),
           "default run: last line %r" % lines[-1])
     check(lines[-3].startswith("end: ") and lines[-2].startswith("cnt: "),
           "default run: end and cnt are not the last lines before the device line")

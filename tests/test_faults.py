@@ -155,7 +155,7 @@ def model_problem(path):
 def strip_timing(out):
     """Output without what varies from run to run: the device line's times, epochs' speeds."""
     out = "\n".join(line for line in out.splitlines() if not line.startswith("device: "))
-    return re.sub(r", [\d.]+ s, [\d.]+ samples/s", "", out)
+    return re.sub(r", [\d.]+ (?:µs|ms|s|min), [\d.]+ samples/s", "", out)
 
 
 class Scenario:

@@ -178,28 +178,34 @@ static void test_round_trips(void)
         const char *path = path_in(k ? "m32.safetensors" : "m64.safetensors");
         OK(mlpcl_model_save(path, m.net, &m.info));
         check_loaded(path, &m);
-        /* The layout: 8-byte aligned data, whose first tensors are the flat parameters. */
+        /* The layout: 8-byte aligned data, norm.mean and norm.std (F64) first, then the
+         * parameters layer by layer, each weight [out, in] as PyTorch's nn.Linear holds it. */
         size_t len, hlen, data;
         unsigned char *b = read_bytes(path, &len);
         split(b, len, &hlen, &data);
         CHECK(data % 8 == 0, "data section at byte %zu, not 8-aligned", data);
-        size_t n = mlpcl_net_n_params(m.net), bad = 0;
-        for (size_t i = 0; i < n; ++i) {
-            uint64_t u = 0;
-            for (size_t j = 0; j < (size_t)p; ++j) u |= (uint64_t)b[data + i * p + j] << (8 * j);
-            double v;
-            if (p == MLPCL_PRECISION_FLOAT) {
-                uint32_t u32 = (uint32_t)u;
-                float f;
-                memcpy(&f, &u32, 4);
-                v = f;
-            } else {
-                memcpy(&v, &u, 8);
+        size_t n = mlpcl_net_n_params(m.net), bad = 0, at = data + 6 * 8;
+        for (size_t l = 1; l <= 3; ++l) {
+            const double *W = m.net->params + m.net->offset[l];
+            size_t nin = widths[l - 1], nout = widths[l];
+            for (size_t i = 0; i < nin * nout + nout; ++i, at += (size_t)p) {
+                /* file index i: W[in = i % nin][out = i / nin], then the biases */
+                double want = i < nin * nout ? W[(i % nin) * nout + i / nin] : W[i];
+                uint64_t u = 0;
+                for (size_t j = 0; j < (size_t)p; ++j) u |= (uint64_t)b[at + j] << (8 * j);
+                double v;
+                if (p == MLPCL_PRECISION_FLOAT) {
+                    uint32_t u32 = (uint32_t)u;
+                    float f;
+                    memcpy(&f, &u32, 4);
+                    v = f;
+                } else {
+                    memcpy(&v, &u, 8);
+                }
+                bad += v != (p == MLPCL_PRECISION_FLOAT ? as_float(want) : want);
             }
-            bad +=
-                v != (p == MLPCL_PRECISION_FLOAT ? as_float(m.net->params[i]) : m.net->params[i]);
         }
-        CHECK(bad == 0, "%zu values out of the flat order in the data section", bad);
+        CHECK(bad == 0, "%zu values out of the [out, in] order in the data section", bad);
         CHECK(len == data + n * p * 2 + 6 * 8, "file size %zu", len);
         struct stat sb;
         CHECK(stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0644, "mode %o", sb.st_mode & 0777);
@@ -432,28 +438,28 @@ static const mutation mutations[] = {
      BAD("tensor layers.2.bias is F32; expected F64")},
     {"norm as F32", 1, REPLACE, "\"norm.std\":{\"dtype\":\"F64\"",
      "\"norm.std\":{\"dtype\":\"F32\"", 0, 0, BAD("tensor norm.std is F32; expected F64")},
-    {"shape swapped", 0, REPLACE, "\"shape\":[3,5]", "\"shape\":[5,3]", 0, 0,
-     BAD("tensor layers.1.weight has shape [5, 3]; layers \"3,5,4,2\" needs [3, 5]")},
-    {"shape rank 3", 0, REPLACE, "\"shape\":[3,5]", "\"shape\":[3,5,1]", 0, 0,
-     BAD("has shape [3, 5, 1]")},
-    {"shape string", 0, REPLACE, "\"shape\":[3,5]", "\"shape\":\"3x5\"", 0, 0,
+    {"shape swapped", 0, REPLACE, "\"shape\":[5,3]", "\"shape\":[3,5]", 0, 0,
+     BAD("tensor layers.1.weight has shape [3, 5]; layers \"3,5,4,2\" needs [5, 3]")},
+    {"shape rank 3", 0, REPLACE, "\"shape\":[5,3]", "\"shape\":[5,3,1]", 0, 0,
+     BAD("has shape [5, 3, 1]")},
+    {"shape string", 0, REPLACE, "\"shape\":[5,3]", "\"shape\":\"5x3\"", 0, 0,
      BAD("has shape (not a list)")},
-    {"shape 2.5", 0, REPLACE, "\"shape\":[3,5]", "\"shape\":[3,5.5]", 0, 0,
-     BAD("has shape [3, 5.5]")},
+    {"shape 2.5", 0, REPLACE, "\"shape\":[5,3]", "\"shape\":[5,3.5]", 0, 0,
+     BAD("has shape [5, 3.5]")},
     {"velocity shape", 0, REPLACE, "\"shape\":[54]", "\"shape\":[53]", 0, 0,
      BAD("tensor train.velocity has shape [53]")},
-    {"offsets short", 0, REPLACE, "[0,120]", "[0,112]", 0, 0,
-     BAD("layers.1.weight: data_offsets [0, 112] hold 112 bytes; 15 F64 values need 120")},
-    {"offsets short F32", 1, REPLACE, "[0,60]", "[0,56]", 0, 0, BAD("15 F32 values need 60")},
-    {"offsets overlap", 0, REPLACE, "[120,160]", "[112,152]", 0, 0,
-     BAD("layers.1.bias: data_offsets [112, 152] overlap those of layers.1.weight")},
+    {"offsets short", 0, REPLACE, "[48,168]", "[48,160]", 0, 0,
+     BAD("layers.1.weight: data_offsets [48, 160] hold 112 bytes; 15 F64 values need 120")},
+    {"offsets short F32", 1, REPLACE, "[48,108]", "[48,104]", 0, 0, BAD("15 F32 values need 60")},
+    {"offsets overlap", 0, REPLACE, "[168,208]", "[160,200]", 0, 0,
+     BAD("layers.1.bias: data_offsets [160, 200] overlap those of layers.1.weight")},
     {"offsets past the end", 0, REPLACE, "[480,912]", "[488,920]", 0, 0,
      BAD("data_offsets [488, 920] run past the end of the data section (912 bytes")},
-    {"offsets reversed", 0, REPLACE, "[0,120]", "[120,0]", 0, 0, BAD("begin ≤ end")},
-    {"offsets negative", 0, REPLACE, "[0,120]", "[-8,112]", 0, 0, BAD("whole numbers")},
-    {"offsets one", 0, REPLACE, "[0,120]", "[120]", 0, 0, BAD("data_offsets must be")},
-    {"offsets fraction", 0, REPLACE, "[0,120]", "[0,120.5]", 0, 0, BAD("data_offsets must be")},
-    {"no data_offsets", 0, REPLACE, "\"data_offsets\":[0,120]", "\"offsets\":[0,120]", 0, 0,
+    {"offsets reversed", 0, REPLACE, "[48,168]", "[168,48]", 0, 0, BAD("begin ≤ end")},
+    {"offsets negative", 0, REPLACE, "[48,168]", "[-8,160]", 0, 0, BAD("whole numbers")},
+    {"offsets one", 0, REPLACE, "[48,168]", "[168]", 0, 0, BAD("data_offsets must be")},
+    {"offsets fraction", 0, REPLACE, "[48,168]", "[48,168.5]", 0, 0, BAD("data_offsets must be")},
+    {"no data_offsets", 0, REPLACE, "\"data_offsets\":[48,168]", "\"offsets\":[48,168]", 0, 0,
      BAD("tensor layers.1.weight: unknown key \"offsets\"")},
     {"no dtype", 0, REPLACE, "\"dtype\":\"F64\",", "", 0, 0,
      BAD("tensor layers.1.weight has no \"dtype\"")},

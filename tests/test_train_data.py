@@ -94,12 +94,14 @@ def test_fashion(tmp):
     check(acc >= 72.0, "fashion: test accuracy %.2f%% below the 72%% floor" % acc)
     check(float(lines[-1][2]) < 0.6 * float(lines[0][2]),
           "fashion: training loss %s → %s did not fall" % (lines[0][2], lines[-1][2]))
-    check(re.search(r"[\d.]+ s, \d+ samples/s$", lines[-1][3]), "fashion: no time or samples/s")
+    check(re.search(r"[\d.]+ (?:µs|ms|s|min), \d+ samples/s$", lines[-1][3]), "fashion: no time or samples/s")
     print("fashion subset: test accuracy %.2f%% after 10 epochs" % acc)
 
     # The log: one JSON object an epoch; tools/plot draws it.
     with open(log) as f:
         recs = [json.loads(l) for l in f if l.strip()]
+    check(recs and "settings" in recs[0], "log: no settings record first")
+    recs = [r for r in recs if "settings" not in r]
     check([r["epoch"] for r in recs] == list(range(1, 11)), "log: epochs %r" % recs[:2])
     check(abs(recs[-1]["test_accuracy"] * 100 - acc) < 0.006, "log: accuracy differs from output")
     png = os.path.join(tmp, "curves.png")

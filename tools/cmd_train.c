@@ -42,7 +42,7 @@ static int tutorial_mode(session *s, double setup)
         s->rep.base = s->updates;
         s->rep.runs++;
         if ((st = mlpcl_trainer_run(s->tr, &opts, &res)) != MLPCL_OK) return lib_fail(st);
-        seconds += res.seconds;
+        seconds += res.seconds - report_new_builds(&s->rep, s->tr); /* builds told apart */
         if (res.stop == MLPCL_STOP_DIVERGED) {
             long at = s->updates + res.iterations; /* the iteration whose cost is not finite */
             s->updates = at > 0 ? at - 1 : 0;
@@ -68,10 +68,13 @@ static int tutorial_mode(session *s, double setup)
         }
         if ((rc = save_model(s, o->checkpoint))) return rc;
     }
+    report_final(&s->rep, s->updates, res.cost);
     fputs("end: ", stdout);
     printf(s->rep.fmt, res.cost);
     printf("\ncnt: %ld\n", s->updates);
-    report_device(s->ctx, s->prec, seconds, s->updates - start + 1, setup);
+    report_new_builds(&s->rep, s->tr);
+    report_device(s->ctx, s->prec, seconds, s->updates - start + 1, setup, s->rep.built,
+                  s->rep.loading);
     if ((rc = save_final(s))) return rc;
     if (res.stop != MLPCL_STOP_CONVERGED)
         return failf(EXIT_NOT_CONVERGED,
@@ -144,12 +147,15 @@ static int epoch_mode(session *s, double setup)
         eo.epoch = e;
         s->rep.epoch = e;
         s->rep.last_draw = 0;
+        s->rep.first = first;
+        s->rep.epoch_t0 = now_seconds();
         while (b < nb) {
             size_t want = every && o->every_batches ? (size_t)(every - since) : 0;
             eo.first_batch = b;
             eo.max_batches = want && want < nb - b ? want : 0;
+            report_new_builds(&s->rep, s->tr); /* those of evaluate, say, are not this run's */
             if ((st = mlpcl_trainer_epoch(s->tr, &eo, &res)) != MLPCL_OK) return lib_fail(st);
-            secs += res.seconds;
+            secs += res.seconds - report_new_builds(&s->rep, s->tr); /* builds told apart */
             if (res.stop == MLPCL_STOP_DIVERGED) {
                 /* batch b + k's cost was not finite: the weights after k − 1 of this run's
                  * updates are kept (those that gave the last finite cost) */
@@ -209,7 +215,8 @@ static int epoch_mode(session *s, double setup)
             since = 0;
         }
     }
-    report_device(s->ctx, s->prec, total, s->updates - start, setup);
+    report_new_builds(&s->rep, s->tr);
+    report_device(s->ctx, s->prec, total, s->updates - start, setup, s->rep.built, s->rep.loading);
     return save_final(s);
 }
 
@@ -259,7 +266,9 @@ int cmd_train(int argc, char **argv)
         s.batch_pos = s.info.batch;
         s.updates = s.info.iteration;
     }
+    double t_load = now_seconds();
     if ((rc = train_load_data(&o, &s.d))) goto done;
+    s.rep.loading = now_seconds() - t_load;
     if ((rc = train_make_net(&o, &s.d, &s.net))) goto done;
     if (o.resume) {
         s.d.norm = s.info.norm; /* the model's own standardisation */
@@ -306,9 +315,16 @@ int cmd_train(int argc, char **argv)
     s.rep.fmt = s.prec == MLPCL_PRECISION_DOUBLE ? "%.17g" : "%.9g";
     s.rep.digits = s.prec == MLPCL_PRECISION_DOUBLE ? 17 : 9;
     s.rep.print_every = o.print_every;
-    s.rep.bar = isatty(STDOUT_FILENO) && train_mpi_size() == 1; /* mpirun's pty: no bar */
+    /* Progress goes to stderr, and only to a terminal: stdout is the same wherever it goes;
+     * none under mpirun, whose ranks share the launcher's terminal. */
+    s.rep.bar = isatty(STDERR_FILENO) && train_mpi_size() == 1;
     s.rep.epochs = o.epochs;
-    double setup = now_seconds() - t0;
+    s.rep.logged = -1;
+    s.rep.rows = s.d.train.n;
+    s.rep.batch =
+        epochs && o.batch && (size_t)o.batch < s.d.train.n ? (size_t)o.batch : s.d.train.n;
+    double setup = now_seconds() - t0 - report_new_builds(&s.rep, s.tr); /* builds apart */
+    report_settings(&s.rep, &o, s.ctx, s.net, s.prec, s.d.train.n);
     rc = epochs ? epoch_mode(&s, setup) : tutorial_mode(&s, setup);
 done:
     /* What was written must have reached its file: a failure found only now (the last

@@ -70,9 +70,19 @@ typedef struct report {
     const char *fmt; /* "%.17g" or "%.9g" */
     int digits;      /* 17 or 9: the same, for messages */
     long print_every;
-    int bar; /* draw a progress bar (stdout is a terminal) */
+    int bar; /* draw progress on stderr (stderr is a terminal), never on stdout */
     long epoch, epochs;
     double last_draw;
+    size_t rows, batch; /* epoch mode: samples an epoch, rows a batch (for samples/s) */
+    size_t first;       /* the batch the epoch's progress started at (> 0: resumed) */
+    double epoch_t0;    /* when the epoch began here */
+    int drawn;          /* a progress line is on stderr, to clear before other output */
+    double t0;          /* tutorial mode: when training began, for iterations/s */
+    long g0;            /* and the iteration it began at */
+    double last_print;  /* when a cost line last went to stdout */
+    long logged;        /* the last iteration logged, -1 before any */
+    double built;       /* kernel build seconds already accounted for */
+    double loading;     /* seconds spent reading the data */
     long base;          /* tutorial mode: iterations done before the trainer's current run */
     int runs;           /* trainer runs so far; each after the first reads again the cost its
                            predecessor ended with */
@@ -87,17 +97,28 @@ typedef struct epoch_line {
     int val, test; /* whether there is such a set */
 } epoch_line;
 
-/* The tutorial mode's on_cost callback (user: the report): start, cost and resume lines. */
+/* Writes a duration in a unit that suits it (µs, ms, s or min), e.g. "3.83 µs"; returns buf. */
+const char *report_duration(double seconds, char buf[32]);
+/* The tutorial mode's on_cost callback (user: the report): start, cost and resume lines on
+ * stdout; on a terminal's stderr, while stdout lines are off or sparse, a progress line. */
 void report_cost(void *user, long iter, double cost);
-/* Epoch mode's on_batch callback (user: the report): the progress bar. */
+/* Epoch mode's on_batch callback (user: the report): the progress bar on a terminal's stderr. */
 void report_progress(void *user, size_t done, size_t total, double cost);
-/* Clears the progress bar's line, where one is drawn. */
-void report_clear_bar(const report *r);
+/* Clears the progress line from stderr, where one is drawn. */
+void report_clear_bar(report *r);
 /* Prints an epoch's line, and logs it. */
-void report_epoch(const report *r, const epoch_line *e);
-/* The closing line: the device, precision and times. */
+void report_epoch(report *r, const epoch_line *e);
+/* The log's first record: {"settings": {...}}, the run's settings. */
+void report_settings(report *r, const train_cli *o, const mlpcl_ctx *ctx, const mlpcl_net *net,
+                     mlpcl_precision prec, size_t samples);
+/* Tutorial mode, at the end: logs the final iteration's cost unless logged already. */
+void report_final(report *r, long iteration, double cost);
+/* Kernel build seconds spent since the last call (the first: since the trainer's creation). */
+double report_new_builds(report *r, const mlpcl_trainer *tr);
+/* The closing line: the device, precision and times: training without kernel builds (and per
+ * iteration), setup without them, the builds, and the data's loading. */
 void report_device(const mlpcl_ctx *ctx, mlpcl_precision prec, double train_seconds,
-                   long iterations, double setup);
+                   long iterations, double setup, double builds, double loading);
 
 /* ---- A training session (cmd_train.c; saved by train_save.c) ------------------------------ */
 

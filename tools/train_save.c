@@ -176,6 +176,7 @@ void save_unlock(session *s)
 
 const char *save_diverged(session *s)
 {
+    report_clear_bar(&s->rep); /* the message starts its own line */
     const char *paths[2] = {s->o->save, s->o->checkpoint};
     int saved = 0, failed = 0;
     for (int i = 0; i < 2; ++i)
