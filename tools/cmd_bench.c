@@ -15,7 +15,7 @@
 #include "bench.h"
 
 static const char usage[] =
-    "usage: mlpcl bench [OPTIONS]\n"
+    "Usage: mlpcl bench [OPTIONS]\n"
     "\n"
     "Runs the same workloads on each chosen device and on the host reference trainer, after a\n"
     "warm-up run, --repeat times each, and reports per device and workload: the time (median\n"

@@ -10,7 +10,7 @@
 #include "cli.h"
 
 static const char usage[] =
-    "usage: mlpcl devices [OPTIONS]\n"
+    "Usage: mlpcl devices [OPTIONS]\n"
     "\n"
     "Lists every OpenCL platform and device with its index (platform:device), type, name,\n"
     "platform, OpenCL version, driver, compute units, memory and double-precision support,\n"

@@ -13,7 +13,7 @@
 #include "cli.h"
 
 static const char usage[] =
-    "usage: mlpcl predict --model FILE --data PATH [OPTIONS]\n"
+    "Usage: mlpcl predict --model FILE --data PATH [OPTIONS]\n"
     "\n"
     "Runs a network saved by `mlpcl train --save` on a data set. When the data have class\n"
     "labels it prints the accuracy, the loss and the confusion matrix (up to 50 classes; beyond,\n"

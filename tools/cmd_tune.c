@@ -13,7 +13,7 @@
 #include "cli.h"
 
 static const char usage[] =
-    "usage: mlpcl tune [OPTIONS]\n"
+    "Usage: mlpcl tune [OPTIONS]\n"
     "\n"
     "Searches the tunables of the tiled kernels (tile shapes, work-group shapes) for a device:\n"
     "each candidate runs full-batch steps of a 784-H-10 network on random samples, one tunable\n"

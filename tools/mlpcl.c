@@ -14,9 +14,9 @@
 #include "cli.h"
 
 static const char usage_main[] =
-    "usage: mlpcl COMMAND [OPTIONS]\n"
-    "       mlpcl help [COMMAND]\n"
-    "       mlpcl --version\n"
+    "Usage: mlpcl COMMAND [OPTIONS]\n"
+    "  or:  mlpcl help [COMMAND]\n"
+    "  or:  mlpcl --version\n"
     "\n"
     "Trains multilayer perceptrons by backpropagation on OpenCL devices.\n"
     "\n"
@@ -42,12 +42,20 @@ static const char usage_main[] =
     "write of its output (a closed pipe, a full disk), its state saved for --resume.\n";
 
 static const char usage_gen[] =
-    "usage: mlpcl gen --x FILE --y FILE [--samples M] [--seed N]\n"
+    "Usage: mlpcl gen --x FILE --y FILE [--samples M] [--seed N]\n"
     "\n"
     "Writes the random data set that `mlpcl train` draws when given no --x/--y: M samples\n"
     "(default 10) of 2 inputs and 2 targets, uniform in [0, 1), from seed N (default 1), as\n"
     "CSV with 17 significant digits. `mlpcl train --x X.csv --y Y.csv` then trains on exactly\n"
-    "the same numbers, and so can any other program.\n";
+    "the same numbers, and so can any other program.\n"
+    "\n"
+    "options:\n"
+    "  -x, --x FILE       where to write the inputs\n"
+    "  -y, --y FILE       where to write the targets\n"
+    "      --samples M    how many samples (default 10)\n"
+    "      --seed N       the random seed (default 1)\n"
+    "  -h, --help         print this text and exit\n"
+    "  -V, --version      print the version and exit\n";
 
 /* ---- gen ---------------------------------------------------------------------------------- */
 

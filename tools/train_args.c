@@ -12,7 +12,7 @@
 #include "train.h"
 
 static const char usage[] =
-    "usage: mlpcl train [OPTIONS]\n"
+    "Usage: mlpcl train [OPTIONS]\n"
     "\n"
     "Trains a multilayer perceptron by backpropagation. Two modes:\n"
     "\n"
