@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: MIT
 # cmake/install.cmake: what `cmake --install` puts under the prefix: the header, the library
 # (shared, and static when built for it), mlpcl.pc, the CMake package (find_package(mlpcl) gives
-# mlpcl::mlpcl), the command and its man page, and the docs. Every file that names a path finds
-# the prefix from where it lies, so `cmake --install build --prefix DIR` works for any DIR.
+# mlpcl::mlpcl), the command with its man page and bash completion, and the docs. Every file
+# that names a path finds the prefix from where it lies, so `cmake --install build --prefix DIR`
+# works for any DIR.
 include(CMakePackageConfigHelpers)
 
 install(FILES ${PROJECT_SOURCE_DIR}/include/mlpcl.h DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
@@ -56,6 +57,10 @@ if(HELP2MAN_EXECUTABLE AND NOT CMAKE_CROSSCOMPILING)
 else()
   message(STATUS "help2man not found: the man page is not built")
 endif()
+
+# Bash completion, where bash-completion loads it from when `mlpcl` is first completed.
+install(FILES ${PROJECT_SOURCE_DIR}/tools/completion/mlpcl.bash
+  DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions RENAME mlpcl)
 
 # The docs: the README, the license, and docs/ (the pages and the figures they show).
 file(GLOB mlpcl_docs ${PROJECT_SOURCE_DIR}/docs/*.md ${PROJECT_SOURCE_DIR}/docs/*.png)

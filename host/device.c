@@ -79,6 +79,26 @@ fail:
     return st;
 }
 
+/* CL_DEVICE_EXTENSIONS into buf, cut after the last whole name that fits. */
+static cl_int get_extensions(cl_device_id d, char *buf, size_t size)
+{
+    size_t need = 0;
+    cl_int err = clGetDeviceInfo(d, CL_DEVICE_EXTENSIONS, 0, NULL, &need);
+    if (err || need <= size)
+        return err ? err : clGetDeviceInfo(d, CL_DEVICE_EXTENSIONS, size, buf, NULL);
+    char *all = malloc(need);
+    if (!all) return CL_OUT_OF_HOST_MEMORY;
+    err = clGetDeviceInfo(d, CL_DEVICE_EXTENSIONS, need, all, NULL);
+    if (!err) {
+        size_t cut = size - 1;
+        while (cut > 0 && all[cut] != ' ') --cut;
+        memcpy(buf, all, cut);
+        buf[cut] = '\0';
+    }
+    free(all);
+    return err;
+}
+
 mlpcl_status mlpcl__device_info(cl_platform_id p, cl_device_id d, int pi, int di,
                                 mlpcl_device_info *info)
 {
@@ -88,6 +108,8 @@ mlpcl_status mlpcl__device_info(cl_platform_id p, cl_device_id d, int pi, int di
     cl_ulong mem, alloc;
     size_t wg;
     cl_device_fp_config fp64 = 0;
+    cl_uint clock;
+    cl_ulong local;
     memset(info, 0, sizeof *info);
     info->platform = pi;
     info->device = di;
@@ -116,6 +138,22 @@ mlpcl_status mlpcl__device_info(cl_platform_id p, cl_device_id d, int pi, int di
     /* Zero when double is unsupported; works for OpenCL 1.2 and 3.0 devices alike. */
     CL_CHECK(clGetDeviceInfo(d, CL_DEVICE_DOUBLE_FP_CONFIG, sizeof fp64, &fp64, NULL),
              "clGetDeviceInfo(CL_DEVICE_DOUBLE_FP_CONFIG)", dn);
+    CL_CHECK(clGetDeviceInfo(d, CL_DEVICE_VENDOR, sizeof info->vendor, info->vendor, NULL),
+             "clGetDeviceInfo(CL_DEVICE_VENDOR)", dn);
+    CL_CHECK(clGetPlatformInfo(p, CL_PLATFORM_VERSION, sizeof info->platform_version,
+                               info->platform_version, NULL),
+             "clGetPlatformInfo(CL_PLATFORM_VERSION)", dn);
+    CL_CHECK(clGetDeviceInfo(d, CL_DEVICE_OPENCL_C_VERSION, sizeof info->c_version, info->c_version,
+                             NULL),
+             "clGetDeviceInfo(CL_DEVICE_OPENCL_C_VERSION)", dn);
+    CL_CHECK(clGetDeviceInfo(d, CL_DEVICE_MAX_CLOCK_FREQUENCY, sizeof clock, &clock, NULL),
+             "clGetDeviceInfo(CL_DEVICE_MAX_CLOCK_FREQUENCY)", dn);
+    CL_CHECK(clGetDeviceInfo(d, CL_DEVICE_LOCAL_MEM_SIZE, sizeof local, &local, NULL),
+             "clGetDeviceInfo(CL_DEVICE_LOCAL_MEM_SIZE)", dn);
+    CL_CHECK(get_extensions(d, info->extensions, sizeof info->extensions),
+             "clGetDeviceInfo(CL_DEVICE_EXTENSIONS)", dn);
+    info->max_clock = clock;
+    info->local_mem = local;
     info->type = type & CL_DEVICE_TYPE_GPU           ? "gpu"
                  : type & CL_DEVICE_TYPE_CPU         ? "cpu"
                  : type & CL_DEVICE_TYPE_ACCELERATOR ? "accelerator"

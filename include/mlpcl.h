@@ -73,6 +73,13 @@ typedef struct mlpcl_device_info {
     uint64_t max_alloc;  /* bytes, the largest single buffer */
     size_t max_work_group;
     int fp64; /* 1 where cl_khr_fp64 (or OpenCL 3.0's fp64 feature) is present */
+    /* The detail `mlpcl devices --verbose` and --json show (empty or 0 for the host). */
+    char vendor[256];           /* CL_DEVICE_VENDOR */
+    char platform_version[256]; /* CL_PLATFORM_VERSION */
+    char c_version[256];        /* CL_DEVICE_OPENCL_C_VERSION */
+    unsigned max_clock;         /* MHz */
+    uint64_t local_mem;         /* bytes of local memory a work-group may use */
+    char extensions[8192];      /* space-separated; cut at a whole name when longer */
 } mlpcl_device_info;
 
 /* Lists every device of every platform, followed by the host entry. On success *list holds

@@ -46,7 +46,7 @@ def without_timing(out):
 
 
 def test_default_run():
-    rc, out, err = expect([], 2, [r"^mlpcl: no command given", r"usage: mlpcl COMMAND"])
+    rc, out, err = expect([], 2, [r"^mlpcl: no command given", r"Usage: mlpcl COMMAND"])
     rc, out, err = expect(["train"], 0)
     lines = out.splitlines()
     check(lines[0].startswith("start: "), "default run: first line %r" % lines[0])
@@ -91,8 +91,8 @@ def test_help():
     for opt in ["--device", "--x", "--y", "--layers", "--lr", "--target", "--max-iter",
                 "--precision", "--print-every", "--init", "--seed", "--samples", "--lookahead"]:
         check(opt in out, "train --help does not document %s" % opt)
-    expect(["devices", "--help"], 0, out_patterns=["usage: mlpcl devices"])
-    expect(["gen", "--help"], 0, out_patterns=["usage: mlpcl gen"])
+    expect(["devices", "--help"], 0, out_patterns=["Usage: mlpcl devices"])
+    expect(["gen", "--help"], 0, out_patterns=["Usage: mlpcl gen"])
 
 
 def test_usage_errors():

@@ -15,7 +15,7 @@
 #include "bench.h"
 
 static const char usage[] =
-    "usage: mlpcl bench [OPTIONS]\n"
+    "Usage: mlpcl bench [OPTIONS]\n"
     "\n"
     "Runs the same workloads on each chosen device and on the host reference trainer, after a\n"
     "warm-up run, --repeat times each, and reports per device and workload: the time (median\n"
@@ -26,63 +26,101 @@ static const char usage[] =
     "\n"
     "workloads:\n"
     "  tutorial      the tutorial's 2-3-2 network to convergence (the cost read every\n"
-    "                iteration): time to converge and microseconds an iteration\n"
+    "                    iteration): time to converge and microseconds an iteration\n"
     "  784-256-10    full-batch steps on 60,000 samples (Fashion-MNIST's training set when\n"
     "  784-1024-10   installed, else random data of the same shape): time an iteration\n"
     "  epoch         one epoch of 784-256-10 in mini-batches of 64: time and samples/s\n"
     "The host reference runs each large workload once, for one iteration (it is slow).\n"
     "\n"
     "options:\n"
-    "  --device LIST       comma-separated selectors (see `mlpcl help`), or all (every OpenCL\n"
-    "                      device and the host); default: the default device and the host\n"
-    "  --workloads LIST    comma-separated, from the list above (default: all)\n"
-    "  --repeat N          timed runs of each (default 3)\n"
-    "  --iterations N      iterations a timed run of the full-batch workloads (default 3)\n"
-    "  --samples N         samples of the large workloads (default 60000)\n"
-    "  --precision P       float (default) or double\n"
-    "  --data DIR          where Fashion-MNIST is (default " FASHION ")\n"
-    "  --csv FILE          also write the results as CSV\n"
-    "  --json FILE         also write them as JSON (tools/plot draws it)\n"
-    "  --compare FILE      print the change against an earlier --json\n"
-    "  -h, --help          this text\n";
+    "  -d, --device LIST       comma-separated selectors (see `mlpcl help`), or all (every OpenCL\n"
+    "                          device and the host); default: the default device and the host\n"
+    "  -w, --workloads LIST    comma-separated, from the list above (default: all)\n"
+    "      --repeat N          timed runs of each (default 3)\n"
+    "      --iterations N      iterations a timed run of the full-batch workloads (default 3)\n"
+    "      --samples N         samples of the large workloads (default 60000)\n"
+    "  -p, --precision P       float (default) or double\n"
+    "      --data DIR          where Fashion-MNIST is (default " FASHION ")\n"
+    "      --csv FILE          also write the results as CSV\n"
+    "      --json FILE         also write them as JSON (tools/plot draws it)\n"
+    "      --compare FILE      print the change against an earlier --json\n"
+    "  -h, --help              print this text and exit\n"
+    "  -V, --version           print the version and exit\n";
 
 static const char *const all_workloads[] = {"tutorial", "784-256-10", "784-1024-10", "epoch", NULL};
 
 static int parse(int argc, char **argv, bench_cli *o)
 {
     static const char *const precisions[] = {"float", "double", NULL};
-    args a = {argc, 1, argv, "bench", 0};
+    enum {
+        O_DEVICE,
+        O_WORKLOADS,
+        O_DATA,
+        O_CSV,
+        O_JSON,
+        O_COMPARE,
+        O_REPEAT,
+        O_ITERATIONS,
+        O_SAMPLES,
+        O_PRECISION
+    };
+    static const cli_option options[] = {
+        {"device", 'd', 1, O_DEVICE},
+        {"workloads", 'w', 1, O_WORKLOADS},
+        {"repeat", 0, 1, O_REPEAT},
+        {"iterations", 0, 1, O_ITERATIONS},
+        {"samples", 0, 1, O_SAMPLES},
+        {"precision", 'p', 1, O_PRECISION},
+        {"data", 0, 1, O_DATA},
+        {"csv", 0, 1, O_CSV},
+        {"json", 0, 1, O_JSON},
+        {"compare", 0, 1, O_COMPARE},
+        {NULL, 0, 0, 0},
+    };
     *o = (bench_cli){.repeat = 3, .iterations = 3, .samples = 60000, .data = FASHION};
-    for (; a.i < argc; ++a.i) {
-        const char *v = NULL, *arg = argv[a.i];
+    cli_parser cp;
+    cli_begin(&cp, "bench", usage, options, argc, argv);
+    const args *a = &cp.a;
+    for (int id; (id = cli_next(&cp)) != CLI_END;) {
+        const char *v = cp.value;
         int rc = 0;
-        if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
-            fputs(usage, stdout);
+        switch (id) {
+        case CLI_SHOWN:
             return -1;
-        } else if (take(&a, "--device", &v)) {
+        case CLI_ERROR:
+            return EXIT_USAGE;
+        case O_DEVICE:
             o->devices = v;
-        } else if (take(&a, "--workloads", &v)) {
+            break;
+        case O_WORKLOADS:
             o->workloads = v;
-        } else if (take(&a, "--data", &v)) {
+            break;
+        case O_DATA:
             o->data = v;
-        } else if (take(&a, "--csv", &v)) {
+            break;
+        case O_CSV:
             o->csv = v;
-        } else if (take(&a, "--json", &v)) {
+            break;
+        case O_JSON:
             o->json = v;
-        } else if (take(&a, "--compare", &v)) {
+            break;
+        case O_COMPARE:
             o->compare = v;
-        } else if (take(&a, "--repeat", &v)) {
-            rc = parse_long(&a, "--repeat", v, 1, MAX_RUNS, &o->repeat);
-        } else if (take(&a, "--iterations", &v)) {
-            rc = parse_long(&a, "--iterations", v, 1, 100000, &o->iterations);
-        } else if (take(&a, "--samples", &v)) {
-            rc = parse_long(&a, "--samples", v, 64, 10000000, &o->samples);
-        } else if (take(&a, "--precision", &v)) {
-            rc = parse_word(&a, "--precision", v, precisions, &o->precision);
-        } else {
-            return failf(EXIT_USAGE, "bench: unknown option '%s' (see mlpcl bench --help)", arg);
+            break;
+        case O_REPEAT:
+            rc = parse_long(a, "--repeat", v, 1, MAX_RUNS, &o->repeat);
+            break;
+        case O_ITERATIONS:
+            rc = parse_long(a, "--iterations", v, 1, 100000, &o->iterations);
+            break;
+        case O_SAMPLES:
+            rc = parse_long(a, "--samples", v, 64, 10000000, &o->samples);
+            break;
+        case O_PRECISION:
+            rc = parse_word(a, "--precision", v, precisions, &o->precision);
+            break;
         }
-        if (a.bad || rc) return EXIT_USAGE;
+        if (rc) return EXIT_USAGE;
     }
     for (const char *p = o->workloads; p && *p;) {
         size_t len = strcspn(p, ","), ok = 0;

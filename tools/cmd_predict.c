@@ -13,7 +13,7 @@
 #include "cli.h"
 
 static const char usage[] =
-    "usage: mlpcl predict --model FILE --data PATH [OPTIONS]\n"
+    "Usage: mlpcl predict --model FILE --data PATH [OPTIONS]\n"
     "\n"
     "Runs a network saved by `mlpcl train --save` on a data set. When the data have class\n"
     "labels it prints the accuracy, the loss and the confusion matrix (up to 50 classes; beyond,\n"
@@ -23,18 +23,20 @@ static const char usage[] =
     "an error. The model's feature standardisation (--normalize) is applied first.\n"
     "\n"
     "options:\n"
-    "  --model FILE        the saved network (safetensors)\n"
-    "  --data PATH         a folder of MNIST-named IDX files (its test files when present),\n"
-    "                      IMAGES,LABELS (an IDX pair), or a CSV file\n"
-    "  --targets K         CSV: the last K columns are targets (their loss is printed on stderr)\n"
-    "  --label-column C    CSV: column C (number from 1, or header name) holds class labels\n"
-    "                      (without either, a CSV must have exactly the model's inputs)\n"
-    "  --output FILE       write the predictions there instead of standard output\n"
-    "  --device SEL        where to run (see `mlpcl help`)\n"
-    "  --precision P       float or double (default: as the model was saved, where the device\n"
-    "                      supports it)\n"
-    "  --batch N           rows at a time (default 1024)\n"
-    "  -h, --help          this text\n";
+    "  -m, --model FILE        the saved network (safetensors)\n"
+    "      --data PATH         a folder of MNIST-named IDX files (its test files when present),\n"
+    "                          IMAGES,LABELS (an IDX pair), or a CSV file\n"
+    "      --targets K         CSV: the last K columns are targets (their loss is printed on "
+    "stderr)\n"
+    "      --label-column C    CSV: column C (number from 1, or header name) holds class labels\n"
+    "                          (without either, a CSV must have exactly the model's inputs)\n"
+    "  -o, --output FILE       write the predictions there instead of standard output\n"
+    "  -d, --device SEL        where to run (see `mlpcl help`)\n"
+    "  -p, --precision P       float or double (default: as the model was saved, where the device\n"
+    "                          supports it)\n"
+    "  -b, --batch N           rows at a time (default 1024)\n"
+    "  -h, --help              print this text and exit\n"
+    "  -V, --version           print the version and exit\n";
 
 typedef struct predict_cli {
     const char *model, *data, *label_column, *output, *device;
@@ -45,35 +47,55 @@ typedef struct predict_cli {
 static int parse(int argc, char **argv, predict_cli *o)
 {
     static const char *const precisions[] = {"float", "double", NULL};
-    args a = {argc, 1, argv, "predict", 0};
+    enum { O_MODEL, O_DATA, O_LABEL_COLUMN, O_OUTPUT, O_DEVICE, O_TARGETS, O_BATCH, O_PRECISION };
+    static const cli_option options[] = {
+        {"model", 'm', 1, O_MODEL},
+        {"data", 0, 1, O_DATA},
+        {"targets", 0, 1, O_TARGETS},
+        {"label-column", 0, 1, O_LABEL_COLUMN},
+        {"output", 'o', 1, O_OUTPUT},
+        {"device", 'd', 1, O_DEVICE},
+        {"precision", 'p', 1, O_PRECISION},
+        {"batch", 'b', 1, O_BATCH},
+        {NULL, 0, 0, 0},
+    };
     *o = (predict_cli){.batch = 1024, .precision = -1};
-    for (; a.i < argc; ++a.i) {
-        const char *v = NULL, *arg = argv[a.i];
+    cli_parser cp;
+    cli_begin(&cp, "predict", usage, options, argc, argv);
+    for (int id; (id = cli_next(&cp)) != CLI_END;) {
+        const char *v = cp.value;
         int rc = 0;
-        if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
-            fputs(usage, stdout);
+        switch (id) {
+        case CLI_SHOWN:
             return -1;
-        } else if (take(&a, "--model", &v)) {
+        case CLI_ERROR:
+            return EXIT_USAGE;
+        case O_MODEL:
             o->model = v;
-        } else if (take(&a, "--data", &v)) {
+            break;
+        case O_DATA:
             o->data = v;
-        } else if (take(&a, "--label-column", &v)) {
+            break;
+        case O_LABEL_COLUMN:
             o->label_column = v;
-        } else if (take(&a, "--output", &v)) {
+            break;
+        case O_OUTPUT:
             o->output = v;
-        } else if (take(&a, "--device", &v)) {
+            break;
+        case O_DEVICE:
             o->device = v;
-        } else if (take(&a, "--targets", &v)) {
-            rc = parse_long(&a, "--targets", v, 1, 1000000, &o->targets);
-        } else if (take(&a, "--batch", &v)) {
-            rc = parse_long(&a, "--batch", v, 1, 1L << 24, &o->batch);
-        } else if (take(&a, "--precision", &v)) {
-            rc = parse_word(&a, "--precision", v, precisions, &o->precision);
-        } else {
-            return failf(EXIT_USAGE, "predict: unknown option '%s' (see mlpcl predict --help)",
-                         arg);
+            break;
+        case O_TARGETS:
+            rc = parse_long(&cp.a, "--targets", v, 1, 1000000, &o->targets);
+            break;
+        case O_BATCH:
+            rc = parse_long(&cp.a, "--batch", v, 1, 1L << 24, &o->batch);
+            break;
+        case O_PRECISION:
+            rc = parse_word(&cp.a, "--precision", v, precisions, &o->precision);
+            break;
         }
-        if (a.bad || rc) return EXIT_USAGE;
+        if (rc) return EXIT_USAGE;
     }
     if (!o->model || !o->data)
         return failf(EXIT_USAGE, "predict: --model FILE and --data PATH are both needed");

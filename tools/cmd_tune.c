@@ -13,7 +13,7 @@
 #include "cli.h"
 
 static const char usage[] =
-    "usage: mlpcl tune [OPTIONS]\n"
+    "Usage: mlpcl tune [OPTIONS]\n"
     "\n"
     "Searches the tunables of the tiled kernels (tile shapes, work-group shapes) for a device:\n"
     "each candidate runs full-batch steps of a 784-H-10 network on random samples, one tunable\n"
@@ -29,15 +29,16 @@ static const char usage[] =
     "depth), wm and wn (a work-item's subtile).\n"
     "\n"
     "options:\n"
-    "  --device SEL       the device (see `mlpcl help`)\n"
-    "  --precision P      float (default) or double\n"
-    "  --samples N        samples of the timed steps (default 8192)\n"
-    "  --hidden H         hidden units (default 1024)\n"
-    "  --iterations N     timed iterations a candidate, after one to warm up (default 3)\n"
-    "  --params LIST      only these tunables, comma-separated (default: all)\n"
-    "  --from SETTINGS    start from these values instead of the defaults (e.g. tm=8,tnv=1)\n"
-    "  --dry-run          search and print, but save nothing\n"
-    "  -h, --help         this text\n";
+    "  -d, --device SEL       the device (see `mlpcl help`)\n"
+    "  -p, --precision P      float (default) or double\n"
+    "      --samples N        samples of the timed steps (default 8192)\n"
+    "      --hidden H         hidden units (default 1024)\n"
+    "      --iterations N     timed iterations a candidate, after one to warm up (default 3)\n"
+    "      --params LIST      only these tunables, comma-separated (default: all)\n"
+    "      --from SETTINGS    start from these values instead of the defaults (e.g. tm=8,tnv=1)\n"
+    "  -n, --dry-run          search and print, but save nothing\n"
+    "  -h, --help             print this text and exit\n"
+    "  -V, --version          print the version and exit\n";
 
 #define MAX_PARAMS 16
 
@@ -129,35 +130,57 @@ static int listed(const char *list, const char *name)
 int cmd_tune(int argc, char **argv)
 {
     static const char *const precisions[] = {"float", "double", NULL};
-    args a = {argc, 1, argv, "tune", 0};
+    enum { O_DEVICE, O_PRECISION, O_SAMPLES, O_HIDDEN, O_ITERATIONS, O_PARAMS, O_FROM, O_DRY };
+    static const cli_option options[] = {
+        {"device", 'd', 1, O_DEVICE},
+        {"precision", 'p', 1, O_PRECISION},
+        {"samples", 0, 1, O_SAMPLES},
+        {"hidden", 0, 1, O_HIDDEN},
+        {"iterations", 0, 1, O_ITERATIONS},
+        {"params", 0, 1, O_PARAMS},
+        {"from", 0, 1, O_FROM},
+        {"dry-run", 'n', 0, O_DRY},
+        {NULL, 0, 0, 0},
+    };
     const char *device = NULL, *only = NULL, *from = NULL;
     long samples = 8192, hidden = 1024, iterations = 3;
     int precision = 0, dry = 0, rc = 0, st;
-    for (; a.i < argc; ++a.i) {
-        const char *v = NULL, *arg = argv[a.i];
-        if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
-            fputs(usage, stdout);
+    cli_parser cp;
+    cli_begin(&cp, "tune", usage, options, argc, argv);
+    const args *a = &cp.a;
+    for (int id; (id = cli_next(&cp)) != CLI_END;) {
+        const char *v = cp.value;
+        switch (id) {
+        case CLI_SHOWN:
             return 0;
-        } else if (!strcmp(arg, "--dry-run")) {
+        case CLI_ERROR:
+            return EXIT_USAGE;
+        case O_DRY:
             dry = 1;
-        } else if (take(&a, "--device", &v)) {
+            break;
+        case O_DEVICE:
             device = v;
-        } else if (take(&a, "--params", &v)) {
+            break;
+        case O_PARAMS:
             only = v;
-        } else if (take(&a, "--from", &v)) {
+            break;
+        case O_FROM:
             from = v;
-        } else if (take(&a, "--samples", &v)) {
-            rc = parse_long(&a, "--samples", v, 16, 10000000, &samples);
-        } else if (take(&a, "--hidden", &v)) {
-            rc = parse_long(&a, "--hidden", v, 16, 100000, &hidden);
-        } else if (take(&a, "--iterations", &v)) {
-            rc = parse_long(&a, "--iterations", v, 1, 1000, &iterations);
-        } else if (take(&a, "--precision", &v)) {
-            rc = parse_word(&a, "--precision", v, precisions, &precision);
-        } else {
-            return failf(EXIT_USAGE, "tune: unknown option '%s' (see mlpcl tune --help)", arg);
+            break;
+        case O_SAMPLES:
+            rc = parse_long(a, "--samples", v, 16, 10000000, &samples);
+            break;
+        case O_HIDDEN:
+            rc = parse_long(a, "--hidden", v, 16, 100000, &hidden);
+            break;
+        case O_ITERATIONS:
+            rc = parse_long(a, "--iterations", v, 1, 1000, &iterations);
+            break;
+        case O_PRECISION:
+            rc = parse_word(a, "--precision", v, precisions, &precision);
+            break;
         }
-        if (a.bad || rc) return EXIT_USAGE;
+        if (rc) return EXIT_USAGE;
     }
     unsetenv("MLPCL_TUNE"); /* the search sets the tunables itself */
     job j = {0};

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-/* mlpcl.c: the command line's entry: the overview, `mlpcl devices` (what can train) and
- * `mlpcl gen` (the tutorial's data set as CSV); train and predict live in cmd_*.c. Exit
+/* mlpcl.c: the command line's entry: the overview, the commands' dispatch (`mlpcl help COMMAND`
+ * included) and `mlpcl gen` (the tutorial's data set as CSV); the others live in cmd_*.c. Exit
  * status: 0 success, 2 bad usage or input (or output that cannot be written), 3 OpenCL or
  * device error, 4 not converged within --max-iter, 5 diverged, 130 train stopped early. */
 #define _POSIX_C_SOURCE 200809L
@@ -15,7 +15,9 @@
 #include "train_mpi.h"
 
 static const char usage_main[] =
-    "usage: mlpcl COMMAND [OPTIONS]\n"
+    "Usage: mlpcl COMMAND [OPTIONS]\n"
+    "  or:  mlpcl help [COMMAND]\n"
+    "  or:  mlpcl --version\n"
     "\n"
     "Trains multilayer perceptrons by backpropagation on OpenCL devices.\n"
     "\n"
@@ -26,7 +28,10 @@ static const char usage_main[] =
     "  bench     compare devices: the same workloads timed on each, checked against the host\n"
     "  tune      search a device's kernel tunables and keep the fastest for later runs\n"
     "  gen       write the tutorial's random data set as CSV files\n"
-    "  help      this text; `mlpcl COMMAND --help` describes a command\n"
+    "  help      this text; `mlpcl help COMMAND` (or `mlpcl COMMAND --help`) describes one\n"
+    "\n"
+    "Every command takes -h/--help and -V/--version; long options may be shortened to any\n"
+    "unambiguous prefix, and take their value as --name VALUE or --name=VALUE.\n"
     "\n"
     "Devices are chosen with --device SEL or $MLPCL_DEVICE: an index (0:1, or 2), a type\n"
     "(gpu, cpu, accelerator), part of a device or platform name, or host (the plain C\n"
@@ -37,55 +42,23 @@ static const char usage_main[] =
     "became NaN or Inf), 130 train stopped early by SIGINT, SIGTERM or SIGHUP or by a failed\n"
     "write of its output (a closed pipe, a full disk), its state saved for --resume.\n";
 
-static const char usage_devices[] =
-    "usage: mlpcl devices\n"
-    "\n"
-    "Lists every OpenCL platform and device with its index (platform:device), type, name,\n"
-    "platform, OpenCL version, driver, compute units, memory and double-precision support,\n"
-    "then the host reference trainer. Any of these can be given to --device.\n";
-
 static const char usage_gen[] =
-    "usage: mlpcl gen --x FILE --y FILE [--samples M] [--seed N]\n"
+    "Usage: mlpcl gen --x FILE --y FILE [--samples M] [--seed N]\n"
     "\n"
     "Writes the random data set that `mlpcl train` draws when given no --x/--y: M samples\n"
     "(default 10) of 2 inputs and 2 targets, uniform in [0, 1), from seed N (default 1), as\n"
     "CSV with 17 significant digits. `mlpcl train --x X.csv --y Y.csv` then trains on exactly\n"
-    "the same numbers, and so can any other program.\n";
+    "the same numbers, and so can any other program.\n"
+    "\n"
+    "options:\n"
+    "  -x, --x FILE       where to write the inputs\n"
+    "  -y, --y FILE       where to write the targets\n"
+    "      --samples M    how many samples (default 10)\n"
+    "      --seed N       the random seed (default 1)\n"
+    "  -h, --help         print this text and exit\n"
+    "  -V, --version      print the version and exit\n";
 
-/* ---- devices, gen ------------------------------------------------------------------------- */
-
-static int cmd_devices(int argc, char **argv)
-{
-    for (int i = 1; i < argc; ++i) {
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            fputs(usage_devices, stdout);
-            return 0;
-        }
-        return failf(EXIT_USAGE, "devices: unknown option '%s'", argv[i]);
-    }
-    mlpcl_device_info *list;
-    size_t n;
-    int st = mlpcl_devices(&list, &n);
-    if (st != MLPCL_OK && strstr(mlpcl_last_error(), "CL_PLATFORM_NOT_FOUND_KHR")) {
-        /* No OpenCL at all is not an error here: the host trainer is still there to list. */
-        fprintf(stderr, "mlpcl: note: no OpenCL platform: %s\n", mlpcl_last_error());
-        mlpcl_ctx *host;
-        if ((st = mlpcl_ctx_create("host", 0, &host)) != MLPCL_OK) return lib_fail(st);
-        char line[1200];
-        mlpcl_device_describe(mlpcl_ctx_device(host), line, sizeof line);
-        puts(line);
-        mlpcl_ctx_free(host);
-        return cli_close_stdout();
-    }
-    if (st != MLPCL_OK) return lib_fail(st);
-    for (size_t i = 0; i < n; ++i) {
-        char line[1200];
-        mlpcl_device_describe(&list[i], line, sizeof line);
-        puts(line);
-    }
-    free(list);
-    return cli_close_stdout();
-}
+/* ---- gen ---------------------------------------------------------------------------------- */
 
 /* Where gen writes path's CSV: a new temporary file beside a regular file (or where none is
  * yet), renamed over it once complete, so that a full disk leaves no empty or truncated file
@@ -124,27 +97,36 @@ static int write_both(const char *x, const double *X, const char *y, const doubl
 
 static int cmd_gen(int argc, char **argv)
 {
-    args a = {argc, 1, argv, "gen", 0};
+    enum { O_X, O_Y, O_SAMPLES, O_SEED };
+    static const cli_option options[] = {
+        {"x", 'x', 1, O_X},     {"y", 'y', 1, O_Y}, {"samples", 0, 1, O_SAMPLES},
+        {"seed", 0, 1, O_SEED}, {NULL, 0, 0, 0},
+    };
     const char *x = NULL, *y = NULL;
     long m = 10, seed = 1;
-    for (; a.i < argc; ++a.i) {
-        const char *v = NULL;
+    cli_parser cp;
+    cli_begin(&cp, "gen", usage_gen, options, argc, argv);
+    for (int id; (id = cli_next(&cp)) != CLI_END;) {
         int rc = 0;
-        if (!strcmp(argv[a.i], "-h") || !strcmp(argv[a.i], "--help")) {
-            fputs(usage_gen, stdout);
+        switch (id) {
+        case CLI_SHOWN:
             return 0;
-        } else if (take(&a, "--x", &v)) {
-            x = v;
-        } else if (take(&a, "--y", &v)) {
-            y = v;
-        } else if (take(&a, "--samples", &v)) {
-            rc = parse_long(&a, "--samples", v, 1, 100000000, &m);
-        } else if (take(&a, "--seed", &v)) {
-            rc = parse_long(&a, "--seed", v, 0, 0x7fffffffffffffffL, &seed);
-        } else {
-            return failf(EXIT_USAGE, "gen: unknown option '%s' (see mlpcl gen --help)", argv[a.i]);
+        case CLI_ERROR:
+            return EXIT_USAGE;
+        case O_X:
+            x = cp.value;
+            break;
+        case O_Y:
+            y = cp.value;
+            break;
+        case O_SAMPLES:
+            rc = parse_long(&cp.a, "--samples", cp.value, 1, 100000000, &m);
+            break;
+        case O_SEED:
+            rc = parse_long(&cp.a, "--seed", cp.value, 0, 0x7fffffffffffffffL, &seed);
+            break;
         }
-        if (a.bad || rc) return EXIT_USAGE;
+        if (rc) return EXIT_USAGE;
     }
     if (!x || !y) return failf(EXIT_USAGE, "gen: --x FILE and --y FILE are both needed");
     double *X = malloc(2 * (size_t)m * sizeof *X), *Y = malloc(2 * (size_t)m * sizeof *Y);
@@ -160,6 +142,43 @@ static int cmd_gen(int argc, char **argv)
     return rc;
 }
 
+/* ---- The commands ------------------------------------------------------------------------- */
+
+/* train under mpirun: MPI around it, and rank 0 alone prints (tools/train_mpi.c). */
+static int train_ranked(int argc, char **argv)
+{
+    int rc = train_mpi_start();
+    return rc ? rc : train_mpi_end(cmd_train(argc, argv));
+}
+
+static const struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+} commands[] = {
+    {"train", train_ranked}, {"predict", cmd_predict}, {"devices", cmd_devices},
+    {"bench", cmd_bench},    {"tune", cmd_tune},       {"gen", cmd_gen},
+};
+enum { N_COMMANDS = sizeof commands / sizeof *commands };
+
+static const struct command *find(const char *name)
+{
+    for (size_t i = 0; i < N_COMMANDS; ++i)
+        if (!strcmp(name, commands[i].name)) return &commands[i];
+    return NULL;
+}
+
+/* An unknown command, with the nearest one when it is close. */
+static int unknown_command(const char *name)
+{
+    const char *words[N_COMMANDS + 2];
+    for (size_t i = 0; i < N_COMMANDS; ++i) words[i] = commands[i].name;
+    words[N_COMMANDS] = "help";
+    words[N_COMMANDS + 1] = NULL;
+    const char *near = cli_nearest(name, words);
+    if (near) return failf(EXIT_USAGE, "unknown command '%s' — did you mean %s?", name, near);
+    return failf(EXIT_USAGE, "unknown command '%s' (see mlpcl --help)", name);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -168,22 +187,19 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
     const char *cmd = argv[1];
-    if (!strcmp(cmd, "train")) {
-        int rc = train_mpi_start(); /* under mpirun: MPI, and rank 0 alone prints */
-        return rc ? rc : train_mpi_end(cmd_train(argc - 1, argv + 1));
-    }
-    if (!strcmp(cmd, "predict")) return cmd_predict(argc - 1, argv + 1);
-    if (!strcmp(cmd, "bench")) return cmd_bench(argc - 1, argv + 1);
-    if (!strcmp(cmd, "tune")) return cmd_tune(argc - 1, argv + 1);
-    if (!strcmp(cmd, "devices")) return cmd_devices(argc - 1, argv + 1);
-    if (!strcmp(cmd, "gen")) return cmd_gen(argc - 1, argv + 1);
+    const struct command *c = find(cmd);
+    if (c) return c->run(argc - 1, argv + 1);
     if (!strcmp(cmd, "help") || !strcmp(cmd, "-h") || !strcmp(cmd, "--help")) {
+        /* `mlpcl help COMMAND` is `mlpcl COMMAND --help`, the same text from the same code. */
+        if (argc > 3) return failf(EXIT_USAGE, "help: one command at most (see mlpcl --help)");
+        if (argc == 3 && strcmp(argv[2], "help")) {
+            if (!(c = find(argv[2]))) return unknown_command(argv[2]);
+            char help_opt[] = "--help", *help_argv[] = {argv[2], help_opt, NULL};
+            return c->run(2, help_argv);
+        }
         fputs(usage_main, stdout);
-        return 0;
+        return cli_close_stdout();
     }
-    if (!strcmp(cmd, "--version")) {
-        puts("mlpcl " MLPCL_VERSION);
-        return 0;
-    }
-    return failf(EXIT_USAGE, "unknown command '%s' (see mlpcl --help)", cmd);
+    if (!strcmp(cmd, "--version") || !strcmp(cmd, "-V")) return cli_version();
+    return unknown_command(cmd);
 }

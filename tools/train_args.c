@@ -12,7 +12,7 @@
 #include "train.h"
 
 static const char usage[] =
-    "usage: mlpcl train [OPTIONS]\n"
+    "Usage: mlpcl train [OPTIONS]\n"
     "\n"
     "Trains a multilayer perceptron by backpropagation. Two modes:\n"
     "\n"
@@ -29,73 +29,90 @@ static const char usage[] =
     "time and samples per second; a progress bar while an epoch runs on a terminal.\n"
     "\n"
     "data:\n"
-    "  --x FILE --y FILE    CSV inputs and targets, one sample a row, comma-separated numbers, an\n"
-    "                       optional header row of names; the same number of rows\n"
-    "  --samples M          without data: how many random samples to draw (default 10)\n"
-    "  --data PATH          a data set: a folder with MNIST-named IDX files (e.g.\n"
-    "                       /usr/share/datasets/fashion-mnist: train-images-idx3-ubyte.gz…; its\n"
-    "                       t10k files become the test set), IMAGES,LABELS (an IDX pair, gzip or\n"
-    "                       not; pixels scaled to [0, 1]), or a CSV file of features then targets\n"
-    "  --targets K          CSV: the last K columns are the targets (default 1)\n"
-    "  --label-column C     CSV: column C (number from 1, or header name) holds class labels\n"
-    "                       (integers or names), one-hot encoded\n"
-    "  --test PATH          held-out test data, in the same form (a folder: its t10k files)\n"
-    "  --validation F       hold out the last fraction F of the training samples\n"
-    "  --normalize          standardise features with the training data's mean and deviation\n"
-    "                       (saved with the model and applied by predict)\n"
+    "  -x, --x FILE             CSV inputs, one sample a row, comma-separated numbers, an\n"
+    "                           optional header row of names\n"
+    "  -y, --y FILE             CSV targets, in the same form; the same number of rows\n"
+    "      --samples M          without data: how many random samples to draw (default 10)\n"
+    "      --data PATH          a data set: a folder with MNIST-named IDX files (e.g.\n"
+    "                           /usr/share/datasets/fashion-mnist: train-images-idx3-ubyte.gz…; "
+    "its\n"
+    "                           t10k files become the test set), IMAGES,LABELS (an IDX pair, gzip "
+    "or\n"
+    "                           not; pixels scaled to [0, 1]), or a CSV file of features then "
+    "targets\n"
+    "      --targets K          CSV: the last K columns are the targets (default 1)\n"
+    "      --label-column C     CSV: column C (number from 1, or header name) holds class labels\n"
+    "                           (integers or names), one-hot encoded\n"
+    "      --test PATH          held-out test data, in the same form (a folder: its t10k files)\n"
+    "      --validation F       hold out the last fraction F of the training samples\n"
+    "      --normalize          standardise features with the training data's mean and deviation\n"
+    "                           (saved with the model and applied by predict)\n"
     "\n"
     "network:\n"
-    "  --layers N0,H1,…,NL  inputs, hidden widths, outputs (default: the data's inputs, 3 (256\n"
-    "                       in epoch mode), the data's outputs)\n"
-    "  --activation A       sigmoid (default), tanh or relu for every hidden layer, or a list,\n"
-    "                       one a hidden layer (and optionally one more for the outputs)\n"
-    "  --loss mse|ce        least squares 1/(2m)·Σ(out − y)² (default), or softmax outputs with\n"
-    "                       cross-entropy −1/m·Σ y·log(out)\n"
-    "  --init ones|uniform  every parameter 1.0 (the tutorial's; default without --data), or\n"
-    "                       seeded uniform Xavier (He for relu) weights with zero biases\n"
-    "  --seed N             seeds the random data, the initialisation and the shuffles (default "
+    "  -l, --layers N0,H1,…,NL  inputs, hidden widths, outputs (default: the data's inputs, 3 "
+    "(256\n"
+    "                           in epoch mode), the data's outputs)\n"
+    "  -a, --activation A       sigmoid (default), tanh or relu for every hidden layer, or a "
+    "list,\n"
+    "                           one a hidden layer (and optionally one more for the outputs)\n"
+    "      --loss mse|ce        least squares 1/(2m)·Σ(out − y)² (default), or softmax outputs "
+    "with\n"
+    "                           cross-entropy −1/m·Σ y·log(out)\n"
+    "      --init ones|uniform  every parameter 1.0 (the tutorial's; default without --data), or\n"
+    "                           seeded uniform Xavier (He for relu) weights with zero biases\n"
+    "      --seed N             seeds the random data, the initialisation and the shuffles "
+    "(default "
     "1)\n"
     "\n"
     "training:\n"
-    "  --device SEL         where to train (see `mlpcl help`); default $MLPCL_DEVICE, else the\n"
-    "                       first GPU, else the first CPU\n"
-    "  --precision P        float (default on OpenCL devices) or double (needs cl_khr_fp64; the\n"
-    "                       host trainer is double only)\n"
-    "  --lr STEP            gradient-descent step (default 0.01; 0.1 in epoch mode)\n"
-    "  --momentum M         momentum in [0, 1): V = M·V + G, W −= lr·V (default 0)\n"
-    "  --target COST        tutorial mode: stop when the cost is below this (default 0.1)\n"
-    "  --max-iter N         tutorial mode: stop after N updates, exit 4 (default 10000000)\n"
-    "  --print-every N      tutorial mode: print the cost every N iterations (default 100; 0 =\n"
-    "                       only start and end)\n"
-    "  --batch N            samples per update (0 = all of them, full batch; default 64 in\n"
-    "                       epoch mode)\n"
-    "  --epochs N           epochs to train (default 10)\n"
-    "  --lookahead N        iterations the device may run ahead of the cost read, 0 … 64\n"
-    "                       (0 = wait for every cost; default: 63 for small networks, which\n"
-    "                       then run 64 iterations a launch, else 4); the result is the same\n"
-    "                       either way\n"
+    "  -d, --device SEL         where to train (see `mlpcl help`); default $MLPCL_DEVICE, else "
+    "the\n"
+    "                           first GPU, else the first CPU\n"
+    "  -p, --precision P        float (default on OpenCL devices) or double (needs cl_khr_fp64; "
+    "the\n"
+    "                           host trainer is double only)\n"
+    "      --lr STEP            gradient-descent step (default 0.01; 0.1 in epoch mode)\n"
+    "      --momentum M         momentum in [0, 1): V = M·V + G, W −= lr·V (default 0)\n"
+    "      --target COST        tutorial mode: stop when the cost is below this (default 0.1)\n"
+    "      --max-iter N         tutorial mode: stop after N updates, exit 4 (default 10000000)\n"
+    "      --print-every N      tutorial mode: print the cost every N iterations (default 100; 0 "
+    "=\n"
+    "                           only start and end)\n"
+    "  -b, --batch N            samples per update (0 = all of them, full batch; default 64 in\n"
+    "                           epoch mode)\n"
+    "  -e, --epochs N           epochs to train (default 10)\n"
+    "      --lookahead N        iterations the device may run ahead of the cost read, 0 … 64\n"
+    "                           (0 = wait for every cost; default: 63 for small networks, which\n"
+    "                           then run 64 iterations a launch, else 4); the result is the same\n"
+    "                           either way\n"
     "\n"
     "output:\n"
-    "  --log FILE           JSON lines: one per epoch (one per printed iteration in tutorial\n"
-    "                       mode), for tools/plot\n"
-    "  --save FILE          write the trained network (safetensors), atomically\n"
-    "  --resume FILE        continue training a saved network or checkpoint (its layers,\n"
-    "                       activations, loss, normalisation, seed, momentum velocity, and where\n"
-    "                       it stopped: iteration, epoch and batch); it continues exactly as if\n"
-    "                       never stopped. Precision, seed, --lr, --momentum and --batch not\n"
-    "                       given are the file's; a resume whose data, device kind (host or\n"
-    "                       OpenCL), mode or any of those differ from the run that wrote the file\n"
-    "                       is refused with the differences listed. --layers, --activation,\n"
-    "                       --loss and --init may be given if they agree with the file.\n"
-    "                       --max-iter and --epochs count from the start of the first run\n"
-    "  --force              resume even so, with what the command line says\n"
-    "  --checkpoint FILE    save the training state (weights, velocity, iteration, epoch and\n"
-    "                       batch) to FILE every --checkpoint-every, atomically (a crash leaves\n"
-    "                       the previous checkpoint whole), and at the end; FILE.lock, locked\n"
-    "                       for the run's length, keeps a second run off the same checkpoint\n"
-    "  --checkpoint-every N tutorial mode: every N iterations (default 10000); epoch mode: every\n"
-    "                       N epochs (default 1), or with Nb every N batches (e.g. 500b)\n"
-    "  -h, --help           this text\n"
+    "      --log FILE           JSON lines: one per epoch (one per printed iteration in tutorial\n"
+    "                           mode), for tools/plot\n"
+    "      --save FILE          write the trained network (safetensors), atomically\n"
+    "      --resume FILE        continue training a saved network or checkpoint (its layers,\n"
+    "                           activations, loss, normalisation, seed, momentum velocity, and "
+    "where\n"
+    "                           it stopped: iteration, epoch and batch); it continues exactly as "
+    "if\n"
+    "                           never stopped. Precision, seed, --lr, --momentum and --batch not\n"
+    "                           given are the file's; a resume whose data, device kind (host or\n"
+    "                           OpenCL), mode or any of those differ from the run that wrote the "
+    "file\n"
+    "                           is refused with the differences listed. --layers, --activation,\n"
+    "                           --loss and --init may be given if they agree with the file.\n"
+    "                           --max-iter and --epochs count from the start of the first run\n"
+    "      --force              resume even so, with what the command line says\n"
+    "      --checkpoint FILE    save the training state (weights, velocity, iteration, epoch and\n"
+    "                           batch) to FILE every --checkpoint-every, atomically (a crash "
+    "leaves\n"
+    "                           the previous checkpoint whole), and at the end; FILE.lock, locked\n"
+    "                           for the run's length, keeps a second run off the same checkpoint\n"
+    "      --checkpoint-every N tutorial mode: every N iterations (default 10000); epoch mode: "
+    "every\n"
+    "                           N epochs (default 1), or with Nb every N batches (e.g. 500b)\n"
+    "  -h, --help               print this text and exit\n"
+    "  -V, --version            print the version and exit\n"
     "\n"
     "--save and --checkpoint are checked before training starts (a temporary file is created\n"
     "and removed beside each); if one cannot be written at the end the other still is.\n"
@@ -135,12 +152,80 @@ static int parse_every(const char *s, train_cli *o)
     return 0;
 }
 
+/* The options: one id, one row of the table and one case of train_parse's switch each. */
+enum {
+    O_DEVICE,
+    O_X,
+    O_Y,
+    O_SAMPLES,
+    O_DATA,
+    O_TARGETS,
+    O_LABEL_COLUMN,
+    O_TEST,
+    O_VALIDATION,
+    O_NORMALIZE,
+    O_LAYERS,
+    O_ACTIVATION,
+    O_LOSS,
+    O_INIT,
+    O_SEED,
+    O_PRECISION,
+    O_LR,
+    O_MOMENTUM,
+    O_TARGET,
+    O_MAX_ITER,
+    O_PRINT_EVERY,
+    O_BATCH,
+    O_EPOCHS,
+    O_LOOKAHEAD,
+    O_LOG,
+    O_SAVE,
+    O_RESUME,
+    O_FORCE,
+    O_CHECKPOINT,
+    O_CHECKPOINT_EVERY,
+};
+
+static const cli_option options[] = {
+    /* name, short form, takes a value, id */
+    {"x", 'x', 1, O_X},
+    {"y", 'y', 1, O_Y},
+    {"samples", 0, 1, O_SAMPLES},
+    {"data", 0, 1, O_DATA},
+    {"targets", 0, 1, O_TARGETS},
+    {"label-column", 0, 1, O_LABEL_COLUMN},
+    {"test", 0, 1, O_TEST},
+    {"validation", 0, 1, O_VALIDATION},
+    {"normalize", 0, 0, O_NORMALIZE},
+    {"layers", 'l', 1, O_LAYERS},
+    {"activation", 'a', 1, O_ACTIVATION},
+    {"loss", 0, 1, O_LOSS},
+    {"init", 0, 1, O_INIT},
+    {"seed", 0, 1, O_SEED},
+    {"device", 'd', 1, O_DEVICE},
+    {"precision", 'p', 1, O_PRECISION},
+    {"lr", 0, 1, O_LR},
+    {"momentum", 0, 1, O_MOMENTUM},
+    {"target", 0, 1, O_TARGET},
+    {"max-iter", 0, 1, O_MAX_ITER},
+    {"print-every", 0, 1, O_PRINT_EVERY},
+    {"batch", 'b', 1, O_BATCH},
+    {"epochs", 'e', 1, O_EPOCHS},
+    {"lookahead", 0, 1, O_LOOKAHEAD},
+    {"log", 0, 1, O_LOG},
+    {"save", 0, 1, O_SAVE},
+    {"resume", 0, 1, O_RESUME},
+    {"force", 0, 0, O_FORCE},
+    {"checkpoint", 0, 1, O_CHECKPOINT},
+    {"checkpoint-every", 0, 1, O_CHECKPOINT_EVERY},
+    {NULL, 0, 0, 0},
+};
+
 int train_parse(int argc, char **argv, train_cli *o)
 {
     static const char *const precisions[] = {"float", "double", NULL};
     static const char *const losses[] = {"mse", "ce", NULL};
     static const char *const inits[] = {"ones", "uniform", NULL};
-    args a = {argc, 1, argv, "train", 0};
     *o = (train_cli){.samples = 10,
                      .max_iter = 10000000,
                      .print_every = 100,
@@ -151,83 +236,116 @@ int train_parse(int argc, char **argv, train_cli *o)
                      .lr = 0.01,
                      .target = 0.1,
                      .precision = -1};
-    for (; a.i < argc; ++a.i) {
-        const char *v = NULL, *arg = argv[a.i];
+    cli_parser cp;
+    cli_begin(&cp, "train", usage, options, argc, argv);
+    const args *a = &cp.a;
+    for (int id; (id = cli_next(&cp)) != CLI_END;) {
+        const char *v = cp.value;
         int rc = 0;
-        if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
-            fputs(usage, stdout);
+        switch (id) {
+        case CLI_SHOWN:
             return -1;
-        } else if (!strcmp(arg, "--normalize")) {
+        case CLI_ERROR:
+            return EXIT_USAGE;
+        case O_NORMALIZE:
             o->normalize = 1;
-        } else if (!strcmp(arg, "--force")) {
+            break;
+        case O_FORCE:
             o->force = 1;
-        } else if (take(&a, "--device", &v)) {
+            break;
+        case O_DEVICE:
             o->device = v;
-        } else if (take(&a, "--x", &v)) {
+            break;
+        case O_X:
             o->x_path = v;
-        } else if (take(&a, "--y", &v)) {
+            break;
+        case O_Y:
             o->y_path = v;
-        } else if (take(&a, "--data", &v)) {
+            break;
+        case O_DATA:
             o->data = v;
-        } else if (take(&a, "--test", &v)) {
+            break;
+        case O_TEST:
             o->test = v;
-        } else if (take(&a, "--layers", &v)) {
+            break;
+        case O_LAYERS:
             o->layers = v;
-        } else if (take(&a, "--activation", &v)) {
+            break;
+        case O_ACTIVATION:
             o->activation = v;
-        } else if (take(&a, "--label-column", &v)) {
+            break;
+        case O_LABEL_COLUMN:
             o->label_column = v;
-        } else if (take(&a, "--log", &v)) {
+            break;
+        case O_LOG:
             o->log = v;
-        } else if (take(&a, "--save", &v)) {
+            break;
+        case O_SAVE:
             o->save = v;
-        } else if (take(&a, "--resume", &v)) {
+            break;
+        case O_RESUME:
             o->resume = v;
-        } else if (take(&a, "--checkpoint", &v)) {
+            break;
+        case O_CHECKPOINT:
             o->checkpoint = v;
-        } else if (take(&a, "--checkpoint-every", &v)) {
+            break;
+        case O_CHECKPOINT_EVERY:
             rc = parse_every(v, o);
-        } else if (take(&a, "--targets", &v)) {
-            rc = parse_long(&a, "--targets", v, 1, 1000000, &o->targets);
-        } else if (take(&a, "--samples", &v)) {
-            rc = parse_long(&a, "--samples", v, 1, 100000000, &o->samples);
-        } else if (take(&a, "--lr", &v)) {
-            rc = parse_double(&a, "--lr", v, 0, HUGE_VAL, 1, &o->lr);
+            break;
+        case O_TARGETS:
+            rc = parse_long(a, "--targets", v, 1, 1000000, &o->targets);
+            break;
+        case O_SAMPLES:
+            rc = parse_long(a, "--samples", v, 1, 100000000, &o->samples);
+            break;
+        case O_LR:
+            rc = parse_double(a, "--lr", v, 0, HUGE_VAL, 1, &o->lr);
             o->lr_given = 1;
-        } else if (take(&a, "--momentum", &v)) {
-            rc = parse_double(&a, "--momentum", v, 0, 0.999999, 0, &o->momentum);
+            break;
+        case O_MOMENTUM:
+            rc = parse_double(a, "--momentum", v, 0, 0.999999, 0, &o->momentum);
             o->momentum_given = 1;
-        } else if (take(&a, "--validation", &v)) {
-            rc = parse_double(&a, "--validation", v, 0, 0.99, 1, &o->validation);
-        } else if (take(&a, "--target", &v)) {
-            rc = parse_double(&a, "--target", v, -HUGE_VAL, HUGE_VAL, 0, &o->target);
-        } else if (take(&a, "--max-iter", &v)) {
-            rc = parse_long(&a, "--max-iter", v, 0, 1000000000000L, &o->max_iter);
-        } else if (take(&a, "--print-every", &v)) {
-            rc = parse_long(&a, "--print-every", v, 0, 1000000000000L, &o->print_every);
-        } else if (take(&a, "--seed", &v)) {
-            rc = parse_long(&a, "--seed", v, 0, 0x7fffffffffffffffL, &o->seed);
+            break;
+        case O_VALIDATION:
+            rc = parse_double(a, "--validation", v, 0, 0.99, 1, &o->validation);
+            break;
+        case O_TARGET:
+            rc = parse_double(a, "--target", v, -HUGE_VAL, HUGE_VAL, 0, &o->target);
+            break;
+        case O_MAX_ITER:
+            rc = parse_long(a, "--max-iter", v, 0, 1000000000000L, &o->max_iter);
+            break;
+        case O_PRINT_EVERY:
+            rc = parse_long(a, "--print-every", v, 0, 1000000000000L, &o->print_every);
+            break;
+        case O_SEED:
+            rc = parse_long(a, "--seed", v, 0, 0x7fffffffffffffffL, &o->seed);
             o->seed_given = 1;
-        } else if (take(&a, "--lookahead", &v)) {
-            rc = parse_long(&a, "--lookahead", v, 0, 64, &o->lookahead);
-        } else if (take(&a, "--batch", &v)) {
-            rc = parse_long(&a, "--batch", v, 0, 1L << 31, &o->batch);
+            break;
+        case O_LOOKAHEAD:
+            rc = parse_long(a, "--lookahead", v, 0, 64, &o->lookahead);
+            break;
+        case O_BATCH:
+            rc = parse_long(a, "--batch", v, 0, 1L << 31, &o->batch);
             o->batch_given = 1;
-        } else if (take(&a, "--epochs", &v)) {
-            rc = parse_long(&a, "--epochs", v, 1, 100000000, &o->epochs);
+            break;
+        case O_EPOCHS:
+            rc = parse_long(a, "--epochs", v, 1, 100000000, &o->epochs);
             o->epochs_given = 1;
-        } else if (take(&a, "--precision", &v)) {
-            rc = parse_word(&a, "--precision", v, precisions, &o->precision);
-        } else if (take(&a, "--loss", &v)) {
-            rc = parse_word(&a, "--loss", v, losses, &o->loss);
+            break;
+        case O_PRECISION:
+            rc = parse_word(a, "--precision", v, precisions, &o->precision);
+            break;
+        case O_LOSS:
+            rc = parse_word(a, "--loss", v, losses, &o->loss);
             o->loss_given = 1;
-        } else if (take(&a, "--init", &v)) {
-            rc = parse_word(&a, "--init", v, inits, &o->init);
+            break;
+        case O_INIT:
+            rc = parse_word(a, "--init", v, inits, &o->init);
             o->init_given = 1;
-        } else {
-            return failf(EXIT_USAGE, "train: unknown option '%s' (see mlpcl train --help)", arg);
+            break;
         }
-        if (a.bad || rc) return EXIT_USAGE;
+        if (rc) return EXIT_USAGE;
     }
     const char *paths[4] = {o->save, o->checkpoint, o->resume, o->log};
     const char *names[4] = {"--save", "--checkpoint", "--resume", "--log"};
