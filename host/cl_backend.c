@@ -208,6 +208,14 @@ static mlpcl_status cl_set_velocity(mlpcl_trainer *tr, const double *V)
     return st == MLPCL_OK ? mlpcl__cl_upload(tr, c->V[1], V, n) : st;
 }
 
+static mlpcl_status cl_set_params(mlpcl_trainer *tr, const double *P)
+{
+    mlpcl_cl *c = mlpcl__cl(tr);
+    size_t n = mlpcl_net_n_params(tr->net);
+    mlpcl_status st = mlpcl__cl_upload(tr, c->P[0], P, n);
+    return st == MLPCL_OK ? mlpcl__cl_upload(tr, c->P[1], P, n) : st;
+}
+
 static mlpcl_status cl_add_set(mlpcl_trainer *tr, int id, const double *X, size_t n)
 {
     mlpcl_cl *c = mlpcl__cl(tr);
@@ -272,6 +280,7 @@ const mlpcl_backend_ops mlpcl__cl_ops = {
     .params = cl_params,
     .velocity = cl_velocity,
     .set_velocity = cl_set_velocity,
+    .set_params = cl_set_params,
     .add_set = cl_add_set,
     .predict = cl_predict,
     .describe = cl_describe,

@@ -201,6 +201,12 @@ static mlpcl_status host_set_velocity(mlpcl_trainer *tr, const double *V)
     return MLPCL_OK;
 }
 
+static mlpcl_status host_set_params(mlpcl_trainer *tr, const double *P)
+{
+    memcpy(tr->net->params, P, mlpcl_net_n_params(tr->net) * sizeof *P);
+    return MLPCL_OK;
+}
+
 static mlpcl_status host_add_set(mlpcl_trainer *tr, int id, const double *X, size_t n)
 {
     host_backend *h = tr->backend;
@@ -242,4 +248,5 @@ const mlpcl_backend_ops mlpcl__host_ops = {
     .add_set = host_add_set,
     .predict = host_predict,
     .describe = host_describe,
+    .set_params = host_set_params,
 };

@@ -147,6 +147,14 @@ mlpcl_status mlpcl_trainer_params(mlpcl_trainer *tr, mlpcl_net *net)
     return tr->ops->params(tr, net->params);
 }
 
+mlpcl_status mlpcl_trainer_set_params(mlpcl_trainer *tr, const mlpcl_net *net)
+{
+    size_t n = mlpcl_net_n_params(tr->net);
+    if (mlpcl_net_n_params(net) != n || net->L != tr->net->L)
+        return mlpcl__fail(MLPCL_ERR_ARG, "the network's shape differs from the trainer's");
+    return tr->ops->set_params(tr, net->params);
+}
+
 mlpcl_status mlpcl_trainer_velocity(mlpcl_trainer *tr, double *v)
 {
     if (!tr->m) return mlpcl__fail(MLPCL_ERR_ARG, "this trainer has no training data");

@@ -277,6 +277,9 @@ void mlpcl_trainer_describe(const mlpcl_trainer *tr, char *buf, size_t size);
 
 /* Copies the trainer's current weights into net (same shape as at creation). */
 mlpcl_status mlpcl_trainer_params(mlpcl_trainer *tr, mlpcl_net *net);
+/* Replaces the trainer's current weights with net's (same shape as at creation), as when it
+ * was created from net; the velocity stays as it is. */
+mlpcl_status mlpcl_trainer_set_params(mlpcl_trainer *tr, const mlpcl_net *net);
 /* The momentum velocity (n_params values), to save; and to restore it when resuming. */
 mlpcl_status mlpcl_trainer_velocity(mlpcl_trainer *tr, double *v);
 mlpcl_status mlpcl_trainer_set_velocity(mlpcl_trainer *tr, const double *v);

@@ -70,6 +70,14 @@ static const char usage[] =
     "  --batch N            samples per update (0 = all of them, full batch; default 64 in\n"
     "                       epoch mode)\n"
     "  --epochs N           epochs to train (default 10)\n"
+    "  --lr-schedule S      epoch mode: the step of each epoch e (from 0): constant (--lr),\n"
+    "                       step:N:G (--lr · G^floor(e/N)) or cosine (--lr · (1 + cos(pi·e/E))/2\n"
+    "                       for E = --epochs, down towards 0); recorded in the log\n"
+    "  --warmup N           epoch mode: multiply the step of epochs e < N by (e + 1)/N\n"
+    "  --early-stop N       epoch mode: stop after N epochs without a lower held-out loss\n"
+    "                       (--validation, else --test) and keep the best epoch's weights\n"
+    "  --dropout P          epoch mode: while training, drop each hidden unit with probability\n"
+    "                       P in [0, 0.99] and scale those kept by 1/(1 - P) (default 0)\n"
     "  --lookahead N        iterations the device may run ahead of the cost read, 0 … 64\n"
     "                       (0 = wait for every cost; default: 63 for small networks, which\n"
     "                       then run 64 iterations a launch, else 4); the result is the same\n"
@@ -221,6 +229,14 @@ int train_parse(int argc, char **argv, train_cli *o)
         } else if (take(&a, "--loss", &v)) {
             rc = parse_word(&a, "--loss", v, losses, &o->loss);
             o->loss_given = 1;
+        } else if (take(&a, "--lr-schedule", &v)) {
+            rc = v ? schedule_parse(v, &o->sched) : EXIT_USAGE;
+        } else if (take(&a, "--warmup", &v)) {
+            rc = parse_long(&a, "--warmup", v, 0, 100000000, &o->sched.warmup);
+        } else if (take(&a, "--early-stop", &v)) {
+            rc = parse_long(&a, "--early-stop", v, 1, 100000000, &o->early_stop);
+        } else if (take(&a, "--dropout", &v)) {
+            rc = parse_double(&a, "--dropout", v, 0, 0.99, 0, &o->dropout);
         } else if (take(&a, "--init", &v)) {
             rc = parse_word(&a, "--init", v, inits, &o->init);
             o->init_given = 1;
@@ -252,6 +268,10 @@ int train_parse(int argc, char **argv, train_cli *o)
                      "epoch mode has (--data, --batch or --epochs); the tutorial's "
                      "mode counts iterations: --checkpoint-every %ld",
                      o->every, o->every);
+    if ((schedule_active(&o->sched) || o->early_stop || o->dropout > 0) && !o->epoch_mode)
+        return failf(EXIT_USAGE, "train: --lr-schedule, --warmup, --early-stop and --dropout work "
+                                 "by epochs, which only epoch mode has (--data, --batch or "
+                                 "--epochs)");
     if (o->checkpoint && !o->every)
         o->every = o->epoch_mode ? DEFAULT_EVERY_EPOCH : DEFAULT_EVERY_ITER;
     /* Epoch mode's own defaults. */
