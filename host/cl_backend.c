@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cl_backend.h"
+#include "cl_dropout.h"
 
 #define DEFAULT_WG 64   /* work-group size of the 1-D reductions, before device limits */
 #define TILED_FROM 4096 /* weights in a layer from which the tiled kernels are used */
@@ -177,6 +178,7 @@ static void cl_free(mlpcl_trainer *tr)
     if (c->D && c->D[0]) clReleaseMemObject(c->D[0]);
     for (size_t i = 0; i < tr->n_sets; ++i)
         if (c->sets[i]) clReleaseMemObject(c->sets[i]);
+    mlpcl__cl_dropout_free(tr);
     mlpcl__cl_profile_free(c);
     mlpcl__cl_plans_free(c);
     free(c->sets);

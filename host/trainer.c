@@ -107,6 +107,11 @@ mlpcl_status mlpcl_trainer_epoch(mlpcl_trainer *tr, const mlpcl_epoch_opts *opts
     memset(res, 0, sizeof *res);
     TRY(check_step(tr, opts->lr, opts->momentum, opts->lookahead));
     size_t nb = (tr->m + tr->batch - 1) / tr->batch;
+    if (!(opts->dropout >= 0 && opts->dropout < 1))
+        return mlpcl__fail(MLPCL_ERR_ARG, "dropout %g out of range [0, 1)", opts->dropout);
+    if (opts->dropout > 0 && tr->ops == &mlpcl__dp_ops)
+        return mlpcl__fail(MLPCL_ERR_ARG, "dropout on a group of devices is not supported: "
+                                          "train on one device");
     if (opts->first_batch >= nb)
         return mlpcl__fail(MLPCL_ERR_ARG, "batch %zu does not exist: an epoch has %zu",
                            opts->first_batch, nb);

@@ -254,6 +254,12 @@ typedef struct mlpcl_epoch_opts {
     void (*on_batch)(void *user, size_t done, size_t total, double cost);
     void *user;
     volatile sig_atomic_t *interrupt; /* as in mlpcl_train_opts; the batches queued finish */
+    /* Inverted dropout on the hidden layers, in [0, 1): each unit of each sample is dropped
+     * with this probability (from a counter-based generator keyed by seed, epoch, the sample's
+     * place in the epoch, layer and unit: the same on every device and on the host), those
+     * kept scaled by 1/(1 − dropout). 0 (the default): none. Predictions never drop. Not on a
+     * group of devices. */
+    double dropout;
 } mlpcl_epoch_opts;
 
 /* lr 0.1, momentum 0, seed 1, epoch 0, lookahead MLPCL_LOOKAHEAD_AUTO, no callback. */

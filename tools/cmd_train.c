@@ -122,6 +122,7 @@ static int epoch_mode(session *s, double setup)
     mlpcl_epoch_opts_default(&eo);
     eo.lr = o->lr;
     eo.momentum = o->momentum;
+    eo.dropout = o->dropout;
     eo.seed = (uint64_t)o->seed;
     eo.lookahead = (int)o->lookahead;
     eo.on_batch = report_progress;
