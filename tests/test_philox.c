@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* test_dropout.c: dropout's pieces on the host, no device needed (the device against the host
+/* test_philox.c: dropout's pieces on the host, no device needed (the device against the host
  * reference is test_dropout.py's):
  * - Philox4x32-10 against the known-answer vectors published with Random123 (Salmon et al.);
  * - the keep rate: over 2,000,000 draws (units × rows × layers × epochs × seeds) the share kept
@@ -190,5 +190,5 @@ int main(void)
     gradient_check(MLPCL_ACT_SIGMOID, MLPCL_LOSS_MSE);
     gradient_check(MLPCL_ACT_TANH, MLPCL_LOSS_CE);
     gradient_check(MLPCL_ACT_RELU, MLPCL_LOSS_CE);
-    return report("test_dropout");
+    return report("test_philox");
 }
