@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cl_backend.h"
+#include "cl_dropout.h"
 
 #define DEFAULT_WG 64   /* work-group size of the 1-D reductions, before device limits */
 #define TILED_FROM 4096 /* weights in a layer from which the tiled kernels are used */
@@ -177,6 +178,7 @@ static void cl_free(mlpcl_trainer *tr)
     if (c->D && c->D[0]) clReleaseMemObject(c->D[0]);
     for (size_t i = 0; i < tr->n_sets; ++i)
         if (c->sets[i]) clReleaseMemObject(c->sets[i]);
+    mlpcl__cl_dropout_free(tr);
     mlpcl__cl_profile_free(c);
     mlpcl__cl_plans_free(c);
     free(c->sets);
@@ -206,6 +208,14 @@ static mlpcl_status cl_set_velocity(mlpcl_trainer *tr, const double *V)
     size_t n = mlpcl_net_n_params(tr->net);
     mlpcl_status st = mlpcl__cl_upload(tr, c->V[0], V, n);
     return st == MLPCL_OK ? mlpcl__cl_upload(tr, c->V[1], V, n) : st;
+}
+
+static mlpcl_status cl_set_params(mlpcl_trainer *tr, const double *P)
+{
+    mlpcl_cl *c = mlpcl__cl(tr);
+    size_t n = mlpcl_net_n_params(tr->net);
+    mlpcl_status st = mlpcl__cl_upload(tr, c->P[0], P, n);
+    return st == MLPCL_OK ? mlpcl__cl_upload(tr, c->P[1], P, n) : st;
 }
 
 static mlpcl_status cl_add_set(mlpcl_trainer *tr, int id, const double *X, size_t n)
@@ -272,6 +282,7 @@ const mlpcl_backend_ops mlpcl__cl_ops = {
     .params = cl_params,
     .velocity = cl_velocity,
     .set_velocity = cl_set_velocity,
+    .set_params = cl_set_params,
     .add_set = cl_add_set,
     .predict = cl_predict,
     .describe = cl_describe,

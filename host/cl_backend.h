@@ -86,7 +86,8 @@ typedef struct mlpcl_cl {
     mlpcl_plan *plans;  /* built on demand, by (mb, gathered, parity) */
     cl_kernel *kernels; /* every kernel object the plans use, to release */
     size_t n_kernels;
-    mlpcl_canary *canaries; /* one a buffer made by mlpcl__cl_buffer */
+    struct mlpcl__cl_drop *drop; /* dropout's buffers and kernels (cl_dropout.c), or NULL */
+    mlpcl_canary *canaries;      /* one a buffer made by mlpcl__cl_buffer */
     size_t n_canaries;
     /* profiling (contexts made with MLPCL_CTX_PROFILE) */
     int profiling;     /* record an event for every launch */

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cl_backend.h"
+#include "cl_dropout.h"
 
 /* What one call of the loop below runs: heads 0 … heads−1 (gather, forward, cost) and tails
  * 0 … tails−1 (backward, update), tail j right after head j. Fused full-batch runs launch them
@@ -91,8 +92,10 @@ static mlpcl_status enqueue_step(mlpcl_trainer *tr, const loop *lp, long j, long
     mlpcl_status st = MLPCL_OK;
     mlpcl_plan *p;
     TRY(mlpcl__plan_get(tr, rows_of(tr, lp, j), lp->epoch, j, &p));
-    if (lp->epoch)
+    if (lp->epoch) {
         TRY(mlpcl__cl_aim_gather(tr, p, &c->X, &c->Y, 1, (lp->first + (size_t)j) * tr->batch));
+        TRY(mlpcl__cl_dropout_aim(tr, p, (lp->first + (size_t)j) * tr->batch));
+    }
     if (p->fused_last && (n > 1 || j >= lp->tails)) /* the fused launch updates, unless last */
         TRY(enqueue_fused(tr, lp, p, j, n));
     else
@@ -228,6 +231,9 @@ mlpcl_status mlpcl__cl_epoch(mlpcl_trainer *tr, const mlpcl_epoch_opts *opts,
     CL_CHECK(clEnqueueWriteBuffer(tr->ctx->queue, c->idx, CL_TRUE, 0, tr->m * sizeof *perm, perm, 0,
                                   NULL, NULL),
              "clEnqueueWriteBuffer(shuffle index)", tr->ctx->info.name);
+    int rebuild;
+    TRY(mlpcl__cl_dropout_begin(tr, opts, &rebuild));
+    if (rebuild) mlpcl__cl_plans_free(c); /* rebuilt with dropout's launches */
     TRY(mlpcl__trainer_prepare(tr, opts->lr, opts->momentum, -INFINITY));
     epoch_acc acc = {opts, opts->first_batch, nb, 0.0, 0};
     loop lp = {(long)count,
@@ -241,6 +247,7 @@ mlpcl_status mlpcl__cl_epoch(mlpcl_trainer *tr, const mlpcl_epoch_opts *opts,
                &acc,
                opts->interrupt};
     TRY(run_loop(tr, &lp, res));
+    TRY(mlpcl__cl_dropout_end(tr));
     if (res->stop != MLPCL_STOP_DIVERGED) res->cost = acc.sum / (double)acc.rows;
 fail:
     free(perm);

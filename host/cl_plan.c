@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cl_backend.h"
+#include "cl_dropout.h"
 
 size_t mlpcl__cl_partial_count(const mlpcl_trainer *tr, size_t mb)
 {
@@ -114,14 +115,20 @@ static mlpcl_status build_plan(mlpcl_trainer *tr, size_t mb, int gathered, int p
     if (gathered) TRY(build_gather(tr, p, &s));
 
     p->seg[SEG_FORWARD] = p->n_launch;
-    for (size_t l = 1; l <= L; ++l) TRY(path->forward(tr, p, &s, l));
+    for (size_t l = 1; l <= L; ++l) {
+        TRY(path->forward(tr, p, &s, l));
+        TRY(mlpcl__cl_dropout_forward(tr, p, &s, l)); /* hidden layers, when dropping */
+    }
     if (tr->net->loss == MLPCL_LOSS_CE) TRY(build_softmax(tr, p, &s));
 
     p->seg[SEG_LOSS] = p->n_launch;
     if (tr->m) TRY(build_loss(tr, p, &s));
 
     p->seg[SEG_BACKWARD] = p->n_launch;
-    for (size_t l = L - 1; tr->m && l >= 1; --l) TRY(path->backward(tr, p, &s, l));
+    for (size_t l = L - 1; tr->m && l >= 1; --l) {
+        TRY(path->backward(tr, p, &s, l));
+        TRY(mlpcl__cl_dropout_backward(tr, p, &s, l));
+    }
     for (size_t l = 1; tr->m && l <= L; ++l) TRY(path->gradient(tr, p, &s, l));
 
     p->seg[SEG_UPDATE] = p->n_launch;

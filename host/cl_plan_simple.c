@@ -3,6 +3,7 @@
  * operation a kernel (forward.cl, delta.cl's hidden delta, gradient.cl, update.cl). The
  * readable baseline the other paths are measured and tested against. */
 #include "cl_backend.h"
+#include "cl_dropout.h"
 
 /* A_l = act(A_{l-1} W_l + b_l), with mlpcl__cl_forward_act's activation (build_softmax follows
  * a softmax network's). */
@@ -43,7 +44,7 @@ static mlpcl_status simple_backward(mlpcl_trainer *tr, mlpcl_plan *p, const mlpc
                                   [HIDDEN_DELTA_D_NEXT] = ARG_MEM(c->D[l + 1]),
                                   [HIDDEN_DELTA_P] = ARG_MEM(s->P),
                                   [HIDDEN_DELTA_OFF_NEXT] = ARG_INT(net->offset[l + 1]),
-                                  [HIDDEN_DELTA_A] = ARG_MEM(c->A[l]),
+                                  [HIDDEN_DELTA_A] = ARG_MEM(*mlpcl__cl_dropout_act(tr, l)),
                                   [HIDDEN_DELTA_D] = ARG_MEM(c->D[l])};
     TRY(mlpcl__cl_make_kernel(tr, K_HIDDEN_DELTA, &k, N_ARGS(a), a));
     TRY(mlpcl__cl_add_launch(p, tr, k, K_HIDDEN_DELTA, l, 2, n_l, s->mb));

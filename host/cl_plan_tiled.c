@@ -5,6 +5,7 @@
  * path has no separate update). On GPUs a layer's gradient may be split over slices of the
  * samples and summed by gradient_reduce. */
 #include "cl_backend.h"
+#include "cl_dropout.h"
 
 /* The width of the kernels' vectors: 16 floats or 8 doubles. */
 static size_t vector_width(const mlpcl_trainer *tr)
@@ -95,11 +96,14 @@ static mlpcl_status tiled_backward(mlpcl_trainer *tr, mlpcl_plan *p, const mlpcl
                                [TRANSPOSE_WT] = ARG_MEM(c->WT)};
     TRY(mlpcl__cl_make_kernel(tr, K_TRANSPOSE, &k, N_ARGS(t), t));
     TRY(mlpcl__cl_add_launch(p, tr, k, K_TRANSPOSE, l + 1, 2, n_next, n_l));
-    karg a[GEMM_BACKWARD_NARGS] = {
-        [GEMM_BACKWARD_M] = ARG_INT(s->mb),        [GEMM_BACKWARD_N] = ARG_INT(n_l),
-        [GEMM_BACKWARD_K] = ARG_INT(n_next),       [GEMM_BACKWARD_ACT] = ARG_INT(net->act[l]),
-        [GEMM_BACKWARD_DN] = ARG_MEM(c->D[l + 1]), [GEMM_BACKWARD_WT] = ARG_MEM(c->WT),
-        [GEMM_BACKWARD_ACT_IN] = ARG_MEM(c->A[l]), [GEMM_BACKWARD_D] = ARG_MEM(c->D[l])};
+    karg a[GEMM_BACKWARD_NARGS] = {[GEMM_BACKWARD_M] = ARG_INT(s->mb),
+                                   [GEMM_BACKWARD_N] = ARG_INT(n_l),
+                                   [GEMM_BACKWARD_K] = ARG_INT(n_next),
+                                   [GEMM_BACKWARD_ACT] = ARG_INT(net->act[l]),
+                                   [GEMM_BACKWARD_DN] = ARG_MEM(c->D[l + 1]),
+                                   [GEMM_BACKWARD_WT] = ARG_MEM(c->WT),
+                                   [GEMM_BACKWARD_ACT_IN] = ARG_MEM(*mlpcl__cl_dropout_act(tr, l)),
+                                   [GEMM_BACKWARD_D] = ARG_MEM(c->D[l])};
     mlpcl_kernel_id id = narrow(tr, n_l) ? K_GEMM_BACKWARD_N : K_GEMM_BACKWARD;
     TRY(mlpcl__cl_make_kernel(tr, id, &k, N_ARGS(a), a));
     TRY(mlpcl__cl_add_gemm_launch(p, tr, k, id, l, s->mb, n_l, 1, (size_t)c->tune.ly,

@@ -349,6 +349,14 @@ static mlpcl_status dp_set_velocity(mlpcl_trainer *tr, const double *V)
     return st;
 }
 
+static mlpcl_status dp_set_params(mlpcl_trainer *tr, const double *P)
+{
+    mlpcl_status st = MLPCL_OK;
+    dp *d = dp_of(tr);
+    for (size_t i = 0; i < d->n && st == MLPCL_OK; ++i) st = mlpcl__cl_ops.set_params(d->w[i], P);
+    return st;
+}
+
 /* Predicting sets live on worker 0, which predicts them in chunks of its batch. */
 static mlpcl_status dp_add_set(mlpcl_trainer *tr, int id, const double *X, size_t n)
 {
@@ -399,6 +407,7 @@ const mlpcl_backend_ops mlpcl__dp_ops = {
     .params = dp_params,
     .velocity = dp_velocity,
     .set_velocity = dp_set_velocity,
+    .set_params = dp_set_params,
     .add_set = dp_add_set,
     .predict = dp_predict,
     .describe = dp_describe,

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dropout.h"
 #include "ref.h"
 #include "trainer.h"
 
@@ -20,6 +21,8 @@ typedef struct host_backend {
     double *P_prev, *V_prev; /* the previous parameters and velocity (for a divergence) */
     double **sets;           /* predicting sets, by id, n×n_0 each */
     size_t n_sets;
+    double **H;          /* dropout: hidden activations before the mask (ref_dropout.c) */
+    mlpcl__dropout drop; /* dropout: this batch's mask; rate 0 outside epochs */
 } host_backend;
 
 /* The cost of the current parameters on rows X, Y (mb of them); leaves A and D_L for an update. */
@@ -27,7 +30,7 @@ static double ref_head(mlpcl_trainer *tr, const double *X, const double *Y, size
 {
     host_backend *h = tr->backend;
     const mlpcl_net *net = tr->net;
-    mlpcl__ref_forward(net, net->params, X, mb, h->A);
+    mlpcl__ref_forward_dropout(net, net->params, X, mb, h->A, h->H, &h->drop);
     return mlpcl__ref_output_delta(net, h->A[net->L], Y, mb, h->D[net->L]);
 }
 
@@ -39,7 +42,7 @@ static void ref_tail(mlpcl_trainer *tr, const double *X, size_t mb, double lr, d
     const mlpcl_net *net = tr->net;
     double *P = net->params;
     size_t n = mlpcl_net_n_params(net);
-    mlpcl__ref_hidden_deltas(net, P, h->A, mb, h->D);
+    mlpcl__ref_hidden_deltas_dropout(net, P, h->A, h->H, mb, h->D, &h->drop);
     mlpcl__ref_gradients(net, X, h->A, h->D, mb, h->G);
     memcpy(h->P_prev, P, n * sizeof *P);
     memcpy(h->V_prev, h->V, n * sizeof *P);
@@ -99,6 +102,11 @@ static mlpcl_status host_epoch(mlpcl_trainer *tr, const mlpcl_epoch_opts *opts,
     int *perm = malloc(m * sizeof *perm);
     if (!perm) return mlpcl__fail(MLPCL_ERR_NOMEM, "out of host memory for the shuffle");
     mlpcl__shuffle(m, opts->seed, opts->epoch, perm);
+    mlpcl_status st = mlpcl__dropout_begin(net, B, opts, &h->drop, &h->H);
+    if (st != MLPCL_OK) {
+        free(perm);
+        return st;
+    }
     double t0 = mlpcl__now(), last = NAN, sum = 0.0;
     size_t first = opts->first_batch, end = nb;
     if (opts->max_batches && opts->max_batches < nb - first) end = first + opts->max_batches;
@@ -106,6 +114,7 @@ static mlpcl_status host_epoch(mlpcl_trainer *tr, const mlpcl_epoch_opts *opts,
     res->iterations = (long)(end - first);
     for (size_t b = first; b < end; ++b) {
         size_t start = b * B, mb = m - start < B ? m - start : B;
+        h->drop.pos0 = (uint32_t)start;
         for (size_t i = 0; i < mb; ++i) {
             memcpy(h->Xb + i * n0, h->X + (size_t)perm[start + i] * n0, n0 * sizeof(double));
             memcpy(h->Yb + i * nL, h->Y + (size_t)perm[start + i] * nL, nL * sizeof(double));
@@ -132,6 +141,7 @@ static mlpcl_status host_epoch(mlpcl_trainer *tr, const mlpcl_epoch_opts *opts,
     }
     res->cost = res->stop == MLPCL_STOP_DIVERGED ? last : sum / (double)rows;
     res->seconds = mlpcl__now() - t0;
+    h->drop.rate = 0.0; /* runs and predictions do not drop */
     free(perm);
     return MLPCL_OK;
 }
@@ -149,6 +159,7 @@ static void host_free(mlpcl_trainer *tr)
     free(h->P_prev);
     free(h->V_prev);
     mlpcl__ref_layers_free(tr->net->L, h->A, h->D);
+    mlpcl__dropout_free(tr->net, h->H);
     for (size_t i = 0; i < h->n_sets; ++i) free(h->sets[i]);
     free(h->sets);
     free(h);
@@ -201,6 +212,12 @@ static mlpcl_status host_set_velocity(mlpcl_trainer *tr, const double *V)
     return MLPCL_OK;
 }
 
+static mlpcl_status host_set_params(mlpcl_trainer *tr, const double *P)
+{
+    memcpy(tr->net->params, P, mlpcl_net_n_params(tr->net) * sizeof *P);
+    return MLPCL_OK;
+}
+
 static mlpcl_status host_add_set(mlpcl_trainer *tr, int id, const double *X, size_t n)
 {
     host_backend *h = tr->backend;
@@ -242,4 +259,5 @@ const mlpcl_backend_ops mlpcl__host_ops = {
     .add_set = host_add_set,
     .predict = host_predict,
     .describe = host_describe,
+    .set_params = host_set_params,
 };

@@ -114,6 +114,11 @@ mlpcl_status mlpcl_trainer_epoch(mlpcl_trainer *tr, const mlpcl_epoch_opts *opts
     memset(res, 0, sizeof *res);
     TRY(check_step(tr, opts->lr, opts->momentum, opts->lookahead));
     size_t nb = (tr->m + tr->batch - 1) / tr->batch;
+    if (!(opts->dropout >= 0 && opts->dropout < 1))
+        return mlpcl__fail(MLPCL_ERR_ARG, "dropout %g out of range [0, 1)", opts->dropout);
+    if (opts->dropout > 0 && tr->ops == &mlpcl__dp_ops)
+        return mlpcl__fail(MLPCL_ERR_ARG, "dropout on a group of devices is not supported: "
+                                          "train on one device");
     if (opts->first_batch >= nb)
         return mlpcl__fail(MLPCL_ERR_ARG, "batch %zu does not exist: an epoch has %zu",
                            opts->first_batch, nb);
@@ -152,6 +157,14 @@ mlpcl_status mlpcl_trainer_params(mlpcl_trainer *tr, mlpcl_net *net)
     if (mlpcl_net_n_params(net) != n || net->L != tr->net->L)
         return mlpcl__fail(MLPCL_ERR_ARG, "the network's shape differs from the trainer's");
     return tr->ops->params(tr, net->params);
+}
+
+mlpcl_status mlpcl_trainer_set_params(mlpcl_trainer *tr, const mlpcl_net *net)
+{
+    size_t n = mlpcl_net_n_params(tr->net);
+    if (mlpcl_net_n_params(net) != n || net->L != tr->net->L)
+        return mlpcl__fail(MLPCL_ERR_ARG, "the network's shape differs from the trainer's");
+    return tr->ops->set_params(tr, net->params);
 }
 
 mlpcl_status mlpcl_trainer_velocity(mlpcl_trainer *tr, double *v)

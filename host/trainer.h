@@ -57,6 +57,7 @@ struct mlpcl_backend_ops {
     mlpcl_status (*profile_start)(mlpcl_trainer *tr);                              /* optional */
     mlpcl_status (*profile)(mlpcl_trainer *tr, mlpcl_kernel_time *out, size_t *n); /* optional */
     double (*build_seconds)(const mlpcl_trainer *tr);                              /* optional */
+    mlpcl_status (*set_params)(mlpcl_trainer *tr, const double *P); /* the current parameters */
 };
 
 extern const mlpcl_backend_ops mlpcl__cl_ops;   /* cl_backend.c */

@@ -261,6 +261,12 @@ typedef struct mlpcl_epoch_opts {
     void (*on_batch)(void *user, size_t done, size_t total, double cost);
     void *user;
     volatile sig_atomic_t *interrupt; /* as in mlpcl_train_opts; the batches queued finish */
+    /* Inverted dropout on the hidden layers, in [0, 1): each unit of each sample is dropped
+     * with this probability (from a counter-based generator keyed by seed, epoch, the sample's
+     * place in the epoch, layer and unit: the same on every device and on the host), those
+     * kept scaled by 1/(1 − dropout). 0 (the default): none. Predictions never drop. Not on a
+     * group of devices. */
+    double dropout;
 } mlpcl_epoch_opts;
 
 /* lr 0.1, momentum 0, seed 1, epoch 0, lookahead MLPCL_LOOKAHEAD_AUTO, no callback. */
@@ -284,6 +290,9 @@ void mlpcl_trainer_describe(const mlpcl_trainer *tr, char *buf, size_t size);
 
 /* Copies the trainer's current weights into net (same shape as at creation). */
 mlpcl_status mlpcl_trainer_params(mlpcl_trainer *tr, mlpcl_net *net);
+/* Replaces the trainer's current weights with net's (same shape as at creation), as when it
+ * was created from net; the velocity stays as it is. */
+mlpcl_status mlpcl_trainer_set_params(mlpcl_trainer *tr, const mlpcl_net *net);
 /* The momentum velocity (n_params values), to save; and to restore it when resuming. */
 mlpcl_status mlpcl_trainer_velocity(mlpcl_trainer *tr, double *v);
 mlpcl_status mlpcl_trainer_set_velocity(mlpcl_trainer *tr, const double *v);

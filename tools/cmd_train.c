@@ -16,6 +16,7 @@
 #include "signals.h"
 #include "train.h"
 #include "train_mpi.h"
+#include "train_early_stop.h"
 
 /* The tutorial's mode: full-batch runs to the target, cut into runs of --checkpoint-every
  * iterations when checkpointing. Cutting changes nothing in the result: each run starts from
@@ -114,10 +115,18 @@ static int epoch_mode(session *s, double setup)
         return lib_fail(st);
     if (s->d.test.n && (st = mlpcl_trainer_add_set(s->tr, s->d.test.X, s->d.test.n, &test_id)))
         return lib_fail(st);
+    if (o->early_stop && val_id < 0 && test_id < 0)
+        return failf(EXIT_USAGE, "train: --early-stop watches the held-out loss: give "
+                                 "--validation F or --test PATH (or a --data folder with test "
+                                 "files)");
+    if (o->early_stop && (rc = early_stop_start(s, val_id >= 0 ? "validation" : "test", &s->early)))
+        return rc;
+    int early = 0; /* --early-stop's patience ran out */
     mlpcl_epoch_opts eo;
     mlpcl_epoch_opts_default(&eo);
     eo.lr = o->lr;
     eo.momentum = o->momentum;
+    eo.dropout = o->dropout;
     eo.seed = (uint64_t)o->seed;
     eo.lookahead = (int)o->lookahead;
     eo.on_batch = report_progress;
@@ -145,6 +154,7 @@ static int epoch_mode(session *s, double setup)
         double sum = 0, secs = 0; /* Σ rows · loss of this epoch's runs; their time */
         mlpcl_train_result res;
         eo.epoch = e;
+        eo.lr = schedule_rate(&o->sched, o->lr, e, o->epochs);
         s->rep.epoch = e;
         s->rep.last_draw = 0;
         s->rep.first = first;
@@ -198,12 +208,17 @@ static int epoch_mode(session *s, double setup)
         double vl = NAN, va = NAN, tl = NAN, ta = NAN;
         if (val_id >= 0 && (rc = evaluate(s, val_id, &s->d.val, &vl, &va))) return rc;
         if (test_id >= 0 && (rc = evaluate(s, test_id, &s->d.test, &tl, &ta))) return rc;
-        epoch_line line = {
-            e + 1,       first,       nb, loss, vl,
-            va,          tl,          ta, secs, (double)rows_between(m, B, first, nb) / secs,
-            val_id >= 0, test_id >= 0};
+        epoch_line line = {e + 1,       first,
+                           nb,          loss,
+                           vl,          va,
+                           tl,          ta,
+                           secs,        (double)rows_between(m, B, first, nb) / secs,
+                           val_id >= 0, test_id >= 0,
+                           eo.lr,       schedule_active(&o->sched)};
         report_epoch(&s->rep, &line);
-        if (e + 1 == o->epochs) break; /* done: saved below */
+        if (s->early && (rc = early_stop_epoch(s->early, s, val_id >= 0 ? vl : tl, &early)))
+            return rc;
+        if (e + 1 == o->epochs || early) break; /* done: saved below */
         if (stop_flag) {
             snprintf(kept, sizeof kept,
                      "kept the weights after epoch %ld (%ld updates in all), training loss %.4f",
@@ -217,6 +232,7 @@ static int epoch_mode(session *s, double setup)
     }
     report_new_builds(&s->rep, s->tr);
     report_device(s->ctx, s->prec, total, s->updates - start, setup, s->rep.built, s->rep.loading);
+    if (s->early && (rc = early_stop_restore(s->early, s, early))) return rc;
     return save_final(s);
 }
 
@@ -343,6 +359,7 @@ done:
         if (!rc) rc = w;
     }
     save_unlock(&s);
+    early_stop_free(s.early);
     mlpcl_trainer_free(s.tr);
     mlpcl_net_free(s.net);
     mlpcl_ctx_free(s.ctx);

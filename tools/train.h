@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "cli.h"
+#include "train_schedule.h"
 
 #define MAX_LAYERS 64
 
@@ -30,8 +31,11 @@ typedef struct train_cli {
     int precision, loss, init, normalize; /* precision 0 float, 1 double; -1: not given */
     int lr_given, batch_given, epochs_given, init_given, loss_given, seed_given;
     int momentum_given;
-    int force;      /* --force: resume even where the run that wrote the file differs */
-    int epoch_mode; /* --data, --batch or --epochs given */
+    int force;            /* --force: resume even where the run that wrote the file differs */
+    int epoch_mode;       /* --data, --batch or --epochs given */
+    train_schedule sched; /* --lr-schedule and --warmup (train_schedule.h) */
+    long early_stop;      /* --early-stop N: epochs without a better held-out loss; 0: off */
+    double dropout;       /* --dropout P: hidden units dropped while training, in [0, 1) */
 } train_cli;
 
 /* Parses train's arguments into o: 0 valid, -1 help shown, else the exit status of the usage
@@ -95,6 +99,8 @@ typedef struct epoch_line {
     size_t first, batches; /* batches [first, batches) ran in this process (first > 0: resumed) */
     double loss, val_loss, val_acc, test_loss, test_acc, seconds, samples_per_second;
     int val, test; /* whether there is such a set */
+    double lr;     /* the step this epoch used */
+    int show_lr;   /* print it too (a schedule changes it); the log always has it */
 } epoch_line;
 
 /* Writes a duration in a unit that suits it (µs, ms, s or min), e.g. "3.83 µs"; returns buf. */
@@ -135,6 +141,7 @@ typedef struct session {
     mlpcl_run_record run;                 /* this run's settings, recorded in its model files */
     char *lock_path;                      /* CHECKPOINT.lock, held (lock_fd) for the run */
     int lock_fd;
+    struct early_stop *early; /* --early-stop's watch (train_early_stop.c), or NULL */
 } session;
 
 /* ---- Resuming (train_resume.c) ------------------------------------------------------------ */

@@ -81,6 +81,15 @@ static const char usage[] =
     "  -b, --batch N            samples per update (0 = all of them, full batch; default 64 in\n"
     "                           epoch mode)\n"
     "  -e, --epochs N           epochs to train (default 10)\n"
+    "      --lr-schedule S      epoch mode: the step of each epoch e (from 0): constant (--lr),\n"
+    "                           step:N:G (--lr · G^floor(e/N)) or cosine (--lr · (1 +\n"
+    "                           cos(pi·e/E))/2 for E = --epochs, down towards 0); in the log\n"
+    "      --warmup N           epoch mode: multiply the step of epochs e < N by (e + 1)/N\n"
+    "      --early-stop N       epoch mode: stop after N epochs without a lower held-out loss\n"
+    "                           (--validation, else --test) and keep the best epoch's weights\n"
+    "      --dropout P          epoch mode: while training, drop each hidden unit with\n"
+    "                           probability P in [0, 0.99] and scale those kept by 1/(1 - P)\n"
+    "                           (default 0)\n"
     "      --lookahead N        iterations the device may run ahead of the cost read, 0 … 64\n"
     "                           (0 = wait for every cost; default: 63 for small networks, which\n"
     "                           then run 64 iterations a launch, else 4); the result is the same\n"
@@ -184,6 +193,10 @@ enum {
     O_FORCE,
     O_CHECKPOINT,
     O_CHECKPOINT_EVERY,
+    O_LR_SCHEDULE,
+    O_WARMUP,
+    O_EARLY_STOP,
+    O_DROPOUT,
 };
 
 static const cli_option options[] = {
@@ -218,6 +231,10 @@ static const cli_option options[] = {
     {"force", 0, 0, O_FORCE},
     {"checkpoint", 0, 1, O_CHECKPOINT},
     {"checkpoint-every", 0, 1, O_CHECKPOINT_EVERY},
+    {"lr-schedule", 0, 1, O_LR_SCHEDULE},
+    {"warmup", 0, 1, O_WARMUP},
+    {"early-stop", 0, 1, O_EARLY_STOP},
+    {"dropout", 0, 1, O_DROPOUT},
     {NULL, 0, 0, 0},
 };
 
@@ -340,6 +357,18 @@ int train_parse(int argc, char **argv, train_cli *o)
             rc = parse_word(a, "--loss", v, losses, &o->loss);
             o->loss_given = 1;
             break;
+        case O_LR_SCHEDULE:
+            rc = schedule_parse(v, &o->sched);
+            break;
+        case O_WARMUP:
+            rc = parse_long(a, "--warmup", v, 0, 100000000, &o->sched.warmup);
+            break;
+        case O_EARLY_STOP:
+            rc = parse_long(a, "--early-stop", v, 1, 100000000, &o->early_stop);
+            break;
+        case O_DROPOUT:
+            rc = parse_double(a, "--dropout", v, 0, 0.99, 0, &o->dropout);
+            break;
         case O_INIT:
             rc = parse_word(a, "--init", v, inits, &o->init);
             o->init_given = 1;
@@ -370,6 +399,10 @@ int train_parse(int argc, char **argv, train_cli *o)
                      "epoch mode has (--data, --batch or --epochs); the tutorial's "
                      "mode counts iterations: --checkpoint-every %ld",
                      o->every, o->every);
+    if ((schedule_active(&o->sched) || o->early_stop || o->dropout > 0) && !o->epoch_mode)
+        return failf(EXIT_USAGE, "train: --lr-schedule, --warmup, --early-stop and --dropout work "
+                                 "by epochs, which only epoch mode has (--data, --batch or "
+                                 "--epochs)");
     if (o->checkpoint && !o->every)
         o->every = o->epoch_mode ? DEFAULT_EVERY_EPOCH : DEFAULT_EVERY_ITER;
     /* Epoch mode's own defaults. */

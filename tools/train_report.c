@@ -156,6 +156,7 @@ void report_epoch(report *r, const epoch_line *e)
     if (e->first > 0) printf(" (batches %zu-%zu, resumed)", e->first + 1, e->batches);
     if (e->val) print_held_out("validation", e->val_loss, e->val_acc);
     if (e->test) print_held_out("test", e->test_loss, e->test_acc);
+    if (e->show_lr) printf(", lr %.6g", e->lr);
     printf(", %s, %.0f samples/s\n", report_duration(e->seconds, d), e->samples_per_second);
     fflush(stdout);
     check_stdout();
@@ -167,6 +168,7 @@ void report_epoch(report *r, const epoch_line *e)
         log_number(f, "validation_accuracy", e->val_acc, 0);
         log_number(f, "test_loss", e->test_loss, 0);
         log_number(f, "test_accuracy", e->test_acc, 0);
+        log_number(f, "lr", e->lr, 0);
         log_number(f, "seconds", e->seconds, 0);
         log_number(f, "samples_per_second", e->samples_per_second, 1);
         flush_log(r);
