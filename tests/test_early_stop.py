@@ -55,6 +55,7 @@ def one(tmp, data, test, Xt, Yt, device, precision, tol):
                  "--lr", "0.5", "--early-stop", str(PATIENCE), "--save", model, "--log", log)
     with open(log) as f:
         lines = [json.loads(line) for line in f if line.strip()]
+    lines = [r for r in lines if "settings" not in r]  # the log opens with the run's settings
     losses = [line["test_loss"] for line in lines]
     best = int(np.argmin(losses))  # the first of equal ones, as a strict "lower" keeps
     check(len(lines) < 300, "%s: ran all 300 epochs" % device)

@@ -54,7 +54,8 @@ def expected_rate(kind, e, epochs, warmup):
 
 def logged_rates(path):
     with open(path) as f:
-        return [json.loads(line)["lr"] for line in f if line.strip()]
+        recs = [json.loads(line) for line in f if line.strip()]
+    return [r["lr"] for r in recs if "settings" not in r]  # after the settings record
 
 
 def weights(path):
