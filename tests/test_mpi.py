@@ -209,12 +209,19 @@ def main():
     BIN = os.path.abspath(sys.argv[1])
     ENV = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
                OMPI_MCA_btl_vader_single_copy_mechanism="none", OMPI_MCA_rmaps_base_oversubscribe="1",
-               POCL_SIGFPE_HANDLER="0")
+               POCL_SIGFPE_HANDLER="0",
+               # keep Open MPI's plugins loaded to the end, so that LeakSanitizer can name
+               # them (and tests/lsan.supp hide their process-lifetime allocations)
+               OMPI_MCA_mca_base_component_disable_dlclose="1",
+               PMIX_MCA_mca_base_component_disable_dlclose="1")
     global HANG
     with open(BIN, "rb") as f:
         sanitized = b"__asan_init" in f.read()
     if sanitized:
         HANG = 600
+        # Open MPI's libraries have no frame pointers: LeakSanitizer's fast unwinder stops in
+        # them at an unnamed frame that tests/lsan.supp cannot match; the slow one names them
+        ENV["LSAN_OPTIONS"] = ENV.get("LSAN_OPTIONS", "") + ":fast_unwind_on_malloc=0"
     t0 = time.monotonic()
     if not built_with_mpi():
         # The refusal: a build without MPI started as one of several ranks.
