@@ -125,6 +125,7 @@ typedef enum mlpcl_kernel_id {
     K_TRANSPOSE,       /* gemm_epilogue.cl: Wᵀ for the hidden deltas */
     K_FUSED,           /* fused.cl: a small network's whole iteration in one work-group */
     K_GRADIENT_REDUCE, /* gemm_epilogue.cl: the sum of a split gradient, and the update */
+    K_OPTIM,           /* update.cl: SGD with Nesterov or weight decay, Adam, AdamW */
     K_COUNT
 } mlpcl_kernel_id;
 

@@ -33,6 +33,7 @@ const char *const mlpcl__kernel_name[K_COUNT] = {
     [K_TRANSPOSE] = "transpose",
     [K_FUSED] = "fused",
     [K_GRADIENT_REDUCE] = "gradient_reduce",
+    [K_OPTIM] = "optim",
 };
 
 /* Assembles the build options: the precision, the reductions' work-group size, the tiled

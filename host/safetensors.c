@@ -57,8 +57,10 @@ const char *mlpcl__dtype_name(mlpcl_precision p)
     return p == MLPCL_PRECISION_FLOAT ? "F32" : "F64";
 }
 
-const char *const mlpcl__act_names[3] = {
-    [MLPCL_ACT_SIGMOID] = "sigmoid", [MLPCL_ACT_TANH] = "tanh", [MLPCL_ACT_RELU] = "relu"};
+const char *const mlpcl__act_names[MLPCL__N_ACTS] = {[MLPCL_ACT_SIGMOID] = "sigmoid",
+                                                     [MLPCL_ACT_TANH] = "tanh",
+                                                     [MLPCL_ACT_RELU] = "relu",
+                                                     [MLPCL_ACT_LINEAR] = "linear"};
 
 size_t mlpcl__utf8_bad_at(const char *str, size_t n)
 {

@@ -40,7 +40,8 @@ size_t mlpcl__slot_of(const char *name, size_t L);
 /* "F32" or "F64". */
 const char *mlpcl__dtype_name(mlpcl_precision p);
 /* The activations' names in the metadata, indexed by mlpcl_act. */
-extern const char *const mlpcl__act_names[3];
+#define MLPCL__N_ACTS 4
+extern const char *const mlpcl__act_names[MLPCL__N_ACTS];
 /* The index of the first byte of s[0, n) that is not valid UTF-8 (overlong forms, surrogates
  * and code points past U+10FFFF included), or n when it is all valid. */
 size_t mlpcl__utf8_bad_at(const char *s, size_t n);
