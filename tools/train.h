@@ -30,6 +30,10 @@ typedef struct train_cli {
     int precision, loss, init, normalize; /* precision 0 float, 1 double; -1: not given */
     int lr_given, batch_given, epochs_given, init_given, loss_given, seed_given;
     int momentum_given;
+    int output;    /* --output: -1 not given, else sigmoid, tanh, linear, softmax (0 … 3) */
+    int optimizer; /* --optimizer: mlpcl_optimizer */
+    int nesterov;  /* --nesterov */
+    double beta1, beta2, eps, weight_decay;
     int force;      /* --force: resume even where the run that wrote the file differs */
     int epoch_mode; /* --data, --batch or --epochs given */
 } train_cli;

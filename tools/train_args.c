@@ -47,8 +47,11 @@ static const char usage[] =
     "network:\n"
     "  --layers N0,H1,…,NL  inputs, hidden widths, outputs (default: the data's inputs, 3 (256\n"
     "                       in epoch mode), the data's outputs)\n"
-    "  --activation A       sigmoid (default), tanh or relu for every hidden layer, or a list,\n"
-    "                       one a hidden layer (and optionally one more for the outputs)\n"
+    "  --activation A       sigmoid (default), tanh, relu or linear for every hidden layer, or a\n"
+    "                       list, one a hidden layer (and optionally one more for the outputs)\n"
+    "  --output F           the outputs' function: sigmoid (default with mse), tanh, linear\n"
+    "                       (regression targets of any range), or softmax (only with ce, and\n"
+    "                       the default with it; --output softmax alone implies --loss ce)\n"
     "  --loss mse|ce        least squares 1/(2m)·Σ(out − y)² (default), or softmax outputs with\n"
     "                       cross-entropy −1/m·Σ y·log(out)\n"
     "  --init ones|uniform  every parameter 1.0 (the tutorial's; default without --data), or\n"
@@ -63,6 +66,13 @@ static const char usage[] =
     "                       host trainer is double only)\n"
     "  --lr STEP            gradient-descent step (default 0.01; 0.1 in epoch mode)\n"
     "  --momentum M         momentum in [0, 1): V = M·V + G, W −= lr·V (default 0)\n"
+    "  --nesterov           SGD: Nesterov's momentum, W −= lr·(G + M·V) (needs --momentum)\n"
+    "  --optimizer O        sgd (default), adam (Adam with bias correction) or adamw (Adam with\n"
+    "                       decoupled weight decay)\n"
+    "  --beta1 B, --beta2 B, --eps E\n"
+    "                       Adam's moment decays in [0, 1) and its ε (default 0.9, 0.999, 1e-8)\n"
+    "  --weight-decay WD    L2 added to the gradient, G += WD·W, with sgd and adam; with adamw\n"
+    "                       decoupled, W −= lr·WD·W before the step (default 0)\n"
     "  --target COST        tutorial mode: stop when the cost is below this (default 0.1)\n"
     "  --max-iter N         tutorial mode: stop after N updates, exit 4 (default 10000000)\n"
     "  --print-every N      tutorial mode: print the cost every N iterations (default 100; 0 =\n"
@@ -140,6 +150,8 @@ int train_parse(int argc, char **argv, train_cli *o)
     static const char *const precisions[] = {"float", "double", NULL};
     static const char *const losses[] = {"mse", "ce", NULL};
     static const char *const inits[] = {"ones", "uniform", NULL};
+    static const char *const outputs[] = {"sigmoid", "tanh", "linear", "softmax", NULL};
+    static const char *const optimizers[] = {"sgd", "adam", "adamw", NULL};
     args a = {argc, 1, argv, "train", 0};
     *o = (train_cli){.samples = 10,
                      .max_iter = 10000000,
@@ -150,7 +162,11 @@ int train_parse(int argc, char **argv, train_cli *o)
                      .targets = 0,
                      .lr = 0.01,
                      .target = 0.1,
-                     .precision = -1};
+                     .precision = -1,
+                     .output = -1,
+                     .beta1 = 0.9,
+                     .beta2 = 0.999,
+                     .eps = 1e-8};
     for (; a.i < argc; ++a.i) {
         const char *v = NULL, *arg = argv[a.i];
         int rc = 0;
@@ -197,6 +213,20 @@ int train_parse(int argc, char **argv, train_cli *o)
         } else if (take(&a, "--momentum", &v)) {
             rc = parse_double(&a, "--momentum", v, 0, 0.999999, 0, &o->momentum);
             o->momentum_given = 1;
+        } else if (!strcmp(arg, "--nesterov")) {
+            o->nesterov = 1;
+        } else if (take(&a, "--optimizer", &v)) {
+            rc = parse_word(&a, "--optimizer", v, optimizers, &o->optimizer);
+        } else if (take(&a, "--beta1", &v)) {
+            rc = parse_double(&a, "--beta1", v, 0, 0.999999, 0, &o->beta1);
+        } else if (take(&a, "--beta2", &v)) {
+            rc = parse_double(&a, "--beta2", v, 0, 0.999999999, 0, &o->beta2);
+        } else if (take(&a, "--eps", &v)) {
+            rc = parse_double(&a, "--eps", v, 0, 1, 1, &o->eps);
+        } else if (take(&a, "--weight-decay", &v)) {
+            rc = parse_double(&a, "--weight-decay", v, 0, 1e6, 0, &o->weight_decay);
+        } else if (take(&a, "--output", &v)) {
+            rc = parse_word(&a, "--output", v, outputs, &o->output);
         } else if (take(&a, "--validation", &v)) {
             rc = parse_double(&a, "--validation", v, 0, 0.99, 1, &o->validation);
         } else if (take(&a, "--target", &v)) {
@@ -244,6 +274,23 @@ int train_parse(int argc, char **argv, train_cli *o)
         return failf(EXIT_USAGE, "train: --test, --validation, --targets and --label-column go "
                                  "with --data");
     o->epoch_mode = o->data || o->batch_given || o->epochs_given;
+    if (o->nesterov && !(o->momentum > 0))
+        return failf(EXIT_USAGE, "train: --nesterov needs --momentum above 0");
+    if (o->optimizer != MLPCL_OPT_SGD && (o->momentum_given || o->nesterov))
+        return failf(EXIT_USAGE,
+                     "train: --optimizer %s takes --beta1, not --momentum or "
+                     "--nesterov",
+                     o->optimizer == MLPCL_OPT_ADAM ? "adam" : "adamw");
+    /* softmax outputs are cross-entropy's: one implies the other, and neither goes with the
+     * other outputs or loss */
+    if (o->output == 3 && o->loss_given && o->loss != MLPCL_LOSS_CE)
+        return failf(EXIT_USAGE, "train: --output softmax goes with --loss ce only");
+    if (o->output >= 0 && o->output != 3 && o->loss == MLPCL_LOSS_CE)
+        return failf(EXIT_USAGE,
+                     "train: --loss ce has softmax outputs; --output %s goes with "
+                     "--loss mse",
+                     outputs[o->output]);
+    if (o->output == 3) o->loss = MLPCL_LOSS_CE;
     if (o->every && !o->checkpoint)
         return failf(EXIT_USAGE, "train: --checkpoint-every needs --checkpoint FILE");
     if (o->every_batches && !o->epoch_mode)
