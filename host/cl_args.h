@@ -217,8 +217,9 @@ enum {
 };
 
 /* The kernels that take the step take the momentum right after it (mlpcl_plan.step_arg). */
-_Static_assert(UPDATE_MU == UPDATE_LR + 1 && OPTIM_MU == OPTIM_LR + 1 && GEMM_GRADIENT_MU == GEMM_GRADIENT_LR + 1 &&
-                   REDUCE_MU == REDUCE_LR + 1 && FUSED_MU == FUSED_LR + 1,
+_Static_assert(UPDATE_MU == UPDATE_LR + 1 && OPTIM_MU == OPTIM_LR + 1 &&
+                   GEMM_GRADIENT_MU == GEMM_GRADIENT_LR + 1 && REDUCE_MU == REDUCE_LR + 1 &&
+                   FUSED_MU == FUSED_LR + 1,
                "momentum follows the step");
 
 #endif

@@ -166,10 +166,9 @@ static void cl_free(mlpcl_trainer *tr)
     if (!c) return;
     if (tr->ctx->queue) clFinish(tr->ctx->queue);
     for (size_t i = 0; i < c->n_kernels; ++i) clReleaseKernel(c->kernels[i]);
-    cl_mem *mems[] = {&c->X,     &c->Y,  &c->Xb,    &c->Yb,   &c->idx,      &c->P[0],
-                      &c->P[1],  &c->G,  &c->V[0],  &c->V[1], &c->partials, &c->costs,
-                      &c->state, &c->WT, &c->shape, &c->Gs,       &c->S[0], &c->S[1],
-                      &c->T[0],  &c->T[1], &c->hyper};
+    cl_mem *mems[] = {&c->X,     &c->Y,    &c->Xb,   &c->Yb,       &c->idx,   &c->P[0],  &c->P[1],
+                      &c->G,     &c->V[0], &c->V[1], &c->partials, &c->costs, &c->state, &c->WT,
+                      &c->shape, &c->Gs,   &c->S[0], &c->S[1],     &c->T[0],  &c->T[1],  &c->hyper};
     for (size_t i = 0; i < sizeof mems / sizeof *mems; ++i)
         if (*mems[i]) clReleaseMemObject(*mems[i]);
     for (size_t l = 1; l <= tr->net->L; ++l) {

@@ -199,8 +199,8 @@ static mlpcl_status host_create(mlpcl_trainer *tr, const double *X, const double
     h->V_prev = calloc(n, sizeof(double));
     h->S = calloc(n, sizeof(double));
     h->S_prev = calloc(n, sizeof(double));
-    if (!h->X || !h->Y || !h->Xb || !h->Yb || !h->G || !h->V || !h->P_prev || !h->V_prev ||
-        !h->S || !h->S_prev)
+    if (!h->X || !h->Y || !h->Xb || !h->Yb || !h->G || !h->V || !h->P_prev || !h->V_prev || !h->S ||
+        !h->S_prev)
         return mlpcl__fail(MLPCL_ERR_NOMEM, "out of host memory for the training data");
     if (m) {
         memcpy(h->X, X, m * n0 * sizeof(double));

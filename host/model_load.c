@@ -228,7 +228,7 @@ static mlpcl_status meta_info(const char *path, const cJSON *meta, size_t n_out,
                               mlpcl_model_info *info)
 {
     const char *version, *device, *classes;
-    uint64_t seed, epoch, batch, iteration;
+    uint64_t seed, epoch, batch, iteration, adam_step;
     mlpcl_status st;
     if ((st = meta_get(path, meta, "version", 1, &version)) ||
         (st = meta_get(path, meta, "device", 1, &device)) ||
@@ -236,6 +236,7 @@ static mlpcl_status meta_info(const char *path, const cJSON *meta, size_t n_out,
         (st = meta_uint(path, meta, "epoch", 1, LONG_MAX, &epoch)) ||
         (st = meta_uint(path, meta, "batch", 0, LONG_MAX, &batch)) ||
         (st = meta_uint(path, meta, "iteration", 1, LONG_MAX, &iteration)) ||
+        (st = meta_uint(path, meta, "train.adam_step", 0, INT32_MAX, &adam_step)) ||
         (st = meta_get(path, meta, "class_names", 0, &classes)))
         return st;
     if (strlen(version) >= sizeof info->version)
@@ -250,6 +251,7 @@ static mlpcl_status meta_info(const char *path, const cJSON *meta, size_t n_out,
     info->epoch = (long)epoch;
     info->batch = (long)batch;
     info->iteration = (long)iteration;
+    info->adam_step = (long)adam_step;
     if ((st = meta_run(path, meta, &info->run)) != MLPCL_OK) return st;
     if (!classes) return MLPCL_OK;
     cJSON *a = cJSON_ParseWithOpts(classes, NULL, 1); /* nothing may follow the array */
@@ -376,7 +378,7 @@ static mlpcl_status check_layout(const char *path, tensor *t, size_t L, uint64_t
         if (t[i].dtype != want)
             return mlpcl__fail(MLPCL_ERR_DATA, "%s: tensor %s is %s; expected %s%s", path,
                                t[i].name, mlpcl__dtype_name(t[i].dtype), mlpcl__dtype_name(want),
-                               i < SLOT_MEAN(L) || i == SLOT_VELOCITY(L)
+                               i < SLOT_MEAN(L) || i >= SLOT_VELOCITY(L)
                                    ? " like layers.1.weight (one dtype for all parameters)"
                                    : "");
         uint64_t need = (uint64_t)t[i].count * (uint64_t)t[i].dtype;
@@ -634,6 +636,8 @@ static mlpcl_status read_tensors(loading *ld)
     }
     if (t[SLOT_VELOCITY(L)].present)
         info->velocity = t[SLOT_VELOCITY(L)].dst = malloc(mlpcl_net_n_params(net) * sizeof(double));
+    if (t[SLOT_ADAM_S(L)].present)
+        info->adam_s = t[SLOT_ADAM_S(L)].dst = malloc(mlpcl_net_n_params(net) * sizeof(double));
     for (size_t i = 0; i < N_SLOTS(L); ++i)
         if (t[i].present && !t[i].dst)
             return mlpcl__fail(MLPCL_ERR_NOMEM, "%s: out of host memory for %s", path, t[i].name);
@@ -692,7 +696,9 @@ void mlpcl_model_info_free(mlpcl_model_info *info)
         for (char **p = info->class_names; *p; ++p) free(*p);
     free(info->class_names);
     free(info->velocity);
+    free(info->adam_s);
     info->norm = (mlpcl_norm){0};
     info->class_names = NULL;
     info->velocity = NULL;
+    info->adam_s = NULL;
 }

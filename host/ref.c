@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 /* ref.c: the plain C, double-precision maths of one iteration: forward, output and hidden
- * deltas, gradients, the optimiser's step, and the cost and gradient of a batch. It is the oracle the device tests
- * compare with and what the host backend trains with. Written for clarity and a fixed
- * summation order (ascending indices), not for speed. */
+ * deltas, gradients, the optimiser's step, and the cost and gradient of a batch. It is the oracle
+ * the device tests compare with and what the host backend trains with. Written for clarity and a
+ * fixed summation order (ascending indices), not for speed. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

@@ -16,7 +16,8 @@ enum {
 };
 
 /* One tensor of a model file. Slots, in the order save writes them: layers.l.weight at
- * 2(l−1), layers.l.bias at 2(l−1)+1, then norm.mean, norm.std and train.velocity. */
+ * 2(l−1), layers.l.bias at 2(l−1)+1, then norm.mean, norm.std, train.velocity and
+ * train.adam_s. */
 typedef struct tensor {
     char name[48];
     mlpcl_precision dtype; /* MLPCL_PRECISION_FLOAT (F32) or MLPCL_PRECISION_DOUBLE (F64); also its
@@ -31,7 +32,8 @@ typedef struct tensor {
 #define SLOT_MEAN(L)     (2 * (L))
 #define SLOT_STD(L)      (2 * (L) + 1)
 #define SLOT_VELOCITY(L) (2 * (L) + 2)
-#define N_SLOTS(L)       (2 * (L) + 3)
+#define SLOT_ADAM_S(L)   (2 * (L) + 3)
+#define N_SLOTS(L)       (2 * (L) + 4)
 
 /* Names, shapes and counts of every slot, from the network's widths. */
 void mlpcl__slots_setup(const mlpcl_net *net, tensor *t);

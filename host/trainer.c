@@ -97,8 +97,8 @@ static mlpcl_status check_optim(mlpcl_trainer *tr, mlpcl_optimizer kind, int nes
         return mlpcl__fail(MLPCL_ERR_ARG, "Adam and AdamW take beta1, not momentum or Nesterov");
     if (nesterov && !(momentum > 0.0))
         return mlpcl__fail(MLPCL_ERR_ARG, "Nesterov's step needs a momentum above 0");
-    if (kind != MLPCL_OPT_SGD && !(beta1 >= 0.0 && beta1 < 1.0 && beta2 >= 0.0 && beta2 < 1.0 &&
-                                   eps > 0.0 && isfinite(eps)))
+    if (kind != MLPCL_OPT_SGD &&
+        !(beta1 >= 0.0 && beta1 < 1.0 && beta2 >= 0.0 && beta2 < 1.0 && eps > 0.0 && isfinite(eps)))
         return mlpcl__fail(MLPCL_ERR_ARG,
                            "Adam's options out of range (beta1 %g and beta2 %g in [0, 1), "
                            "eps %g > 0)",

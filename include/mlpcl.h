@@ -473,15 +473,18 @@ typedef struct mlpcl_model_info {
     long iteration;       /* updates applied in all */
     double *velocity;     /* momentum, n_params values, or NULL */
     mlpcl_run_record run; /* the training run's settings, metadata "run.*" when present */
+    double *adam_s;       /* Adam's second moments, n_params values, or NULL */
+    long adam_step;       /* and its step count (metadata "train.adam_step") */
 } mlpcl_model_info;
 
 /* Writes net and info as a safetensors file, atomically: a temporary file in the same folder,
  * flushed to disk, then renamed over path. Tensors "layers.L.weight" (n_{L-1}×n_L) and
  * "layers.L.bias" (n_L) in info->dtype; "norm.mean" and "norm.std" (F64) when info->norm.n;
- * "train.velocity" when info->velocity. Metadata: format, version, layers, activations, loss,
- * seed, device, epoch, batch, iteration, class_names, and when info->run.present run.mode,
- * run.device_kind, run.init, run.data_digest, run.lr, run.momentum and run.batch. The file is
- * created with the process's umask (0666 & ~umask), or takes the mode of the file it replaces. */
+ * "train.velocity" when info->velocity, "train.adam_s" when info->adam_s. Metadata: format,
+ * version, layers, activations, loss, seed, device, epoch, batch, iteration, class_names, and when
+ * info->run.present run.mode, run.device_kind, run.init, run.data_digest, run.lr, run.momentum and
+ * run.batch, and train.adam_step with train.adam_s. The file is created with the process's umask
+ * (0666 & ~umask), or takes the mode of the file it replaces. */
 mlpcl_status mlpcl_model_save(const char *path, const mlpcl_net *net, const mlpcl_model_info *info);
 
 /* Reads a model file written by mlpcl_model_save, validating everything (header size and JSON,

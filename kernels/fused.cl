@@ -121,9 +121,8 @@ __kernel void fused(const int m, const int loss, const REAL target, const REAL s
                     __global REAL *P, __global REAL *P_next, __global REAL *G, __global REAL *V,
                     __global REAL *V_next, __global REAL *A, __global REAL *D, __global REAL *cost,
                     __global int *state, const REAL lr, const REAL mu, const int do_update,
-                    const int iters, const int kind, const int nesterov,
-                    __global const REAL *hyper, __global REAL *S, __global REAL *S_next,
-                    __global int *T, __global int *T_next)
+                    const int iters, const int kind, const int nesterov, __global const REAL *hyper,
+                    __global REAL *S, __global REAL *S_next, __global int *T, __global int *T_next)
 {
     __local REAL sums[WG];
     __local int stop;

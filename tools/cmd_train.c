@@ -313,6 +313,11 @@ int cmd_train(int argc, char **argv)
         rc = lib_fail(st);
         goto done;
     }
+    if (o.resume && s.info.adam_s &&
+        (st = mlpcl_trainer_set_adam_state(s.tr, s.info.adam_s, s.info.adam_step)) != MLPCL_OK) {
+        rc = lib_fail(st);
+        goto done;
+    }
     s.rep.fmt = s.prec == MLPCL_PRECISION_DOUBLE ? "%.17g" : "%.9g";
     s.rep.digits = s.prec == MLPCL_PRECISION_DOUBLE ? 17 : 9;
     s.rep.print_every = o.print_every;

@@ -117,6 +117,7 @@ static int same_net(const train_cli *o, const mlpcl_net *net)
         mlpcl_act acts[MAX_LAYERS + 1] = {0};
         if (L > MAX_LAYERS) return failf(EXIT_USAGE, "train: %s has %zu layers", o->resume, L);
         if ((rc = parse_acts(o->activation, L, acts))) return rc;
+        if (output_act(o->output) >= 0) acts[L] = (mlpcl_act)output_act(o->output);
         int same = 1;
         /* The outputs' entry stays 0 (sigmoid) when not listed, as for a new network. */
         for (size_t l = 1; l <= L; ++l) same &= acts[l] == mlpcl_net_act(net, l);
