@@ -131,6 +131,37 @@ def run(binary, args, env=None):
     return subprocess.run([binary, "train", *args], capture_output=True, text=True, env=e)
 
 
+def regression(binary, tmp):
+    """A smooth function with targets in about −6 … 5 learns with linear outputs: the held-out
+    loss ends below 2% of predicting the targets' mean (whose loss is half their variance); the
+    same network with sigmoid outputs cannot go below the share of targets beyond (0, 1), and
+    mlpcl says so."""
+    rng = np.random.default_rng(11)
+    X = rng.uniform(-1, 1, (400, 2))
+    y = 3 * np.sin(2 * X[:, 0]) + 2 * X[:, 1] ** 2 - 1.5 + X[:, 0] * X[:, 1]
+    path = os.path.join(tmp, "reg.csv")
+    np.savetxt(path, np.c_[X, y], delimiter=",", fmt="%.17g")
+    base = 0.5 * np.var(y[300:])
+    losses = {}
+    for out in ("linear", "sigmoid"):
+        p = run(binary, ["--data", path, "--targets", "1", "--layers", "2,32,1", "--activation",
+                         "tanh", "--output", out, "--optimizer", "adam", "--lr", "0.01",
+                         "--batch", "32", "--epochs", "200", "--validation", "0.25", "--device",
+                         "host", "--precision", "double"])
+        check(p.returncode == 0, "regression, %s outputs: exit %d: %s" % (out, p.returncode,
+                                                                         p.stderr))
+        lines = [ln for ln in p.stdout.splitlines() if "validation loss" in ln]
+        losses[out] = float(lines[-1].split("validation loss ")[1].split(",")[0]) if lines else 1e9
+        check(("sigmoid outputs stay within" in p.stderr) == (out == "sigmoid"),
+              "regression, %s outputs: the note on targets: %r" % (out, p.stderr))
+    print("regression: held-out loss %.4g linear, %.4g sigmoid, %.4g the mean's" %
+          (losses["linear"], losses["sigmoid"], base))
+    check(losses["linear"] < 0.02 * base, "regression: linear outputs' held-out loss %g is not "
+          "below 2%% of the mean's %g" % (losses["linear"], base))
+    check(losses["sigmoid"] > 0.3 * base, "regression: sigmoid outputs' held-out loss %g: "
+          "they cannot reach the targets" % losses["sigmoid"])
+
+
 def main():
     binary = sys.argv[1]
     have_device = no_device(binary) is None
@@ -181,6 +212,7 @@ def main():
                     check(moved > 1e-3, "%s: the weights hardly moved (%g)" % (what, moved))
                     check(err <= tol, "%s: relative error %.3g > %g" % (what, err, tol))
                     print("%-70s error %.2e" % (what, err))
+        regression(binary, tmp)
         # Adam's state across --resume, bit for bit
         devs = ["host"] + (["cpu"] if have_device else [])
         for dev in devs:
