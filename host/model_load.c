@@ -250,8 +250,7 @@ static mlpcl_status meta_info(const char *path, const cJSON *meta, size_t n_out,
     info->seed = seed;
     info->epoch = (long)epoch;
     info->batch = (long)batch;
-    info->iteration = (long)iteration;
-    info->adam_step = (long)adam_step;
+    info->iteration = (long)iteration, info->adam_step = (long)adam_step;
     if ((st = meta_run(path, meta, &info->run)) != MLPCL_OK) return st;
     if (!classes) return MLPCL_OK;
     cJSON *a = cJSON_ParseWithOpts(classes, NULL, 1); /* nothing may follow the array */
@@ -634,10 +633,9 @@ static mlpcl_status read_tensors(loading *ld)
         info->norm.mean = t[SLOT_MEAN(L)].dst = malloc(info->norm.n * sizeof(double));
         info->norm.std = t[SLOT_STD(L)].dst = malloc(info->norm.n * sizeof(double));
     }
-    if (t[SLOT_VELOCITY(L)].present)
-        info->velocity = t[SLOT_VELOCITY(L)].dst = malloc(mlpcl_net_n_params(net) * sizeof(double));
-    if (t[SLOT_ADAM_S(L)].present)
-        info->adam_s = t[SLOT_ADAM_S(L)].dst = malloc(mlpcl_net_n_params(net) * sizeof(double));
+    size_t n = mlpcl_net_n_params(net); /* the optimiser's tensors, n each */
+    if (t[SLOT_VELOCITY(L)].present) info->velocity = t[SLOT_VELOCITY(L)].dst = malloc(n * 8);
+    if (t[SLOT_ADAM_S(L)].present) info->adam_s = t[SLOT_ADAM_S(L)].dst = malloc(n * 8);
     for (size_t i = 0; i < N_SLOTS(L); ++i)
         if (t[i].present && !t[i].dst)
             return mlpcl__fail(MLPCL_ERR_NOMEM, "%s: out of host memory for %s", path, t[i].name);
@@ -698,7 +696,5 @@ void mlpcl_model_info_free(mlpcl_model_info *info)
     free(info->velocity);
     free(info->adam_s);
     info->norm = (mlpcl_norm){0};
-    info->class_names = NULL;
-    info->velocity = NULL;
-    info->adam_s = NULL;
+    info->class_names = NULL, info->velocity = info->adam_s = NULL;
 }
