@@ -89,6 +89,28 @@ enum {
     UPDATE_NARGS
 };
 
+/* update.cl: optim(n, lr, mu, P, G, V, V_next, P_next, state, kind, nesterov, hyper, S, S_next, T,
+ * T_next) */
+enum {
+    OPTIM_N,
+    OPTIM_LR,
+    OPTIM_MU,
+    OPTIM_P,
+    OPTIM_G,
+    OPTIM_V,
+    OPTIM_V_NEXT,
+    OPTIM_P_NEXT,
+    OPTIM_STATE,
+    OPTIM_KIND,
+    OPTIM_NESTEROV,
+    OPTIM_HYPER,
+    OPTIM_S,
+    OPTIM_S_NEXT,
+    OPTIM_T,
+    OPTIM_T_NEXT,
+    OPTIM_NARGS
+};
+
 /* gemm_cpu.cl, gemm_gpu.cl: gemm_forward and gemm_forward_narrow (FORWARD_ARGS): m, n (outputs), k
  * (inputs), act, A, P, off, Out */
 enum {
@@ -161,7 +183,8 @@ enum {
 enum { TRANSPOSE_K, TRANSPOSE_N, TRANSPOSE_P, TRANSPOSE_OFF, TRANSPOSE_WT, TRANSPOSE_NARGS };
 
 /* fused.cl: fused(m, loss, target, scale, shape, X, Y, P, P_next, G, V, V_next, A, D, cost,
- * state, lr, mu, do_update); A and D hold every layer's, at the offsets in shape */
+ * state, lr, mu, do_update, iters, kind, nesterov, hyper, S, S_next, T, T_next); A and D hold
+ * every layer's, at the offsets in shape */
 enum {
     FUSED_M,
     FUSED_LOSS,
@@ -183,12 +206,20 @@ enum {
     FUSED_MU,
     FUSED_DO_UPDATE,
     FUSED_ITERS,
+    FUSED_KIND,
+    FUSED_NESTEROV,
+    FUSED_HYPER,
+    FUSED_S,
+    FUSED_S_NEXT,
+    FUSED_T,
+    FUSED_T_NEXT,
     FUSED_NARGS
 };
 
 /* The kernels that take the step take the momentum right after it (mlpcl_plan.step_arg). */
-_Static_assert(UPDATE_MU == UPDATE_LR + 1 && GEMM_GRADIENT_MU == GEMM_GRADIENT_LR + 1 &&
-                   REDUCE_MU == REDUCE_LR + 1 && FUSED_MU == FUSED_LR + 1,
+_Static_assert(UPDATE_MU == UPDATE_LR + 1 && OPTIM_MU == OPTIM_LR + 1 &&
+                   GEMM_GRADIENT_MU == GEMM_GRADIENT_LR + 1 && REDUCE_MU == REDUCE_LR + 1 &&
+                   FUSED_MU == FUSED_LR + 1,
                "momentum follows the step");
 
 #endif

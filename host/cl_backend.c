@@ -142,6 +142,9 @@ static mlpcl_status cl_create(mlpcl_trainer *tr, const double *X, const double *
         TRY(mlpcl__cl_buffer(tr, &c->G, n, pad, r, "gradients", 0));
         TRY(mlpcl__cl_buffer(tr, &c->V[0], n, pad, r, "momentum velocity", 0));
         TRY(mlpcl__cl_buffer(tr, &c->V[1], n, pad, r, "momentum velocity", 0));
+        TRY(mlpcl__cl_buffer(tr, &c->T[0], 1, 0, sizeof(cl_int), "Adam step count", 0));
+        TRY(mlpcl__cl_buffer(tr, &c->T[1], 1, 0, sizeof(cl_int), "Adam step count", 0));
+        TRY(mlpcl__cl_buffer(tr, &c->hyper, 4, 0, r, "optimiser constants", 0));
         TRY(mlpcl__cl_layer_buffers(tr, c->D, "deltas"));
         TRY(mlpcl__cl_buffer(tr, &c->partials, n_partials, 0, r, "cost partial sums", 0));
         /* fused runs write a cost an iteration of a bulk launch (cl_loop.c) */
@@ -164,9 +167,9 @@ static void cl_free(mlpcl_trainer *tr)
     if (!c) return;
     if (tr->ctx->queue) clFinish(tr->ctx->queue);
     for (size_t i = 0; i < c->n_kernels; ++i) clReleaseKernel(c->kernels[i]);
-    cl_mem *mems[] = {&c->X,     &c->Y,  &c->Xb,    &c->Yb,   &c->idx,      &c->P[0],
-                      &c->P[1],  &c->G,  &c->V[0],  &c->V[1], &c->partials, &c->costs,
-                      &c->state, &c->WT, &c->shape, &c->Gs};
+    cl_mem *mems[] = {&c->X,     &c->Y,    &c->Xb,   &c->Yb,       &c->idx,   &c->P[0],  &c->P[1],
+                      &c->G,     &c->V[0], &c->V[1], &c->partials, &c->costs, &c->state, &c->WT,
+                      &c->shape, &c->Gs,   &c->S[0], &c->S[1],     &c->T[0],  &c->T[1],  &c->hyper};
     for (size_t i = 0; i < sizeof mems / sizeof *mems; ++i)
         if (*mems[i]) clReleaseMemObject(*mems[i]);
     for (size_t l = 1; l <= tr->net->L; ++l) {
@@ -216,6 +219,42 @@ static mlpcl_status cl_set_params(mlpcl_trainer *tr, const double *P)
     size_t n = mlpcl_net_n_params(tr->net);
     mlpcl_status st = mlpcl__cl_upload(tr, c->P[0], P, n);
     return st == MLPCL_OK ? mlpcl__cl_upload(tr, c->P[1], P, n) : st;
+}
+
+static mlpcl_status cl_adam_state(mlpcl_trainer *tr, double *S, long *t)
+{
+    mlpcl_status st = MLPCL_OK;
+    mlpcl_cl *c = mlpcl__cl(tr);
+    size_t n = mlpcl_net_n_params(tr->net);
+    cl_int step = 0;
+    int cur = (int)(tr->iter & 1);
+    if (S && c->S[0]) TRY(mlpcl__cl_download(tr, c->S[cur], S, n));
+    if (S && !c->S[0]) memset(S, 0, n * sizeof *S);
+    CL_CHECK(clEnqueueReadBuffer(tr->ctx->queue, c->T[cur], CL_TRUE, 0, sizeof step, &step, 0, NULL,
+                                 NULL),
+             "clEnqueueReadBuffer(Adam step count)", tr->ctx->info.name);
+    *t = step;
+fail:
+    return st;
+}
+
+static mlpcl_status cl_set_adam_state(mlpcl_trainer *tr, const double *S, long t)
+{
+    mlpcl_status st = MLPCL_OK;
+    mlpcl_cl *c = mlpcl__cl(tr);
+    size_t n = mlpcl_net_n_params(tr->net);
+    const cl_int step = (cl_int)t; /* the front has checked its range */
+    if (S) {
+        TRY(mlpcl__cl_make_adam(tr));
+        TRY(mlpcl__cl_upload(tr, c->S[0], S, n));
+        TRY(mlpcl__cl_upload(tr, c->S[1], S, n));
+    }
+    for (int i = 0; i < 2; ++i)
+        CL_CHECK(clEnqueueWriteBuffer(tr->ctx->queue, c->T[i], CL_TRUE, 0, sizeof step, &step, 0,
+                                      NULL, NULL),
+                 "clEnqueueWriteBuffer(Adam step count)", tr->ctx->info.name);
+fail:
+    return st;
 }
 
 static mlpcl_status cl_add_set(mlpcl_trainer *tr, int id, const double *X, size_t n)
@@ -283,6 +322,8 @@ const mlpcl_backend_ops mlpcl__cl_ops = {
     .velocity = cl_velocity,
     .set_velocity = cl_set_velocity,
     .set_params = cl_set_params,
+    .adam_state = cl_adam_state,
+    .set_adam_state = cl_set_adam_state,
     .add_set = cl_add_set,
     .predict = cl_predict,
     .describe = cl_describe,

@@ -76,7 +76,11 @@ typedef struct mlpcl_cl {
     cl_mem idx;           /* m ints: the epoch's shuffle */
     cl_mem P[2];          /* flat parameters, double-buffered */
     cl_mem G;             /* flat gradients */
-    cl_mem V[2];          /* momentum velocity, double-buffered like P */
+    cl_mem V[2];          /* momentum velocity (Adam: first moments), double-buffered like P */
+    cl_mem S[2];          /* Adam's second moments, double-buffered; made for the first Adam run */
+    cl_mem T[2];          /* Adam's step count (one int), double-buffered */
+    cl_mem hyper;         /* the optimiser's constants (ops.cl's HYPER_*), set for each run */
+    mlpcl_optim built;    /* the optimiser the plans were built for */
     cl_mem *A, *D; /* L + 1 entries, 1 … L: activations and deltas, batch×n_l; [0]: their one buffer
                       (fused) */
     cl_mem partials;    /* cost partial sums, one a work-group */
@@ -186,6 +190,8 @@ typedef struct mlpcl_stage {
     cl_mem in0, y;    /* the inputs and targets: X and Y, or the batch's Xb and Yb */
     cl_mem P, P_next; /* P[parity], P[!parity] */
     cl_mem V, V_next; /* V[parity], V[!parity] */
+    cl_mem S, S_next; /* S[parity], S[!parity] (V's, as placeholders, before an Adam run) */
+    cl_mem T, T_next; /* T[parity], T[!parity] */
 } mlpcl_stage;
 
 /* One kernel path's stage builders, each appending the launches of one layer (update: of the
@@ -199,6 +205,17 @@ typedef struct mlpcl_cl_path {
 
 extern const mlpcl_cl_path mlpcl__cl_simple; /* cl_plan_simple.c */
 extern const mlpcl_cl_path mlpcl__cl_tiled;  /* cl_plan_tiled.c */
+
+/* The optimiser step over the flat parameters (update.cl's optim), for every path when the
+ * optimiser is not plain SGD (cl_plan_simple.c). */
+mlpcl_status mlpcl__cl_optim_update(mlpcl_trainer *tr, mlpcl_plan *p, const mlpcl_stage *s);
+/* Makes Adam's second-moment buffers S[0], S[1] (zero) unless made already. */
+mlpcl_status mlpcl__cl_make_adam(mlpcl_trainer *tr);
+/* The numbering of ops.cl's optimisers: −1 for plain SGD (sgd_update), else mlpcl_optimizer's. */
+static inline int mlpcl__cl_optim_kind(const mlpcl_optim *o)
+{
+    return mlpcl__optim_plain(o) ? -1 : (int)o->kind;
+}
 
 /* The activation layer l's forward kernel applies: the layer's own, except that a softmax
  * network's output layer stays linear (common.cl's ACT_IDENTITY) and the softmax follows. */
@@ -246,7 +263,9 @@ mlpcl_status mlpcl__plan_get(mlpcl_trainer *tr, size_t mb, int gathered, long it
                              mlpcl_plan **out);
 /* Enqueues segments [from, to) of a plan. */
 mlpcl_status mlpcl__plan_enqueue(mlpcl_trainer *tr, const mlpcl_plan *p, int from, int to);
-/* Sets a run's step, momentum and target in every plan, and clears the stop flag. */
+/* Sets a run's step, momentum and target in every plan, and clears the stop flag; with another
+ * optimiser than the plans were built for (tr->optim), drops them to be built again, and uploads
+ * its constants. */
 mlpcl_status mlpcl__trainer_prepare(mlpcl_trainer *tr, double lr, double momentum, double target);
 /* Reads a device buffer into doubles: what = 'A' or 'D' (layer l), 'G', 'V', 'C' (the last
  * cost), 'P' (the parameters of iteration l, counted from the trainer's current ones; 0 or 1). */

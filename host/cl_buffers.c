@@ -266,3 +266,15 @@ mlpcl_status mlpcl__trainer_read(mlpcl_trainer *tr, char what, size_t l, double 
         return mlpcl__fail(MLPCL_ERR_ARG, "unknown trainer buffer '%c'", what);
     }
 }
+
+mlpcl_status mlpcl__cl_make_adam(mlpcl_trainer *tr)
+{
+    mlpcl_status st = MLPCL_OK;
+    mlpcl_cl *c = mlpcl__cl(tr);
+    size_t n = mlpcl_net_n_params(tr->net);
+    if (c->S[0]) return MLPCL_OK;
+    TRY(mlpcl__cl_buffer(tr, &c->S[0], n, c->pad, tr->real, "Adam second moments", 0));
+    TRY(mlpcl__cl_buffer(tr, &c->S[1], n, c->pad, tr->real, "Adam second moments", 0));
+fail:
+    return st;
+}

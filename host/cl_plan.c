@@ -104,7 +104,11 @@ static mlpcl_status build_plan(mlpcl_trainer *tr, size_t mb, int gathered, int p
                            c->P[parity],
                            c->P[!parity],
                            c->V[parity],
-                           c->V[!parity]};
+                           c->V[!parity],
+                           c->S[0] ? c->S[parity] : c->V[parity],
+                           c->S[0] ? c->S[!parity] : c->V[!parity],
+                           c->T[parity],
+                           c->T[!parity]};
     p->mb = mb;
     p->gathered = gathered;
     p->parity = parity;
@@ -131,8 +135,13 @@ static mlpcl_status build_plan(mlpcl_trainer *tr, size_t mb, int gathered, int p
     }
     for (size_t l = 1; tr->m && l <= L; ++l) TRY(path->gradient(tr, p, &s, l));
 
+    /* Plain SGD as the path does it; any other optimiser by update.cl's optim over the flat
+     * parameters (the tiled epilogues then step by 0: cl_plan_tiled.c). */
     p->seg[SEG_UPDATE] = p->n_launch;
-    if (tr->m && path->update) TRY(path->update(tr, p, &s));
+    if (tr->m && !mlpcl__optim_plain(&tr->optim))
+        TRY(mlpcl__cl_optim_update(tr, p, &s));
+    else if (tr->m && path->update)
+        TRY(path->update(tr, p, &s));
     p->seg[SEG_COUNT] = p->n_launch;
 fail:
     return st;
@@ -217,6 +226,18 @@ mlpcl_status mlpcl__trainer_prepare(mlpcl_trainer *tr, double lr, double momentu
     tr->lr = lr;
     tr->momentum = momentum;
     tr->target = mlpcl__target_for(tr->precision, target);
+    const mlpcl_optim *o = &tr->optim;
+    if (mlpcl__cl_optim_kind(o) != mlpcl__cl_optim_kind(&c->built) ||
+        o->nesterov != c->built.nesterov || (o->kind != MLPCL_OPT_SGD && !c->S[0])) {
+        /* (the kernels of launches still queued live on in c->kernels) */
+        if (o->kind != MLPCL_OPT_SGD) TRY(mlpcl__cl_make_adam(tr));
+        mlpcl__cl_plans_free(c);
+        c->built = *o;
+    }
+    if (!mlpcl__optim_plain(o)) {
+        double hyper[4] = {o->beta1, o->beta2, o->eps, o->wd}; /* ops.cl's HYPER_* */
+        TRY(mlpcl__cl_upload(tr, c->hyper, hyper, 4));
+    }
     for (mlpcl_plan *p = c->plans; p; p = p->next) {
         if (p->cost)
             TRY(mlpcl__cl_set_arg(tr, p->cost, (cl_uint)p->cost_arg, ARG_REAL(tr->target)));

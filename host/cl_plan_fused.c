@@ -75,6 +75,7 @@ mlpcl_status mlpcl__cl_build_fused_plan(mlpcl_trainer *tr, int parity, mlpcl_pla
     double scale = mlpcl__loss_scale(net->loss, tr->m);
     p->mb = tr->m;
     p->parity = parity;
+    cl_mem *S = c->S[0] ? c->S : c->V; /* V's as placeholders before an Adam run */
     for (int last = 0; last < 2; ++last) {
         karg a[FUSED_NARGS] = {
             [FUSED_M] = ARG_INT(tr->m),
@@ -97,6 +98,13 @@ mlpcl_status mlpcl__cl_build_fused_plan(mlpcl_trainer *tr, int parity, mlpcl_pla
             [FUSED_MU] = ARG_REAL(tr->momentum),
             [FUSED_DO_UPDATE] = ARG_INT(!last),
             [FUSED_ITERS] = ARG_INT(1),
+            [FUSED_KIND] = ARG_INT(mlpcl__cl_optim_kind(&tr->optim)),
+            [FUSED_NESTEROV] = ARG_INT(tr->optim.nesterov),
+            [FUSED_HYPER] = ARG_MEM(c->hyper),
+            [FUSED_S] = ARG_MEM(S[parity]),
+            [FUSED_S_NEXT] = ARG_MEM(S[!parity]),
+            [FUSED_T] = ARG_MEM(c->T[parity]),
+            [FUSED_T_NEXT] = ARG_MEM(c->T[!parity]),
         };
         cl_kernel k;
         TRY(mlpcl__cl_make_kernel(tr, K_FUSED, &k, N_ARGS(a), a));

@@ -73,7 +73,8 @@ fail:
     return st;
 }
 
-/* The SGD step over the whole flat parameter array, unless the stop flag is set. */
+/* The SGD step over the whole flat parameter array, unless the stop flag is set (and the other
+ * optimisers' step, mlpcl__cl_optim_update, which every path uses). */
 static mlpcl_status simple_update(mlpcl_trainer *tr, mlpcl_plan *p, const mlpcl_stage *s)
 {
     mlpcl_status st = MLPCL_OK;
@@ -92,6 +93,35 @@ static mlpcl_status simple_update(mlpcl_trainer *tr, mlpcl_plan *p, const mlpcl_
     TRY(mlpcl__cl_make_kernel(tr, K_UPDATE, &k, N_ARGS(a), a));
     TRY(mlpcl__cl_add_step(p, k, UPDATE_LR));
     TRY(mlpcl__cl_add_launch(p, tr, k, K_UPDATE, 0, 1, n, 1));
+fail:
+    return st;
+}
+
+mlpcl_status mlpcl__cl_optim_update(mlpcl_trainer *tr, mlpcl_plan *p, const mlpcl_stage *s)
+{
+    mlpcl_status st = MLPCL_OK;
+    mlpcl_cl *c = mlpcl__cl(tr);
+    size_t n = mlpcl_net_n_params(tr->net);
+    cl_kernel k;
+    karg a[OPTIM_NARGS] = {[OPTIM_N] = ARG_INT(n),
+                           [OPTIM_LR] = ARG_REAL(tr->lr),
+                           [OPTIM_MU] = ARG_REAL(tr->momentum),
+                           [OPTIM_P] = ARG_MEM(s->P),
+                           [OPTIM_G] = ARG_MEM(c->G),
+                           [OPTIM_V] = ARG_MEM(s->V),
+                           [OPTIM_V_NEXT] = ARG_MEM(s->V_next),
+                           [OPTIM_P_NEXT] = ARG_MEM(s->P_next),
+                           [OPTIM_STATE] = ARG_MEM(c->state),
+                           [OPTIM_KIND] = ARG_INT(tr->optim.kind),
+                           [OPTIM_NESTEROV] = ARG_INT(tr->optim.nesterov),
+                           [OPTIM_HYPER] = ARG_MEM(c->hyper),
+                           [OPTIM_S] = ARG_MEM(s->S),
+                           [OPTIM_S_NEXT] = ARG_MEM(s->S_next),
+                           [OPTIM_T] = ARG_MEM(s->T),
+                           [OPTIM_T_NEXT] = ARG_MEM(s->T_next)};
+    TRY(mlpcl__cl_make_kernel(tr, K_OPTIM, &k, N_ARGS(a), a));
+    TRY(mlpcl__cl_add_step(p, k, OPTIM_LR));
+    TRY(mlpcl__cl_add_launch(p, tr, k, K_OPTIM, 0, 1, n, 1));
 fail:
     return st;
 }

@@ -124,6 +124,10 @@ static mlpcl_status tiled_gradient(mlpcl_trainer *tr, mlpcl_plan *p, const mlpcl
     size_t n_in = net->width[l - 1], n_out = net->width[l];
     size_t split = gradient_split(tr, s->mb, n_in, n_out), count = (n_in + 1) * n_out;
     cl_kernel k;
+    /* Another optimiser than plain SGD steps after all gradients (update.cl's optim, over what
+     * this writes to G); the epilogue then steps by 0, leaving P_next = P. */
+    int own = mlpcl__optim_plain(&tr->optim);
+    double lr = own ? tr->lr : 0.0, mu = own ? tr->momentum : 0.0;
     if (split > 1 && !c->Gs) /* sized for the largest batch and layer */
         TRY(mlpcl__cl_buffer(tr, &c->Gs, max_split_size(tr), 0, tr->real, "gradient slices", 0));
     karg a[GEMM_GRADIENT_NARGS] = {[GEMM_GRADIENT_M] = ARG_INT(s->mb),
@@ -137,14 +141,14 @@ static mlpcl_status tiled_gradient(mlpcl_trainer *tr, mlpcl_plan *p, const mlpcl
                                    [GEMM_GRADIENT_V] = ARG_MEM(s->V),
                                    [GEMM_GRADIENT_V_NEXT] = ARG_MEM(s->V_next),
                                    [GEMM_GRADIENT_P_NEXT] = ARG_MEM(s->P_next),
-                                   [GEMM_GRADIENT_LR] = ARG_REAL(tr->lr),
-                                   [GEMM_GRADIENT_MU] = ARG_REAL(tr->momentum),
+                                   [GEMM_GRADIENT_LR] = ARG_REAL(lr),
+                                   [GEMM_GRADIENT_MU] = ARG_REAL(mu),
                                    [GEMM_GRADIENT_STATE] = ARG_MEM(c->state),
                                    [GEMM_GRADIENT_SPLIT] = ARG_INT(split),
                                    [GEMM_GRADIENT_GS] = ARG_MEM(c->Gs)};
     mlpcl_kernel_id id = narrow(tr, n_out) ? K_GEMM_GRADIENT_N : K_GEMM_GRADIENT;
     TRY(mlpcl__cl_make_kernel(tr, id, &k, N_ARGS(a), a));
-    TRY(mlpcl__cl_add_step(p, k, GEMM_GRADIENT_LR));
+    if (own) TRY(mlpcl__cl_add_step(p, k, GEMM_GRADIENT_LR));
     TRY(mlpcl__cl_add_gemm_launch(p, tr, k, id, l, n_in + 1, n_out, (size_t)c->tune.gx,
                                   (size_t)c->tune.gy, width_of(tr, id)));
     if (split == 1) return MLPCL_OK;
@@ -161,11 +165,11 @@ static mlpcl_status tiled_gradient(mlpcl_trainer *tr, mlpcl_plan *p, const mlpcl
                             [REDUCE_V] = ARG_MEM(s->V),
                             [REDUCE_V_NEXT] = ARG_MEM(s->V_next),
                             [REDUCE_P_NEXT] = ARG_MEM(s->P_next),
-                            [REDUCE_LR] = ARG_REAL(tr->lr),
-                            [REDUCE_MU] = ARG_REAL(tr->momentum),
+                            [REDUCE_LR] = ARG_REAL(lr),
+                            [REDUCE_MU] = ARG_REAL(mu),
                             [REDUCE_STATE] = ARG_MEM(c->state)};
     TRY(mlpcl__cl_make_kernel(tr, K_GRADIENT_REDUCE, &k, N_ARGS(r), r));
-    TRY(mlpcl__cl_add_step(p, k, REDUCE_LR));
+    if (own) TRY(mlpcl__cl_add_step(p, k, REDUCE_LR));
     TRY(mlpcl__cl_add_launch(p, tr, k, K_GRADIENT_REDUCE, l, 1, count, 1));
 fail:
     return st;

@@ -267,6 +267,12 @@ static mlpcl_status prepare(mlpcl_trainer *tr, double lr, double momentum, const
 {
     mlpcl_status st = MLPCL_OK;
     dp *d = dp_of(tr);
+    /* The workers step with update.cl's plain SGD kernel after the all-reduce; the other
+     * optimisers' state is not carried across devices yet. */
+    if (!mlpcl__optim_plain(&tr->optim))
+        return mlpcl__fail(MLPCL_ERR_ARG,
+                           "training on several devices supports plain SGD (with momentum) "
+                           "only, not Nesterov, weight decay, Adam or AdamW; train on one device");
     tr->lr = lr;
     tr->momentum = momentum;
     for (size_t i = 0; i < d->n; ++i)

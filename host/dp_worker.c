@@ -64,8 +64,18 @@ static mlpcl_status update_plan(mlpcl_trainer *tr, int parity, mlpcl_plan **out)
     p->parity = parity;
     p->next = c->plans;
     c->plans = p;
-    const mlpcl_stage s = {
-        0, parity, c->X, c->Y, c->P[parity], c->P[!parity], c->V[parity], c->V[!parity]};
+    const mlpcl_stage s = {0,
+                           parity,
+                           c->X,
+                           c->Y,
+                           c->P[parity],
+                           c->P[!parity],
+                           c->V[parity],
+                           c->V[!parity],
+                           c->V[parity],
+                           c->V[!parity],
+                           c->T[parity],
+                           c->T[!parity]};
     p->seg[SEG_UPDATE] = p->n_launch;
     TRY(mlpcl__cl_simple.update(tr, p, &s));
     p->seg[SEG_COUNT] = p->n_launch;

@@ -19,6 +19,8 @@ typedef struct host_backend {
     double **A, **D;         /* L + 1 entries, 1 … L used: activations and deltas, batch rows */
     double *G, *V;           /* gradients, momentum velocity */
     double *P_prev, *V_prev; /* the previous parameters and velocity (for a divergence) */
+    double *S, *S_prev;      /* Adam's second moments, and the previous ones */
+    long t, t_prev;          /* Adam's step count, and the previous one */
     double **sets;           /* predicting sets, by id, n×n_0 each */
     size_t n_sets;
     double **H;          /* dropout: hidden activations before the mask (ref_dropout.c) */
@@ -35,7 +37,8 @@ static double ref_head(mlpcl_trainer *tr, const double *X, const double *Y, size
 }
 
 /* Backward and update after ref_head: V = mu·V + G, P −= lr·V (plain P −= lr·G when mu = 0,
- * as the device does). Keeps the previous parameters for a divergence. */
+ * as the device does), or the trainer's other optimiser (ref.c). Keeps the previous parameters
+ * and optimiser state for a divergence. */
 static void ref_tail(mlpcl_trainer *tr, const double *X, size_t mb, double lr, double mu)
 {
     host_backend *h = tr->backend;
@@ -46,11 +49,31 @@ static void ref_tail(mlpcl_trainer *tr, const double *X, size_t mb, double lr, d
     mlpcl__ref_gradients(net, X, h->A, h->D, mb, h->G);
     memcpy(h->P_prev, P, n * sizeof *P);
     memcpy(h->V_prev, h->V, n * sizeof *P);
+    const mlpcl_optim *o = &tr->optim;
+    if (!mlpcl__optim_plain(o)) {
+        memcpy(h->S_prev, h->S, n * sizeof *P);
+        h->t_prev = h->t;
+        if (o->kind != MLPCL_OPT_SGD) ++h->t;
+        mlpcl__ref_optim_step((int)o->kind, o->nesterov, o->beta1, o->beta2, o->eps, o->wd, lr, mu,
+                              h->t, n, h->G, P, h->V, h->S);
+        return;
+    }
     for (size_t i = 0; i < n; ++i) {
         double g = h->G[i];
         if (mu != 0.0) g = h->V[i] = mu * h->V[i] + g;
         P[i] = P[i] - lr * g;
     }
+}
+
+/* Back to the optimiser's state before the last ref_tail (a divergence keeps the last good). */
+static void restore_optim(mlpcl_trainer *tr)
+{
+    host_backend *h = tr->backend;
+    size_t n = mlpcl_net_n_params(tr->net);
+    memcpy(h->V, h->V_prev, n * sizeof(double));
+    if (mlpcl__optim_plain(&tr->optim)) return;
+    memcpy(h->S, h->S_prev, n * sizeof(double));
+    h->t = h->t_prev;
 }
 
 static mlpcl_status host_run(mlpcl_trainer *tr, const mlpcl_train_opts *opts,
@@ -69,7 +92,7 @@ static mlpcl_status host_run(mlpcl_trainer *tr, const mlpcl_train_opts *opts,
             res->stop = MLPCL_STOP_DIVERGED;
             res->cost = last;
             if (k > 0) memcpy(tr->net->params, h->P_prev, n * sizeof(double));
-            if (k > 0) memcpy(h->V, h->V_prev, n * sizeof(double));
+            if (k > 0) restore_optim(tr);
             res->iterations = k;
             break;
         }
@@ -126,7 +149,7 @@ static mlpcl_status host_epoch(mlpcl_trainer *tr, const mlpcl_epoch_opts *opts,
             res->stop = MLPCL_STOP_DIVERGED;
             res->iterations = (long)(b - first);
             if (b > first) memcpy(tr->net->params, h->P_prev, n * sizeof(double));
-            if (b > first) memcpy(h->V, h->V_prev, n * sizeof(double));
+            if (b > first) restore_optim(tr);
             break;
         }
         last = cost;
@@ -158,6 +181,8 @@ static void host_free(mlpcl_trainer *tr)
     free(h->V);
     free(h->P_prev);
     free(h->V_prev);
+    free(h->S);
+    free(h->S_prev);
     mlpcl__ref_layers_free(tr->net->L, h->A, h->D);
     mlpcl__dropout_free(tr->net, h->H);
     for (size_t i = 0; i < h->n_sets; ++i) free(h->sets[i]);
@@ -183,7 +208,10 @@ static mlpcl_status host_create(mlpcl_trainer *tr, const double *X, const double
     h->V = calloc(n, sizeof(double));
     h->P_prev = malloc(n * sizeof(double));
     h->V_prev = calloc(n, sizeof(double));
-    if (!h->X || !h->Y || !h->Xb || !h->Yb || !h->G || !h->V || !h->P_prev || !h->V_prev)
+    h->S = calloc(n, sizeof(double));
+    h->S_prev = calloc(n, sizeof(double));
+    if (!h->X || !h->Y || !h->Xb || !h->Yb || !h->G || !h->V || !h->P_prev || !h->V_prev || !h->S ||
+        !h->S_prev)
         return mlpcl__fail(MLPCL_ERR_NOMEM, "out of host memory for the training data");
     if (m) {
         memcpy(h->X, X, m * n0 * sizeof(double));
@@ -215,6 +243,22 @@ static mlpcl_status host_set_velocity(mlpcl_trainer *tr, const double *V)
 static mlpcl_status host_set_params(mlpcl_trainer *tr, const double *P)
 {
     memcpy(tr->net->params, P, mlpcl_net_n_params(tr->net) * sizeof *P);
+    return MLPCL_OK;
+}
+
+static mlpcl_status host_adam_state(mlpcl_trainer *tr, double *S, long *t)
+{
+    host_backend *h = tr->backend;
+    if (S) memcpy(S, h->S, mlpcl_net_n_params(tr->net) * sizeof *S);
+    *t = h->t;
+    return MLPCL_OK;
+}
+
+static mlpcl_status host_set_adam_state(mlpcl_trainer *tr, const double *S, long t)
+{
+    host_backend *h = tr->backend;
+    if (S) memcpy(h->S, S, mlpcl_net_n_params(tr->net) * sizeof *S);
+    h->t = t;
     return MLPCL_OK;
 }
 
@@ -256,6 +300,8 @@ const mlpcl_backend_ops mlpcl__host_ops = {
     .params = host_params,
     .velocity = host_velocity,
     .set_velocity = host_set_velocity,
+    .adam_state = host_adam_state,
+    .set_adam_state = host_set_adam_state,
     .add_set = host_add_set,
     .predict = host_predict,
     .describe = host_describe,

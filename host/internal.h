@@ -127,6 +127,7 @@ typedef enum mlpcl_kernel_id {
     K_GRADIENT_REDUCE,  /* gemm_epilogue.cl: the sum of a split gradient, and the update */
     K_DROPOUT_FORWARD,  /* dropout.cl: a hidden layer's mask on its activations */
     K_DROPOUT_BACKWARD, /* dropout.cl: the same mask on its delta */
+    K_OPTIM,            /* update.cl: SGD with Nesterov or weight decay, Adam, AdamW */
     K_COUNT
 } mlpcl_kernel_id;
 

@@ -137,7 +137,7 @@ static mlpcl_status check_layout(const char *path, tensor *t, size_t L, uint64_t
         if (t[i].dtype != want)
             return mlpcl__fail(MLPCL_ERR_DATA, "%s: tensor %s is %s; expected %s%s", path,
                                t[i].name, mlpcl__dtype_name(t[i].dtype), mlpcl__dtype_name(want),
-                               i < SLOT_MEAN(L) || i == SLOT_VELOCITY(L)
+                               i < SLOT_MEAN(L) || i >= SLOT_VELOCITY(L)
                                    ? " like layers.1.weight (one dtype for all parameters)"
                                    : "");
         uint64_t need = (uint64_t)t[i].count * (uint64_t)t[i].dtype;
@@ -235,7 +235,7 @@ typedef struct loading {
     mlpcl_model_info info;               /* from the metadata and the tensors */
     int format_version;                  /* metadata format_version, 1 when absent */
     tensor *t;                           /* N_SLOTS(L) slots */
-    double *params, *velocity;           /* the file's layout, for format_version ≥ 2 */
+    double *params, *velocity, *adam_s;  /* the file's layout, for format_version ≥ 2 */
     unsigned char *buf;                  /* CHUNK values' bytes */
 } loading;
 
@@ -408,6 +408,11 @@ static mlpcl_status read_tensors(loading *ld)
             v1 ? info->velocity : (ld->velocity = malloc(np * sizeof(double)));
         if (!info->velocity) t[SLOT_VELOCITY(L)].dst = NULL;
     }
+    if (t[SLOT_ADAM_S(L)].present) {
+        info->adam_s = malloc(np * sizeof(double));
+        t[SLOT_ADAM_S(L)].dst = v1 ? info->adam_s : (ld->adam_s = malloc(np * sizeof(double)));
+        if (!info->adam_s) t[SLOT_ADAM_S(L)].dst = NULL;
+    }
     for (size_t i = 0; i < N_SLOTS(L); ++i)
         if (t[i].present && !t[i].dst)
             return mlpcl__fail(MLPCL_ERR_NOMEM, "%s: out of host memory for %s", path, t[i].name);
@@ -418,6 +423,7 @@ static mlpcl_status read_tensors(loading *ld)
     if (!v1) {
         mlpcl__params_from_file(net, ld->params, net->params);
         if (info->velocity) mlpcl__params_from_file(net, ld->velocity, info->velocity);
+        if (info->adam_s) mlpcl__params_from_file(net, ld->adam_s, info->adam_s);
     }
     for (size_t i = 0; i < info->norm.n; ++i)
         if (!(info->norm.std[i] > 0))
@@ -458,6 +464,7 @@ mlpcl_status mlpcl_model_load(const char *path, mlpcl_net **net_out, mlpcl_model
     free(ld.buf);
     free(ld.params);
     free(ld.velocity);
+    free(ld.adam_s);
     mlpcl_net_free(ld.net);
     mlpcl_model_info_free(&ld.info);
     return st;
@@ -472,7 +479,7 @@ void mlpcl_model_info_free(mlpcl_model_info *info)
         for (char **p = info->class_names; *p; ++p) free(*p);
     free(info->class_names);
     free(info->velocity);
+    free(info->adam_s);
     info->norm = (mlpcl_norm){0};
-    info->class_names = NULL;
-    info->velocity = NULL;
+    info->class_names = NULL, info->velocity = info->adam_s = NULL;
 }

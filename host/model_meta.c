@@ -138,7 +138,7 @@ mlpcl_status mlpcl__meta_net(const char *path, const cJSON *meta, uint64_t data_
         if (a == 3) {
             st = mlpcl__fail(MLPCL_ERR_DATA,
                              "%s: __metadata__ activations: layer %zu's \"%.*s\" "
-                             "is not sigmoid, tanh or relu",
+                             "is not sigmoid, tanh, relu or linear",
                              path, l, (int)(len < 40 ? len : 40), p);
             goto fail;
         }
@@ -225,7 +225,7 @@ mlpcl_status mlpcl__meta_info(const char *path, const cJSON *meta, size_t n_out,
                               mlpcl_model_info *info)
 {
     const char *version, *device, *classes;
-    uint64_t seed, epoch, batch, iteration;
+    uint64_t seed, epoch, batch, iteration, adam_step;
     mlpcl_status st;
     if ((st = mlpcl__meta_get(path, meta, "version", 1, &version)) ||
         (st = mlpcl__meta_get(path, meta, "device", 1, &device)) ||
@@ -233,6 +233,7 @@ mlpcl_status mlpcl__meta_info(const char *path, const cJSON *meta, size_t n_out,
         (st = mlpcl__meta_uint(path, meta, "epoch", 1, LONG_MAX, &epoch)) ||
         (st = mlpcl__meta_uint(path, meta, "batch", 0, LONG_MAX, &batch)) ||
         (st = mlpcl__meta_uint(path, meta, "iteration", 1, LONG_MAX, &iteration)) ||
+        (st = mlpcl__meta_uint(path, meta, "train.adam_step", 0, INT32_MAX, &adam_step)) ||
         (st = mlpcl__meta_get(path, meta, "class_names", 0, &classes)))
         return st;
     if (strlen(version) >= sizeof info->version)
@@ -247,6 +248,7 @@ mlpcl_status mlpcl__meta_info(const char *path, const cJSON *meta, size_t n_out,
     info->epoch = (long)epoch;
     info->batch = (long)batch;
     info->iteration = (long)iteration;
+    info->adam_step = (long)adam_step;
     if ((st = meta_run(path, meta, &info->run)) != MLPCL_OK) return st;
     if (!classes) return MLPCL_OK;
     cJSON *a = cJSON_ParseWithOpts(classes, NULL, 1); /* nothing may follow the array */

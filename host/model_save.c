@@ -87,6 +87,7 @@ static mlpcl_status build_header(const char *path, const mlpcl_net *net,
     snprintf(num[1], sizeof num[1], "%ld", info->epoch);
     snprintf(num[2], sizeof num[2], "%ld", info->iteration);
     snprintf(num[3], sizeof num[3], "%ld", info->batch);
+    snprintf(num[7], sizeof num[7], "%ld", info->adam_step);
     if (info->class_names) {
         cJSON *a = cJSON_CreateStringArray((const char *const *)info->class_names,
                                            (int)net->width[net->L]);
@@ -110,6 +111,7 @@ static mlpcl_status build_header(const char *path, const mlpcl_net *net,
         cJSON_AddStringToObject(meta, "batch", num[3]) &&
         cJSON_AddStringToObject(meta, "iteration", num[2]) &&
         (!classes || cJSON_AddStringToObject(meta, "class_names", classes)) &&
+        (!info->adam_s || cJSON_AddStringToObject(meta, "train.adam_step", num[7])) &&
         (!run->present || (cJSON_AddStringToObject(meta, "run.mode", run->mode) &&
                            cJSON_AddStringToObject(meta, "run.device_kind", run->device_kind) &&
                            cJSON_AddStringToObject(meta, "run.init", run->init) &&
@@ -311,16 +313,19 @@ mlpcl_status mlpcl_model_save(const char *path, const mlpcl_net *net, const mlpc
 
     size_t L = net->L, nt = N_SLOTS(L), np = mlpcl_net_n_params(net);
     tensor *t = calloc(nt, sizeof *t);
-    /* The parameters and velocity in the file's layout (weights [out, in]). */
+    /* The parameters, velocity and Adam's second moments in the file's layout (weights
+     * [out, in]). */
     double *params = malloc(np * sizeof *params),
-           *velocity = info->velocity ? malloc(np * sizeof *velocity) : NULL;
+           *velocity = info->velocity ? malloc(np * sizeof *velocity) : NULL,
+           *adam_s = info->adam_s ? malloc(np * sizeof *adam_s) : NULL;
     mlpcl_status st = MLPCL_OK;
-    if (!t || !params || (info->velocity && !velocity)) {
+    if (!t || !params || (info->velocity && !velocity) || (info->adam_s && !adam_s)) {
         st = mlpcl__fail(MLPCL_ERR_NOMEM, "%s: out of host memory", path);
         goto done;
     }
     mlpcl__params_to_file(net, net->params, params);
     if (velocity) mlpcl__params_to_file(net, info->velocity, velocity);
+    if (adam_s) mlpcl__params_to_file(net, info->adam_s, adam_s);
     mlpcl__slots_setup(net, t, MLPCL__FORMAT_VERSION);
     for (size_t l = 1; l <= L; ++l) {
         t[2 * (l - 1)].src = params + net->offset[l];
@@ -329,6 +334,7 @@ mlpcl_status mlpcl_model_save(const char *path, const mlpcl_net *net, const mlpc
     t[SLOT_MEAN(L)].src = norm->n ? norm->mean : NULL;
     t[SLOT_STD(L)].src = norm->n ? norm->std : NULL;
     t[SLOT_VELOCITY(L)].src = velocity;
+    t[SLOT_ADAM_S(L)].src = adam_s;
     for (size_t i = 0; i < nt; ++i) {
         t[i].dtype = i == SLOT_MEAN(L) || i == SLOT_STD(L) ? MLPCL_PRECISION_DOUBLE : info->dtype;
         if (t[i].src && (st = check_values(path, t[i].name, t[i].src, t[i].count, t[i].dtype)))
@@ -354,5 +360,6 @@ done:
     free(t);
     free(params);
     free(velocity);
+    free(adam_s);
     return st;
 }

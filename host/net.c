@@ -92,7 +92,8 @@ mlpcl_status mlpcl_net_set_act(mlpcl_net *net, size_t l, mlpcl_act act)
 {
     if (l < 1 || l > net->L)
         return mlpcl__fail(MLPCL_ERR_ARG, "layer %zu does not exist (1 … %zu)", l, net->L);
-    if (act != MLPCL_ACT_SIGMOID && act != MLPCL_ACT_TANH && act != MLPCL_ACT_RELU)
+    if (act != MLPCL_ACT_SIGMOID && act != MLPCL_ACT_TANH && act != MLPCL_ACT_RELU &&
+        act != MLPCL_ACT_LINEAR)
         return mlpcl__fail(MLPCL_ERR_ARG, "unknown activation %d", (int)act);
     net->act[l] = act;
     return MLPCL_OK;

@@ -35,6 +35,7 @@ const char *const mlpcl__kernel_name[K_COUNT] = {
     [K_GRADIENT_REDUCE] = "gradient_reduce",
     [K_DROPOUT_FORWARD] = "dropout_forward",
     [K_DROPOUT_BACKWARD] = "dropout_backward",
+    [K_OPTIM] = "optim",
 };
 
 /* Assembles the build options: the precision, the reductions' work-group size, the tiled

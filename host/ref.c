@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 /* ref.c: the plain C, double-precision maths of one iteration: forward, output and hidden
- * deltas, gradients, and the cost and gradient of a batch. It is the oracle the device tests
- * compare with and what the host backend trains with. Written for clarity and a fixed
- * summation order (ascending indices), not for speed. */
+ * deltas, gradients, the optimiser's step, and the cost and gradient of a batch. It is the oracle
+ * the device tests compare with and what the host backend trains with. Written for clarity and a
+ * fixed summation order (ascending indices), not for speed. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +16,8 @@ static double activate(mlpcl_act act, double z)
         return tanh(z);
     case MLPCL_ACT_RELU:
         return z > 0.0 ? z : 0.0;
+    case MLPCL_ACT_LINEAR:
+        return z;
     default:
         return 1.0 / (1.0 + exp(-z));
     }
@@ -29,6 +31,8 @@ static double act_slope(mlpcl_act act, double a)
         return 1.0 - a * a;
     case MLPCL_ACT_RELU:
         return a > 0.0 ? 1.0 : 0.0;
+    case MLPCL_ACT_LINEAR:
+        return 1.0;
     default:
         return (1.0 - a) * a;
     }
@@ -113,6 +117,31 @@ void mlpcl__ref_gradients(const mlpcl_net *net, const double *X, double **A, dou
             }
             for (size_t j = 0; j < n_out; ++j) db[j] += d[j];
         }
+    }
+}
+
+/* ops.cl's optim_update, element by element, in the same order of operations. */
+void mlpcl__ref_optim_step(int kind, int nesterov, double beta1, double beta2, double eps,
+                           double wd, double lr, double mu, long t, size_t n, const double *G,
+                           double *P, double *V, double *S)
+{
+    const double step = lr / (1.0 - pow(beta1, (double)t));
+    const double root2 = sqrt(1.0 - pow(beta2, (double)t));
+    for (size_t i = 0; i < n; ++i) {
+        double p = P[i], g = G[i];
+        if (kind != MLPCL_OPT_ADAMW) g = g + wd * p;
+        if (kind == MLPCL_OPT_SGD) {
+            if (mu != 0.0) {
+                double v = V[i] = mu * V[i] + g;
+                g = nesterov ? g + mu * v : v;
+            }
+            P[i] = p - lr * g;
+            continue;
+        }
+        double m = V[i] = beta1 * V[i] + (1.0 - beta1) * g;
+        double s = S[i] = beta2 * S[i] + (1.0 - beta2) * (g * g);
+        if (kind == MLPCL_OPT_ADAMW) p = p * (1.0 - lr * wd);
+        P[i] = p - step * m / (sqrt(s) / root2 + eps);
     }
 }
 

@@ -21,6 +21,13 @@ void mlpcl__ref_gradients(const mlpcl_net *net, const double *X, double **A, dou
 /* The cost and gradient of the whole batch at P (allocates its own workspace). */
 mlpcl_status mlpcl__ref_cost_grad(const mlpcl_net *net, const double *P, const double *X,
                                   const double *Y, size_t m, double *cost, double *G);
+/* One step of the optimiser (mlpcl.h's mlpcl_optimizer; kind, nesterov, beta1, beta2, eps and
+ * wd as there) over n parameters P with gradients G: V is SGD's velocity or Adam's first
+ * moments, S Adam's second moments (unused by SGD), t Adam's step count after this step
+ * (1 for the first). Not for plain SGD, which the host backend keeps as it always was. */
+void mlpcl__ref_optim_step(int kind, int nesterov, double beta1, double beta2, double eps,
+                           double wd, double lr, double mu, long t, size_t n, const double *G,
+                           double *P, double *V, double *S);
 /* A[1…L] and D[1…L], each m×n_l (entry 0 unused); freed by mlpcl__ref_layers_free, also after a
  * failure. */
 mlpcl_status mlpcl__ref_layers_alloc(const mlpcl_net *net, size_t m, double ***A, double ***D);

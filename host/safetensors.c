@@ -25,8 +25,8 @@ void mlpcl__slots_setup(const mlpcl_net *net, tensor *t, int format_version)
         b->rank = 1;
         b->shape[0] = b->count = net->width[l];
     }
-    static const char *const extra[3] = {"norm.mean", "norm.std", "train.velocity"};
-    for (size_t i = 0; i < 3; ++i) {
+    static const char *const extra[4] = {"norm.mean", "norm.std", "train.velocity", "train.adam_s"};
+    for (size_t i = 0; i < 4; ++i) {
         tensor *x = &t[SLOT_MEAN(L) + i];
         snprintf(x->name, sizeof x->name, "%s", extra[i]);
         x->rank = 1;
@@ -68,6 +68,7 @@ size_t mlpcl__slot_of(const char *name, size_t L)
     if (!strcmp(name, "norm.mean")) return SLOT_MEAN(L);
     if (!strcmp(name, "norm.std")) return SLOT_STD(L);
     if (!strcmp(name, "train.velocity")) return SLOT_VELOCITY(L);
+    if (!strcmp(name, "train.adam_s")) return SLOT_ADAM_S(L);
     if (strncmp(name, "layers.", 7)) return SIZE_MAX;
     const char *p = name + 7;
     if (*p < '1' || *p > '9') return SIZE_MAX; /* no sign, no leading zero */
@@ -86,8 +87,10 @@ const char *mlpcl__dtype_name(mlpcl_precision p)
     return p == MLPCL_PRECISION_FLOAT ? "F32" : "F64";
 }
 
-const char *const mlpcl__act_names[3] = {
-    [MLPCL_ACT_SIGMOID] = "sigmoid", [MLPCL_ACT_TANH] = "tanh", [MLPCL_ACT_RELU] = "relu"};
+const char *const mlpcl__act_names[MLPCL__N_ACTS] = {[MLPCL_ACT_SIGMOID] = "sigmoid",
+                                                     [MLPCL_ACT_TANH] = "tanh",
+                                                     [MLPCL_ACT_RELU] = "relu",
+                                                     [MLPCL_ACT_LINEAR] = "linear"};
 
 size_t mlpcl__utf8_bad_at(const char *str, size_t n)
 {

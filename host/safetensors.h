@@ -21,7 +21,8 @@ enum {
 enum { MLPCL__FORMAT_V1 = 1, MLPCL__FORMAT_VERSION = 2 };
 
 /* One tensor of a model file. Slots, in the order save writes them: layers.l.weight at
- * 2(l−1), layers.l.bias at 2(l−1)+1, then norm.mean, norm.std and train.velocity. */
+ * 2(l−1), layers.l.bias at 2(l−1)+1, then norm.mean, norm.std, train.velocity and
+ * train.adam_s. */
 typedef struct tensor {
     char name[48];
     mlpcl_precision dtype; /* MLPCL_PRECISION_FLOAT (F32) or MLPCL_PRECISION_DOUBLE (F64); also its
@@ -36,9 +37,10 @@ typedef struct tensor {
 #define SLOT_MEAN(L)     (2 * (L))
 #define SLOT_STD(L)      (2 * (L) + 1)
 #define SLOT_VELOCITY(L) (2 * (L) + 2)
-#define N_SLOTS(L)       (2 * (L) + 3)
+#define SLOT_ADAM_S(L)   (2 * (L) + 3)
+#define N_SLOTS(L)       (2 * (L) + 4)
 /* The k-th slot in the order a file of version 2 holds the data: the F64 tensors norm.mean and
- * norm.std first (8-byte aligned), then the layers, then train.velocity. */
+ * norm.std first (8-byte aligned), then the layers, then train.velocity and train.adam_s. */
 #define SLOT_IN_FILE(k, L) ((k) < 2 ? SLOT_MEAN(L) + (k) : (k) < 2 * (L) + 2 ? (k)-2 : (k))
 
 /* Names, shapes and counts of every slot, from the network's widths; weights shaped as
@@ -58,7 +60,8 @@ size_t mlpcl__slot_of(const char *name, size_t L);
 /* "F32" or "F64". */
 const char *mlpcl__dtype_name(mlpcl_precision p);
 /* The activations' names in the metadata, indexed by mlpcl_act. */
-extern const char *const mlpcl__act_names[3];
+#define MLPCL__N_ACTS 4
+extern const char *const mlpcl__act_names[MLPCL__N_ACTS];
 /* The index of the first byte of s[0, n) that is not valid UTF-8 (overlong forms, surrogates
  * and code points past U+10FFFF included), or n when it is all valid. */
 size_t mlpcl__utf8_bad_at(const char *s, size_t n);

@@ -18,6 +18,9 @@ void mlpcl_train_opts_default(mlpcl_train_opts *o)
     o->target = 0.1;
     o->max_iter = 10000000;
     o->lookahead = MLPCL_LOOKAHEAD_AUTO;
+    o->beta1 = 0.9;
+    o->beta2 = 0.999;
+    o->eps = 1e-8;
 }
 
 void mlpcl_epoch_opts_default(mlpcl_epoch_opts *o)
@@ -26,6 +29,9 @@ void mlpcl_epoch_opts_default(mlpcl_epoch_opts *o)
     o->lr = 0.1;
     o->seed = 1;
     o->lookahead = MLPCL_LOOKAHEAD_AUTO;
+    o->beta1 = 0.9;
+    o->beta2 = 0.999;
+    o->eps = 1e-8;
 }
 
 mlpcl_status mlpcl_trainer_create(mlpcl_ctx *ctx, const mlpcl_net *net, const double *X,
@@ -88,6 +94,31 @@ static mlpcl_status check_step(const mlpcl_trainer *tr, double lr, double moment
     return MLPCL_OK;
 }
 
+/* Checks the optimiser's options and makes them the trainer's for the call. */
+static mlpcl_status check_optim(mlpcl_trainer *tr, mlpcl_optimizer kind, int nesterov,
+                                double momentum, double beta1, double beta2, double eps, double wd)
+{
+    if (kind != MLPCL_OPT_SGD && kind != MLPCL_OPT_ADAM && kind != MLPCL_OPT_ADAMW)
+        return mlpcl__fail(MLPCL_ERR_ARG, "optimizer %d is not SGD, Adam or AdamW", (int)kind);
+    if (kind != MLPCL_OPT_SGD && (momentum != 0.0 || nesterov))
+        return mlpcl__fail(MLPCL_ERR_ARG, "Adam and AdamW take beta1, not momentum or Nesterov");
+    if (nesterov && !(momentum > 0.0))
+        return mlpcl__fail(MLPCL_ERR_ARG, "Nesterov's step needs a momentum above 0");
+    if (kind != MLPCL_OPT_SGD &&
+        !(beta1 >= 0.0 && beta1 < 1.0 && beta2 >= 0.0 && beta2 < 1.0 && eps > 0.0 && isfinite(eps)))
+        return mlpcl__fail(MLPCL_ERR_ARG,
+                           "Adam's options out of range (beta1 %g and beta2 %g in [0, 1), "
+                           "eps %g > 0)",
+                           beta1, beta2, eps);
+    if (!(wd >= 0.0) || isinf(wd))
+        return mlpcl__fail(MLPCL_ERR_ARG, "weight decay %g out of range (finite, ≥ 0)", wd);
+    if (kind != MLPCL_OPT_SGD && !tr->ops->adam_state)
+        return mlpcl__fail(MLPCL_ERR_ARG, "the %s backend trains with SGD only, not Adam",
+                           tr->ops->name);
+    tr->optim = (mlpcl_optim){kind, nesterov != 0, beta1, beta2, eps, wd};
+    return MLPCL_OK;
+}
+
 mlpcl_status mlpcl_trainer_run(mlpcl_trainer *tr, const mlpcl_train_opts *opts,
                                mlpcl_train_result *res)
 {
@@ -102,6 +133,8 @@ mlpcl_status mlpcl_trainer_run(mlpcl_trainer *tr, const mlpcl_train_opts *opts,
                            "a run to a target needs a full-batch trainer (batch "
                            "%zu < %zu samples); train by epochs instead",
                            tr->batch, tr->m);
+    TRY(check_optim(tr, opts->optimizer, opts->nesterov, opts->momentum, opts->beta1, opts->beta2,
+                    opts->eps, opts->weight_decay));
     return tr->ops->run(tr, opts, res);
 fail:
     return st;
@@ -122,6 +155,8 @@ mlpcl_status mlpcl_trainer_epoch(mlpcl_trainer *tr, const mlpcl_epoch_opts *opts
     if (opts->first_batch >= nb)
         return mlpcl__fail(MLPCL_ERR_ARG, "batch %zu does not exist: an epoch has %zu",
                            opts->first_batch, nb);
+    TRY(check_optim(tr, opts->optimizer, opts->nesterov, opts->momentum, opts->beta1, opts->beta2,
+                    opts->eps, opts->weight_decay));
     return tr->ops->epoch(tr, opts, res);
 fail:
     return st;
@@ -177,6 +212,25 @@ mlpcl_status mlpcl_trainer_set_velocity(mlpcl_trainer *tr, const double *v)
 {
     if (!tr->m) return mlpcl__fail(MLPCL_ERR_ARG, "this trainer has no training data");
     return tr->ops->set_velocity(tr, v);
+}
+
+mlpcl_status mlpcl_trainer_adam_state(mlpcl_trainer *tr, double *s, long *step)
+{
+    if (!tr->m) return mlpcl__fail(MLPCL_ERR_ARG, "this trainer has no training data");
+    if (!tr->ops->adam_state)
+        return mlpcl__fail(MLPCL_ERR_ARG, "the %s backend has no Adam state", tr->ops->name);
+    return tr->ops->adam_state(tr, s, step);
+}
+
+mlpcl_status mlpcl_trainer_set_adam_state(mlpcl_trainer *tr, const double *s, long step)
+{
+    if (!tr->m) return mlpcl__fail(MLPCL_ERR_ARG, "this trainer has no training data");
+    if (step < 0 || step > INT32_MAX)
+        return mlpcl__fail(MLPCL_ERR_ARG, "Adam step count %ld out of range (0 … %d)", step,
+                           INT32_MAX);
+    if (!tr->ops->set_adam_state)
+        return mlpcl__fail(MLPCL_ERR_ARG, "the %s backend has no Adam state", tr->ops->name);
+    return tr->ops->set_adam_state(tr, s, step);
 }
 
 mlpcl_status mlpcl_trainer_add_set(mlpcl_trainer *tr, const double *X, size_t n, int *id)

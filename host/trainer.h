@@ -11,6 +11,20 @@
 
 typedef struct mlpcl_backend_ops mlpcl_backend_ops;
 
+/* The optimiser a run or epoch uses (mlpcl.h's options, checked by the front). */
+typedef struct mlpcl_optim {
+    mlpcl_optimizer kind;
+    int nesterov;
+    double beta1, beta2, eps, wd;
+} mlpcl_optim;
+
+/* Whether o is plain SGD, with or without momentum: the step the tutorial's kernels fuse
+ * (ops.cl's sgd_update), kept as it is so that those runs compute exactly as before. */
+static inline int mlpcl__optim_plain(const mlpcl_optim *o)
+{
+    return o->kind == MLPCL_OPT_SGD && !o->nesterov && o->wd == 0.0;
+}
+
 struct mlpcl_trainer {
     mlpcl_ctx *ctx;
     mlpcl_net *net; /* a private copy of the shape; params = the host copy */
@@ -20,6 +34,7 @@ struct mlpcl_trainer {
     size_t real;                 /* sizeof the backend's real type */
     long iter;                   /* updates applied (the OpenCL backend: P[iter & 1] is current) */
     double lr, momentum, target; /* what the launch plans were last given */
+    mlpcl_optim optim;           /* the optimiser of the run or epoch in progress */
     size_t n_sets;               /* predicting sets added: ids 0 … n_sets − 1 */
     size_t *set_rows;            /* their rows, by id */
     int worker; /* a data-parallel worker (dp_backend.c): an OpenCL backend whose iteration the
@@ -49,6 +64,9 @@ struct mlpcl_backend_ops {
     mlpcl_status (*params)(mlpcl_trainer *tr, double *P); /* the current parameters */
     mlpcl_status (*velocity)(mlpcl_trainer *tr, double *V);
     mlpcl_status (*set_velocity)(mlpcl_trainer *tr, const double *V);
+    /* Adam's second moments S (when not NULL) and step count t; and setting them. */
+    mlpcl_status (*adam_state)(mlpcl_trainer *tr, double *S, long *t);
+    mlpcl_status (*set_adam_state)(mlpcl_trainer *tr, const double *S, long t);
     /* Keeps a copy of n rows as predicting set id (= tr->n_sets, which the front then raises). */
     mlpcl_status (*add_set)(mlpcl_trainer *tr, int id, const double *X, size_t n);
     /* The outputs of rows [start, start + rows) of set id, rows ≤ tr->batch. */

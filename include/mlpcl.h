@@ -148,9 +148,14 @@ size_t mlpcl_ctx_device_count(const mlpcl_ctx *ctx);
 
 /* ---- Networks: shapes and parameters on the host ------------------------------------------ */
 
-typedef enum mlpcl_act { MLPCL_ACT_SIGMOID = 0, MLPCL_ACT_TANH = 1, MLPCL_ACT_RELU = 2 } mlpcl_act;
+typedef enum mlpcl_act {
+    MLPCL_ACT_SIGMOID = 0,
+    MLPCL_ACT_TANH = 1,
+    MLPCL_ACT_RELU = 2,
+    MLPCL_ACT_LINEAR = 3, /* the identity: regression outputs of any range, or hidden layers */
+} mlpcl_act;
 typedef enum mlpcl_loss {
-    MLPCL_LOSS_MSE = 0, /* cost = 1/(2m) · Σ (out − y)², sigmoid/tanh/relu outputs */
+    MLPCL_LOSS_MSE = 0, /* cost = 1/(2m) · Σ (out − y)², sigmoid/tanh/relu/linear outputs */
     MLPCL_LOSS_CE = 1,  /* softmax outputs, cost = −1/m · Σ y · log(softmax) */
 } mlpcl_loss;
 typedef enum mlpcl_init {
@@ -200,6 +205,19 @@ mlpcl_status mlpcl_trainer_create(mlpcl_ctx *ctx, const mlpcl_net *net, const do
                                   size_t batch, mlpcl_trainer **out);
 void mlpcl_trainer_free(mlpcl_trainer *tr);
 
+/* The optimiser, for a gradient G of the parameters P with step lr and weight decay wd:
+ *   SGD    G += wd·P; with momentum mu V = mu·V + G and G = V (Nesterov: G += mu·V); P −= lr·G
+ *   Adam   G += wd·P; M = β1·M + (1−β1)·G, S = β2·S + (1−β2)·G², t += 1,
+ *          P −= lr/(1−β1ᵗ) · M / (√S/√(1−β2ᵗ) + ε)        (Kingma & Ba, with PyTorch's ε)
+ *   AdamW  as Adam without the G += wd·P, and P ·= 1 − lr·wd before the step (Loshchilov & Hutter)
+ * Adam's M lives where SGD's velocity does (mlpcl_trainer_velocity); S and t are its own state
+ * (mlpcl_trainer_adam_state). */
+typedef enum mlpcl_optimizer {
+    MLPCL_OPT_SGD = 0,
+    MLPCL_OPT_ADAM = 1,
+    MLPCL_OPT_ADAMW = 2,
+} mlpcl_optimizer;
+
 typedef struct mlpcl_train_opts {
     double lr;       /* gradient-descent step (learning rate) */
     double momentum; /* 0 for plain gradient descent; else V = momentum·V + G, P −= lr·V */
@@ -215,6 +233,10 @@ typedef struct mlpcl_train_opts {
      * iterations already queued finish, then it returns MLPCL_STOP_INTERRUPTED with the cost
      * of the kept weights. */
     volatile sig_atomic_t *interrupt;
+    mlpcl_optimizer optimizer; /* the update rule; MLPCL_OPT_SGD: the tutorial's */
+    int nesterov;              /* SGD with momentum: Nesterov's step, as PyTorch's */
+    double beta1, beta2, eps;  /* Adam's moment decays and denominator guard */
+    double weight_decay;       /* L2 added to the gradient (SGD, Adam); decoupled for AdamW */
 } mlpcl_train_opts;
 
 /* The lookahead that suits the run: 63 when a whole iteration is one launch of a small network's
@@ -224,7 +246,7 @@ typedef struct mlpcl_train_opts {
 #define MLPCL_LOOKAHEAD_AUTO (-1)
 
 /* lr 0.01, momentum 0, target 0.1, max_iter 10,000,000, lookahead MLPCL_LOOKAHEAD_AUTO, no
- * callback: the tutorial's. */
+ * callback, SGD (beta1 0.9, beta2 0.999, eps 1e-8 for Adam), no weight decay: the tutorial's. */
 void mlpcl_train_opts_default(mlpcl_train_opts *opts);
 
 typedef enum mlpcl_stop {
@@ -267,9 +289,14 @@ typedef struct mlpcl_epoch_opts {
      * kept scaled by 1/(1 − dropout). 0 (the default): none. Predictions never drop. Not on a
      * group of devices. */
     double dropout;
+    mlpcl_optimizer optimizer; /* as in mlpcl_train_opts, and the four after it */
+    int nesterov;
+    double beta1, beta2, eps;
+    double weight_decay;
 } mlpcl_epoch_opts;
 
-/* lr 0.1, momentum 0, seed 1, epoch 0, lookahead MLPCL_LOOKAHEAD_AUTO, no callback. */
+/* lr 0.1, momentum 0, seed 1, epoch 0, lookahead MLPCL_LOOKAHEAD_AUTO, no callback, and the
+ * optimiser's defaults as in mlpcl_train_opts_default. */
 void mlpcl_epoch_opts_default(mlpcl_epoch_opts *opts);
 
 /* One epoch of mini-batch gradient descent (or its batches first_batch … first_batch +
@@ -296,6 +323,11 @@ mlpcl_status mlpcl_trainer_set_params(mlpcl_trainer *tr, const mlpcl_net *net);
 /* The momentum velocity (n_params values), to save; and to restore it when resuming. */
 mlpcl_status mlpcl_trainer_velocity(mlpcl_trainer *tr, double *v);
 mlpcl_status mlpcl_trainer_set_velocity(mlpcl_trainer *tr, const double *v);
+/* Adam's state besides its first moments (which are the velocity): the second moments S
+ * (n_params values) and the number of Adam steps taken, t; to save, and to restore when
+ * resuming. A new trainer starts with S = 0, t = 0. s may be NULL to read or set only t. */
+mlpcl_status mlpcl_trainer_adam_state(mlpcl_trainer *tr, double *s, long *step);
+mlpcl_status mlpcl_trainer_set_adam_state(mlpcl_trainer *tr, const double *s, long step);
 
 /* Device time of one kernel, from OpenCL profiling events. */
 typedef struct mlpcl_kernel_time {
@@ -457,16 +489,20 @@ typedef struct mlpcl_model_info {
     long iteration;       /* updates applied in all */
     double *velocity;     /* momentum, n_params values, or NULL */
     mlpcl_run_record run; /* the training run's settings, metadata "run.*" when present */
+    double *adam_s;       /* Adam's second moments, n_params values, or NULL */
+    long adam_step;       /* and its step count (metadata "train.adam_step") */
 } mlpcl_model_info;
 
 /* Writes net and info as a safetensors file, atomically: a temporary file in the same folder,
  * flushed to disk, then renamed over path (docs/model-format.md). Tensors "layers.L.weight"
  * (n_L×n_{L-1}: [out, in], as PyTorch's nn.Linear) and "layers.L.bias" (n_L) in info->dtype;
- * "norm.mean" and "norm.std" (F64) when info->norm.n; "train.velocity" when info->velocity (in
- * the weights' layout). Metadata: format, format_version, version, layers, activations, loss,
- * output, seed, device, epoch, batch, iteration, class_names, and when info->run.present run.mode,
- * run.device_kind, run.init, run.data_digest, run.lr, run.momentum and run.batch. The file is
- * created with the process's umask (0666 & ~umask), or takes the mode of the file it replaces. */
+ * "norm.mean" and "norm.std" (F64) when info->norm.n; "train.velocity" when info->velocity and
+ * "train.adam_s" when info->adam_s (both in the weights' layout). Metadata: format,
+ * format_version, version, layers, activations, loss, output, seed, device, epoch, batch,
+ * iteration, class_names, and when info->run.present run.mode, run.device_kind, run.init,
+ * run.data_digest, run.lr, run.momentum and run.batch, and train.adam_step with train.adam_s.
+ * The file is created with the process's umask (0666 & ~umask), or takes the mode of the file
+ * it replaces. */
 mlpcl_status mlpcl_model_save(const char *path, const mlpcl_net *net, const mlpcl_model_info *info);
 
 /* Reads a model file written by mlpcl_model_save (any format_version up to the current one),

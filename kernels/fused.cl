@@ -17,16 +17,28 @@
 
 #define FENCE (CLK_GLOBAL_MEM_FENCE | CLK_LOCAL_MEM_FENCE)
 
+/* The optimiser of a fused launch: kind −1 is plain SGD (ops.cl's sgd_update), else
+ * optim_update's kind with its constants (hyper), Adam's second moments S and step count T,
+ * double-buffered like P. */
+typedef struct fused_optim {
+    int kind, nesterov;
+    __global const REAL *hyper;
+    __global const REAL *S;
+    __global REAL *S_next;
+    __global const int *T;
+    __global int *T_next;
+} fused_optim;
+
 /* One iteration from parameters P (velocity V): cost[0] gets P's cost; unless the stop flag is
- * (or becomes) set, or update is 0, P_next = P − lr·(mu·V + G) with G and V_next written too.
- * Returns whether it stopped before the update (the same in every work-item). */
+ * (or becomes) set, or update is 0, P_next = P − lr·(mu·V + G) (or o's step) with G and V_next
+ * written too. Returns whether it stopped before the update (the same in every work-item). */
 INLINE int fused_iteration(const int m, const int loss, const REAL target, const REAL scale,
                            __constant int *shape, __global const REAL *X, __global const REAL *Y,
                            __global const REAL *P, __global REAL *P_next, __global REAL *G,
                            __global const REAL *V, __global REAL *V_next, __global REAL *A,
                            __global REAL *D, __global REAL *cost, __global int *state,
                            const REAL lr, const REAL mu, const int update, __local REAL *sums,
-                           __local int *stop)
+                           __local int *stop, const fused_optim *o)
 {
     const int lid = get_local_id(0), NL = get_local_size(0), L = SHAPE_L;
 
@@ -77,13 +89,19 @@ INLINE int fused_iteration(const int m, const int loss, const REAL target, const
     }
 
     /* gradients and the update, every parameter independent of the others */
+    const int t = o->kind < 0 ? 0 : o->T[0] + (o->kind != OPT_SGD);
+    if (o->kind >= 0 && lid == 0) o->T_next[0] = t;
     for (int l = 1; l <= L; ++l) {
         const int n_in = SHAPE_WIDTH(l - 1), n = SHAPE_WIDTH(l), off = SHAPE_OFFSET(l);
         __global const REAL *in = l == 1 ? X : A + SHAPE_AT(l - 1), *Dl = D + SHAPE_AT(l);
         for (int e = lid; e < (n_in + 1) * n; e += NL) {
             const REAL g = gradient_element(m, n_in, n, in, Dl, e / n, e % n);
             G[off + e] = g;
-            sgd_update(off + e, g, lr, mu, P, V, V_next, P_next);
+            if (o->kind < 0)
+                sgd_update(off + e, g, lr, mu, P, V, V_next, P_next);
+            else
+                optim_update(off + e, g, lr, mu, o->kind, o->nesterov, o->hyper, t, P, V, V_next,
+                             o->S, o->S_next, P_next);
         }
     }
     return 0;
@@ -96,21 +114,30 @@ INLINE int fused_iteration(const int m, const int loss, const REAL target, const
  * whose cost sets the stop flag (or finds it set), keeping that iteration's parameters where
  * it read them. The last iteration updates only if do_update. The arguments, in order (the host
  * names them): m, loss, target, scale, shape, X, Y, P, P_next, G, V, V_next, A, D, cost, state,
- * lr, mu, do_update, iters. */
+ * lr, mu, do_update, iters, then the optimiser (fused_optim's fields): kind, nesterov, hyper,
+ * S, S_next, T, T_next. */
 __kernel void fused(const int m, const int loss, const REAL target, const REAL scale,
                     __constant int *shape, __global const REAL *X, __global const REAL *Y,
                     __global REAL *P, __global REAL *P_next, __global REAL *G, __global REAL *V,
                     __global REAL *V_next, __global REAL *A, __global REAL *D, __global REAL *cost,
                     __global int *state, const REAL lr, const REAL mu, const int do_update,
-                    const int iters)
+                    const int iters, const int kind, const int nesterov, __global const REAL *hyper,
+                    __global REAL *S, __global REAL *S_next, __global int *T, __global int *T_next)
 {
     __local REAL sums[WG];
     __local int stop;
     for (int i = 0; i < iters; ++i) {
         const int odd = i & 1;
+        const fused_optim o = {kind,
+                               nesterov,
+                               hyper,
+                               odd ? S_next : S,
+                               odd ? S : S_next,
+                               odd ? T_next : T,
+                               odd ? T : T_next};
         if (fused_iteration(m, loss, target, scale, shape, X, Y, odd ? P_next : P, odd ? P : P_next,
                             G, odd ? V_next : V, odd ? V : V_next, A, D, cost + i, state, lr, mu,
-                            do_update || i < iters - 1, sums, &stop))
+                            do_update || i < iters - 1, sums, &stop, &o))
             break;
         barrier(FENCE); /* the update's parameters before the next forward reads them */
     }

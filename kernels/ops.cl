@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /* ops.cl: each operation of backpropagation, defined once: the activations and their slopes,
  * one element of the forward product, the output delta with its loss term, one element of the
- * hidden delta and of the gradient, a softmax row, and the optimiser step. The simple kernels,
+ * hidden delta and of the gradient, a softmax row, and the optimiser steps (plain SGD, and
+ * SGD with Nesterov or weight decay, Adam and AdamW). The simple kernels,
  * the fused kernel and the tiled products' epilogues are built from them, so the three paths
  * carry the same floating-point operations in the same order. Needs common.cl. */
 
@@ -112,4 +113,47 @@ INLINE void sgd_update(size_t at, REAL g, REAL lr, REAL mu, __global const REAL 
         V_next[at] = g;
     }
     P_next[at] = SGD_STEP(REAL, P[at], lr, g);
+}
+
+/* The optimisers besides plain SGD, as mlpcl.h's mlpcl_optimizer numbers them, and where their
+ * constants lie in the hyper buffer (set for each run). */
+#define OPT_SGD     0
+#define OPT_ADAM    1
+#define OPT_ADAMW   2
+#define HYPER_BETA1 0
+#define HYPER_BETA2 1
+#define HYPER_EPS   2
+#define HYPER_WD    3
+#define HYPER_COUNT 4
+
+/* The step for the parameter at index at with gradient g, as mlpcl.h states the rules (and
+ * host/ref.c's mlpcl__ref_optim_step computes them): SGD with weight decay and Nesterov's
+ * momentum (PyTorch's form), Adam with bias correction, AdamW's decoupled decay. V holds SGD's
+ * velocity or Adam's first moments, S Adam's second moments; t is Adam's step count after this
+ * step. Everything is double-buffered like the parameters: V, S in and V_next, S_next out. */
+INLINE void optim_update(size_t at, REAL g, REAL lr, REAL mu, int kind, int nesterov,
+                         __global const REAL *hyper, int t, __global const REAL *P,
+                         __global const REAL *V, __global REAL *V_next, __global const REAL *S,
+                         __global REAL *S_next, __global REAL *P_next)
+{
+    const REAL wd = hyper[HYPER_WD];
+    REAL p = P[at];
+    if (kind != OPT_ADAMW) g = g + wd * p;
+    if (kind == OPT_SGD) {
+        if (mu != (REAL)0) {
+            const REAL v = mu * V[at] + g;
+            V_next[at] = v;
+            g = nesterov ? g + mu * v : v;
+        }
+        P_next[at] = p - lr * g;
+        return;
+    }
+    const REAL b1 = hyper[HYPER_BETA1], b2 = hyper[HYPER_BETA2];
+    const REAL m = b1 * V[at] + ((REAL)1 - b1) * g;
+    const REAL s = b2 * S[at] + ((REAL)1 - b2) * (g * g);
+    V_next[at] = m;
+    S_next[at] = s;
+    if (kind == OPT_ADAMW) p = p * ((REAL)1 - lr * wd);
+    const REAL step = lr / ((REAL)1 - pown(b1, t)), root2 = sqrt((REAL)1 - pown(b2, t));
+    P_next[at] = p - step * m / (sqrt(s) / root2 + hyper[HYPER_EPS]);
 }

@@ -8,7 +8,7 @@
  * h = 1e-4: its truncation error is ~h⁴ = 1e-16 and its rounding error ~1e-17 / h = 1e-13 in
  * a cost of order 0.1, far below 1e-6 of gradients as small as 1e-6. Then the device's gradients,
  * against the reference's: double 1e-12, float 2e-4 norm-wise (see test_kernels.c). Every
- * activation and both losses. */
+ * activation (linear outputs and hidden layers too) and both losses. */
 #define _POSIX_C_SOURCE 200809L
 #include "check.h"
 
@@ -26,6 +26,9 @@ static const net_case cases[] = {
     {3, {5, 17, 9, 3}, MLPCL_ACT_RELU, MLPCL_ACT_RELU, MLPCL_LOSS_MSE, MLPCL_INIT_UNIFORM},
     {3, {5, 17, 9, 4}, MLPCL_ACT_RELU, MLPCL_ACT_SIGMOID, MLPCL_LOSS_CE, MLPCL_INIT_UNIFORM},
     {2, {7, 13, 3}, MLPCL_ACT_TANH, MLPCL_ACT_SIGMOID, MLPCL_LOSS_CE, MLPCL_INIT_UNIFORM},
+    /* regression outputs: linear, after tanh and after linear hidden layers */
+    {3, {5, 17, 9, 3}, MLPCL_ACT_TANH, MLPCL_ACT_LINEAR, MLPCL_LOSS_MSE, MLPCL_INIT_UNIFORM},
+    {3, {5, 17, 9, 3}, MLPCL_ACT_LINEAR, MLPCL_ACT_TANH, MLPCL_LOSS_MSE, MLPCL_INIT_UNIFORM},
 };
 
 static void setup(const net_case *c, size_t m, mlpcl_net **net, double **X, double **Y)

@@ -412,7 +412,7 @@ static const mutation mutations[] = {
      BAD("activations \"relu,tanh,sigmoid\" has 3 entries; layers \"3,5,4\" has 2 layers")},
     {"activations 2", 0, REPLACE, "relu,tanh,sigmoid", "relu,tanh", 0, 0, BAD("has 2 entries")},
     {"activation gelu", 0, REPLACE, "relu,tanh,sigmoid", "relu,tanh,gelu", 0, 0,
-     BAD("layer 3's \"gelu\" is not sigmoid, tanh or relu")},
+     BAD("layer 3's \"gelu\" is not sigmoid, tanh, relu or linear")},
     {"loss mae", 0, REPLACE, "\"loss\":\"ce\"", "\"loss\":\"mae\"", 0, 0,
      BAD("loss \"mae\" is not mse or ce")},
     {"seed -1", 0, REPLACE, "\"18446744073709551615\"", "\"-1\"", 0, 0,

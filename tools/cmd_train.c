@@ -28,6 +28,12 @@ static int tutorial_mode(session *s, double setup)
     mlpcl_train_opts_default(&opts);
     opts.lr = o->lr;
     opts.momentum = o->momentum;
+    opts.optimizer = (mlpcl_optimizer)o->optimizer;
+    opts.nesterov = o->nesterov;
+    opts.beta1 = o->beta1;
+    opts.beta2 = o->beta2;
+    opts.eps = o->eps;
+    opts.weight_decay = o->weight_decay;
     opts.target = o->target;
     opts.lookahead = (int)o->lookahead;
     opts.on_cost = report_cost;
@@ -127,6 +133,12 @@ static int epoch_mode(session *s, double setup)
     eo.lr = o->lr;
     eo.momentum = o->momentum;
     eo.dropout = o->dropout;
+    eo.optimizer = (mlpcl_optimizer)o->optimizer;
+    eo.nesterov = o->nesterov;
+    eo.beta1 = o->beta1;
+    eo.beta2 = o->beta2;
+    eo.eps = o->eps;
+    eo.weight_decay = o->weight_decay;
     eo.seed = (uint64_t)o->seed;
     eo.lookahead = (int)o->lookahead;
     eo.on_batch = report_progress;
@@ -325,6 +337,11 @@ int cmd_train(int argc, char **argv)
     }
     if (o.resume && s.info.velocity &&
         (st = mlpcl_trainer_set_velocity(s.tr, s.info.velocity)) != MLPCL_OK) {
+        rc = lib_fail(st);
+        goto done;
+    }
+    if (o.resume && s.info.adam_s &&
+        (st = mlpcl_trainer_set_adam_state(s.tr, s.info.adam_s, s.info.adam_step)) != MLPCL_OK) {
         rc = lib_fail(st);
         goto done;
     }

@@ -36,6 +36,10 @@ typedef struct train_cli {
     train_schedule sched; /* --lr-schedule and --warmup (train_schedule.h) */
     long early_stop;      /* --early-stop N: epochs without a better held-out loss; 0: off */
     double dropout;       /* --dropout P: hidden units dropped while training, in [0, 1) */
+    int output;    /* --output: -1 not given, else sigmoid, tanh, linear, softmax (0 … 3) */
+    int optimizer; /* --optimizer: mlpcl_optimizer */
+    int nesterov;  /* --nesterov */
+    double beta1, beta2, eps, weight_decay;
 } train_cli;
 
 /* Parses train's arguments into o: 0 valid, -1 help shown, else the exit status of the usage

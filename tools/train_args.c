@@ -52,9 +52,12 @@ static const char usage[] =
     "  -l, --layers N0,H1,…,NL  inputs, hidden widths, outputs (default: the data's inputs, 3 "
     "(256\n"
     "                           in epoch mode), the data's outputs)\n"
-    "  -a, --activation A       sigmoid (default), tanh or relu for every hidden layer, or a "
-    "list,\n"
-    "                           one a hidden layer (and optionally one more for the outputs)\n"
+    "  -a, --activation A       sigmoid (default), tanh, relu or linear for every hidden layer,\n"
+    "                           or a list, one a hidden layer (and optionally one more for the\n"
+    "                           outputs)\n"
+    "      --output F           the outputs' function: sigmoid (default with mse), tanh, linear\n"
+    "                           (regression targets of any range), or softmax (only with ce, and\n"
+    "                           the default with it; --output softmax alone implies --loss ce)\n"
     "      --loss mse|ce        least squares 1/(2m)·Σ(out − y)² (default), or softmax outputs "
     "with\n"
     "                           cross-entropy −1/m·Σ y·log(out)\n"
@@ -73,6 +76,14 @@ static const char usage[] =
     "                           host trainer is double only)\n"
     "      --lr STEP            gradient-descent step (default 0.01; 0.1 in epoch mode)\n"
     "      --momentum M         momentum in [0, 1): V = M·V + G, W −= lr·V (default 0)\n"
+    "      --nesterov           SGD: Nesterov's momentum, W −= lr·(G + M·V) (needs --momentum)\n"
+    "      --optimizer O        sgd (default), adam (Adam with bias correction) or adamw (Adam\n"
+    "                           with decoupled weight decay)\n"
+    "      --beta1 B, --beta2 B, --eps E\n"
+    "                           Adam's moment decays in [0, 1) and its ε (default 0.9, 0.999,\n"
+    "                           1e-8)\n"
+    "      --weight-decay WD    L2 added to the gradient, G += WD·W, with sgd and adam; with\n"
+    "                           adamw decoupled, W −= lr·WD·W before the step (default 0)\n"
     "      --target COST        tutorial mode: stop when the cost is below this (default 0.1)\n"
     "      --max-iter N         tutorial mode: stop after N updates, exit 4 (default 10000000)\n"
     "      --print-every N      tutorial mode: print the cost every N iterations (default 100; 0 "
@@ -197,6 +208,13 @@ enum {
     O_WARMUP,
     O_EARLY_STOP,
     O_DROPOUT,
+    O_NESTEROV,
+    O_OPTIMIZER,
+    O_BETA1,
+    O_BETA2,
+    O_EPS,
+    O_WEIGHT_DECAY,
+    O_OUTPUT,
 };
 
 static const cli_option options[] = {
@@ -235,6 +253,13 @@ static const cli_option options[] = {
     {"warmup", 0, 1, O_WARMUP},
     {"early-stop", 0, 1, O_EARLY_STOP},
     {"dropout", 0, 1, O_DROPOUT},
+    {"nesterov", 0, 0, O_NESTEROV},
+    {"optimizer", 0, 1, O_OPTIMIZER},
+    {"beta1", 0, 1, O_BETA1},
+    {"beta2", 0, 1, O_BETA2},
+    {"eps", 0, 1, O_EPS},
+    {"weight-decay", 0, 1, O_WEIGHT_DECAY},
+    {"output", 0, 1, O_OUTPUT},
     {NULL, 0, 0, 0},
 };
 
@@ -243,6 +268,8 @@ int train_parse(int argc, char **argv, train_cli *o)
     static const char *const precisions[] = {"float", "double", NULL};
     static const char *const losses[] = {"mse", "ce", NULL};
     static const char *const inits[] = {"ones", "uniform", NULL};
+    static const char *const outputs[] = {"sigmoid", "tanh", "linear", "softmax", NULL};
+    static const char *const optimizers[] = {"sgd", "adam", "adamw", NULL};
     *o = (train_cli){.samples = 10,
                      .max_iter = 10000000,
                      .print_every = 100,
@@ -252,7 +279,11 @@ int train_parse(int argc, char **argv, train_cli *o)
                      .targets = 0,
                      .lr = 0.01,
                      .target = 0.1,
-                     .precision = -1};
+                     .precision = -1,
+                     .output = -1,
+                     .beta1 = 0.9,
+                     .beta2 = 0.999,
+                     .eps = 1e-8};
     cli_parser cp;
     cli_begin(&cp, "train", usage, options, argc, argv);
     const args *a = &cp.a;
@@ -323,6 +354,27 @@ int train_parse(int argc, char **argv, train_cli *o)
             rc = parse_double(a, "--momentum", v, 0, 0.999999, 0, &o->momentum);
             o->momentum_given = 1;
             break;
+        case O_NESTEROV:
+            o->nesterov = 1;
+            break;
+        case O_OPTIMIZER:
+            rc = parse_word(a, "--optimizer", v, optimizers, &o->optimizer);
+            break;
+        case O_BETA1:
+            rc = parse_double(a, "--beta1", v, 0, 0.999999, 0, &o->beta1);
+            break;
+        case O_BETA2:
+            rc = parse_double(a, "--beta2", v, 0, 0.999999999, 0, &o->beta2);
+            break;
+        case O_EPS:
+            rc = parse_double(a, "--eps", v, 0, 1, 1, &o->eps);
+            break;
+        case O_WEIGHT_DECAY:
+            rc = parse_double(a, "--weight-decay", v, 0, 1e6, 0, &o->weight_decay);
+            break;
+        case O_OUTPUT:
+            rc = parse_word(a, "--output", v, outputs, &o->output);
+            break;
         case O_VALIDATION:
             rc = parse_double(a, "--validation", v, 0, 0.99, 1, &o->validation);
             break;
@@ -391,6 +443,23 @@ int train_parse(int argc, char **argv, train_cli *o)
         return failf(EXIT_USAGE, "train: --test, --validation, --targets and --label-column go "
                                  "with --data");
     o->epoch_mode = o->data || o->batch_given || o->epochs_given;
+    if (o->nesterov && !(o->momentum > 0))
+        return failf(EXIT_USAGE, "train: --nesterov needs --momentum above 0");
+    if (o->optimizer != MLPCL_OPT_SGD && (o->momentum_given || o->nesterov))
+        return failf(EXIT_USAGE,
+                     "train: --optimizer %s takes --beta1, not --momentum or "
+                     "--nesterov",
+                     o->optimizer == MLPCL_OPT_ADAM ? "adam" : "adamw");
+    /* softmax outputs are cross-entropy's: one implies the other, and neither goes with the
+     * other outputs or loss */
+    if (o->output == 3 && o->loss_given && o->loss != MLPCL_LOSS_CE)
+        return failf(EXIT_USAGE, "train: --output softmax goes with --loss ce only");
+    if (o->output >= 0 && o->output != 3 && o->loss == MLPCL_LOSS_CE)
+        return failf(EXIT_USAGE,
+                     "train: --loss ce has softmax outputs; --output %s goes with "
+                     "--loss mse",
+                     outputs[o->output]);
+    if (o->output == 3) o->loss = MLPCL_LOSS_CE;
     if (o->every && !o->checkpoint)
         return failf(EXIT_USAGE, "train: --checkpoint-every needs --checkpoint FILE");
     if (o->every_batches && !o->epoch_mode)

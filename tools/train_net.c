@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /* train_net.c: `mlpcl train`'s network: --resume's, checked against the data and against any
- * --layers, --activation and --loss given, or a new one from --layers, --activation, --loss and
- * --init, with defaults taken from the data and the mode. */
+ * --layers, --activation, --output and --loss given, or a new one from --layers, --activation,
+ * --output, --loss and --init, with defaults taken from the data and the mode. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,7 +33,7 @@ static int parse_widths(const char *s, size_t *widths, size_t *n_layers)
 
 static int parse_acts(const char *s, size_t L, mlpcl_act *acts)
 {
-    static const char *const names[] = {"sigmoid", "tanh", "relu", NULL};
+    static const char *const names[] = {"sigmoid", "tanh", "relu", "linear", NULL};
     mlpcl_act list[MAX_LAYERS + 1];
     size_t n = 0;
     for (const char *p = s;;) {
@@ -42,7 +43,7 @@ static int parse_acts(const char *s, size_t L, mlpcl_act *acts)
             if (strlen(names[i]) == len && !strncmp(p, names[i], len)) found = i;
         if (found < 0 || n > MAX_LAYERS)
             return failf(EXIT_USAGE,
-                         "train: --activation expects sigmoid, tanh or relu, or a "
+                         "train: --activation expects sigmoid, tanh, relu or linear, or a "
                          "list of them separated by commas, not '%s'",
                          s);
         list[n++] = (mlpcl_act)found;
@@ -62,12 +63,41 @@ static int parse_acts(const char *s, size_t L, mlpcl_act *acts)
     return 0;
 }
 
+/* --output's names, and the activation each but softmax (the loss's) gives the outputs. */
+static const char *const output_names[] = {"sigmoid", "tanh", "linear", "softmax"};
+static int output_act(int output)
+{
+    static const mlpcl_act acts[] = {MLPCL_ACT_SIGMOID, MLPCL_ACT_TANH, MLPCL_ACT_LINEAR};
+    return output >= 0 && output < 3 ? (int)acts[output] : -1;
+}
+
+/* A note (not an error: the user may mean it) when bounded outputs meet targets they cannot
+ * reach: sigmoid's (0, 1), tanh's (−1, 1). */
+static void note_targets(const mlpcl_net *net, const mlpcl_dataset *d)
+{
+    size_t L = mlpcl_net_layers(net);
+    mlpcl_act out = mlpcl_net_act(net, L);
+    if (mlpcl_net_loss(net) != MLPCL_LOSS_MSE ||
+        (out != MLPCL_ACT_SIGMOID && out != MLPCL_ACT_TANH) || !d->n)
+        return;
+    double lo = d->Y[0], hi = d->Y[0], bound = out == MLPCL_ACT_SIGMOID ? 0.0 : -1.0;
+    for (size_t i = 1; i < d->n * d->n_out; ++i) {
+        lo = d->Y[i] < lo ? d->Y[i] : lo;
+        hi = d->Y[i] > hi ? d->Y[i] : hi;
+    }
+    if (lo < bound || hi > 1.0)
+        fprintf(stderr,
+                "mlpcl: note: the targets range over [%g, %g] but %s outputs stay within "
+                "(%g, 1); for regression try --output linear\n",
+                lo, hi, out == MLPCL_ACT_SIGMOID ? "sigmoid" : "tanh", bound);
+}
+
 /* --resume takes the network from its file: --layers, --activation and --loss may be given
  * (so that the command that was interrupted runs again as it is) when they describe that
  * network. */
 static int same_net(const train_cli *o, const mlpcl_net *net)
 {
-    static const char *const act_names[] = {"sigmoid", "tanh", "relu"};
+    static const char *const act_names[] = {"sigmoid", "tanh", "relu", "linear"};
     size_t L = mlpcl_net_layers(net), widths[MAX_LAYERS + 1], n = 0;
     char have[512] = "", *p = have;
     int rc;
@@ -87,6 +117,7 @@ static int same_net(const train_cli *o, const mlpcl_net *net)
         mlpcl_act acts[MAX_LAYERS + 1] = {0};
         if (L > MAX_LAYERS) return failf(EXIT_USAGE, "train: %s has %zu layers", o->resume, L);
         if ((rc = parse_acts(o->activation, L, acts))) return rc;
+        if (output_act(o->output) >= 0) acts[L] = (mlpcl_act)output_act(o->output);
         int same = 1;
         /* The outputs' entry stays 0 (sigmoid) when not listed, as for a new network. */
         for (size_t l = 1; l <= L; ++l) same &= acts[l] == mlpcl_net_act(net, l);
@@ -100,6 +131,15 @@ static int same_net(const train_cli *o, const mlpcl_net *net)
                          "give the file's",
                          o->resume, have, o->activation);
     }
+    mlpcl_act out = mlpcl_net_act(net, L);
+    if (o->output >= 0 && (o->output == 3 ? mlpcl_net_loss(net) != MLPCL_LOSS_CE
+                                          : mlpcl_net_loss(net) == MLPCL_LOSS_CE ||
+                                                (int)out != output_act(o->output)))
+        return failf(EXIT_USAGE,
+                     "train: --resume takes the network from %s, whose outputs are %s, not "
+                     "--output %s; leave it out or give the file's",
+                     o->resume, mlpcl_net_loss(net) == MLPCL_LOSS_CE ? "softmax" : act_names[out],
+                     output_names[o->output]);
     if (o->loss_given && (mlpcl_loss)o->loss != mlpcl_net_loss(net))
         return failf(EXIT_USAGE,
                      "train: --resume takes the network from %s, whose loss is %s, not --loss "
@@ -124,6 +164,7 @@ int train_make_net(const train_cli *o, const train_data *d, mlpcl_net **net)
                          "%zu and %zu",
                          o->resume, mlpcl_net_width(*net, 0),
                          mlpcl_net_width(*net, mlpcl_net_layers(*net)), n_in, n_out);
+        note_targets(*net, &d->train);
         return 0;
     }
     size_t widths[MAX_LAYERS + 1] = {n_in, o->epoch_mode && o->data ? 256 : 3, n_out}, L = 2;
@@ -138,6 +179,19 @@ int train_make_net(const train_cli *o, const train_data *d, mlpcl_net **net)
                      o->layers, widths[L], ys, n_out, o->data ? "targets" : "columns");
     mlpcl_act acts[MAX_LAYERS + 1] = {0};
     if (o->activation && (rc = parse_acts(o->activation, L, acts))) return rc;
+    if (output_act(o->output) >= 0) {
+        /* --activation's list may name the outputs' too: then they must agree */
+        if (o->activation && strchr(o->activation, ',') &&
+            acts[L] != (mlpcl_act)output_act(o->output) && acts[L] != MLPCL_ACT_SIGMOID)
+            return failf(EXIT_USAGE,
+                         "train: --activation %s gives the outputs %s but --output says %s",
+                         o->activation,
+                         output_names[acts[L] == MLPCL_ACT_TANH     ? 1
+                                      : acts[L] == MLPCL_ACT_LINEAR ? 2
+                                                                    : 0],
+                         output_names[o->output]);
+        acts[L] = (mlpcl_act)output_act(o->output);
+    }
     if (o->loss == MLPCL_LOSS_CE && n_out < 2)
         return failf(EXIT_USAGE, "train: --loss ce needs at least 2 outputs (classes)");
     /* A network too big to index (its parameters overflow) is bad input, exit 2, not a
@@ -150,5 +204,6 @@ int train_make_net(const train_cli *o, const train_data *d, mlpcl_net **net)
     mlpcl_init init =
         o->init_given ? (mlpcl_init)o->init : (o->data ? MLPCL_INIT_UNIFORM : MLPCL_INIT_ONES);
     if ((st = mlpcl_net_init(*net, init, (uint64_t)o->seed)) != MLPCL_OK) return lib_fail(st);
+    note_targets(*net, &d->train);
     return 0;
 }

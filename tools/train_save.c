@@ -33,19 +33,30 @@ int save_model(session *s, const char *path)
     info.batch = s->batch_pos;
     info.iteration = s->updates;
     info.velocity = s->info.velocity;
+    info.adam_s = s->info.adam_s;
+    info.adam_step = s->info.adam_step;
     info.run = s->ctx ? s->run : s->info.run; /* before training: --resume's, unchanged */
-    double *v = NULL;
+    double *v = NULL, *as = NULL;
     if (s->tr) {
-        if (!(v = malloc(n * sizeof *v))) return failf(EXIT_DEVICE, "out of host memory");
-        if ((st = mlpcl_trainer_params(s->tr, s->net)) != MLPCL_OK ||
-            (st = mlpcl_trainer_velocity(s->tr, v)) != MLPCL_OK) {
+        /* Adam's second moments and step count too, when it trains with Adam or AdamW */
+        int adam = s->o->optimizer != MLPCL_OPT_SGD;
+        if (!(v = malloc(n * sizeof *v)) || (adam && !(as = malloc(n * sizeof *as)))) {
             free(v);
+            return failf(EXIT_DEVICE, "out of host memory");
+        }
+        if ((st = mlpcl_trainer_params(s->tr, s->net)) != MLPCL_OK ||
+            (st = mlpcl_trainer_velocity(s->tr, v)) != MLPCL_OK ||
+            (adam && (st = mlpcl_trainer_adam_state(s->tr, as, &info.adam_step)) != MLPCL_OK)) {
+            free(v);
+            free(as);
             return lib_fail(st);
         }
         info.velocity = v;
+        info.adam_s = as;
     }
     st = mlpcl_model_save(path, s->net, &info);
     free(v);
+    free(as);
     return st == MLPCL_OK ? 0 : lib_fail(st);
 }
 
