@@ -91,6 +91,8 @@ INLINE int fused_iteration(const int m, const int loss, const REAL target, const
     /* gradients and the update, every parameter independent of the others */
     const int t = o->kind < 0 ? 0 : o->T[0] + (o->kind != OPT_SGD);
     if (o->kind >= 0 && lid == 0) o->T_next[0] = t;
+    REAL c[2] = {0, 0}; /* Adam's bias corrections, once for every parameter */
+    if (o->kind > OPT_SGD) adam_corrections(lr, o->hyper, t, c);
     for (int l = 1; l <= L; ++l) {
         const int n_in = SHAPE_WIDTH(l - 1), n = SHAPE_WIDTH(l), off = SHAPE_OFFSET(l);
         __global const REAL *in = l == 1 ? X : A + SHAPE_AT(l - 1), *Dl = D + SHAPE_AT(l);
@@ -100,7 +102,7 @@ INLINE int fused_iteration(const int m, const int loss, const REAL target, const
             if (o->kind < 0)
                 sgd_update(off + e, g, lr, mu, P, V, V_next, P_next);
             else
-                optim_update(off + e, g, lr, mu, o->kind, o->nesterov, o->hyper, t, P, V, V_next,
+                optim_update(off + e, g, lr, mu, o->kind, o->nesterov, o->hyper, c, P, V, V_next,
                              o->S, o->S_next, P_next);
         }
     }

@@ -129,10 +129,20 @@ INLINE void sgd_update(size_t at, REAL g, REAL lr, REAL mu, __global const REAL 
 /* The step for the parameter at index at with gradient g, as mlpcl.h states the rules (and
  * host/ref.c's mlpcl__ref_optim_step computes them): SGD with weight decay and Nesterov's
  * momentum (PyTorch's form), Adam with bias correction, AdamW's decoupled decay. V holds SGD's
- * velocity or Adam's first moments, S Adam's second moments; t is Adam's step count after this
- * step. Everything is double-buffered like the parameters: V, S in and V_next, S_next out. */
+ * velocity or Adam's first moments, S Adam's second moments; c holds Adam's bias corrections
+ * for this step (adam_corrections). Everything is double-buffered like the parameters: V, S in and
+ * V_next, S_next out. */
+/* Adam's bias corrections for step count t (after the step): c[0] = lr/(1 − β1ᵗ) and
+ * c[1] = √(1 − β2ᵗ). The same for every parameter, so computed once a step and passed to
+ * optim_update: pown is a costly exp and log on CPUs (POCL), too dear for every element. */
+INLINE void adam_corrections(REAL lr, __global const REAL *hyper, int t, REAL *c)
+{
+    c[0] = lr / ((REAL)1 - pown(hyper[HYPER_BETA1], t));
+    c[1] = sqrt((REAL)1 - pown(hyper[HYPER_BETA2], t));
+}
+
 INLINE void optim_update(size_t at, REAL g, REAL lr, REAL mu, int kind, int nesterov,
-                         __global const REAL *hyper, int t, __global const REAL *P,
+                         __global const REAL *hyper, const REAL *c, __global const REAL *P,
                          __global const REAL *V, __global REAL *V_next, __global const REAL *S,
                          __global REAL *S_next, __global REAL *P_next)
 {
@@ -154,6 +164,5 @@ INLINE void optim_update(size_t at, REAL g, REAL lr, REAL mu, int kind, int nest
     V_next[at] = m;
     S_next[at] = s;
     if (kind == OPT_ADAMW) p = p * ((REAL)1 - lr * wd);
-    const REAL step = lr / ((REAL)1 - pown(b1, t)), root2 = sqrt((REAL)1 - pown(b2, t));
-    P_next[at] = p - step * m / (sqrt(s) / root2 + hyper[HYPER_EPS]);
+    P_next[at] = p - c[0] * m / (sqrt(s) / c[1] + hyper[HYPER_EPS]);
 }

@@ -24,8 +24,17 @@ __kernel void optim(const int n, const REAL lr, const REAL mu, __global const RE
                     __global REAL *S_next, __global const int *T, __global int *T_next)
 {
     const int i = get_global_id(0);
-    if (i >= n || state[0]) return;
     const int t = T[0] + (kind != OPT_SGD);
+    /* Adam's corrections once a work-group (every work-item reaches the barrier) */
+    __local REAL shared[2];
+    if (kind != OPT_SGD && get_local_id(0) == 0) {
+        REAL c0[2];
+        adam_corrections(lr, hyper, t, c0);
+        shared[0] = c0[0], shared[1] = c0[1];
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    if (i >= n || state[0]) return;
     if (i == 0) T_next[0] = t;
-    optim_update(i, G[i], lr, mu, kind, nesterov, hyper, t, P, V, V_next, S, S_next, P_next);
+    const REAL c[2] = {shared[0], shared[1]};
+    optim_update(i, G[i], lr, mu, kind, nesterov, hyper, c, P, V, V_next, S, S_next, P_next);
 }
