@@ -77,7 +77,7 @@ static mlpcl_status build_header(const char *path, const mlpcl_net *net,
                                  const mlpcl_model_info *info, const tensor *t, size_t nt,
                                  char **out, size_t *len)
 {
-    char num[8][32], *widths = join_widths(net), *acts = join_acts(net), *classes = NULL;
+    char num[9][32], *widths = join_widths(net), *acts = join_acts(net), *classes = NULL;
     const mlpcl_run_record *run = &info->run;
     snprintf(num[4], sizeof num[4], "%.17g", run->lr);
     snprintf(num[5], sizeof num[5], "%.17g", run->momentum);
@@ -87,7 +87,7 @@ static mlpcl_status build_header(const char *path, const mlpcl_net *net,
     snprintf(num[1], sizeof num[1], "%ld", info->epoch);
     snprintf(num[2], sizeof num[2], "%ld", info->iteration);
     snprintf(num[3], sizeof num[3], "%ld", info->batch);
-    snprintf(num[7], sizeof num[7], "%ld", info->adam_step);
+    snprintf(num[8], sizeof num[8], "%ld", info->adam_step);
     if (info->class_names) {
         cJSON *a = cJSON_CreateStringArray((const char *const *)info->class_names,
                                            (int)net->width[net->L]);
@@ -111,7 +111,7 @@ static mlpcl_status build_header(const char *path, const mlpcl_net *net,
         cJSON_AddStringToObject(meta, "batch", num[3]) &&
         cJSON_AddStringToObject(meta, "iteration", num[2]) &&
         (!classes || cJSON_AddStringToObject(meta, "class_names", classes)) &&
-        (!info->adam_s || cJSON_AddStringToObject(meta, "train.adam_step", num[7])) &&
+        (!info->adam_s || cJSON_AddStringToObject(meta, "train.adam_step", num[8])) &&
         (!run->present || (cJSON_AddStringToObject(meta, "run.mode", run->mode) &&
                            cJSON_AddStringToObject(meta, "run.device_kind", run->device_kind) &&
                            cJSON_AddStringToObject(meta, "run.init", run->init) &&
