@@ -80,7 +80,7 @@ static mlpcl_status choose_program(mlpcl_trainer *tr)
     if (wg > items[0]) wg = items[0];
     wg = floor_pow2(wg ? wg : 1);
     for (;;) {
-        mlpcl_build_params bp = {tr->precision, wg, c->tune};
+        mlpcl_build_params bp = {tr->precision, wg, c->tune, tr->batch};
         TRY(mlpcl__program_get(tr->ctx, &bp, &c->program));
         if (c->program->fresh) c->build_seconds += c->program->build_seconds;
         c->program->fresh = 0;

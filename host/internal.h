@@ -173,6 +173,7 @@ typedef struct mlpcl_build_params {
     mlpcl_precision precision;
     size_t wg;         /* work-group size of the 1-D reductions (a power of two) */
     mlpcl_tuning tune; /* its variant and tiles are built in */
+    size_t batch;      /* the most rows a product sees (0: unknown), for program.c's choices */
 } mlpcl_build_params;
 
 struct mlpcl_program {

@@ -19,6 +19,9 @@
 #ifndef MC
 #define MC 64 /* samples per block of the gradient's reduction (one barrier each) */
 #endif
+#ifndef ONE_BLOCK
+#define ONE_BLOCK 0 /* 1: no product sees more than MC rows, so no barrier is needed */
+#endif
 
 /* acc[r][c] = Σ_s A[i0 + r][s] · B[s][j0 + c·VW …] for s < k, rows clamped to m: the inner
  * loop of the two products whose reduction runs along A's rows (forward and backward). T is a
@@ -125,7 +128,7 @@ INLINE void tile_samples(const int T, const int full, REALV acc[TM][TNV], __glob
  * G + off, then the update of those parameters unless the stop flag is set: V = mu·V + G (when
  * mu ≠ 0) and P_next = P − lr·V. A is m×k, D m×n. The work-group walks the samples in blocks
  * of MC with a barrier after each, so that a block's rows of A and D stay in cache while all
- * its work-items use them. */
+ * its work-items use them (built without it when m ≤ MC: one block, nothing to keep). */
 INLINE void product_gradient(const int T, const int m, const int n, const int k,
                              __global const REAL *A, __global const REAL *D, __global REAL *G,
                              const int off, __global const REAL *P, __global const REAL *V,
@@ -148,7 +151,9 @@ INLINE void product_gradient(const int T, const int m, const int n, const int k,
             tile_samples(T, 1, acc, A, k, D, n, ib, ie, k0, j0);
         else if (active)
             tile_samples(T, 0, acc, A, k, D, n, ib, ie, k0, j0);
+#if !ONE_BLOCK
         barrier(CLK_GLOBAL_MEM_FENCE);
+#endif
     }
     if (!active) return;
     const int stop = state[0];

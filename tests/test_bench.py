@@ -56,6 +56,19 @@ def main():
                 check(r.get("check_ok") is True, "bench: %s on the device failed its check: %s"
                       % (r["workload"], r.get("check")))
                 check(r["kernel_seconds"], "bench JSON: no profile of %s" % r["workload"])
+        # The peak memory: at least the 784-256-10 data in double on the host (128 × 794 × 8
+        # bytes, far below a process's size) and the runtime; below 64 GiB, which none of these
+        # small runs comes near. Not a measurement of mlpcl's memory, a check that the field is
+        # the process's resident size in MiB and not, say, KiB or bytes.
+        for r in rs:
+            peak = r.get("peak_rss_mib")
+            check(isinstance(peak, (int, float)) and 1 < peak < 65536,
+                  "bench JSON: peak_rss_mib of %s on %s: %r" % (r["workload"], r["device"], peak))
+            check(r.get("peak_rss_scope") in ("workload", "process"), "bench JSON: peak scope")
+            check("isa" in r, "bench JSON: no isa")
+            if r["device"] == "host":
+                check(r["isa"] in ("AVX-512", "AVX2", "SSE", ""), "bench JSON: isa %r" % r["isa"])
+        check(re.search(r"peak memory \d+ MiB", out), "bench: no peak memory in the table")
         check(doc["gflops_formula"].startswith("6 * batch"), "bench JSON: the formula")
         with open(cs) as f:
             rows = list(csv.DictReader(f))

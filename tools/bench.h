@@ -28,6 +28,9 @@ typedef struct result {
     double gflops;             /* NaN when not meaningful */
     double samples_per_second; /* epochs; else NaN */
     double build, first_run;   /* seconds */
+    double peak_mib;           /* the process's peak resident memory during the workload */
+    int peak_whole;            /* 1: since the process began (the peak could not be reset) */
+    char isa[48];              /* the CPU's vector instructions (CPU devices and the host) */
     mlpcl_kernel_time kt[MLPCL_MAX_KERNELS];
     size_t n_kt;
     int checked, ok;
@@ -58,6 +61,11 @@ int bench_load_big(const bench_cli *o, big_data *b);
 int bench_run_tutorial(bench_env *e, result *r);
 int bench_run_full_batch(bench_env *e, size_t hidden, result *r);
 int bench_run_epoch(bench_env *e, result *r);
+
+/* The vector instructions a CPU device's kernels use (POCL's device name says which it targets,
+ * e.g. pthread-skylake-avx512; else /proc/cpuinfo what the CPU has): "AVX-512", "AVX2", "SSE",
+ * or "" for other devices. type and name as mlpcl_device_info has them ("host" for the host). */
+void bench_isa(const char *type, const char *name, char *buf, size_t size);
 
 /* ---- Output (bench_output.c) -------------------------------------------------------------- */
 

@@ -72,10 +72,45 @@ void bench_print_table(const result *rs, size_t n)
         printf("%s on %s (%s, %s, %ld runs of %ld iterations): build %.3g s, first run +%.3g s",
                r->workload, r->where, r->kernels, r->precision, r->repeats, r->iterations, r->build,
                r->first_run);
+        if (*r->isa) printf(", %s", r->isa);
+        printf(", peak memory %.0f MiB%s", r->peak_mib, r->peak_whole ? " (the process's)" : "");
         if (!isnan(r->samples_per_second)) printf(", %.0f samples/s", r->samples_per_second);
         printf("\n    kernels: %s\n", r->n_kt ? sh : "(no profile)");
         if (r->checked) printf("    check: %s: %s\n", r->ok ? "ok" : "MISMATCH", r->check);
     }
+}
+
+/* What /proc/cpuinfo's first "flags" line says the CPU has, best first. */
+static const char *cpuinfo_isa(void)
+{
+    static char line[8192];
+    const char *isa = "";
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, "flags", 5)) {
+            isa = strstr(line, " avx512f") ? "AVX-512"
+                  : strstr(line, " avx2")  ? "AVX2"
+                  : strstr(line, " sse")   ? "SSE"
+                                           : "";
+            break;
+        }
+    if (f) fclose(f);
+    return isa;
+}
+
+void bench_isa(const char *type, const char *name, char *buf, size_t size)
+{
+    const char *isa = "";
+    if (strcmp(type, "cpu") && strcmp(type, "host"))
+        isa = "";
+    else if (strstr(name, "avx512"))
+        isa = "AVX-512";
+    else if (strstr(name, "haswell") || strstr(name, "broadwell") || strstr(name, "skylake") ||
+             strstr(name, "zen") || strstr(name, "avx2"))
+        isa = "AVX2";
+    else
+        isa = cpuinfo_isa();
+    snprintf(buf, size, "%s", isa);
 }
 
 int bench_write_csv(const char *path, const result *rs, size_t n)
@@ -83,17 +118,20 @@ int bench_write_csv(const char *path, const result *rs, size_t n)
     FILE *f = fopen(path, "w");
     if (!f) return failf(EXIT_USAGE, "%s: cannot create", path);
     fprintf(f, "workload,device,name,driver,precision,kernels,repeats,iterations,median_s,min_s,"
-               "max_s,per_iteration_s,gflops,samples_per_second,build_s,first_run_s,check\n");
+               "max_s,per_iteration_s,gflops,samples_per_second,build_s,first_run_s,check,"
+               "peak_mib,isa\n");
     for (size_t i = 0; i < n; ++i) {
         const result *r = &rs[i];
-        fprintf(
-            f, "%s,%s,\"%s\",\"%s\",%s,\"%s\",%ld,%ld,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%s\n",
-            r->workload, r->where, r->device, r->driver, r->precision, r->kernels, r->repeats,
-            r->iterations, r->median, r->min, r->max, r->per_iteration, r->gflops,
-            r->samples_per_second, r->build, r->first_run,
-            !r->checked ? ""
-            : r->ok     ? "ok"
-                        : "mismatch");
+        fprintf(f,
+                "%s,%s,\"%s\",\"%s\",%s,\"%s\",%ld,%ld,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%s,%"
+                ".1f,%s\n",
+                r->workload, r->where, r->device, r->driver, r->precision, r->kernels, r->repeats,
+                r->iterations, r->median, r->min, r->max, r->per_iteration, r->gflops,
+                r->samples_per_second, r->build, r->first_run,
+                !r->checked ? ""
+                : r->ok     ? "ok"
+                            : "mismatch",
+                r->peak_mib, r->isa);
     }
     return fclose(f) == 0 ? 0 : failf(EXIT_USAGE, "%s: write error", path);
 }
@@ -149,6 +187,9 @@ int bench_write_json(const char *path, const bench_cli *o, const result *rs, siz
         add_number(x, "samples_per_second", r->samples_per_second);
         add_number(x, "build_s", r->build);
         add_number(x, "first_run_s", r->first_run);
+        add_number(x, "peak_rss_mib", r->peak_mib);
+        cJSON_AddStringToObject(x, "peak_rss_scope", r->peak_whole ? "process" : "workload");
+        cJSON_AddStringToObject(x, "isa", r->isa);
         cJSON *k = cJSON_AddArrayToObject(x, "kernel_seconds");
         for (size_t j = 0; j < r->n_kt; ++j) {
             cJSON *kk = cJSON_CreateObject();

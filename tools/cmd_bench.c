@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "bench.h"
 
@@ -22,7 +23,9 @@ static const char usage[] =
     "and min–max), GFLOP/s counted as 6 · batch · Σ n_in·n_out per iteration (a forward and two\n"
     "backward products a layer), each kernel's share of the device time (from OpenCL profiling\n"
     "events), the program's build time and the first run's extra time (kernels compiled at\n"
-    "first launch), and a check of the device's results against the host reference.\n"
+    "first launch), the kernels' tunables and where they came from, the CPU's vector\n"
+    "instructions (AVX-512, AVX2, SSE), the process's peak resident memory during the\n"
+    "workload, and a check of the device's results against the host reference.\n"
     "\n"
     "workloads:\n"
     "  tutorial      the tutorial's 2-3-2 network to convergence (the cost read every\n"
@@ -188,6 +191,33 @@ static int selectors(const bench_cli *o, char ***out, size_t *n)
     return 0;
 }
 
+/* Starts a workload's peak-memory window: Linux resets the high-water mark of resident memory
+ * (VmHWM) when "5" is written to /proc/self/clear_refs. Returns 0 where it cannot. */
+static int peak_reset(void)
+{
+    FILE *f = fopen("/proc/self/clear_refs", "w");
+    if (!f) return 0;
+    int ok = fputs("5", f) >= 0;
+    return fclose(f) == 0 && ok;
+}
+
+/* The peak resident memory in MiB: VmHWM since the last reset, or (no /proc) getrusage's
+ * ru_maxrss over the process's life. */
+static double peak_mib(void)
+{
+    char line[256];
+    double kib = -1;
+    FILE *f = fopen("/proc/self/status", "r");
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, "VmHWM:", 6)) kib = strtod(line + 6, NULL);
+    if (f) fclose(f);
+    if (kib < 0) {
+        struct rusage u;
+        kib = getrusage(RUSAGE_SELF, &u) == 0 ? (double)u.ru_maxrss : 0;
+    }
+    return kib / 1024;
+}
+
 int cmd_bench(int argc, char **argv)
 {
     bench_cli o;
@@ -237,13 +267,16 @@ int cmd_bench(int argc, char **argv)
             else
                 snprintf(r->where, sizeof r->where, "%d:%d", dev->platform, dev->device);
             r->precision = e.prec == MLPCL_PRECISION_DOUBLE ? "double" : "float";
+            bench_isa(dev->type, dev->name, r->isa, sizeof r->isa);
             fprintf(stderr, "bench: %s on %s (%s)…\n", r->workload, r->where, dev->name);
+            r->peak_whole = !peak_reset();
             if (w == 0)
                 rc = bench_run_tutorial(&e, r);
             else if (w == 3)
                 rc = bench_run_epoch(&e, r);
             else
                 rc = bench_run_full_batch(&e, w == 1 ? 256 : 1024, r);
+            r->peak_mib = peak_mib();
             if (!rc) ++n_res;
         }
         if (!is_host) mlpcl_ctx_free(ctx);

@@ -121,6 +121,9 @@ static int epoch_mode(session *s, double setup)
         return lib_fail(st);
     if (s->d.test.n && (st = mlpcl_trainer_add_set(s->tr, s->d.test.X, s->d.test.n, &test_id)))
         return lib_fail(st);
+    /* The trainer holds its own copies: the inputs in double need not sit beside them */
+    free(s->d.val.X), free(s->d.test.X);
+    s->d.val.X = s->d.test.X = NULL;
     if (o->early_stop && val_id < 0 && test_id < 0)
         return failf(EXIT_USAGE, "train: --early-stop watches the held-out loss: give "
                                  "--validation F or --test PATH (or a --data folder with test "
@@ -335,6 +338,8 @@ int cmd_train(int argc, char **argv)
         rc = lib_fail(st);
         goto done;
     }
+    free(s.d.train.X); /* the trainer holds its own copy (peak memory: not both) */
+    s.d.train.X = NULL;
     if (o.resume && s.info.velocity &&
         (st = mlpcl_trainer_set_velocity(s.tr, s.info.velocity)) != MLPCL_OK) {
         rc = lib_fail(st);
