@@ -132,10 +132,10 @@ mlpcl_status mlpcl__meta_net(const char *path, const cJSON *meta, uint64_t data_
     p = acts;
     for (size_t l = 1; l <= L; ++l) {
         size_t len = strcspn(p, ","), a = 0;
-        while (a < 3 &&
+        while (a < MLPCL__N_ACTS &&
                (strlen(mlpcl__act_names[a]) != len || strncmp(p, mlpcl__act_names[a], len)))
             ++a;
-        if (a == 3) {
+        if (a == MLPCL__N_ACTS) {
             st = mlpcl__fail(MLPCL_ERR_DATA,
                              "%s: __metadata__ activations: layer %zu's \"%.*s\" "
                              "is not sigmoid, tanh, relu or linear",

@@ -34,7 +34,8 @@ LR = 0.02
 
 
 def load_model(path):
-    """(metadata, {name: array}) of a safetensors file."""
+    """(metadata, {name: array}) of a safetensors file, each layer's weight as the network holds
+    it, [in, out] (files of format_version 2 store it as PyTorch does, [out, in])."""
     b = open(path, "rb").read()
     n = struct.unpack("<Q", b[:8])[0]
     head = json.loads(b[8:8 + n])
@@ -45,6 +46,8 @@ def load_model(path):
         lo, hi = t["data_offsets"]
         out[name] = np.frombuffer(b[8 + n + lo:8 + n + hi], dtype=dt).astype(np.float64).reshape(
             t["shape"])
+        if int(meta.get("format_version", "1")) >= 2 and name.endswith(".weight"):
+            out[name] = out[name].T
     return meta, out
 
 
