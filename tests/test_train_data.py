@@ -206,7 +206,7 @@ def test_bad_usage(tmp):
         (["train", "--data", "x.csv", "--targets", "1", "--label-column", "2"], r"either"),
         (["train", "--test", "t.csv"], r"go with --data"),
         (["train", "--activation", "relu,relu,relu"], r"--activation lists 3"),
-        (["train", "--activation", "swish"], r"--activation expects sigmoid, tanh or relu"),
+        (["train", "--activation", "swish"], r"--activation expects sigmoid, tanh, relu or linear"),
         (["train", "--loss", "hinge"], r"--loss expects mse or ce"),
         (["train", "--momentum", "1"], r"--momentum expects a number in \[0"),
         (["train", "--validation", "1.5"], r"--validation expects"),
