@@ -105,15 +105,19 @@ def test_tutorial():
               "%s: a rerun on 2 ranks differs" % prec)
 
 
-def test_two_devices():
-    """Ranks against devices in one process: the same workers, the same sums."""
+def test_two_devices(sanitized):
+    """Ranks against devices in one process: the same workers, the same sums. A sanitizer build
+    runs double with one device a rank (four POCL devices over two ranks took over 10 minutes
+    with AddressSanitizer on 2 busy cores)."""
     env = dict(ENV, POCL_DEVICES="pthread pthread")
-    for prec in ("double", "float"):
+    for prec in ("double",) if sanitized else ("double", "float"):
         base = ["train", "--precision", prec, "--print-every", "50"]
         group = single(base + ["--device", "0:0,0:1"], env=env)
         ranks = mpirun(2, base + ["--device", "cpu"], env=env)  # local rank picks 0:0, 0:1
         check(ranks and numbers(ranks.stdout) == numbers(group.stdout),
               "%s: 2 ranks differ from 2 devices in one process" % prec)
+        if sanitized:
+            continue
         four = single(base + ["--device", "0:0,0:1,0:0,0:1"], env=env)
         both = mpirun(2, base + ["--device", "0:0,0:1"], env=env)
         check(both and numbers(both.stdout) == numbers(four.stdout),
@@ -242,7 +246,7 @@ def main():
         # its entries by rename, so concurrent readers see whole files)
         ENV["POCL_CACHE_DIR"] = os.path.join(tmp, "pocl")
         test_tutorial()
-        test_two_devices()
+        test_two_devices(sanitized)
         if not sanitized:
             test_epochs(tmp)
         test_bad_rank(tmp)
