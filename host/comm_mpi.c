@@ -41,9 +41,10 @@ mlpcl_status mlpcl__comm_create(size_t n, mlpcl_comm **out)
 
 typedef struct comm_mpi {
     mlpcl_comm c;
-    int *counts, *displs;  /* per rank: its reals in the gathered buffer, and where they start */
-    void *send, *all;      /* this rank's workers' buffers packed; every worker's, in order */
-    size_t n, count, real; /* what send and all are sized for (count reals a worker) */
+    int *held;            /* per rank: its workers */
+    int *counts, *displs; /* per rank, for the call in progress: its reals gathered, and where */
+    void *send, *all;     /* this rank's workers' buffers packed; every worker's, in order */
+    size_t cap;           /* bytes of one worker's buffer that send and all have room for */
 } comm_mpi;
 
 int mlpcl__comm_world_size(void)
@@ -58,6 +59,7 @@ int mlpcl__comm_world_size(void)
 static void mpi_free(mlpcl_comm *c)
 {
     comm_mpi *m = (comm_mpi *)c;
+    free(m->held);
     free(m->counts);
     free(m->displs);
     free(m->send);
@@ -74,31 +76,30 @@ static mlpcl_status mpi_fail(int err, const char *call)
     return mlpcl__fail(MLPCL_ERR_IO, "%s failed: %s", call, msg);
 }
 
-/* Sizes the staging buffers for n local workers of count reals (once: the sizes never change
- * within a trainer). */
+/* Sizes the staging buffers for n local workers of count reals (grown, never shrunk: the
+ * data-parallel loop sums the whole buffer, or one layer's slice of it at a time) and sets
+ * every rank's count and displacement for this call. */
 static mlpcl_status mpi_size(comm_mpi *m, size_t n, size_t count, size_t real)
 {
-    if (m->send && m->n == n && m->count == count && m->real == real) return MLPCL_OK;
     if (count > (size_t)INT_MAX / (m->c.workers ? m->c.workers : 1))
         return mlpcl__fail(MLPCL_ERR_TOO_BIG,
                            "%zu reals from each of %zu workers are too many for one MPI "
                            "gather (at most %d in all)",
                            count, m->c.workers, INT_MAX);
-    free(m->send);
-    free(m->all);
-    m->send = malloc(n * count * real);
-    m->all = malloc(m->c.workers * count * real);
-    if (!m->send || !m->all) return mlpcl__fail(MLPCL_ERR_NOMEM, "out of host memory for MPI");
-    /* counts[] held each rank's workers until the first call; now their reals */
+    if (count * real > m->cap) {
+        free(m->send);
+        free(m->all);
+        m->send = malloc(n * count * real);
+        m->all = malloc(m->c.workers * count * real);
+        m->cap = m->send && m->all ? count * real : 0;
+        if (!m->cap) return mlpcl__fail(MLPCL_ERR_NOMEM, "out of host memory for MPI");
+    }
     size_t at = 0;
     for (int r = 0; r < m->c.size; ++r) {
         m->displs[r] = (int)at;
-        at += (size_t)m->counts[r] * count;
+        m->counts[r] = (int)((size_t)m->held[r] * count);
+        at += (size_t)m->counts[r];
     }
-    for (int r = 0; r < m->c.size; ++r) m->counts[r] = (int)((size_t)m->counts[r] * count);
-    m->n = n;
-    m->count = count;
-    m->real = real;
     return MLPCL_OK;
 }
 
@@ -134,15 +135,17 @@ mlpcl_status mlpcl__comm_create(size_t n, mlpcl_comm **out)
     m->c.size = size;
     *out = &m->c;
     MPI_Comm_rank(MPI_COMM_WORLD, &m->c.rank);
+    m->held = calloc((size_t)size, sizeof *m->held);
     m->counts = calloc((size_t)size, sizeof *m->counts);
     m->displs = calloc((size_t)size, sizeof *m->displs);
-    if (!m->counts || !m->displs) return mlpcl__fail(MLPCL_ERR_NOMEM, "out of host memory for MPI");
+    if (!m->held || !m->counts || !m->displs)
+        return mlpcl__fail(MLPCL_ERR_NOMEM, "out of host memory for MPI");
     int mine = (int)n;
-    int err = MPI_Allgather(&mine, 1, MPI_INT, m->counts, 1, MPI_INT, MPI_COMM_WORLD);
+    int err = MPI_Allgather(&mine, 1, MPI_INT, m->held, 1, MPI_INT, MPI_COMM_WORLD);
     if (err != MPI_SUCCESS) return mpi_fail(err, "MPI_Allgather(workers)");
     for (int r = 0; r < size; ++r) {
         if (r == m->c.rank) m->c.first = m->c.workers;
-        m->c.workers += (size_t)m->counts[r];
+        m->c.workers += (size_t)m->held[r];
     }
     return MLPCL_OK;
 }

@@ -13,9 +13,11 @@ mlpcl_status mlpcl__dp_worker_prepare(mlpcl_trainer *tr, double lr, double momen
 /* Enqueues the worker's forward and backward pass over rows rows, its loss scaled as a share of
  * total (the whole batch's rows): gathered, rows [offset, offset + rows) of the shuffle; else
  * its own training set. Then reads, without waiting, its gradients and its cost (n_params + 1
- * reals) into buf; *ev completes when they are there. */
+ * reals) into buf. Not by_layer: one read of all, *ev (ev[0]) completes when they are there;
+ * by_layer: ev[0] completes with the cost, ev[l] (l = 1 … L) with layer l's slice, the layers
+ * computed and read from the last down, so that the group can sum one while the next runs. */
 mlpcl_status mlpcl__dp_worker_gradient(mlpcl_trainer *tr, int gathered, size_t offset, size_t rows,
-                                       size_t total, void *buf, cl_event *ev);
+                                       size_t total, int by_layer, void *buf, cl_event *ev);
 /* Enqueues the update of the worker's current parameters with the summed gradients sum
  * (n_params reals, kept until the queue has read them) and counts it in tr->iter. */
 mlpcl_status mlpcl__dp_worker_update(mlpcl_trainer *tr, const void *sum);

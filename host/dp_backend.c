@@ -4,8 +4,11 @@
  * device, each with the whole network and a contiguous share of every batch by its global
  * index. Every update, each worker computes its share's gradient and cost, one all-reduce
  * (comm.h) sums them in the workers' global order, and every worker applies the same update.
- * The loop waits for each cost before deciding to update (lookahead 0), so the stop is exact
- * and every worker stops at the same iteration. */
+ * The stop is decided from the summed cost, so it is exact and every worker stops at the same
+ * iteration. With a lookahead (> 0) the step is pipelined: each layer's gradient is summed while
+ * the device computes the next one down, and the next step is queued before the host handles the
+ * cost (prints, logs); lookahead 0 keeps the plain loop (one sum of everything, then the cost
+ * handled, then the next step), which gives the same bits. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,7 +27,13 @@ typedef struct dp {
      * the stop request (1 where a stop signal has reached this process) travels with the
      * gradients so that every rank stops after the same iteration, wherever the signal came */
     void **buf;
-    cl_event *ev; /* per worker: the read of buf */
+    void **view;  /* per worker: a place in its buf, for a sum over a slice */
+    cl_event *ev; /* per worker, L + 1 each: the reads of buf (dp_worker.c's order) */
+    int by_layer; /* the run in progress sums layer by layer (a lookahead > 0) */
+    /* for the profile: host seconds waiting for the workers' gradients and in the all-reduce
+     * (MPI's included, and with it any wait for a slower rank), and the steps they cover */
+    double wait_s, comm_s;
+    long steps;
 } dp;
 
 static dp *dp_of(const mlpcl_trainer *tr)
@@ -55,14 +64,17 @@ static void dp_free(mlpcl_trainer *tr)
 {
     dp *d = dp_of(tr);
     if (!d) return;
+    size_t E = tr->net->L + 1;
+    for (size_t i = 0; d->ev && i < d->n * E; ++i)
+        if (d->ev[i]) clReleaseEvent(d->ev[i]);
     for (size_t i = 0; i < d->n; ++i) {
-        if (d->ev && d->ev[i]) clReleaseEvent(d->ev[i]);
         if (d->buf) free(d->buf[i]);
         if (d->w) free_worker(d->w[i]);
     }
     if (d->comm) d->comm->free(d->comm);
     free(d->w);
     free(d->buf);
+    free(d->view);
     free(d->ev);
     free(d);
     tr->backend = NULL;
@@ -112,8 +124,9 @@ static mlpcl_status dp_create(mlpcl_trainer *tr, const double *X, const double *
                            W);
     d->w = calloc(d->n, sizeof *d->w);
     d->buf = calloc(d->n, sizeof *d->buf);
-    d->ev = calloc(d->n, sizeof *d->ev);
-    if (!d->w || !d->buf || !d->ev)
+    d->view = calloc(d->n, sizeof *d->view);
+    d->ev = calloc(d->n * (tr->net->L + 1), sizeof *d->ev);
+    if (!d->w || !d->buf || !d->view || !d->ev)
         return mlpcl__fail(MLPCL_ERR_NOMEM, "out of host memory for a trainer");
     size_t count = mlpcl_net_n_params(tr->net) + 2;
     for (size_t i = 0; i < d->n; ++i) {
@@ -165,33 +178,81 @@ static size_t rows_of(const mlpcl_trainer *tr, const dp_loop *lp, long j)
     return tr->m - start < tr->batch ? tr->m - start : tr->batch;
 }
 
-/* Step j's summed gradients and cost, in every worker's buf; the cost as a double, and whether
- * any process asked to stop (its interrupt flag set when its workers' shares were done). */
-static mlpcl_status head(mlpcl_trainer *tr, const dp_loop *lp, long j, double *cost, int *stop)
+/* Enqueues step j on every worker: its share's cost and gradients, read into its buf. */
+static mlpcl_status head_enqueue(mlpcl_trainer *tr, const dp_loop *lp, long j)
 {
     mlpcl_status st = MLPCL_OK;
     dp *d = dp_of(tr);
-    size_t n = mlpcl_net_n_params(tr->net), total = rows_of(tr, lp, j);
+    size_t n = mlpcl_net_n_params(tr->net), total = rows_of(tr, lp, j), E = tr->net->L + 1;
     size_t start = lp->epoch ? (lp->first + (size_t)j) * tr->batch : 0;
     for (size_t i = 0; i < d->n; ++i) {
         size_t off = 0, rows = d->w[i]->m;
         if (d->gathered) share(total, d->comm->workers, d->comm->first + i, &off, &rows);
         if (rows)
-            TRY(mlpcl__dp_worker_gradient(d->w[i], d->gathered, start + off, rows, total, d->buf[i],
-                                          &d->ev[i]));
+            TRY(mlpcl__dp_worker_gradient(d->w[i], d->gathered, start + off, rows, total,
+                                          d->by_layer, d->buf[i], &d->ev[i * E]));
         else /* a batch smaller than the group: this worker adds nothing */
             memset(d->buf[i], 0, (n + 2) * tr->real);
     }
+fail:
+    return st;
+}
+
+/* Waits for event e of every worker that has one. */
+static mlpcl_status wait_all(mlpcl_trainer *tr, size_t e)
+{
+    mlpcl_status st = MLPCL_OK;
+    dp *d = dp_of(tr);
+    size_t E = tr->net->L + 1;
+    double t0 = mlpcl__now();
     for (size_t i = 0; i < d->n; ++i) {
-        if (!d->ev[i]) continue;
-        cl_int err = clWaitForEvents(1, &d->ev[i]);
-        clReleaseEvent(d->ev[i]);
-        d->ev[i] = NULL;
+        cl_event *ev = &d->ev[i * E + e];
+        if (!*ev) continue;
+        cl_int err = clWaitForEvents(1, ev);
+        clReleaseEvent(*ev);
+        *ev = NULL;
         CL_CHECK(err, "clWaitForEvents(gradients)", d->w[i]->ctx->info.name);
     }
+fail:
+    d->wait_s += mlpcl__now() - t0;
+    return st;
+}
+
+/* The all-reduce of count reals from element at of every worker's buf. */
+static mlpcl_status sum(mlpcl_trainer *tr, size_t at, size_t count)
+{
+    dp *d = dp_of(tr);
+    for (size_t i = 0; i < d->n; ++i) d->view[i] = (char *)d->buf[i] + at * tr->real;
+    double t0 = mlpcl__now();
+    mlpcl_status st = d->comm->allreduce(d->comm, d->view, d->n, count, tr->real);
+    d->comm_s += mlpcl__now() - t0;
+    return st;
+}
+
+/* Step j's summed gradients and cost, in every worker's buf (enqueued by head_enqueue); the cost
+ * as a double, and whether any process asked to stop (its interrupt flag set when its workers'
+ * costs were there). Each element is the same left-to-right sum over the workers whether the
+ * buffer is summed whole or slice by slice. */
+static mlpcl_status head_finish(mlpcl_trainer *tr, const dp_loop *lp, double *cost, int *stop)
+{
+    mlpcl_status st = MLPCL_OK;
+    dp *d = dp_of(tr);
+    const mlpcl_net *net = tr->net;
+    size_t n = mlpcl_net_n_params(net);
+    TRY(wait_all(tr, 0));
     int asked = lp->interrupt && *lp->interrupt;
     for (size_t i = 0; i < d->n; ++i) put_real(d->buf[i], n + 1, tr->real, !i && asked);
-    TRY(d->comm->allreduce(d->comm, d->buf, d->n, n + 2, tr->real));
+    if (!d->by_layer)
+        TRY(sum(tr, 0, n + 2));
+    else {
+        TRY(sum(tr, n, 2));
+        for (size_t l = net->L; l >= 1; --l) {
+            size_t at = net->offset[l], count = (l < net->L ? net->offset[l + 1] : n) - at;
+            TRY(wait_all(tr, l));
+            TRY(sum(tr, at, count));
+        }
+    }
+    d->steps += 1;
     *cost = get_real(d->buf[0], n, tr->real);
     *stop = get_real(d->buf[0], n + 1, tr->real) > 0;
 fail:
@@ -211,6 +272,7 @@ static mlpcl_status run_loop(mlpcl_trainer *tr, dp_loop *lp, mlpcl_train_result 
 {
     mlpcl_status st = MLPCL_OK;
     dp *d = dp_of(tr);
+    const int ahead = d->by_layer; /* the next step queued before the cost is handled */
     long kept = 0;
     int interrupted = 0;
     double last = NAN, t0 = mlpcl__now();
@@ -220,11 +282,9 @@ static mlpcl_status run_loop(mlpcl_trainer *tr, dp_loop *lp, mlpcl_train_result 
     for (long k = 0;; ++k) {
         double cost;
         int asked = 0;
-        TRY(head(tr, lp, k, &cost, &asked));
+        if (!ahead || k == 0) TRY(head_enqueue(tr, lp, k));
+        TRY(head_finish(tr, lp, &cost, &asked));
         if (k == 0) res->start_cost = cost;
-        if (lp->on_cost) lp->on_cost(lp->user, k, cost, rows_of(tr, lp, k));
-        res->iterations = kept = k;
-        res->cost = cost;
         if (asked && !interrupted) {
             /* As the single device's loop with lookahead 0: this step's update still applies,
              * and a run ends with the cost of the weights it keeps. */
@@ -233,17 +293,27 @@ static mlpcl_status run_loop(mlpcl_trainer *tr, dp_loop *lp, mlpcl_train_result 
             if (lp->heads > lp->tails + !lp->epoch) lp->heads = lp->tails + !lp->epoch;
             if (lp->heads < k + 1) lp->heads = k + 1;
         }
-        if (isnan(cost) || isinf(cost)) {
+        int diverged = isnan(cost) || isinf(cost), converged = !diverged && cost < lp->target;
+        if (ahead && !diverged && !converged) {
+            /* The summed cost is known with the gradients: the stop is decided, so the update
+             * and the next step go to the devices before the host handles the cost. */
+            if (k < lp->tails) TRY(update(tr));
+            if (k < lp->heads - 1) TRY(head_enqueue(tr, lp, k + 1));
+        }
+        if (lp->on_cost) lp->on_cost(lp->user, k, cost, rows_of(tr, lp, k));
+        res->iterations = kept = k;
+        res->cost = cost;
+        if (diverged) {
             res->stop = MLPCL_STOP_DIVERGED;
             res->cost = last;
             kept = k > 0 ? k - 1 : 0;
             break;
         }
-        if (cost < lp->target) {
+        if (converged) {
             res->stop = MLPCL_STOP_CONVERGED;
             break;
         }
-        if (k < lp->tails) TRY(update(tr));
+        if (!ahead && k < lp->tails) TRY(update(tr));
         if (k >= lp->heads - 1) {
             res->stop = interrupted ? MLPCL_STOP_INTERRUPTED : MLPCL_STOP_MAX_ITER;
             res->iterations = kept = lp->tails;
@@ -257,13 +327,21 @@ static mlpcl_status run_loop(mlpcl_trainer *tr, dp_loop *lp, mlpcl_train_result 
     tr->iter += kept;
     for (size_t i = 0; i < d->n; ++i) d->w[i]->iter = base[i] + kept;
 fail:
-    if (st != MLPCL_OK)
+    if (st != MLPCL_OK) { /* nothing of this run may be waited for by the next */
+        size_t E = tr->net->L + 1;
         for (size_t i = 0; i < d->n; ++i) clFinish(d->w[i]->ctx->queue);
+        for (size_t i = 0; i < d->n * E; ++i)
+            if (d->ev[i]) {
+                clReleaseEvent(d->ev[i]);
+                d->ev[i] = NULL;
+            }
+    }
     free(base);
     return st;
 }
 
-static mlpcl_status prepare(mlpcl_trainer *tr, double lr, double momentum, const int *perm)
+static mlpcl_status prepare(mlpcl_trainer *tr, double lr, double momentum, int lookahead,
+                            const int *perm)
 {
     mlpcl_status st = MLPCL_OK;
     dp *d = dp_of(tr);
@@ -275,6 +353,7 @@ static mlpcl_status prepare(mlpcl_trainer *tr, double lr, double momentum, const
                            "only, not Nesterov, weight decay, Adam or AdamW; train on one device");
     tr->lr = lr;
     tr->momentum = momentum;
+    d->by_layer = lookahead != 0; /* MLPCL_LOOKAHEAD_AUTO too */
     for (size_t i = 0; i < d->n; ++i)
         TRY(mlpcl__dp_worker_prepare(d->w[i], lr, momentum, d->gathered ? perm : NULL));
 fail:
@@ -291,7 +370,7 @@ static void forward_cost(void *user, long iter, double cost, size_t rows)
 static mlpcl_status dp_run(mlpcl_trainer *tr, const mlpcl_train_opts *o, mlpcl_train_result *res)
 {
     mlpcl_status st = MLPCL_OK;
-    TRY(prepare(tr, o->lr, o->momentum, NULL));
+    TRY(prepare(tr, o->lr, o->momentum, o->lookahead, NULL));
     tr->target = mlpcl__target_for(tr->precision, o->target);
     dp_loop lp = {o->max_iter + 1, o->max_iter, tr->target,  0, 0,
                   forward_cost,    (void *)o,   o->interrupt};
@@ -326,7 +405,7 @@ static mlpcl_status dp_epoch(mlpcl_trainer *tr, const mlpcl_epoch_opts *o, mlpcl
     /* Every worker gathers through the same shuffle; full-batch shares need none (the batch is
      * the whole set, whose cost and gradient are sums that only round differently). */
     mlpcl__shuffle(tr->m, o->seed, o->epoch, perm);
-    TRY(prepare(tr, o->lr, o->momentum, perm));
+    TRY(prepare(tr, o->lr, o->momentum, o->lookahead, perm));
     epoch_acc acc = {o, o->first_batch, nb, 0.0, 0};
     dp_loop lp = {(long)count,    (long)count, -INFINITY, 1,
                   o->first_batch, epoch_cost,  &acc,      o->interrupt};
@@ -396,6 +475,27 @@ static void dp_describe(const mlpcl_trainer *tr, char *buf, size_t size)
         snprintf(buf, size, "data-parallel over %zu devices, each %s", d->n, one);
 }
 
+/* The profile: worker 0's kernels where its context profiles, and the host's split of each
+ * step into waiting for the devices (compute, and the reads) and the all-reduce. */
+static mlpcl_status dp_profile_start(mlpcl_trainer *tr)
+{
+    dp *d = dp_of(tr);
+    d->wait_s = d->comm_s = 0;
+    d->steps = 0;
+    return mlpcl__cl_ops.profile_start(d->w[0]);
+}
+
+static mlpcl_status dp_profile(mlpcl_trainer *tr, mlpcl_kernel_time *out, size_t *n)
+{
+    dp *d = dp_of(tr);
+    mlpcl_status st = mlpcl__cl_ops.profile(d->w[0], out, n);
+    if (st != MLPCL_OK) return st;
+    if (*n + 2 > MLPCL_MAX_KERNELS) *n = MLPCL_MAX_KERNELS - 2;
+    out[(*n)++] = (mlpcl_kernel_time){"data-parallel: device wait", d->wait_s, d->steps};
+    out[(*n)++] = (mlpcl_kernel_time){"data-parallel: all-reduce", d->comm_s, d->steps};
+    return MLPCL_OK;
+}
+
 static double dp_build_seconds(const mlpcl_trainer *tr)
 {
     const dp *d = dp_of(tr);
@@ -417,5 +517,7 @@ const mlpcl_backend_ops mlpcl__dp_ops = {
     .add_set = dp_add_set,
     .predict = dp_predict,
     .describe = dp_describe,
+    .profile_start = dp_profile_start,
+    .profile = dp_profile,
     .build_seconds = dp_build_seconds,
 };

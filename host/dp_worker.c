@@ -24,26 +24,62 @@ fail:
     return st;
 }
 
+/* Whether a launch of the backward segment is part of a layer's gradient (the rest: the hidden
+ * deltas, their transposes and dropout masks). */
+static int is_gradient(mlpcl_kernel_id id)
+{
+    return id == K_GRADIENT || id == K_GEMM_GRADIENT || id == K_GEMM_GRADIENT_N ||
+           id == K_GRADIENT_REDUCE;
+}
+
+/* Reads count reals of a buffer from element at into buf's same place, without waiting. */
+static mlpcl_status read_at(mlpcl_trainer *tr, cl_mem mem, size_t from, size_t at, size_t count,
+                            void *buf, cl_event *ev, const char *what)
+{
+    mlpcl_status st = MLPCL_OK;
+    CL_CHECK(clEnqueueReadBuffer(tr->ctx->queue, mem, CL_FALSE, from * tr->real, count * tr->real,
+                                 (char *)buf + at * tr->real, 0, NULL, ev),
+             what, tr->ctx->info.name);
+fail:
+    return st;
+}
+
 mlpcl_status mlpcl__dp_worker_gradient(mlpcl_trainer *tr, int gathered, size_t offset, size_t rows,
-                                       size_t total, void *buf, cl_event *ev)
+                                       size_t total, int by_layer, void *buf, cl_event *ev)
 {
     mlpcl_status st = MLPCL_OK;
     mlpcl_cl *c = mlpcl__cl(tr);
-    const char *dn = tr->ctx->info.name;
-    size_t n = mlpcl_net_n_params(tr->net);
+    const mlpcl_net *net = tr->net;
+    size_t n = mlpcl_net_n_params(net), L = net->L;
     mlpcl_plan *p;
     TRY(mlpcl__plan_get(tr, rows, gathered, 0, &p));
     if (gathered) TRY(mlpcl__cl_aim_gather(tr, p, &c->X, &c->Y, 1, offset));
     TRY(mlpcl__cl_aim_loss(tr, p, total));
-    TRY(mlpcl__plan_enqueue(tr, p, SEG_GATHER, SEG_UPDATE));
-    CL_CHECK(
-        clEnqueueReadBuffer(tr->ctx->queue, c->G, CL_FALSE, 0, n * tr->real, buf, 0, NULL, NULL),
-        "clEnqueueReadBuffer(gradients)", dn);
-    /* the queue is in order: the cost's read ends after the gradients' */
-    CL_CHECK(clEnqueueReadBuffer(tr->ctx->queue, c->costs, CL_FALSE, 0, tr->real,
-                                 (char *)buf + n * tr->real, 0, NULL, ev),
-             "clEnqueueReadBuffer(cost)", dn);
-    CL_CHECK(clFlush(tr->ctx->queue), "clFlush", dn);
+    if (!by_layer) {
+        TRY(mlpcl__plan_enqueue(tr, p, SEG_GATHER, SEG_UPDATE));
+        TRY(read_at(tr, c->G, 0, 0, n, buf, NULL, "clEnqueueReadBuffer(gradients)"));
+        /* the queue is in order: the cost's read ends after the gradients' */
+        TRY(read_at(tr, c->costs, 0, n, 1, buf, &ev[0], "clEnqueueReadBuffer(cost)"));
+    } else {
+        /* The cost first, then the deltas, then each layer's gradient from the last layer down,
+         * each read as soon as its launches are done: the group sums layer l while the device
+         * computes layer l − 1's. Only the order of independent launches changes (a gradient
+         * writes G's slice and, on the tiled path, P_next's, which no delta reads). */
+        TRY(mlpcl__plan_enqueue(tr, p, SEG_GATHER, SEG_BACKWARD));
+        TRY(read_at(tr, c->costs, 0, n, 1, buf, &ev[0], "clEnqueueReadBuffer(cost)"));
+        CL_CHECK(clFlush(tr->ctx->queue), "clFlush", tr->ctx->info.name);
+        for (size_t i = p->seg[SEG_BACKWARD]; i < p->seg[SEG_UPDATE]; ++i)
+            if (!is_gradient(p->launch[i].id)) TRY(mlpcl__cl_enqueue(tr, &p->launch[i]));
+        for (size_t l = L; l >= 1; --l) {
+            for (size_t i = p->seg[SEG_BACKWARD]; i < p->seg[SEG_UPDATE]; ++i)
+                if (is_gradient(p->launch[i].id) && p->launch[i].layer == l)
+                    TRY(mlpcl__cl_enqueue(tr, &p->launch[i]));
+            size_t at = net->offset[l], count = (l < L ? net->offset[l + 1] : n) - at;
+            TRY(read_at(tr, c->G, at, at, count, buf, &ev[l], "clEnqueueReadBuffer(gradients)"));
+            CL_CHECK(clFlush(tr->ctx->queue), "clFlush", tr->ctx->info.name);
+        }
+    }
+    CL_CHECK(clFlush(tr->ctx->queue), "clFlush", tr->ctx->info.name);
 fail:
     return st;
 }

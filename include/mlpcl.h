@@ -342,7 +342,9 @@ typedef struct mlpcl_kernel_time {
  * MLPCL_CTX_PROFILE. */
 mlpcl_status mlpcl_trainer_profile_start(mlpcl_trainer *tr);
 /* Waits for the launches recorded and writes one entry per kernel to out (room for
- * MLPCL_MAX_KERNELS), *n of them; stops recording. */
+ * MLPCL_MAX_KERNELS), *n of them; stops recording. A data-parallel trainer (a device list, MPI)
+ * gives its first device's kernels, then two entries of host seconds a step is spent in:
+ * "data-parallel: device wait" (for the gradients) and "data-parallel: all-reduce". */
 mlpcl_status mlpcl_trainer_profile(mlpcl_trainer *tr, mlpcl_kernel_time *out, size_t *n);
 
 /* Uploads a data set's inputs X (n×n_0) to the device, once, for predictions; *id names it. */

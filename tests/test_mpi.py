@@ -4,14 +4,18 @@
 iteration count, the final cost within 1e-12) and in float (count within 1, cost within 1e-5,
 as test_iteration.c); reruns bit for bit; two ranks on two POCL devices give bit for bit what
 one process gives on both (and two ranks of two devices each what one process gives on four),
-the sum being the same left-to-right sum in the same order; epoch mode on CSV with uneven
+the sum being the same left-to-right sum in the same order; a lookahead (each layer's gradient
+summed while the next is computed, the next step queued early) gives every cost and the count
+bit for bit as lookahead 0 (one sum of the whole step); `mlpcl bench` under mpirun prints the
+step's split into compute and all-reduce once (rank 0); epoch mode on CSV with uneven
 shares equals one device within 1e-12 (double); only rank 0 prints, logs and saves; SIGTERM to
 mpirun saves rank 0's checkpoint, from which one process resumes; a rank given a bad data file
 ends both ranks with its message and a non-zero exit, under a timeout that catches a hang.
 
 A sanitizer build (AddressSanitizer, several times slower) waits up to 10 minutes before
 calling a run hung and runs the cases through the MPI sum (the tutorial, two devices, the bad
-rank); epoch mode and SIGTERM, which add no MPI code of their own, are left to the plain build.
+rank; the default lookahead takes the pipelined step); --lookahead 0 against 4, bench, epoch
+mode and SIGTERM are left to the plain build.
 
 Skipped (SKIP) when the build has no MPI (then it checks the refusal under a launcher's
 environment instead) or mpirun is missing.
@@ -122,6 +126,32 @@ def test_two_devices(sanitized):
         both = mpirun(2, base + ["--device", "0:0,0:1"], env=env)
         check(both and numbers(both.stdout) == numbers(four.stdout),
               "%s: 2 ranks of 2 devices differ from 4 devices in one process" % prec)
+
+
+def test_lookahead():
+    """The pipelined step against the plain one on 2 ranks: every cost, the count, the end."""
+    for prec in ("double", "float"):
+        base = ["train", "--precision", prec, "--print-every", "1", "--device", "cpu"]
+        plain = mpirun(2, base + ["--lookahead", "0"])
+        ahead = mpirun(2, base + ["--lookahead", "4"])
+        if not plain or not ahead:
+            continue
+        n = len(numbers(plain.stdout))
+        check(n > 3000, "%s: %d cost lines with --print-every 1" % (prec, n))
+        check(numbers(ahead.stdout) == numbers(plain.stdout),
+              "%s: lookahead 4 on 2 ranks differs from lookahead 0" % prec)
+
+
+def test_bench():
+    """bench under mpirun: data-parallel trainers, the split printed by rank 0 alone."""
+    p = mpirun(2, ["bench", "--workloads", "tutorial", "--repeat", "1", "--device", "cpu"])
+    if not p:
+        return
+    lines = [l for l in p.stdout.splitlines() if "data-parallel, a step: compute" in l]
+    check(len(lines) == 1, "bench on 2 ranks: %d split lines, expected rank 0's one\n%s"
+          % (len(lines), p.stdout[-1500:]))
+    check("data-parallel over 2 devices in 2 MPI ranks" in p.stdout,
+          "bench on 2 ranks does not say it trains data-parallel\n%s" % p.stdout[-1500:])
 
 
 def make_csv(path, rows, seed):
@@ -247,7 +277,10 @@ def main():
         ENV["POCL_CACHE_DIR"] = os.path.join(tmp, "pocl")
         test_tutorial()
         test_two_devices(sanitized)
+        if not sanitized:  # the default lookahead runs the pipelined step in the others
+            test_lookahead()
         if not sanitized:
+            test_bench()
             test_epochs(tmp)
         test_bad_rank(tmp)
         if sanitized:

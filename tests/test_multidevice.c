@@ -3,7 +3,9 @@
  * with POCL_DEVICES="pthread pthread", or the test device twice) against one device: the
  * tutorial's iteration count and cost (double 1e-12, float as test_iteration.c: count within 1,
  * cost within 1e-5), reruns bit for bit, mini-batch epochs (batches that split unevenly, and
- * smaller than the group), divergence, three workers, prediction, and bad device lists. */
+ * smaller than the group), divergence, three workers, prediction, and bad device lists; and the
+ * pipelined step (a lookahead: layer-by-layer sums, the next step queued early) bit for bit the
+ * plain one (lookahead 0). */
 #define _POSIX_C_SOURCE 200809L /* setenv */
 #include "check.h"
 
@@ -67,6 +69,8 @@ static void record(void *user, long iter, double cost)
     t->n = iter + 1;
 }
 
+static int lookahead = MLPCL_LOOKAHEAD_AUTO; /* what run() gives the trainer */
+
 static trace run(mlpcl_ctx *ctx, const problem *p, mlpcl_precision prec, double lr, double momentum,
                  double target, long max_iter)
 {
@@ -78,6 +82,7 @@ static trace run(mlpcl_ctx *ctx, const problem *p, mlpcl_precision prec, double 
     o.momentum = momentum;
     o.target = target;
     o.max_iter = max_iter;
+    o.lookahead = lookahead;
     o.on_cost = record;
     o.user = &t;
     OK(mlpcl_trainer_create(ctx, p->net, p->X, p->Y, p->m, prec, 0, &tr));
@@ -231,6 +236,90 @@ static void epochs_as_one_device(mlpcl_ctx *one, mlpcl_ctx *group)
     free_problem(&p);
 }
 
+static int same_trace(const trace *a, const trace *b, size_t np)
+{
+    return a->res.iterations == b->res.iterations && a->res.stop == b->res.stop && a->n == b->n &&
+           !memcmp(a->costs, b->costs, (size_t)a->n * sizeof(double)) &&
+           !memcmp(&a->res.cost, &b->res.cost, sizeof(double)) &&
+           !memcmp(a->params, b->params, np * sizeof(double));
+}
+
+/* The group with lookahead 0 (one sum of the whole step, then the cost handled) against
+ * lookaheads 1 and 4 (each layer's gradient summed as it is done, from the last layer down, the
+ * next step queued before the cost is handled): every cost, the stop (converged, max_iter,
+ * diverged) and the weights bit for bit, full batch and mini-batch epochs. Each element's sum is
+ * the same left-to-right sum over the workers, only started earlier. */
+static void lookahead_same_bits(mlpcl_ctx *group)
+{
+    problem tp = tutorial_problem(10), p = deep_problem(11, 5, MLPCL_ACT_RELU),
+            dv = deep_problem(10, 3, MLPCL_ACT_SIGMOID), ep = deep_problem(37, 9, MLPCL_ACT_RELU);
+    size_t np = mlpcl_net_n_params(p.net), nep = mlpcl_net_n_params(ep.net);
+    for (int d = 0; d <= mlpcl_ctx_device(group)->fp64; ++d) {
+        mlpcl_precision prec = d ? MLPCL_PRECISION_DOUBLE : MLPCL_PRECISION_FLOAT;
+        static const int ahead[] = {1, 4};
+        lookahead = 0;
+        trace t0 = run(group, &tp, prec, 0.01, 0, 0.1, 100000);
+        trace m0 = run(group, &p, prec, 0.1, 0.9, -INFINITY, 40);
+        trace v0 = run(group, &dv, prec, 30, 0, -INFINITY, 1000);
+        CHECK(t0.res.stop == MLPCL_STOP_CONVERGED && m0.res.stop == MLPCL_STOP_MAX_ITER &&
+                  v0.res.stop == MLPCL_STOP_DIVERGED,
+              "lookahead 0: stops %d, %d, %d", t0.res.stop, m0.res.stop, v0.res.stop);
+        for (int a = 0; a < 2; ++a) {
+            lookahead = ahead[a];
+            trace t = run(group, &tp, prec, 0.01, 0, 0.1, 100000);
+            trace m = run(group, &p, prec, 0.1, 0.9, -INFINITY, 40);
+            trace v = run(group, &dv, prec, 30, 0, -INFINITY, 1000);
+            CHECK(same_trace(&t, &t0, 12),
+                  "%s tutorial: lookahead %d (%ld iterations) differs "
+                  "from lookahead 0 (%ld)",
+                  d ? "double" : "float", ahead[a], t.res.iterations, t0.res.iterations);
+            CHECK(same_trace(&m, &m0, np), "%s, 40 steps with momentum: lookahead %d differs",
+                  d ? "double" : "float", ahead[a]);
+            CHECK(same_trace(&v, &v0, np), "%s, divergence: lookahead %d differs (%ld, %ld)",
+                  d ? "double" : "float", ahead[a], v.res.iterations, v0.res.iterations);
+            free_trace(&t);
+            free_trace(&m);
+            free_trace(&v);
+        }
+        free_trace(&t0);
+        free_trace(&m0);
+        free_trace(&v0);
+        /* two epochs of batch 8 (the last 5) with momentum */
+        double *P[2];
+        for (int a = 0; a < 2; ++a) {
+            mlpcl_trainer *tr;
+            OK(mlpcl_trainer_create(group, ep.net, ep.X, ep.Y, ep.m, prec, 8, &tr));
+            mlpcl_epoch_opts eo;
+            mlpcl_epoch_opts_default(&eo);
+            eo.lr = 0.2;
+            eo.momentum = 0.9;
+            eo.seed = 42;
+            eo.lookahead = a ? 3 : 0;
+            for (long e = 0; e < 2; ++e) {
+                mlpcl_train_result r;
+                eo.epoch = e;
+                OK(mlpcl_trainer_epoch(tr, &eo, &r));
+            }
+            mlpcl_net *out;
+            OK(mlpcl_net_clone(ep.net, &out));
+            OK(mlpcl_trainer_params(tr, out));
+            P[a] = malloc(nep * sizeof(double));
+            memcpy(P[a], out->params, nep * sizeof(double));
+            mlpcl_net_free(out);
+            mlpcl_trainer_free(tr);
+        }
+        CHECK(!memcmp(P[0], P[1], nep * sizeof(double)),
+              "%s epochs: lookahead 3 and 0 end with different weights", d ? "double" : "float");
+        free(P[0]);
+        free(P[1]);
+    }
+    lookahead = MLPCL_LOOKAHEAD_AUTO;
+    free_problem(&tp);
+    free_problem(&p);
+    free_problem(&dv);
+    free_problem(&ep);
+}
+
 /* Three workers (a device twice) on the tutorial: shares of 4, 3 and 3 rows. */
 static void three_workers(mlpcl_ctx *one, const char *sel3)
 {
@@ -292,6 +381,7 @@ int main(void)
     tutorial_as_one_device(one, group);
     stops_as_one_device(one, group);
     epochs_as_one_device(one, group);
+    lookahead_same_bits(group);
     three_workers(one, sel3);
     bad_lists(d);
     mlpcl_ctx_free(group);

@@ -14,6 +14,8 @@
 
 #include "bench.h"
 
+#define DP_PREFIX "data-parallel: " /* the profile entries of a data-parallel trainer (mlpcl.h) */
+
 static void format_time(double s, char *buf, size_t size)
 {
     if (s >= 1)
@@ -30,20 +32,42 @@ static void shares(const result *r, char *buf, size_t size)
     double total = 0;
     size_t used = 0, order[MLPCL_MAX_KERNELS];
     buf[0] = '\0';
-    for (size_t i = 0; i < r->n_kt; ++i) total += r->kt[i].seconds, order[i] = i;
-    for (size_t i = 0; i < r->n_kt; ++i)
-        for (size_t j = i + 1; j < r->n_kt; ++j)
+    size_t nk = 0; /* the kernels; a data-parallel trainer's host split (last) apart */
+    while (nk < r->n_kt && strncmp(r->kt[nk].kernel, DP_PREFIX, strlen(DP_PREFIX))) ++nk;
+    for (size_t i = 0; i < nk; ++i) total += r->kt[i].seconds, order[i] = i;
+    for (size_t i = 0; i < nk; ++i)
+        for (size_t j = i + 1; j < nk; ++j)
             if (r->kt[order[j]].seconds > r->kt[order[i]].seconds) {
                 size_t x = order[i];
                 order[i] = order[j];
                 order[j] = x;
             }
-    for (size_t i = 0; i < r->n_kt && i < 4 && total > 0; ++i) {
+    for (size_t i = 0; i < nk && i < 4 && total > 0; ++i) {
         int n = snprintf(buf + used, size - used, "%s%s %.0f%%", i ? ", " : "",
                          r->kt[order[i]].kernel, 100 * r->kt[order[i]].seconds / total);
         if (n < 0 || (size_t)n >= size - used) break;
         used += (size_t)n;
     }
+}
+
+/* A data-parallel trainer's step split into the host's wait for the devices' gradients
+ * (compute) and the all-reduce (communication, with any wait for a slower rank). */
+static void dp_split(const result *r)
+{
+    double wait = 0, comm = 0;
+    long steps = 0;
+    for (size_t i = 0; i < r->n_kt; ++i)
+        if (!strcmp(r->kt[i].kernel, DP_PREFIX "device wait"))
+            wait = r->kt[i].seconds, steps = r->kt[i].launches;
+        else if (!strcmp(r->kt[i].kernel, DP_PREFIX "all-reduce"))
+            comm = r->kt[i].seconds;
+    if (steps <= 0) return;
+    char w[32], c[32];
+    format_time(wait / (double)steps, w, sizeof w);
+    format_time(comm / (double)steps, c, sizeof c);
+    printf("    data-parallel, a step: compute (waiting for the devices) %s, all-reduce %s "
+           "(%.0f%%)\n",
+           w, c, wait + comm > 0 ? 100 * comm / (wait + comm) : 0.0);
 }
 
 void bench_print_table(const result *rs, size_t n)
@@ -76,6 +100,7 @@ void bench_print_table(const result *rs, size_t n)
         printf(", peak memory %.0f MiB%s", r->peak_mib, r->peak_whole ? " (the process's)" : "");
         if (!isnan(r->samples_per_second)) printf(", %.0f samples/s", r->samples_per_second);
         printf("\n    kernels: %s\n", r->n_kt ? sh : "(no profile)");
+        dp_split(r);
         if (r->checked) printf("    check: %s: %s\n", r->ok ? "ok" : "MISMATCH", r->check);
     }
 }

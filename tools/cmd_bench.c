@@ -14,6 +14,7 @@
 #include <sys/resource.h>
 
 #include "bench.h"
+#include "train_mpi.h"
 
 static const char usage[] =
     "Usage: mlpcl bench [OPTIONS]\n"
@@ -229,6 +230,19 @@ int cmd_bench(int argc, char **argv)
     big_data big = {0};
     mlpcl_ctx *host = NULL;
     if ((rc = selectors(&o, &sel, &n_sel))) goto done;
+    if (train_mpi_size() > 1) { /* every trainer spans the ranks; the reference cannot */
+        size_t kept = 0;
+        for (size_t i = 0; i < n_sel; ++i)
+            if (strcmp(sel[i], "host"))
+                sel[kept++] = sel[i];
+            else
+                free(sel[i]);
+        n_sel = kept;
+        fprintf(stderr,
+                "bench: %d MPI ranks: data-parallel, without the host reference and its "
+                "checks\n",
+                train_mpi_size());
+    }
     int need_big = wanted(&o, "784-256-10") || wanted(&o, "784-1024-10") || wanted(&o, "epoch");
     if (need_big && (rc = bench_load_big(&o, &big))) goto done;
     if ((st = mlpcl_ctx_create("host", 0, &host)) != MLPCL_OK) {
@@ -252,7 +266,7 @@ int cmd_bench(int argc, char **argv)
             break;
         }
         const mlpcl_device_info *dev = mlpcl_ctx_device(ctx);
-        bench_env e = {&o, ctx, host,
+        bench_env e = {&o, ctx, train_mpi_size() > 1 ? NULL : host,
                        o.precision == 1 ? MLPCL_PRECISION_DOUBLE : MLPCL_PRECISION_FLOAT, &big};
         if (is_host) e.prec = MLPCL_PRECISION_DOUBLE;
         for (int w = 0; all_workloads[w] && !rc; ++w) {

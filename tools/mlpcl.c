@@ -151,12 +151,19 @@ static int train_ranked(int argc, char **argv)
     return rc ? rc : train_mpi_end(cmd_train(argc, argv));
 }
 
+/* bench under mpirun: every trainer data-parallel over the ranks, rank 0 alone prints. */
+static int bench_ranked(int argc, char **argv)
+{
+    int rc = train_mpi_start();
+    return rc ? rc : train_mpi_end(cmd_bench(argc, argv));
+}
+
 static const struct command {
     const char *name;
     int (*run)(int argc, char **argv);
 } commands[] = {
     {"train", train_ranked}, {"predict", cmd_predict}, {"devices", cmd_devices},
-    {"bench", cmd_bench},    {"tune", cmd_tune},       {"gen", cmd_gen},
+    {"bench", bench_ranked}, {"tune", cmd_tune},       {"gen", cmd_gen},
 };
 enum { N_COMMANDS = sizeof commands / sizeof *commands };
 
