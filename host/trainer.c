@@ -48,13 +48,13 @@ mlpcl_status mlpcl_trainer_create(mlpcl_ctx *ctx, const mlpcl_net *net, const do
                            "the host reference trainer computes in double precision only");
     if (m > (size_t)INT32_MAX)
         return mlpcl__fail(MLPCL_ERR_TOO_BIG, "%zu samples: at most %d", m, INT32_MAX);
-    mlpcl_trainer *tr = calloc(1, sizeof *tr);
-    if (!tr) return mlpcl__fail(MLPCL_ERR_NOMEM, "out of host memory for a trainer");
-    tr->ctx = ctx;
     int ranks = mlpcl__comm_world_size(); /* > 1: MPI ranks train together (comm_mpi.c) */
     if (ctx->is_host && ranks > 1)
         return mlpcl__fail(MLPCL_ERR_ARG, "the host reference trainer cannot train across MPI "
                                           "ranks: give an OpenCL --device");
+    mlpcl_trainer *tr = calloc(1, sizeof *tr);
+    if (!tr) return mlpcl__fail(MLPCL_ERR_NOMEM, "out of host memory for a trainer");
+    tr->ctx = ctx;
     tr->ops = ctx->is_host                  ? &mlpcl__host_ops
               : ctx->n_members || ranks > 1 ? &mlpcl__dp_ops
                                             : &mlpcl__cl_ops;
