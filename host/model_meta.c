@@ -176,6 +176,43 @@ static mlpcl_status meta_run_value(const char *path, const cJSON *meta, const ch
     return MLPCL_OK;
 }
 
+/* A run.* word of up to `size` − 1 bytes. */
+static mlpcl_status meta_run_word(const char *path, const cJSON *meta, const char *key, char *word,
+                                  size_t size)
+{
+    const char *s;
+    mlpcl_status st = mlpcl__meta_get(path, meta, key, 1, &s);
+    if (st != MLPCL_OK) return st;
+    if (strlen(s) >= size)
+        return mlpcl__fail(MLPCL_ERR_DATA, "%s: __metadata__ %s \"%.40s\" is longer than %zu bytes",
+                           path, key, s, size - 1);
+    strcpy(word, s);
+    return MLPCL_OK;
+}
+
+/* The run's optimiser, schedule and dropout (run.optimizer …), all or none: files from before
+ * they were recorded have none. */
+static mlpcl_status meta_run_optim(const char *path, const cJSON *meta, mlpcl_run_record *run)
+{
+    const char *opt;
+    uint64_t nesterov;
+    mlpcl_status st = mlpcl__meta_get(path, meta, "run.optimizer", 0, &opt);
+    if (st != MLPCL_OK || !opt) return st;
+    if ((st = meta_run_word(path, meta, "run.optimizer", run->optimizer, sizeof run->optimizer)) ||
+        (st = mlpcl__meta_uint(path, meta, "run.nesterov", 1, 1, &nesterov)) ||
+        (st = meta_run_value(path, meta, "run.beta1", NULL, 0, 1, &run->beta1)) ||
+        (st = meta_run_value(path, meta, "run.beta2", NULL, 0, 1, &run->beta2)) ||
+        (st = meta_run_value(path, meta, "run.eps", NULL, 0, DBL_MAX, &run->eps)) ||
+        (st = meta_run_value(path, meta, "run.weight_decay", NULL, 0, DBL_MAX,
+                             &run->weight_decay)) ||
+        (st = meta_run_word(path, meta, "run.lr_schedule", run->lr_schedule,
+                            sizeof run->lr_schedule)) ||
+        (st = meta_run_value(path, meta, "run.dropout", NULL, 0, 1, &run->dropout)))
+        return st;
+    run->nesterov = (int)nesterov;
+    return MLPCL_OK;
+}
+
 /* The training run's record (run.*), all or none: a file from before it has none. */
 static mlpcl_status meta_run(const char *path, const cJSON *meta, mlpcl_run_record *run)
 {
@@ -193,7 +230,7 @@ static mlpcl_status meta_run(const char *path, const cJSON *meta, mlpcl_run_reco
         return st;
     run->batch = (long)batch;
     run->present = 1;
-    return MLPCL_OK;
+    return meta_run_optim(path, meta, run);
 }
 
 mlpcl_status mlpcl__meta_format(const char *path, const cJSON *meta, const mlpcl_net *net,

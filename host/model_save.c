@@ -77,7 +77,7 @@ static mlpcl_status build_header(const char *path, const mlpcl_net *net,
                                  const mlpcl_model_info *info, const tensor *t, size_t nt,
                                  char **out, size_t *len)
 {
-    char num[9][32], *widths = join_widths(net), *acts = join_acts(net), *classes = NULL;
+    char num[15][32], *widths = join_widths(net), *acts = join_acts(net), *classes = NULL;
     const mlpcl_run_record *run = &info->run;
     snprintf(num[4], sizeof num[4], "%.17g", run->lr);
     snprintf(num[5], sizeof num[5], "%.17g", run->momentum);
@@ -88,6 +88,12 @@ static mlpcl_status build_header(const char *path, const mlpcl_net *net,
     snprintf(num[2], sizeof num[2], "%ld", info->iteration);
     snprintf(num[3], sizeof num[3], "%ld", info->batch);
     snprintf(num[8], sizeof num[8], "%ld", info->adam_step);
+    snprintf(num[9], sizeof num[9], "%d", run->nesterov);
+    snprintf(num[10], sizeof num[10], "%.17g", run->beta1);
+    snprintf(num[11], sizeof num[11], "%.17g", run->beta2);
+    snprintf(num[12], sizeof num[12], "%.17g", run->eps);
+    snprintf(num[13], sizeof num[13], "%.17g", run->weight_decay);
+    snprintf(num[14], sizeof num[14], "%.17g", run->dropout);
     if (info->class_names) {
         cJSON *a = cJSON_CreateStringArray((const char *const *)info->class_names,
                                            (int)net->width[net->L]);
@@ -118,7 +124,16 @@ static mlpcl_status build_header(const char *path, const mlpcl_net *net,
                            cJSON_AddStringToObject(meta, "run.data_digest", run->data_digest) &&
                            cJSON_AddStringToObject(meta, "run.lr", num[4]) &&
                            cJSON_AddStringToObject(meta, "run.momentum", num[5]) &&
-                           cJSON_AddStringToObject(meta, "run.batch", num[6])));
+                           cJSON_AddStringToObject(meta, "run.batch", num[6]))) &&
+        (!run->present || !run->optimizer[0] ||
+         (cJSON_AddStringToObject(meta, "run.optimizer", run->optimizer) &&
+          cJSON_AddStringToObject(meta, "run.nesterov", num[9]) &&
+          cJSON_AddStringToObject(meta, "run.beta1", num[10]) &&
+          cJSON_AddStringToObject(meta, "run.beta2", num[11]) &&
+          cJSON_AddStringToObject(meta, "run.eps", num[12]) &&
+          cJSON_AddStringToObject(meta, "run.weight_decay", num[13]) &&
+          cJSON_AddStringToObject(meta, "run.lr_schedule", run->lr_schedule) &&
+          cJSON_AddStringToObject(meta, "run.dropout", num[14])));
     for (size_t i = 0; ok && i < nt; ++i) /* names in slot order, whatever their offsets */
         if (t[i].src) ok = add_tensor(root, &t[i]);
     char *json = ok ? cJSON_PrintUnformatted(root) : NULL;

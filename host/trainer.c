@@ -94,6 +94,17 @@ static mlpcl_status check_step(const mlpcl_trainer *tr, double lr, double moment
     return MLPCL_OK;
 }
 
+/* Zeroes the velocity and Adam's second moments and step count. */
+static mlpcl_status reset_optim_state(mlpcl_trainer *tr)
+{
+    double *zero = calloc(mlpcl_net_n_params(tr->net), sizeof *zero);
+    if (!zero) return mlpcl__fail(MLPCL_ERR_NOMEM, "out of host memory");
+    mlpcl_status st = tr->ops->set_velocity(tr, zero);
+    if (st == MLPCL_OK && tr->ops->set_adam_state) st = tr->ops->set_adam_state(tr, zero, 0);
+    free(zero);
+    return st;
+}
+
 /* Checks the optimiser's options and makes them the trainer's for the call. */
 static mlpcl_status check_optim(mlpcl_trainer *tr, mlpcl_optimizer kind, int nesterov,
                                 double momentum, double beta1, double beta2, double eps, double wd)
@@ -115,6 +126,13 @@ static mlpcl_status check_optim(mlpcl_trainer *tr, mlpcl_optimizer kind, int nes
     if (kind != MLPCL_OPT_SGD && !tr->ops->adam_state)
         return mlpcl__fail(MLPCL_ERR_ARG, "the %s backend trains with SGD only, not Adam",
                            tr->ops->name);
+    /* The velocity and Adam's moments are one rule's state: another rule starts afresh, as a
+     * new torch.optim object would, rather than reading SGD's velocity as Adam's moments. */
+    if (tr->state_kind && tr->state_kind != (int)kind + 1) {
+        mlpcl_status st = reset_optim_state(tr);
+        if (st != MLPCL_OK) return st;
+    }
+    tr->state_kind = (int)kind + 1;
     tr->optim = (mlpcl_optim){kind, nesterov != 0, beta1, beta2, eps, wd};
     return MLPCL_OK;
 }
@@ -211,6 +229,7 @@ mlpcl_status mlpcl_trainer_velocity(mlpcl_trainer *tr, double *v)
 mlpcl_status mlpcl_trainer_set_velocity(mlpcl_trainer *tr, const double *v)
 {
     if (!tr->m) return mlpcl__fail(MLPCL_ERR_ARG, "this trainer has no training data");
+    tr->state_kind = 0; /* the caller's: for whichever optimiser trains next */
     return tr->ops->set_velocity(tr, v);
 }
 
@@ -230,6 +249,7 @@ mlpcl_status mlpcl_trainer_set_adam_state(mlpcl_trainer *tr, const double *s, lo
                            INT32_MAX);
     if (!tr->ops->set_adam_state)
         return mlpcl__fail(MLPCL_ERR_ARG, "the %s backend has no Adam state", tr->ops->name);
+    tr->state_kind = 0;
     return tr->ops->set_adam_state(tr, s, step);
 }
 

@@ -35,8 +35,10 @@ struct mlpcl_trainer {
     long iter;                   /* updates applied (the OpenCL backend: P[iter & 1] is current) */
     double lr, momentum, target; /* what the launch plans were last given */
     mlpcl_optim optim;           /* the optimiser of the run or epoch in progress */
-    size_t n_sets;               /* predicting sets added: ids 0 … n_sets − 1 */
-    size_t *set_rows;            /* their rows, by id */
+    int state_kind;   /* 1 + the optimizer whose updates the velocity and Adam state hold; 0:
+                         none yet, or set by the caller (taken as the next run's) */
+    size_t n_sets;    /* predicting sets added: ids 0 … n_sets − 1 */
+    size_t *set_rows; /* their rows, by id */
     int worker; /* a data-parallel worker (dp_backend.c): an OpenCL backend whose iteration the
                    group drives stage by stage (never fused) */
     const mlpcl_backend_ops *ops; /* the backend */

@@ -211,7 +211,9 @@ void mlpcl_trainer_free(mlpcl_trainer *tr);
  *          P −= lr/(1−β1ᵗ) · M / (√S/√(1−β2ᵗ) + ε)        (Kingma & Ba, with PyTorch's ε)
  *   AdamW  as Adam without the G += wd·P, and P ·= 1 − lr·wd before the step (Loshchilov & Hutter)
  * Adam's M lives where SGD's velocity does (mlpcl_trainer_velocity); S and t are its own state
- * (mlpcl_trainer_adam_state). */
+ * (mlpcl_trainer_adam_state). A run or epoch with another optimizer than the trainer's last one
+ * starts that state afresh (V, M and S zero, t = 0), as a new torch.optim object would; state
+ * set by mlpcl_trainer_set_velocity or mlpcl_trainer_set_adam_state is the next one's. */
 typedef enum mlpcl_optimizer {
     MLPCL_OPT_SGD = 0,
     MLPCL_OPT_ADAM = 1,
@@ -476,6 +478,13 @@ typedef struct mlpcl_run_record {
     char data_digest[32]; /* a digest of the training data (16 hex digits) */
     double lr, momentum;  /* finite, lr > 0, momentum ≥ 0 */
     long batch;           /* samples per update; 0: all (full batch) */
+    /* The optimiser, schedule and dropout: optimizer "" in files from before they were
+     * recorded (then the rest is 0 and "", and --resume cannot check them). */
+    char optimizer[32];                     /* "sgd", "adam" or "adamw" */
+    int nesterov;                           /* 0 or 1 */
+    double beta1, beta2, eps, weight_decay; /* finite, ≥ 0 (the betas < 1) */
+    char lr_schedule[64]; /* "constant", "step:N:G" or "cosine:EPOCHS", then "+warmup:N" */
+    double dropout;       /* in [0, 1) */
 } mlpcl_run_record;
 
 /* What a model file holds besides the network. */
@@ -502,7 +511,9 @@ typedef struct mlpcl_model_info {
  * "train.adam_s" when info->adam_s (both in the weights' layout). Metadata: format,
  * format_version, version, layers, activations, loss, output, seed, device, epoch, batch,
  * iteration, class_names, and when info->run.present run.mode, run.device_kind, run.init,
- * run.data_digest, run.lr, run.momentum and run.batch, and train.adam_step with train.adam_s.
+ * run.data_digest, run.lr, run.momentum and run.batch (and when info->run.optimizer is not ""
+ * run.optimizer, run.nesterov, run.beta1, run.beta2, run.eps, run.weight_decay,
+ * run.lr_schedule and run.dropout), and train.adam_step with train.adam_s.
  * The file is created with the process's umask (0666 & ~umask), or takes the mode of the file
  * it replaces. */
 mlpcl_status mlpcl_model_save(const char *path, const mlpcl_net *net, const mlpcl_model_info *info);

@@ -52,7 +52,9 @@ def load_model(path):
 
 
 def flat(ts, L):
-    return np.concatenate([np.concatenate([ts["layers.%d.weight" % l].ravel(),
+    """The parameters in the layout grad() uses, W [in, out] then b, layer by layer (files hold
+    the weights [out, in], as PyTorch's nn.Linear)."""
+    return np.concatenate([np.concatenate([ts["layers.%d.weight" % l].T.ravel(),
                                            ts["layers.%d.bias" % l]]) for l in range(1, L + 1)])
 
 

@@ -1,22 +1,36 @@
 // SPDX-License-Identifier: MIT
 /* train_resume.c: what decides a training run's numbers besides the network (precision, data,
- * seed, lr, momentum, batch, mode, device kind, initialisation), recorded in every model file
- * the run writes, and checked when --resume continues one: the settings not given are the
- * file's, those given must agree with it (or --force). */
+ * seed, lr, momentum, batch, mode, device kind, initialisation, optimiser, schedule, dropout),
+ * recorded in every model file the run writes, and checked when --resume continues one: the
+ * settings not given are the file's, those given must agree with it (or --force). */
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "train.h"
 
 static const char *const init_names[] = {"ones", "uniform"};
+static const char *const optim_names[] = {"sgd", "adam", "adamw"};
+
+/* The schedule as recorded: "constant", "step:N:G" or "cosine:EPOCHS" (a cosine's rates depend
+ * on the run's length), then "+warmup:N". */
+static void schedule_text(const train_cli *o, char *out, size_t size)
+{
+    const train_schedule *c = &o->sched;
+    int n = c->kind == SCHED_STEP     ? snprintf(out, size, "step:%ld:%.17g", c->step, c->gamma)
+            : c->kind == SCHED_COSINE ? snprintf(out, size, "cosine:%ld", o->epochs)
+                                      : snprintf(out, size, "constant");
+    if (c->warmup && n >= 0 && (size_t)n < size)
+        snprintf(out + n, size - (size_t)n, "+warmup:%ld", c->warmup);
+}
 
 void resume_defaults(train_cli *o, const mlpcl_model_info *info)
 {
     if (!o->seed_given) o->seed = (long)info->seed;
     if (!info->run.present) return; /* a file from before the records: the defaults stand */
     if (!o->lr_given) o->lr = info->run.lr;
-    if (!o->momentum_given) o->momentum = info->run.momentum;
+    if (!o->momentum_given && o->optimizer == MLPCL_OPT_SGD) o->momentum = info->run.momentum;
     if (!o->batch_given && o->epoch_mode) o->batch = info->run.batch;
 }
 
@@ -75,6 +89,12 @@ int resume_settle(session *s)
     r->lr = o->lr;
     r->momentum = o->momentum;
     r->batch = o->epoch_mode ? o->batch : 0;
+    snprintf(r->optimizer, sizeof r->optimizer, "%s", optim_names[o->optimizer]);
+    r->nesterov = o->nesterov != 0;
+    if (o->optimizer != MLPCL_OPT_SGD) r->beta1 = o->beta1, r->beta2 = o->beta2, r->eps = o->eps;
+    r->weight_decay = o->weight_decay;
+    schedule_text(o, r->lr_schedule, sizeof r->lr_schedule);
+    r->dropout = o->dropout;
     s->prec = o->precision == 1 || (o->precision < 0 && host) ? MLPCL_PRECISION_DOUBLE
                                                               : MLPCL_PRECISION_FLOAT;
     if (!o->resume) return 0;
@@ -111,6 +131,39 @@ int resume_settle(session *s)
             differ_num(list, sizeof list, "momentum", w->momentum, r->momentum, "--momentum");
         if (w->batch != r->batch)
             differ_num(list, sizeof list, "batch", (double)w->batch, (double)r->batch, "--batch");
+    }
+    if (f->run.present && f->run.optimizer[0]) { /* files from before these have none */
+        const mlpcl_run_record *w = &f->run;
+        if (strcmp(w->optimizer, r->optimizer))
+            differ(list, sizeof list, "optimizer", w->optimizer, r->optimizer, "--optimizer");
+        if (w->nesterov != r->nesterov)
+            differ(list, sizeof list, "Nesterov", w->nesterov ? "on" : "off",
+                   r->nesterov ? "on" : "off", "--nesterov");
+        if (w->beta1 != r->beta1)
+            differ_num(list, sizeof list, "beta1", w->beta1, r->beta1, "--beta1");
+        if (w->beta2 != r->beta2)
+            differ_num(list, sizeof list, "beta2", w->beta2, r->beta2, "--beta2");
+        if (w->eps != r->eps) differ_num(list, sizeof list, "eps", w->eps, r->eps, "--eps");
+        if (w->weight_decay != r->weight_decay)
+            differ_num(list, sizeof list, "weight decay", w->weight_decay, r->weight_decay,
+                       "--weight-decay");
+        if (strcmp(w->lr_schedule, r->lr_schedule))
+            differ(list, sizeof list, "lr schedule", w->lr_schedule, r->lr_schedule,
+                   "--lr-schedule, --warmup; a cosine's --epochs");
+        if (w->dropout != r->dropout)
+            differ_num(list, sizeof list, "dropout", w->dropout, r->dropout, "--dropout");
+        /* Forced onto another rule, the file's velocity and Adam moments are not this one's:
+         * it starts afresh from the file's weights (as the library does on a change). */
+        if (strcmp(w->optimizer, r->optimizer) && o->force) {
+            free(s->info.velocity);
+            free(s->info.adam_s);
+            s->info.velocity = s->info.adam_s = NULL;
+            s->info.adam_step = 0;
+            fprintf(stderr,
+                    "mlpcl: note: the optimizer changes from %s to %s: its state "
+                    "(velocity, moments) starts afresh\n",
+                    w->optimizer, r->optimizer);
+        }
     }
     if (!*list) return 0;
     if (o->force) {
