@@ -52,9 +52,9 @@ def load_model(path):
 
 
 def flat(ts, L):
-    """The parameters in the layout grad() uses, W [in, out] then b, layer by layer (files hold
-    the weights [out, in], as PyTorch's nn.Linear)."""
-    return np.concatenate([np.concatenate([ts["layers.%d.weight" % l].T.ravel(),
+    """The parameters in the layout grad() uses, W [in, out] (as load_model gives it) then b,
+    layer by layer."""
+    return np.concatenate([np.concatenate([ts["layers.%d.weight" % l].ravel(),
                                            ts["layers.%d.bias" % l]]) for l in range(1, L + 1)])
 
 
