@@ -283,6 +283,7 @@ static mlpcl_status cl_predict(mlpcl_trainer *tr, int id, size_t start, size_t r
     mlpcl_cl *c = mlpcl__cl(tr);
     size_t L = tr->net->L;
     mlpcl_plan *p;
+    TRY(mlpcl__cl_fill_pending(tr)); /* the layers' rows, zeroed before any launch */
     TRY(mlpcl__plan_get(tr, rows, 1, 0, &p));
     TRY(mlpcl__cl_aim_gather(tr, p, &c->sets[id], NULL, 0, start));
     /* the gather of X alone (the segment's first launch), then the forward segment */

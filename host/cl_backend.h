@@ -54,6 +54,7 @@ typedef struct mlpcl_canary {
     size_t end;    /* bytes of the buffer proper; zero padding follows up to at */
     size_t at;     /* bytes before the canary */
     char name[48]; /* the buffer, for the report: "activations (layer 2)" */
+    int unfilled;  /* bytes [0, end) not zeroed yet: at the first run (mlpcl__cl_fill_pending) */
 } mlpcl_canary;
 
 #define MLPCL__CANARY_SIZE 256 /* bytes after every buffer; a multiple of 8 */
@@ -121,8 +122,12 @@ mlpcl_status mlpcl__cl_buffer(mlpcl_trainer *tr, cl_mem *out, size_t count, size
 /* Makes buf[1 … L], each layer's activations or deltas (batch × n_l, padding and canary as
  * mlpcl__cl_buffer's). For fused trainers they are sub-buffers of one buffer, buf[0], each layer
  * starting where the device aligns sub-buffers, so that fused.cl reaches every layer through one
- * argument at any depth. */
+ * argument at any depth. Their padding and canary are written at once, their rows zeroed only
+ * at the first run (mlpcl__cl_fill_pending), so that their pages are not resident while the
+ * caller's inputs still are. */
 mlpcl_status mlpcl__cl_layer_buffers(mlpcl_trainer *tr, cl_mem *buf, const char *what);
+/* Zeroes the layer buffers' rows not zeroed yet; before any launch that reads them. */
+mlpcl_status mlpcl__cl_fill_pending(mlpcl_trainer *tr);
 /* Releases a buffer made by mlpcl__cl_buffer (NULL allowed) and forgets its canary. */
 void mlpcl__cl_buffer_release(mlpcl_trainer *tr, cl_mem *mem);
 /* Converts n doubles to the device's real type and writes them to buf; and back. */

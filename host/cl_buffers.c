@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /* cl_buffers.c: the OpenCL backend's device buffers: making them (zeroed, with a canary after
- * each), moving doubles to and from the device's real type, refusing sizes the device or the
- * kernels' int indices cannot hold, and reading buffers and canaries back for the tests. */
+ * each; the layers' rows zeroed at the first run, not at their making), moving doubles to and from
+ * the device's real type, refusing sizes the device or the kernels' int indices cannot hold, and
+ * reading buffers and canaries back for the tests. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,8 +10,36 @@
 #include "cl_backend.h"
 #include "data.h" /* mlpcl__memory_left */
 
-mlpcl_status mlpcl__cl_buffer(mlpcl_trainer *tr, cl_mem *out, size_t count, size_t pad, size_t elem,
-                              const char *what, size_t layer)
+/* Writes zeros over bytes [from, to) of mem and the canary's pattern over the CANARY_SIZE bytes
+ * from at (elem: the elements' size, the fill pattern's). */
+static mlpcl_status fill(mlpcl_trainer *tr, cl_mem mem, size_t elem, size_t from, size_t to,
+                         size_t at)
+{
+    mlpcl_status st = MLPCL_OK;
+    static const cl_uint zero = 0;
+    static const cl_uchar canary = MLPCL__CANARY_BYTE;
+    size_t z = elem < 4 ? elem : 4; /* from and to are multiples of elem (4 or 8 bytes) */
+    if (to > from)
+        CL_CHECK(clEnqueueFillBuffer(tr->ctx->queue, mem, &zero, z, from, to - from, 0, NULL, NULL),
+                 "clEnqueueFillBuffer", tr->ctx->info.name);
+    CL_CHECK(
+        clEnqueueFillBuffer(tr->ctx->queue, mem, &canary, 1, at, MLPCL__CANARY_SIZE, 0, NULL, NULL),
+        "clEnqueueFillBuffer(canary)", tr->ctx->info.name);
+fail:
+    return st;
+}
+
+static void name_canary(mlpcl_canary *k, const char *what, size_t layer)
+{
+    if (layer)
+        snprintf(k->name, sizeof k->name, "%s (layer %zu)", what, layer);
+    else
+        snprintf(k->name, sizeof k->name, "%s", what);
+}
+
+/* mlpcl__cl_buffer's, with its rows [0, count) left to mlpcl__cl_fill_pending when lazy. */
+static mlpcl_status make_buffer(mlpcl_trainer *tr, cl_mem *out, size_t count, size_t pad,
+                                size_t elem, const char *what, size_t layer, int lazy)
 {
     mlpcl_status st = MLPCL_OK;
     mlpcl_cl *c = mlpcl__cl(tr);
@@ -23,27 +52,24 @@ mlpcl_status mlpcl__cl_buffer(mlpcl_trainer *tr, cl_mem *out, size_t count, size
         clCreateBuffer(tr->ctx->context, CL_MEM_READ_WRITE, used + MLPCL__CANARY_SIZE, NULL, &err);
     CL_CHECK(err, "clCreateBuffer", tr->ctx->info.name);
     /* Zeros, so that the padding the tiled kernels read past the end holds numbers. */
-    static const cl_uint zero = 0;
-    CL_CHECK(clEnqueueFillBuffer(tr->ctx->queue, *out, &zero, elem < 4 ? elem : 4, 0, used, 0, NULL,
-                                 NULL),
-             "clEnqueueFillBuffer", tr->ctx->info.name);
-    /* used is a multiple of elem (4 or 8 bytes); the canary's pattern is one byte */
-    static const cl_uchar canary = MLPCL__CANARY_BYTE;
-    CL_CHECK(clEnqueueFillBuffer(tr->ctx->queue, *out, &canary, 1, used, MLPCL__CANARY_SIZE, 0,
-                                 NULL, NULL),
-             "clEnqueueFillBuffer(canary)", tr->ctx->info.name);
+    TRY(fill(tr, *out, elem, lazy ? count * elem : 0, used, used));
     mlpcl_canary *k = &c->canaries[c->n_canaries++];
+    memset(k, 0, sizeof *k);
     k->mem = *out;
     k->end = count * elem;
     k->at = used;
-    if (layer)
-        snprintf(k->name, sizeof k->name, "%s (layer %zu)", what, layer);
-    else
-        snprintf(k->name, sizeof k->name, "%s", what);
+    k->unfilled = lazy && count;
+    name_canary(k, what, layer);
     return MLPCL_OK;
 fail:
     mlpcl__append(" (buffer %s, %zu bytes)", what, bytes);
     return st;
+}
+
+mlpcl_status mlpcl__cl_buffer(mlpcl_trainer *tr, cl_mem *out, size_t count, size_t pad, size_t elem,
+                              const char *what, size_t layer)
+{
+    return make_buffer(tr, out, count, pad, elem, what, layer, 0);
 }
 
 mlpcl_status mlpcl__cl_layer_buffers(mlpcl_trainer *tr, cl_mem *buf, const char *what)
@@ -54,7 +80,7 @@ mlpcl_status mlpcl__cl_layer_buffers(mlpcl_trainer *tr, cl_mem *buf, const char 
     size_t L = net->L, r = tr->real, total = 0;
     if (!c->fused) {
         for (size_t l = 1; l <= L; ++l)
-            TRY(mlpcl__cl_buffer(tr, &buf[l], tr->batch * net->width[l], c->pad, r, what, l));
+            TRY(make_buffer(tr, &buf[l], tr->batch * net->width[l], c->pad, r, what, l, 1));
         return MLPCL_OK;
     }
     cl_uint bits = 0;
@@ -72,25 +98,23 @@ mlpcl_status mlpcl__cl_layer_buffers(mlpcl_trainer *tr, cl_mem *buf, const char 
     c->canaries = grown;
     buf[0] = clCreateBuffer(tr->ctx->context, CL_MEM_READ_WRITE, total, NULL, &err);
     CL_CHECK(err, "clCreateBuffer", tr->ctx->info.name);
-    static const cl_uint zero = 0;
-    static const cl_uchar canary = MLPCL__CANARY_BYTE;
-    CL_CHECK(
-        clEnqueueFillBuffer(tr->ctx->queue, buf[0], &zero, r < 4 ? r : 4, 0, total, 0, NULL, NULL),
-        "clEnqueueFillBuffer", tr->ctx->info.name);
     total = 0;
     for (size_t l = 1; l <= L; ++l) {
+        size_t end = tr->batch * net->width[l] * r;
+        /* the rows at the first run; the padding and the canary now (the gap to the next
+         * layer's start is never read) */
+        TRY(fill(tr, buf[0], r, total + end, total + USED(l), total + USED(l)));
         cl_buffer_region region = {total, USED(l) + MLPCL__CANARY_SIZE};
-        CL_CHECK(clEnqueueFillBuffer(tr->ctx->queue, buf[0], &canary, 1, total + USED(l),
-                                     MLPCL__CANARY_SIZE, 0, NULL, NULL),
-                 "clEnqueueFillBuffer(canary)", tr->ctx->info.name);
         buf[l] = clCreateSubBuffer(buf[0], CL_MEM_READ_WRITE, CL_BUFFER_CREATE_TYPE_REGION, &region,
                                    &err);
         CL_CHECK(err, "clCreateSubBuffer", tr->ctx->info.name);
         mlpcl_canary *k = &c->canaries[c->n_canaries++];
+        memset(k, 0, sizeof *k);
         k->mem = buf[l];
-        k->end = tr->batch * net->width[l] * r;
+        k->end = end;
         k->at = USED(l);
-        snprintf(k->name, sizeof k->name, "%s (layer %zu)", what, l);
+        k->unfilled = end > 0;
+        name_canary(k, what, l);
         total += REGION(l);
     }
 #undef USED
@@ -98,6 +122,23 @@ mlpcl_status mlpcl__cl_layer_buffers(mlpcl_trainer *tr, cl_mem *buf, const char 
     return MLPCL_OK;
 fail:
     mlpcl__append(" (%s, one buffer for every layer)", what);
+    return st;
+}
+
+mlpcl_status mlpcl__cl_fill_pending(mlpcl_trainer *tr)
+{
+    mlpcl_status st = MLPCL_OK;
+    mlpcl_cl *c = mlpcl__cl(tr);
+    static const cl_uint zero = 0;
+    size_t z = tr->real < 4 ? tr->real : 4;
+    for (size_t i = 0; i < c->n_canaries; ++i) {
+        mlpcl_canary *k = &c->canaries[i];
+        if (!k->unfilled) continue;
+        CL_CHECK(clEnqueueFillBuffer(tr->ctx->queue, k->mem, &zero, z, 0, k->end, 0, NULL, NULL),
+                 "clEnqueueFillBuffer", tr->ctx->info.name);
+        k->unfilled = 0;
+    }
+fail:
     return st;
 }
 

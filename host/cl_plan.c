@@ -223,6 +223,7 @@ mlpcl_status mlpcl__trainer_prepare(mlpcl_trainer *tr, double lr, double momentu
 {
     mlpcl_status st = MLPCL_OK;
     mlpcl_cl *c = mlpcl__cl(tr);
+    TRY(mlpcl__cl_fill_pending(tr)); /* the layers' rows, zeroed before any launch */
     tr->lr = lr;
     tr->momentum = momentum;
     tr->target = mlpcl__target_for(tr->precision, target);

@@ -91,8 +91,11 @@ struct mlpcl_ctx {
     cl_device_id device;
     cl_context context;
     cl_command_queue queue;
-    mlpcl_program *programs; /* built programs, a list keyed by build options */
-    char *tuning;            /* mlpcl_ctx_set_tuning's, or NULL */
+    mlpcl_program *programs;      /* built programs, a list keyed by build options */
+    char *tuning;                 /* mlpcl_ctx_set_tuning's, or NULL */
+    mlpcl_build_notice_fn notice; /* mlpcl_ctx_set_build_notice's (program.c), or NULL */
+    void *notice_user;
+    double notice_t0; /* when the notice's start was told; 0: no end owed */
     /* A group (a selector listing devices, "0:0,0:1"): its members, one context a device, in
      * the listed order; the group itself has no OpenCL objects, and its info is member 0's
      * but for the name, which lists every member's. Trainers on a group train data-parallel
@@ -188,6 +191,8 @@ struct mlpcl_program {
  * owned by ctx. */
 mlpcl_status mlpcl__program_get(mlpcl_ctx *ctx, const mlpcl_build_params *bp, mlpcl_program **out);
 void mlpcl__programs_free(mlpcl_ctx *ctx);
+/* Tells ctx's notice (and its members') that the kernels are ready, where a start is owed. */
+void mlpcl__build_notice_end(mlpcl_ctx *ctx);
 
 /* The embedded kernel sources (generated at build time from the kernels folder). */
 extern const char *const mlpcl__kernel_files[];

@@ -2,7 +2,8 @@
 /* program.c: the kernel table, build options, the kernel sources (embedded at build time, or
  * read from $MLPCL_KERNEL_DIR while developing) and the build, with its log on failure. Each
  * context keeps the programs it built, keyed by their options, so each is built once. The
- * tunables in the options come from tuning.c's table. */
+ * tunables in the options come from tuning.c's table. A context's build notice (the caller's
+ * "compiling…" line) is told here when a build starts, and when the first launches are done. */
 #define _POSIX_C_SOURCE 200809L
 #include <stddef.h>
 #include <stdio.h>
@@ -138,6 +139,10 @@ mlpcl_status mlpcl__program_get(mlpcl_ctx *ctx, const mlpcl_build_params *bp, ml
     p->program = clCreateProgramWithSource(ctx->context, n_parts, parts, NULL, &err);
     CL_CHECK(err, "clCreateProgramWithSource", dn);
     double t0 = mlpcl__now();
+    if (ctx->notice && ctx->notice_t0 == 0) { /* told once until the kernels have run */
+        ctx->notice_t0 = t0 > 0 ? t0 : 1e-9;
+        ctx->notice(ctx->notice_user, MLPCL_BUILD_START, dn, 0.0);
+    }
     err = clBuildProgram(p->program, 1, &ctx->device, options, NULL, NULL);
     p->build_seconds = mlpcl__now() - t0;
     p->fresh = 1;
@@ -169,6 +174,27 @@ fail:
     if (p->program) clReleaseProgram(p->program);
     free(p);
     return st;
+}
+
+void mlpcl_ctx_set_build_notice(mlpcl_ctx *ctx, mlpcl_build_notice_fn fn, void *user)
+{
+    if (!ctx) return;
+    ctx->notice = fn;
+    ctx->notice_user = user;
+    ctx->notice_t0 = 0;
+    for (size_t i = 0; i < ctx->n_members; ++i)
+        mlpcl_ctx_set_build_notice(ctx->members[i], fn, user);
+}
+
+void mlpcl__build_notice_end(mlpcl_ctx *ctx)
+{
+    if (!ctx) return;
+    if (ctx->notice && ctx->notice_t0 > 0) {
+        double t0 = ctx->notice_t0;
+        ctx->notice_t0 = 0;
+        ctx->notice(ctx->notice_user, MLPCL_BUILD_END, ctx->info.name, mlpcl__now() - t0);
+    }
+    for (size_t i = 0; i < ctx->n_members; ++i) mlpcl__build_notice_end(ctx->members[i]);
 }
 
 void mlpcl__programs_free(mlpcl_ctx *ctx)

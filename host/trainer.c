@@ -69,6 +69,7 @@ mlpcl_status mlpcl_trainer_create(mlpcl_ctx *ctx, const mlpcl_net *net, const do
     *out = tr;
     return MLPCL_OK;
 fail:
+    mlpcl__build_notice_end(ctx); /* a failed build owes its end too */
     mlpcl_trainer_free(tr);
     return st;
 }
@@ -137,6 +138,38 @@ static mlpcl_status check_optim(mlpcl_trainer *tr, mlpcl_optimizer kind, int nes
     return MLPCL_OK;
 }
 
+/* Whether a build notice's end is owed, on ctx or a member of its group. */
+static int notice_owed(const mlpcl_ctx *ctx)
+{
+    if (ctx->notice && ctx->notice_t0 > 0) return 1;
+    for (size_t i = 0; i < ctx->n_members; ++i)
+        if (notice_owed(ctx->members[i])) return 1;
+    return 0;
+}
+
+/* Stands between a run and its caller's callback while a build notice is owed: drivers compile
+ * kernels at their first launch, so the kernels are ready once an iteration's cost is read. */
+typedef struct notice_relay {
+    mlpcl_ctx *ctx;
+    void (*on_cost)(void *user, long iter, double cost);
+    void (*on_batch)(void *user, size_t done, size_t total, double cost);
+    void *user;
+} notice_relay;
+
+static void relay_cost(void *user, long iter, double cost)
+{
+    notice_relay *r = user;
+    if (iter > 0) mlpcl__build_notice_end(r->ctx); /* iter 0 needed the forward pass only */
+    if (r->on_cost) r->on_cost(r->user, iter, cost);
+}
+
+static void relay_batch(void *user, size_t done, size_t total, double cost)
+{
+    notice_relay *r = user;
+    mlpcl__build_notice_end(r->ctx);
+    if (r->on_batch) r->on_batch(r->user, done, total, cost);
+}
+
 mlpcl_status mlpcl_trainer_run(mlpcl_trainer *tr, const mlpcl_train_opts *opts,
                                mlpcl_train_result *res)
 {
@@ -153,6 +186,15 @@ mlpcl_status mlpcl_trainer_run(mlpcl_trainer *tr, const mlpcl_train_opts *opts,
                            tr->batch, tr->m);
     TRY(check_optim(tr, opts->optimizer, opts->nesterov, opts->momentum, opts->beta1, opts->beta2,
                     opts->eps, opts->weight_decay));
+    if (notice_owed(tr->ctx)) {
+        notice_relay r = {tr->ctx, opts->on_cost, NULL, opts->user};
+        mlpcl_train_opts o = *opts;
+        o.on_cost = relay_cost;
+        o.user = &r;
+        st = tr->ops->run(tr, &o, res);
+        mlpcl__build_notice_end(tr->ctx);
+        return st;
+    }
     return tr->ops->run(tr, opts, res);
 fail:
     return st;
@@ -175,6 +217,15 @@ mlpcl_status mlpcl_trainer_epoch(mlpcl_trainer *tr, const mlpcl_epoch_opts *opts
                            opts->first_batch, nb);
     TRY(check_optim(tr, opts->optimizer, opts->nesterov, opts->momentum, opts->beta1, opts->beta2,
                     opts->eps, opts->weight_decay));
+    if (notice_owed(tr->ctx)) {
+        notice_relay r = {tr->ctx, NULL, opts->on_batch, opts->user};
+        mlpcl_epoch_opts o = *opts;
+        o.on_batch = relay_batch;
+        o.user = &r;
+        st = tr->ops->epoch(tr, &o, res);
+        mlpcl__build_notice_end(tr->ctx);
+        return st;
+    }
     return tr->ops->epoch(tr, opts, res);
 fail:
     return st;
@@ -277,6 +328,7 @@ mlpcl_status mlpcl_trainer_predict(mlpcl_trainer *tr, int id, double *out)
     for (size_t start = 0; start < n && st == MLPCL_OK; start += tr->batch) {
         size_t mb = n - start < tr->batch ? n - start : tr->batch;
         st = tr->ops->predict(tr, id, start, mb, out + start * nL);
+        mlpcl__build_notice_end(tr->ctx); /* its kernels have run (or failed) */
     }
     return st;
 }

@@ -146,6 +146,19 @@ const mlpcl_device_info *mlpcl_ctx_device(const mlpcl_ctx *ctx);
 /* How many devices the context trains on: the length of a selector's list, else 1. */
 size_t mlpcl_ctx_device_count(const mlpcl_ctx *ctx);
 
+/* Told when ctx's kernels are being compiled, for a "compiling…" line (the library prints
+ * nothing itself). MLPCL_BUILD_START comes before a trainer's program is built; OpenCL CPU
+ * drivers such as POCL compile each kernel again at its first launch, so MLPCL_BUILD_END comes
+ * once the trainer's first iteration (a batch's cost read, a prediction) has finished, or its
+ * first call has failed. device: the device's name; seconds: 0 at the start, the time since
+ * it at the end. Each start is followed by one end; with a warm driver cache the two come close
+ * together. Set on a group, it is told of each member's builds. */
+typedef enum mlpcl_build_phase { MLPCL_BUILD_START = 0, MLPCL_BUILD_END = 1 } mlpcl_build_phase;
+typedef void (*mlpcl_build_notice_fn)(void *user, mlpcl_build_phase phase, const char *device,
+                                      double seconds);
+/* Sets (fn NULL: clears) the notice for trainers created on ctx afterwards. */
+void mlpcl_ctx_set_build_notice(mlpcl_ctx *ctx, mlpcl_build_notice_fn fn, void *user);
+
 /* ---- Networks: shapes and parameters on the host ------------------------------------------ */
 
 typedef enum mlpcl_act {

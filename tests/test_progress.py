@@ -5,7 +5,9 @@ output in a file: the progress (the epoch bar with its ETA and samples/s; the tu
 with iteration, cost and iterations/s when --print-every is 0) appears on stderr only, and
 stdout is the same as a run without a terminal (times aside); the JSON-lines log opens with the
 run's settings and ends with the final iteration (the `cnt:` line's) or the last epoch. Runs on
-the reference trainer (--device host), so no OpenCL device is needed.
+the reference trainer (--device host), so no OpenCL device is needed; where one is, also that
+"compiling kernels for DEVICE…" shows on a terminal's stderr while the kernels build (train and
+predict), is erased before anything else is drawn, and never shows on a pipe.
 
 usage: test_progress.py MLPCL_BINARY"""
 import json
@@ -19,7 +21,7 @@ import tempfile
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import check, finish  # noqa: E402
+from testlib import check, finish, no_device  # noqa: E402
 
 BIN = None
 # Times differ from run to run: the closing line and each epoch's time and speed.
@@ -134,6 +136,61 @@ def test_epochs(tmp):
     check("ETA" not in err2, "epochs: bar drawn without a terminal")
 
 
+NOTICE = re.compile(r"\rcompiling kernels for (.+?)…\033\[K")
+
+
+def notice_erased(err, what):
+    """Checks the notice is on the terminal, and that each is erased (a "\\r\\033[K") or drawn
+    over (a progress line, from "\\r") before anything else: nothing after it on its line."""
+    found = list(NOTICE.finditer(err))
+    check(found and found[0].group(1).strip(),
+          "%s: no build notice on the terminal: %r" % (what, err[:200]))
+    for m in found:
+        rest = err[m.end():]
+        check(rest.startswith("\r"),
+              "%s: the build notice is not erased: %r" % (what, err[m.start():m.start() + 120]))
+
+
+def test_notice(tmp):
+    why = no_device(BIN)
+    if why:
+        print("no OpenCL device (%s): the build notice is not tested" % why)
+        return
+    # The tutorial on the device: 5 iterations, its start and cost lines on stdout.
+    args = ["train", "--max-iter", "5", "--print-every", "1"]
+    rc, out, err = run(args, tmp, True)
+    check(rc == 4, "notice, tutorial: exit %d (4: not converged): %s" % (rc, err[-300:]))
+    notice_erased(err, "tutorial")
+    check("compiling" not in out, "tutorial: the build notice on stdout")
+    rc2, out2, err2 = run(args, tmp, False)
+    check(rc2 == rc and TIMES.sub("", out2) == TIMES.sub("", out),
+          "tutorial: stdout differs with the notice on a terminal")
+    check("compiling" not in err2, "tutorial: the build notice on a pipe: %r" % err2[:200])
+    # Epochs on the device, then predicting with the saved model.
+    r = np.random.default_rng(3)
+    X = r.normal(size=(200, 4))
+    data = os.path.join(tmp, "n.csv")
+    with open(data, "w") as f:
+        for x in X:
+            f.write(",".join("%r" % float(v) for v in x) + ",%d\n" % (x[0] > 0))
+    model = os.path.join(tmp, "n.safetensors")
+    args = ["train", "--data", data, "--label-column", "5", "--layers", "4,8,2", "--loss",
+            "ce", "--batch", "20", "--epochs", "1", "--save", model]
+    rc, out, err = run(args, tmp, True)
+    check(rc == 0, "notice, epochs: exit %d: %s" % (rc, err[-300:]))
+    notice_erased(err, "epochs")
+    rc2, out2, err2 = run(args, tmp, False)
+    check(rc2 == 0 and "compiling" not in err2, "epochs: the build notice on a pipe: %r" % err2)
+    check(TIMES.sub("", out2) == TIMES.sub("", out), "epochs: stdout differs with the notice")
+    args = ["predict", "--model", model, "--data", data, "--label-column", "5"]
+    rc, out, err = run(args, tmp, True)
+    check(rc == 0, "notice, predict: exit %d: %s" % (rc, err[-300:]))
+    notice_erased(err, "predict")
+    rc2, out2, err2 = run(args, tmp, False)
+    check(rc2 == 0 and "compiling" not in err2, "predict: the build notice on a pipe: %r" % err2)
+    check(out2 == out, "predict: stdout differs with the notice on a terminal")
+
+
 def main():
     global BIN
     if len(sys.argv) != 2:
@@ -142,6 +199,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         test_tutorial(tmp)
         test_epochs(tmp)
+        test_notice(tmp)
     return finish("test_progress")
 
 

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -43,6 +44,17 @@ typedef struct predict_cli {
     long targets, batch;
     int precision; /* -1 not given, 0 float, 1 double */
 } predict_cli;
+
+/* "compiling kernels for DEVICE…" on stderr (a terminal) while they build, then erased. */
+static void build_notice(void *user, mlpcl_build_phase phase, const char *device, double seconds)
+{
+    (void)user, (void)seconds;
+    if (phase == MLPCL_BUILD_START)
+        fprintf(stderr, "\rcompiling kernels for %s…\033[K", device);
+    else
+        fputs("\r\033[K", stderr);
+    fflush(stderr);
+}
 
 static int parse(int argc, char **argv, predict_cli *o)
 {
@@ -275,6 +287,7 @@ int cmd_predict(int argc, char **argv)
         rc = lib_fail(st);
         goto done;
     }
+    if (isatty(STDERR_FILENO)) mlpcl_ctx_set_build_notice(ctx, build_notice, NULL);
     const mlpcl_device_info *dev = mlpcl_ctx_device(ctx);
     mlpcl_precision prec =
         o.precision == 1   ? MLPCL_PRECISION_DOUBLE

@@ -331,6 +331,9 @@ int cmd_train(int argc, char **argv)
         rc = lib_fail(st);
         goto done;
     }
+    /* "compiling kernels…" while they build, on a terminal only, as the progress line */
+    if (isatty(STDERR_FILENO) && train_mpi_size() == 1)
+        mlpcl_ctx_set_build_notice(s.ctx, report_build_notice, &s.rep);
     if ((rc = resume_settle(&s))) goto done;
     if ((rc = train_check_precision(&s.d, s.prec))) goto done;
     if ((st = mlpcl_trainer_create(s.ctx, s.net, s.d.train.X, s.d.train.Y, s.d.train.n, s.prec,

@@ -81,20 +81,22 @@ typedef struct report {
     int bar; /* draw progress on stderr (stderr is a terminal), never on stdout */
     long epoch, epochs;
     double last_draw;
-    size_t rows, batch; /* epoch mode: samples an epoch, rows a batch (for samples/s) */
-    size_t first;       /* the batch the epoch's progress started at (> 0: resumed) */
-    double epoch_t0;    /* when the epoch began here */
-    int drawn;          /* a progress line is on stderr, to clear before other output */
-    double t0;          /* tutorial mode: when training began, for iterations/s */
-    long g0;            /* and the iteration it began at */
-    double last_print;  /* when a cost line last went to stdout */
-    long logged;        /* the last iteration logged, -1 before any */
-    double built;       /* kernel build seconds already accounted for */
-    double loading;     /* seconds spent reading the data */
-    long base;          /* tutorial mode: iterations done before the trainer's current run */
-    int runs;           /* trainer runs so far; each after the first reads again the cost its
-                           predecessor ended with */
-    double last_finite; /* the last finite cost read, NaN before any */
+    size_t rows, batch;  /* epoch mode: samples an epoch, rows a batch (for samples/s) */
+    size_t first;        /* the batch the epoch's progress started at (> 0: resumed) */
+    double epoch_t0;     /* when the epoch began here */
+    int drawn;           /* a progress line is on stderr, to clear before other output */
+    double t0;           /* tutorial mode: when training began, for iterations/s */
+    long g0;             /* and the iteration it began at */
+    double last_print;   /* when a cost line last went to stdout */
+    long logged;         /* the last iteration logged, -1 before any */
+    double built;        /* kernel build seconds already accounted for */
+    double loading;      /* seconds spent reading the data */
+    long base;           /* tutorial mode: iterations done before the trainer's current run */
+    int runs;            /* trainer runs so far; each after the first reads again the cost its
+                            predecessor ended with */
+    double last_finite;  /* the last finite cost read, NaN before any */
+    char compiling[128]; /* the device whose kernels are compiling ("" when none): its notice
+                            shares the progress line */
 } report;
 
 /* An epoch's results, as printed and logged; NaN where there is no such set. */
@@ -114,6 +116,9 @@ const char *report_duration(double seconds, char buf[32]);
 void report_cost(void *user, long iter, double cost);
 /* Epoch mode's on_batch callback (user: the report): the progress bar on a terminal's stderr. */
 void report_progress(void *user, size_t done, size_t total, double cost);
+/* The build notice (mlpcl_ctx_set_build_notice; user: the report), set when stderr is a
+ * terminal: "compiling kernels for DEVICE…" on the progress line until the kernels have run. */
+void report_build_notice(void *user, mlpcl_build_phase phase, const char *device, double seconds);
 /* Clears the progress line from stderr, where one is drawn. */
 void report_clear_bar(report *r);
 /* Prints an epoch's line, and logs it. */

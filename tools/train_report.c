@@ -56,12 +56,34 @@ void report_clear_bar(report *r)
     r->drawn = 0;
 }
 
+static void draw_notice(report *r)
+{
+    fflush(stdout); /* its lines first, where both are the same terminal */
+    fprintf(stderr, "\rcompiling kernels for %s…\033[K", r->compiling);
+    fflush(stderr);
+    r->drawn = 1;
+}
+
+void report_build_notice(void *user, mlpcl_build_phase phase, const char *device, double seconds)
+{
+    report *r = user;
+    (void)seconds;
+    if (phase == MLPCL_BUILD_START) {
+        snprintf(r->compiling, sizeof r->compiling, "%s", device);
+        draw_notice(r);
+    } else {
+        r->compiling[0] = '\0';
+        report_clear_bar(r);
+    }
+}
+
 /* The tutorial's progress line: iteration, cost, iterations/s, drawn at most 10 times a second
  * while no cost line has gone to stdout for a second (printing off or sparse). */
 static void tutorial_progress(report *r, long g, double cost)
 {
     double t = now_seconds();
     if (r->t0 == 0) r->t0 = t, r->g0 = g, r->last_print = t;
+    if (r->compiling[0]) return; /* the notice holds the line */
     if (t - r->last_draw < 0.1 || (r->print_every > 0 && t - r->last_print < 1.0)) return;
     r->last_draw = t;
     char el[32];
@@ -108,6 +130,7 @@ void report_cost(void *user, long iter, double cost)
     putchar('\n');
     check_stdout();
     log_cost(r, g, cost);
+    if (r->compiling[0]) draw_notice(r); /* below the start line, until the kernels have run */
 }
 
 void report_final(report *r, long iteration, double cost)
