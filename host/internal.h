@@ -154,6 +154,7 @@ typedef struct mlpcl_tuning {
     int gx, gy;             /* gradient: work-group shape (tiles across, tiles down) */
     int local;              /* GPUs: tiles staged in local memory (gemm_gpu.cl) */
     int bm, bn, bk, wm, wn; /* local: a work-group's tile, its depth, a work-item's subtile */
+    int lb;                 /* local: buffers an operand's slice has (2: alternating) */
     const char *source; /* where the values came from: defaults, derived, cache, set, MLPCL_TUNE */
 } mlpcl_tuning;
 
