@@ -29,7 +29,7 @@ static int local_fits(const mlpcl_trainer *tr)
     size_t items = (size_t)(t->bn / t->wn) * (size_t)(t->bm / t->wm);
     cl_ulong local = 0;
     if (clGetDeviceInfo(tr->ctx->device, CL_DEVICE_LOCAL_MEM_SIZE, sizeof local, &local, NULL) ||
-        (cl_ulong)t->bk * (cl_ulong)(t->bm + 1 + t->bn) * tr->real > local ||
+        (cl_ulong)t->lb * t->bk * (cl_ulong)(t->bm + 1 + t->bn + (t->lb > 1)) * tr->real > local ||
         items > c->max_items[0] * c->max_items[1] || (size_t)(t->bn / t->wn) > c->max_items[0] ||
         (size_t)(t->bm / t->wm) > c->max_items[1])
         return 0;

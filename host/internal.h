@@ -157,6 +157,7 @@ typedef struct mlpcl_tuning {
     int gx, gy;             /* gradient: work-group shape (tiles across, tiles down) */
     int local;              /* GPUs: tiles staged in local memory (gemm_gpu.cl) */
     int bm, bn, bk, wm, wn; /* local: a work-group's tile, its depth, a work-item's subtile */
+    int lb;                 /* local: buffers an operand's slice has (2: alternating) */
     const char *source; /* where the values came from: defaults, derived, cache, set, MLPCL_TUNE */
 } mlpcl_tuning;
 
@@ -182,8 +183,9 @@ typedef struct mlpcl_build_params {
 struct mlpcl_program {
     cl_program program;
     char options[512];    /* the build options, as given to clBuildProgram */
-    double build_seconds; /* wall time of clBuildProgram (the first, uncached build) */
+    double build_seconds; /* wall time of clBuildProgram (from the source or a cached binary) */
     int fresh;            /* built and not yet claimed by a trainer */
+    int from_cache;       /* created from program_cache.c's binary, not compiled */
     mlpcl_program *next;
 };
 
@@ -193,6 +195,15 @@ mlpcl_status mlpcl__program_get(mlpcl_ctx *ctx, const mlpcl_build_params *bp, ml
 void mlpcl__programs_free(mlpcl_ctx *ctx);
 /* Tells ctx's notice (and its members') that the kernels are ready, where a start is owed. */
 void mlpcl__build_notice_end(mlpcl_ctx *ctx);
+
+/* The binary cache (program_cache.c): where an entry for this device, driver, options and
+ * sources exists and the driver builds it, creates and builds *out from it and returns 1;
+ * else 0, with nothing created (then build from the source and save). Saving ignores every
+ * failure: the cache only saves time. Off with MLPCL_CACHE_DIR= or MLPCL_NO_BINARY_CACHE=1. */
+int mlpcl__program_cache_load(const mlpcl_ctx *ctx, cl_uint n, const char *const *parts,
+                              const char *options, cl_program *out);
+void mlpcl__program_cache_save(const mlpcl_ctx *ctx, cl_uint n, const char *const *parts,
+                               const char *options, cl_program prog);
 
 /* The embedded kernel sources (generated at build time from the kernels folder). */
 extern const char *const mlpcl__kernel_files[];

@@ -135,17 +135,23 @@ mlpcl_status mlpcl__program_get(mlpcl_ctx *ctx, const mlpcl_build_params *bp, ml
         parts[n_parts++] = lines[i];
         parts[n_parts++] = texts[i];
     }
-    cl_int err;
-    p->program = clCreateProgramWithSource(ctx->context, n_parts, parts, NULL, &err);
-    CL_CHECK(err, "clCreateProgramWithSource", dn);
+    cl_int err = CL_SUCCESS;
     double t0 = mlpcl__now();
     if (ctx->notice && ctx->notice_t0 == 0) { /* told once until the kernels have run */
         ctx->notice_t0 = t0 > 0 ? t0 : 1e-9;
         ctx->notice(ctx->notice_user, MLPCL_BUILD_START, dn, 0.0);
     }
-    err = clBuildProgram(p->program, 1, &ctx->device, options, NULL, NULL);
+    p->from_cache = mlpcl__program_cache_load(ctx, n_parts, parts, options, &p->program);
+    if (!p->from_cache) {
+        p->program = clCreateProgramWithSource(ctx->context, n_parts, parts, NULL, &err);
+        CL_CHECK(err, "clCreateProgramWithSource", dn);
+        t0 = mlpcl__now();
+        err = clBuildProgram(p->program, 1, &ctx->device, options, NULL, NULL);
+    }
     p->build_seconds = mlpcl__now() - t0;
     p->fresh = 1;
+    if (err == CL_SUCCESS && !p->from_cache)
+        mlpcl__program_cache_save(ctx, n_parts, parts, options, p->program);
     if (err != CL_SUCCESS) {
         st = mlpcl__cl_fail(err, "clBuildProgram", dn, __FILE__, __LINE__);
         mlpcl__append("\nbuild options: %s\nkernel sources: %s\nbuild log:\n", options,

@@ -141,11 +141,16 @@ static void run_case(mlpcl_ctx *ctx, const net_case *c, size_t m, mlpcl_precisio
 }
 
 /* Every kernel path: the simple kernels, the tiled ones as built by default for CPUs, tiled
- * with odd tiles (5 rows, one vector) so that every size here has edge tiles, and the GPUs'
- * local-memory tiles, small and uneven (12 × 8, 5 deep, 3 × 2 a work-item). */
+ * with odd tiles (5 rows, one vector) so that every size here has edge tiles, the GPUs'
+ * local-memory tiles, small and uneven (12 × 8, 5 deep, 3 × 2 a work-item), and their
+ * double-buffered variant (lb=2) with tiles that are multiples of its 4-wide vector loads, so
+ * that every load is tried whole and cut at a matrix's edge (tiles that are not multiples load
+ * one element at a time, as lb=1 does; MLPCL_TEST_PATHS can try them, e.g. with
+ * "path=tiled,local=1,bm=10,bn=6,bk=5,wm=5,wn=3,lb=2"). */
 static const char *const paths[] = {"path=simple", "path=tiled,local=0",
                                     "path=tiled,local=0,tm=5,tnv=1",
-                                    "path=tiled,local=1,bm=12,bn=8,bk=5,wm=3,wn=2"};
+                                    "path=tiled,local=1,bm=12,bn=8,bk=5,wm=3,wn=2",
+                                    "path=tiled,local=1,bm=12,bn=8,bk=4,wm=3,wn=2,lb=2"};
 
 int main(void)
 {
