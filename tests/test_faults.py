@@ -85,6 +85,10 @@ def base_env():
     for k in ("MLPCL_FAULT_CALL", "MLPCL_FAULT_N", "MLPCL_FAULT_ERROR", "MLPCL_FAULT_COUNT",
               "MLPCL_DEVICE"):
         e.pop(k, None)
+    # Every run builds its programs from source, so each run makes the same OpenCL calls: with
+    # mlpcl's binary cache a later run would load a binary instead and never reach the faults
+    # walked in clCreateProgramWithSource and clBuildProgram (test_binary_cache tests the cache)
+    e["MLPCL_NO_BINARY_CACHE"] = "1"
     return e
 
 
