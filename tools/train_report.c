@@ -228,8 +228,10 @@ void report_settings(report *r, const train_cli *o, const mlpcl_ctx *ctx, const 
 {
     FILE *f = r->log;
     if (!f) return;
-    static const char *const acts[] = {
-        [MLPCL_ACT_SIGMOID] = "sigmoid", [MLPCL_ACT_TANH] = "tanh", [MLPCL_ACT_RELU] = "relu"};
+    static const char *const acts[] = {[MLPCL_ACT_SIGMOID] = "sigmoid",
+                                       [MLPCL_ACT_TANH] = "tanh",
+                                       [MLPCL_ACT_RELU] = "relu",
+                                       [MLPCL_ACT_LINEAR] = "linear"};
     size_t L = mlpcl_net_layers(net);
     char layers[1024] = "", act[512] = "";
     for (size_t l = 0, n = 0; l <= L && n < sizeof layers - 24; ++l)
