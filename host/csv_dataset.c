@@ -327,7 +327,7 @@ static mlpcl_status name_classes(csv_read *r)
     if (!d->class_names) goto nomem;
     d->n_out = k; /* set now, so that mlpcl_dataset_free frees the names made so far */
     for (size_t j = 0; j < k; ++j)
-        if (!(d->class_names[j] = mlpcl__field_text(sorted[j]))) goto nomem;
+        if (!(d->class_names[j] = mlpcl__field_copy(sorted[j]))) goto nomem;
     for (size_t i = 0; i < d->n; ++i) {
         size_t lo = 0, hi = k; /* the name is there: a binary search finds it */
         while (hi - lo > 1) {

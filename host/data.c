@@ -225,9 +225,8 @@ mlpcl_status mlpcl__note_beyond_float(char **note, const mlpcl__csv *c, size_t j
     return MLPCL_OK;
 }
 
-char *mlpcl__field_text(mlpcl__field f)
+char *mlpcl__field_copy(mlpcl__field f)
 {
-    f = mlpcl__unquote(f);
     const char *s = f.start, *e = f.end;
     char *t = malloc((size_t)(e - s) + 1);
     if (!t) return NULL;
@@ -235,6 +234,8 @@ char *mlpcl__field_text(mlpcl__field f)
     t[e - s] = '\0';
     return t;
 }
+
+char *mlpcl__field_text(mlpcl__field f) { return mlpcl__field_copy(mlpcl__unquote(f)); }
 
 void mlpcl_table_free(mlpcl_table *t)
 {

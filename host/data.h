@@ -82,7 +82,10 @@ static inline mlpcl__field mlpcl__unquote(mlpcl__field f)
     if (f.end - f.start >= 2 && *f.start == '"' && f.end[-1] == '"') ++f.start, --f.end;
     return f;
 }
-/* A NUL-terminated copy of a field without surrounding double quotes; NULL when out of memory. */
+/* A NUL-terminated copy of a field as it is (mlpcl__field_copy), or without surrounding double
+ * quotes (mlpcl__field_text); NULL when out of memory. Unquote once: a name stored unquoted is
+ * copied, not unquoted again ("\"\"a\"\"" is the name "\"a\"", not "a"). */
+char *mlpcl__field_copy(mlpcl__field f);
 char *mlpcl__field_text(mlpcl__field f);
 
 /* ---- Data sets (dataset.c) --------------------------------------------------------------- */
