@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: MIT
 /* comm_mpi.c: the all-reduce across MPI ranks (mpirun -np N mlpcl train): every rank's workers'
- * buffers gathered on every rank (MPI_Allgatherv) and summed there left to right in the
- * workers' global order, so that every rank holds the bit-identical sum a single process with
- * as many workers would, and reruns repeat it. Without MPI (MLPCL_HAVE_MPI undefined) or
- * outside mpirun, the communicator is one process's (comm_local.c). */
+ * buffers gathered on every rank (MPI_Iallgatherv, waited for without a busy core) and summed
+ * there left to right in the workers' global order, so that every rank holds the bit-identical sum
+ * a single process with as many workers would, and reruns repeat it. Without MPI (MLPCL_HAVE_MPI
+ * undefined) or outside mpirun, the communicator is one process's (comm_local.c). */
+#define _POSIX_C_SOURCE 200809L
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "comm.h"
 
@@ -103,6 +105,25 @@ static mlpcl_status mpi_size(comm_mpi *m, size_t n, size_t count, size_t real)
     return MLPCL_OK;
 }
 
+/* Waits for req without taking a core from the devices: a blocking MPI call polls at full
+ * speed (Open MPI's default, and its sched_yield when oversubscribed still competes), which on a
+ * CPU device steals the core the other rank's kernels, or this rank's next layer, run on. Polls
+ * freely for about 50 µs (a tutorial-sized step's partner is there by then), then sleeps between
+ * polls, 20 µs growing to 1 ms: a long wait costs at most a millisecond over a step of hundreds. */
+static int wait_politely(MPI_Request *req)
+{
+    int done = 0, err;
+    double t0 = MPI_Wtime();
+    long nap = 20000; /* ns */
+    while ((err = MPI_Test(req, &done, MPI_STATUS_IGNORE)) == MPI_SUCCESS && !done) {
+        if (MPI_Wtime() - t0 < 50e-6) continue;
+        struct timespec ts = {0, nap};
+        nanosleep(&ts, NULL);
+        if (nap < 1000000) nap *= 2;
+    }
+    return err;
+}
+
 static mlpcl_status mpi_allreduce(mlpcl_comm *c, void *const *bufs, size_t n, size_t count,
                                   size_t real)
 {
@@ -112,9 +133,11 @@ static mlpcl_status mpi_allreduce(mlpcl_comm *c, void *const *bufs, size_t n, si
     size_t bytes = count * real;
     for (size_t w = 0; w < n; ++w) memcpy((char *)m->send + w * bytes, bufs[w], bytes);
     MPI_Datatype t = real == sizeof(double) ? MPI_DOUBLE : MPI_FLOAT;
-    int err = MPI_Allgatherv(m->send, (int)(n * count), t, m->all, m->counts, m->displs, t,
-                             MPI_COMM_WORLD);
-    if (err != MPI_SUCCESS) return mpi_fail(err, "MPI_Allgatherv(gradients)");
+    MPI_Request req;
+    int err = MPI_Iallgatherv(m->send, (int)(n * count), t, m->all, m->counts, m->displs, t,
+                              MPI_COMM_WORLD, &req);
+    if (err != MPI_SUCCESS) return mpi_fail(err, "MPI_Iallgatherv(gradients)");
+    if ((err = wait_politely(&req)) != MPI_SUCCESS) return mpi_fail(err, "MPI_Test(gradients)");
     /* The sum comm_local.c forms with as many workers: worker 0's, plus 1's, plus 2's, … */
     memcpy(bufs[0], m->all, bytes);
     for (size_t g = 1; g < c->workers; ++g)

@@ -235,7 +235,10 @@ char *mlpcl__field_copy(mlpcl__field f)
     return t;
 }
 
-char *mlpcl__field_text(mlpcl__field f) { return mlpcl__field_copy(mlpcl__unquote(f)); }
+char *mlpcl__field_text(mlpcl__field f)
+{
+    return mlpcl__field_copy(mlpcl__unquote(f));
+}
 
 void mlpcl_table_free(mlpcl_table *t)
 {

@@ -15,9 +15,11 @@ mlpcl_status mlpcl__dp_worker_prepare(mlpcl_trainer *tr, double lr, double momen
  * its own training set. Then reads, without waiting, its gradients and its cost (n_params + 1
  * reals) into buf. Not by_layer: one read of all, *ev (ev[0]) completes when they are there;
  * by_layer: ev[0] completes with the cost, ev[l] (l = 1 … L) with layer l's slice, the layers
- * computed and read from the last down, so that the group can sum one while the next runs. */
+ * computed and read from the last down, so that the group can sum one while the next runs.
+ * cost_only: the forward pass and the cost alone (a run's last head), ev[0] with the cost. */
 mlpcl_status mlpcl__dp_worker_gradient(mlpcl_trainer *tr, int gathered, size_t offset, size_t rows,
-                                       size_t total, int by_layer, void *buf, cl_event *ev);
+                                       size_t total, int by_layer, int cost_only, void *buf,
+                                       cl_event *ev);
 /* Enqueues the update of the worker's current parameters with the summed gradients sum
  * (n_params reals, kept until the queue has read them) and counts it in tr->iter. */
 mlpcl_status mlpcl__dp_worker_update(mlpcl_trainer *tr, const void *sum);

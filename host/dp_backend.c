@@ -27,9 +27,11 @@ typedef struct dp {
      * the stop request (1 where a stop signal has reached this process) travels with the
      * gradients so that every rank stops after the same iteration, wherever the signal came */
     void **buf;
-    void **view;  /* per worker: a place in its buf, for a sum over a slice */
-    cl_event *ev; /* per worker, L + 1 each: the reads of buf (dp_worker.c's order) */
-    int by_layer; /* the run in progress sums layer by layer (a lookahead > 0) */
+    void **view;   /* per worker: a place in its buf, for a sum over a slice */
+    cl_event *ev;  /* per worker, L + 1 each: the reads of buf (dp_worker.c's order) */
+    int by_layer;  /* the run in progress sums layer by layer (a lookahead > 0) */
+    int cost_only; /* the step in flight is a run's last head, which no update follows: its cost
+                    * alone is computed and summed, as on one device */
     /* for the profile: host seconds waiting for the workers' gradients and in the all-reduce
      * (MPI's included, and with it any wait for a slower rank), and the steps they cover */
     double wait_s, comm_s;
@@ -178,11 +180,13 @@ static size_t rows_of(const mlpcl_trainer *tr, const dp_loop *lp, long j)
     return tr->m - start < tr->batch ? tr->m - start : tr->batch;
 }
 
-/* Enqueues step j on every worker: its share's cost and gradients, read into its buf. */
+/* Enqueues step j on every worker: its share's cost and gradients (only the cost where no update
+ * will follow, j ≥ tails), read into its buf. */
 static mlpcl_status head_enqueue(mlpcl_trainer *tr, const dp_loop *lp, long j)
 {
     mlpcl_status st = MLPCL_OK;
     dp *d = dp_of(tr);
+    d->cost_only = j >= lp->tails;
     size_t n = mlpcl_net_n_params(tr->net), total = rows_of(tr, lp, j), E = tr->net->L + 1;
     size_t start = lp->epoch ? (lp->first + (size_t)j) * tr->batch : 0;
     for (size_t i = 0; i < d->n; ++i) {
@@ -190,7 +194,7 @@ static mlpcl_status head_enqueue(mlpcl_trainer *tr, const dp_loop *lp, long j)
         if (d->gathered) share(total, d->comm->workers, d->comm->first + i, &off, &rows);
         if (rows)
             TRY(mlpcl__dp_worker_gradient(d->w[i], d->gathered, start + off, rows, total,
-                                          d->by_layer, d->buf[i], &d->ev[i * E]));
+                                          d->by_layer, d->cost_only, d->buf[i], &d->ev[i * E]));
         else /* a batch smaller than the group: this worker adds nothing */
             memset(d->buf[i], 0, (n + 2) * tr->real);
     }
@@ -239,10 +243,13 @@ static mlpcl_status head_finish(mlpcl_trainer *tr, const dp_loop *lp, double *co
     dp *d = dp_of(tr);
     const mlpcl_net *net = tr->net;
     size_t n = mlpcl_net_n_params(net);
+    double wait0 = d->wait_s, comm0 = d->comm_s;
     TRY(wait_all(tr, 0));
     int asked = lp->interrupt && *lp->interrupt;
     for (size_t i = 0; i < d->n; ++i) put_real(d->buf[i], n + 1, tr->real, !i && asked);
-    if (!d->by_layer)
+    if (d->cost_only)
+        TRY(sum(tr, n, 2));
+    else if (!d->by_layer)
         TRY(sum(tr, 0, n + 2));
     else {
         TRY(sum(tr, n, 2));
@@ -252,7 +259,11 @@ static mlpcl_status head_finish(mlpcl_trainer *tr, const dp_loop *lp, double *co
             TRY(sum(tr, at, count));
         }
     }
-    d->steps += 1;
+    if (d->cost_only) { /* the profile's steps are whole ones: a last head's forward is left out */
+        d->wait_s = wait0;
+        d->comm_s = comm0;
+    } else
+        d->steps += 1;
     *cost = get_real(d->buf[0], n, tr->real);
     *stop = get_real(d->buf[0], n + 1, tr->real) > 0;
 fail:

@@ -45,7 +45,8 @@ fail:
 }
 
 mlpcl_status mlpcl__dp_worker_gradient(mlpcl_trainer *tr, int gathered, size_t offset, size_t rows,
-                                       size_t total, int by_layer, void *buf, cl_event *ev)
+                                       size_t total, int by_layer, int cost_only, void *buf,
+                                       cl_event *ev)
 {
     mlpcl_status st = MLPCL_OK;
     mlpcl_cl *c = mlpcl__cl(tr);
@@ -55,7 +56,10 @@ mlpcl_status mlpcl__dp_worker_gradient(mlpcl_trainer *tr, int gathered, size_t o
     TRY(mlpcl__plan_get(tr, rows, gathered, 0, &p));
     if (gathered) TRY(mlpcl__cl_aim_gather(tr, p, &c->X, &c->Y, 1, offset));
     TRY(mlpcl__cl_aim_loss(tr, p, total));
-    if (!by_layer) {
+    if (cost_only) {
+        TRY(mlpcl__plan_enqueue(tr, p, SEG_GATHER, SEG_BACKWARD));
+        TRY(read_at(tr, c->costs, 0, n, 1, buf, &ev[0], "clEnqueueReadBuffer(cost)"));
+    } else if (!by_layer) {
         TRY(mlpcl__plan_enqueue(tr, p, SEG_GATHER, SEG_UPDATE));
         TRY(read_at(tr, c->G, 0, 0, n, buf, NULL, "clEnqueueReadBuffer(gradients)"));
         /* the queue is in order: the cost's read ends after the gradients' */
