@@ -199,7 +199,8 @@ void mlpcl__build_notice_end(mlpcl_ctx *ctx);
 /* The binary cache (program_cache.c): where an entry for this device, driver, options and
  * sources exists and the driver builds it, creates and builds *out from it and returns 1;
  * else 0, with nothing created (then build from the source and save). Saving ignores every
- * failure: the cache only saves time. Off with MLPCL_CACHE_DIR= or MLPCL_NO_BINARY_CACHE=1. */
+ * failure: the cache only saves time. Off for POCL devices unless MLPCL_BINARY_CACHE=on; off
+ * everywhere with MLPCL_BINARY_CACHE=off, MLPCL_NO_BINARY_CACHE=1 or MLPCL_CACHE_DIR= . */
 int mlpcl__program_cache_load(const mlpcl_ctx *ctx, cl_uint n, const char *const *parts,
                               const char *options, cl_program *out);
 void mlpcl__program_cache_save(const mlpcl_ctx *ctx, cl_uint n, const char *const *parts,

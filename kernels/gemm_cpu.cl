@@ -23,6 +23,20 @@
 #define ONE_BLOCK 0 /* 1: no product sees more than MC rows, so no barrier is needed */
 #endif
 
+/* The epilogues run once a tile, in loops that are not unrolled: unrolled, TM · T copies of
+ * an epilogue (the optimiser step with its partial stores, most of all) made most of a
+ * product's code and of its compile time at first launch, for nothing at run time. Those loops
+ * index the tile, which would take the accumulators out of registers, so the tile is copied
+ * out of them first, by this unrolled copy. */
+INLINE void copy_out(const int T, REALV acc[TM][TNV], REALV tile[TM][TNV])
+{
+    UNROLL
+    for (int r = 0; r < TM; ++r) {
+        UNROLL
+        for (int c = 0; c < T; ++c) tile[r][c] = acc[r][c];
+    }
+}
+
 /* acc[r][c] = Σ_s A[i0 + r][s] · B[s][j0 + c·VW …] for s < k, rows clamped to m: the inner
  * loop of the two products whose reduction runs along A's rows (forward and backward). T is a
  * constant after inlining, so the loops unroll and acc stays in registers. */
@@ -59,17 +73,18 @@ INLINE void product_forward(const int T, const int m, const int n, const int k, 
     const int j0 = get_global_id(0) * (T * VW), i0 = get_global_id(1) * TM;
     if (i0 >= m || j0 >= n) return;
     __global const REAL *W = P + off;
-    REALV acc[TM][TNV];
+    REALV acc[TM][TNV], tile[TM][TNV];
     tile_rows(T, acc, A, m, k, W, n, i0, j0);
-    UNROLL
+    copy_out(T, acc, tile);
+    NO_UNROLL
     for (int c = 0; c < T; ++c) {
         const int j = j0 + c * VW;
         if (j >= n) break;
         const REALV bias = VLOAD(0, W + (size_t)k * n + j);
-        UNROLL
+        NO_UNROLL
         for (int r = 0; r < TM; ++r)
             if (i0 + r < m)
-                epilogue_forward(act, acc[r][c], bias, n - j, Out + (size_t)(i0 + r) * n + j);
+                epilogue_forward(act, tile[r][c], bias, n - j, Out + (size_t)(i0 + r) * n + j);
     }
 }
 
@@ -81,17 +96,18 @@ INLINE void product_backward(const int T, const int m, const int n, const int k,
 {
     const int j0 = get_global_id(0) * (T * VW), i0 = get_global_id(1) * TM;
     if (i0 >= m || j0 >= n) return;
-    REALV acc[TM][TNV];
+    REALV acc[TM][TNV], tile[TM][TNV];
     tile_rows(T, acc, Dn, m, k, WT, n, i0, j0);
-    UNROLL
+    copy_out(T, acc, tile);
+    NO_UNROLL
     for (int c = 0; c < T; ++c) {
         const int j = j0 + c * VW;
         if (j >= n) break;
-        UNROLL
+        NO_UNROLL
         for (int r = 0; r < TM; ++r) {
             if (i0 + r >= m) break;
             const size_t at = (size_t)(i0 + r) * n + j;
-            epilogue_backward(act, acc[r][c], Act + at, n - j, D + at);
+            epilogue_backward(act, tile[r][c], Act + at, n - j, D + at);
         }
     }
 }
@@ -157,14 +173,16 @@ INLINE void product_gradient(const int T, const int m, const int n, const int k,
     }
     if (!active) return;
     const int stop = state[0];
-    UNROLL
+    REALV tile[TM][TNV];
+    copy_out(T, acc, tile);
+    NO_UNROLL
     for (int c = 0; c < T; ++c) {
         const int j = j0 + c * VW, lanes = n - j;
         if (j >= n) break;
-        UNROLL
+        NO_UNROLL
         for (int r = 0; r < TM; ++r) {
             if (k0 + r > k) break;
-            epilogue_gradient(acc[r][c], off + (size_t)(k0 + r) * n + j, lanes, stop, lr, mu, G, P,
+            epilogue_gradient(tile[r][c], off + (size_t)(k0 + r) * n + j, lanes, stop, lr, mu, G, P,
                               V, V_next, P_next);
         }
     }

@@ -18,6 +18,8 @@
 
 /* Tile loops must unroll fully, so that the accumulators live in registers. */
 #define UNROLL _Pragma("unroll")
+/* Loops that run once a tile (the epilogues) stay loops: less code to compile. */
+#define NO_UNROLL _Pragma("unroll 1")
 
 #define CAT_(a, b) a##b
 #define CAT(a, b)  CAT_(a, b)

@@ -5,8 +5,12 @@ and double, run once to fill an empty cache and again from it, gives output iden
 byte (but the timing line); the second run loaded the entry (a build from the source would have
 replaced the file: its inode would change). A truncated entry, one with flipped bytes and one
 with a foreign header are rebuilt (replaced) with identical output; an unwritable cache folder
-and a cache turned off (MLPCL_CACHE_DIR empty, MLPCL_NO_BINARY_CACHE=1) write nothing and change
-nothing in the output.
+and a cache turned off (MLPCL_CACHE_DIR empty, MLPCL_NO_BINARY_CACHE=1, MLPCL_BINARY_CACHE=off)
+write nothing and change nothing in the output.
+
+The cache is off for POCL devices unless MLPCL_BINARY_CACHE=on (asking POCL for a binary makes
+it compile every kernel for any launch shape first, 16-20 s on 2 cores): the runs above turn it
+on, and a run on a POCL device without it writes nothing.
 
 usage: test_binary_cache.py MLPCL_BINARY"""
 import os
@@ -33,6 +37,13 @@ def entries(folder):
             for n in sorted(os.listdir(folder)) if n.endswith(".bin")}
 
 
+def pocl_device(binary, env):
+    """Whether the default device is POCL's (the device line of a run of no iterations)."""
+    p = subprocess.run([binary, "train", "--max-iter", "0", "--print-every", "0"],
+                       capture_output=True, text=True, env=env)
+    return "Portable Computing Language" in p.stdout
+
+
 def main():
     binary = sys.argv[1]
     if skip_without_device(binary):
@@ -41,6 +52,7 @@ def main():
     tmp = tempfile.mkdtemp(prefix="mlpcl-bincache-")
     base = dict(os.environ)
     base.pop("MLPCL_NO_BINARY_CACHE", None)
+    base["MLPCL_BINARY_CACHE"] = "on"
     for prec in ("float", "double"):
         cache = os.path.join(tmp, prec, "cache")
         env = dict(base, MLPCL_CACHE_DIR=cache)
@@ -90,7 +102,8 @@ def main():
         # off: MLPCL_CACHE_DIR empty, or MLPCL_NO_BINARY_CACHE=1 (with the default folder)
         home = os.path.join(tmp, prec, "home")
         os.makedirs(home)
-        for off in ({"MLPCL_CACHE_DIR": ""}, {"MLPCL_NO_BINARY_CACHE": "1"}):
+        for off in ({"MLPCL_CACHE_DIR": ""}, {"MLPCL_NO_BINARY_CACHE": "1"},
+                    {"MLPCL_BINARY_CACHE": "off"}):
             env = dict(base, HOME=home, XDG_CACHE_HOME=os.path.join(home, "xdg"))
             env.pop("MLPCL_CACHE_DIR", None)
             env.update(off)
@@ -104,6 +117,14 @@ def main():
         train(binary, env, *args)
         check(entries(os.path.join(home, "xdg", "mlpcl")),
               "%s: nothing saved in $XDG_CACHE_HOME/mlpcl" % prec)
+        # by default, off for POCL (the tests' devices are POCL's; skipped for another driver)
+        if pocl_device(binary, base):
+            env = dict(base, MLPCL_CACHE_DIR=os.path.join(tmp, prec, "auto"))
+            env.pop("MLPCL_BINARY_CACHE")
+            out = train(binary, env, *args)
+            check(out == first, "%s, default on POCL: the output differs" % prec)
+            check(not entries(env["MLPCL_CACHE_DIR"]),
+                  "%s: a binary saved for a POCL device without MLPCL_BINARY_CACHE=on" % prec)
     subprocess.run(["rm", "-rf", tmp])
     return finish("test_binary_cache", t0)
 
