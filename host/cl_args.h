@@ -14,6 +14,7 @@ enum {
     GATHER_USE_IDX,
     GATHER_OFFSET,
     GATHER_DST,
+    GATHER_CHUNK,
     GATHER_NARGS
 };
 
