@@ -127,7 +127,8 @@ def test_epochs(tmp):
     recs = records(log)
     s = recs[0].get("settings", {}) if recs else {}
     check(s.get("mode") == "epochs" and s.get("batch") == 10 and s.get("epochs") == 3
-          and s.get("layers") == "6,64,3" and s.get("samples") == 3000,
+          and s.get("layers") == "6,64,3" and s.get("samples") == 3000
+          and s.get("loss") == "ce" and s.get("activations") == "sigmoid,softmax",
           "epochs log: settings %r" % s)
     check(recs and recs[-1].get("epoch") == 3, "epochs log: last record %r" % recs[-1:])
     rc2, out2, err2 = run(args, tmp, False)

@@ -237,16 +237,18 @@ void report_settings(report *r, const train_cli *o, const mlpcl_ctx *ctx, const 
     for (size_t l = 0, n = 0; l <= L && n < sizeof layers - 24; ++l)
         n += (size_t)snprintf(layers + n, sizeof layers - n, l ? ",%zu" : "%zu",
                               mlpcl_net_width(net, l));
+    /* With cross-entropy the output layer is a softmax, whatever its activation slot holds */
+    int ce = mlpcl_net_loss(net) == MLPCL_LOSS_CE;
     for (size_t l = 1, n = 0; l <= L && n < sizeof act - 12; ++l)
         n += (size_t)snprintf(act + n, sizeof act - n, l > 1 ? ",%s" : "%s",
-                              acts[mlpcl_net_act(net, l)]);
+                              l == L && ce ? "softmax" : acts[mlpcl_net_act(net, l)]);
     fputs("{\"settings\": {", f);
     json_key(f, "mode", o->epoch_mode ? "epochs" : "tutorial", 1);
     json_key(f, "device", mlpcl_ctx_device(ctx)->name, 0);
     json_key(f, "precision", prec == MLPCL_PRECISION_DOUBLE ? "double" : "float", 0);
     json_key(f, "layers", layers, 0);
     json_key(f, "activations", act, 0);
-    json_key(f, "loss", mlpcl_net_loss(net) == MLPCL_LOSS_CE ? "ce" : "mse", 0);
+    json_key(f, "loss", ce ? "ce" : "mse", 0);
     json_key(f, "data", o->data ? o->data : o->x_path, 0);
     json_key(f, "resume", o->resume, 0);
     fprintf(f, ", \"samples\": %zu, \"lr\": %.17g, \"momentum\": %.17g, \"seed\": %ld", samples,
