@@ -109,7 +109,9 @@ static mlpcl_status mpi_size(comm_mpi *m, size_t n, size_t count, size_t real)
  * speed (Open MPI's default, and its sched_yield when oversubscribed still competes), which on a
  * CPU device steals the core the other rank's kernels, or this rank's next layer, run on. Polls
  * freely for about 50 µs (a tutorial-sized step's partner is there by then), then sleeps between
- * polls, 20 µs growing to 1 ms: a long wait costs at most a millisecond over a step of hundreds. */
+ * polls, 20 µs growing to 100 µs. The cap is short because a non-blocking collective advances
+ * only inside MPI calls: over many ranks its rounds each wait for a poll, so a longer sleep would
+ * add up round by round. Ten wake-ups a millisecond cost the core next to nothing. */
 static int wait_politely(MPI_Request *req)
 {
     int done = 0, err;
@@ -119,7 +121,7 @@ static int wait_politely(MPI_Request *req)
         if (MPI_Wtime() - t0 < 50e-6) continue;
         struct timespec ts = {0, nap};
         nanosleep(&ts, NULL);
-        if (nap < 1000000) nap *= 2;
+        nap = nap * 2 < 100000 ? nap * 2 : 100000;
     }
     return err;
 }
