@@ -145,7 +145,7 @@ static mlpcl_status cl_create(mlpcl_trainer *tr, const double *X, const double *
         TRY(mlpcl__cl_buffer(tr, &c->T[0], 1, 0, sizeof(cl_int), "Adam step count", 0));
         TRY(mlpcl__cl_buffer(tr, &c->T[1], 1, 0, sizeof(cl_int), "Adam step count", 0));
         TRY(mlpcl__cl_buffer(tr, &c->hyper, 4, 0, r, "optimiser constants", 0));
-        TRY(mlpcl__cl_layer_buffers(tr, c->D, "deltas"));
+        TRY(mlpcl__cl_delta_buffers(tr));
         TRY(mlpcl__cl_buffer(tr, &c->partials, n_partials, 0, r, "cost partial sums", 0));
         /* fused runs write a cost an iteration of a bulk launch (cl_loop.c) */
         TRY(mlpcl__cl_buffer(tr, &c->costs, c->fused ? MLPCL__MAX_LOOKAHEAD + 1 : 1, 0, r, "cost",

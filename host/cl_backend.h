@@ -126,6 +126,14 @@ mlpcl_status mlpcl__cl_buffer(mlpcl_trainer *tr, cl_mem *out, size_t count, size
  * at the first run (mlpcl__cl_fill_pending), so that their pages are not resident while the
  * caller's inputs still are. */
 mlpcl_status mlpcl__cl_layer_buffers(mlpcl_trainer *tr, cl_mem *buf, const char *what);
+
+/* Makes D[1 … L]. A hidden layer's deltas take its activations' place (D_l is A_l, retained
+ * once more): the backward pass computes layer l + 1's gradient, the last reader of A_l, before
+ * D_l, whose product reads each element of A_l once, where it writes D_l's (cl_plan.c's
+ * order). So a step holds one batch × n_l matrix a hidden layer, not two. The output layer's
+ * deltas have their own buffer (A_L is the prediction); a fused trainer's keep theirs, as
+ * mlpcl__cl_layer_buffers makes them. */
+mlpcl_status mlpcl__cl_delta_buffers(mlpcl_trainer *tr);
 /* Zeroes the layer buffers' rows not zeroed yet; before any launch that reads them. */
 mlpcl_status mlpcl__cl_fill_pending(mlpcl_trainer *tr);
 /* Releases a buffer made by mlpcl__cl_buffer (NULL allowed) and forgets its canary. */

@@ -72,6 +72,22 @@ mlpcl_status mlpcl__cl_buffer(mlpcl_trainer *tr, cl_mem *out, size_t count, size
     return make_buffer(tr, out, count, pad, elem, what, layer, 0);
 }
 
+mlpcl_status mlpcl__cl_delta_buffers(mlpcl_trainer *tr)
+{
+    mlpcl_status st = MLPCL_OK;
+    mlpcl_cl *c = mlpcl__cl(tr);
+    const mlpcl_net *net = tr->net;
+    size_t L = net->L;
+    if (c->fused) return mlpcl__cl_layer_buffers(tr, c->D, "deltas");
+    for (size_t l = 1; l < L; ++l) {
+        CL_CHECK(clRetainMemObject(c->A[l]), "clRetainMemObject(activations)", tr->ctx->info.name);
+        c->D[l] = c->A[l];
+    }
+    TRY(make_buffer(tr, &c->D[L], tr->batch * net->width[L], c->pad, tr->real, "deltas", L, 1));
+fail:
+    return st;
+}
+
 mlpcl_status mlpcl__cl_layer_buffers(mlpcl_trainer *tr, cl_mem *buf, const char *what)
 {
     mlpcl_status st = MLPCL_OK;
@@ -80,7 +96,8 @@ mlpcl_status mlpcl__cl_layer_buffers(mlpcl_trainer *tr, cl_mem *buf, const char 
     size_t L = net->L, r = tr->real, total = 0;
     if (!c->fused) {
         for (size_t l = 1; l <= L; ++l)
-            TRY(make_buffer(tr, &buf[l], tr->batch * net->width[l], c->pad, r, what, l, 1));
+            TRY(make_buffer(tr, &buf[l], tr->batch * net->width[l], c->pad, r,
+                            l < L && buf == c->A ? "activations, then deltas" : what, l, 1));
         return MLPCL_OK;
     }
     cl_uint bits = 0;

@@ -136,12 +136,15 @@ static mlpcl_status build_plan(mlpcl_trainer *tr, size_t mb, int gathered, int p
     p->seg[SEG_LOSS] = p->n_launch;
     if (tr->m) TRY(build_loss(tr, p, &s));
 
+    /* From the last layer down, each layer's gradient (the last reader of A_{l-1}) before the
+     * deltas D_{l-1} that overwrite it (mlpcl__cl_delta_buffers). */
     p->seg[SEG_BACKWARD] = p->n_launch;
-    for (size_t l = L - 1; tr->m && l >= 1; --l) {
-        TRY(path->backward(tr, p, &s, l));
-        TRY(mlpcl__cl_dropout_backward(tr, p, &s, l));
+    for (size_t l = L; tr->m && l >= 1; --l) {
+        TRY(path->gradient(tr, p, &s, l));
+        if (l == 1) break;
+        TRY(path->backward(tr, p, &s, l - 1));
+        TRY(mlpcl__cl_dropout_backward(tr, p, &s, l - 1));
     }
-    for (size_t l = 1; tr->m && l <= L; ++l) TRY(path->gradient(tr, p, &s, l));
 
     /* Plain SGD as the path does it; any other optimiser by update.cl's optim over the flat
      * parameters (the tiled epilogues then step by 0: cl_plan_tiled.c). */

@@ -65,20 +65,19 @@ mlpcl_status mlpcl__dp_worker_gradient(mlpcl_trainer *tr, int gathered, size_t o
         /* the queue is in order: the cost's read ends after the gradients' */
         TRY(read_at(tr, c->costs, 0, n, 1, buf, &ev[0], "clEnqueueReadBuffer(cost)"));
     } else {
-        /* The cost first, then the deltas, then each layer's gradient from the last layer down,
-         * each read as soon as its launches are done: the group sums layer l while the device
-         * computes layer l − 1's. Only the order of independent launches changes (a gradient
-         * writes G's slice and, on the tiled path, P_next's, which no delta reads). */
+        /* The cost first, then the backward pass in its order (each layer's gradient from the
+         * last layer down, cl_plan.c), each layer's gradient read as soon as its launches are
+         * done: the group sums layer l while the device computes layer l − 1's. */
         TRY(mlpcl__plan_enqueue(tr, p, SEG_GATHER, SEG_BACKWARD));
         TRY(read_at(tr, c->costs, 0, n, 1, buf, &ev[0], "clEnqueueReadBuffer(cost)"));
         CL_CHECK(clFlush(tr->ctx->queue), "clFlush", tr->ctx->info.name);
-        for (size_t i = p->seg[SEG_BACKWARD]; i < p->seg[SEG_UPDATE]; ++i)
-            if (!is_gradient(p->launch[i].id)) TRY(mlpcl__cl_enqueue(tr, &p->launch[i]));
-        for (size_t l = L; l >= 1; --l) {
-            for (size_t i = p->seg[SEG_BACKWARD]; i < p->seg[SEG_UPDATE]; ++i)
-                if (is_gradient(p->launch[i].id) && p->launch[i].layer == l)
-                    TRY(mlpcl__cl_enqueue(tr, &p->launch[i]));
-            size_t at = net->offset[l], count = (l < L ? net->offset[l + 1] : n) - at;
+        for (size_t i = p->seg[SEG_BACKWARD]; i < p->seg[SEG_UPDATE]; ++i) {
+            const mlpcl_launch *x = &p->launch[i];
+            TRY(mlpcl__cl_enqueue(tr, x));
+            int more = i + 1 < p->seg[SEG_UPDATE] && is_gradient(p->launch[i + 1].id) &&
+                       p->launch[i + 1].layer == x->layer;
+            if (!is_gradient(x->id) || more) continue;
+            size_t l = x->layer, at = net->offset[l], count = (l < L ? net->offset[l + 1] : n) - at;
             TRY(read_at(tr, c->G, at, at, count, buf, &ev[l], "clEnqueueReadBuffer(gradients)"));
             CL_CHECK(clFlush(tr->ctx->queue), "clFlush", tr->ctx->info.name);
         }

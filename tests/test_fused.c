@@ -98,18 +98,27 @@ static mlpcl_trainer *trainer_on(mlpcl_ctx *ctx, const char *path, const mlpcl_n
     return tr;
 }
 
-/* Every buffer of one iteration: A_l and D_l for l = 1 … L, then G, then P'. */
-static double *read_all(mlpcl_trainer *tr, const net_case *c, size_t m, size_t np)
+/* One full-batch iteration with step lr and every buffer it makes: A_l and D_l for l = 1 … L,
+ * then G, then P'. The activations are read after the head: a non-fused trainer's backward pass
+ * writes a hidden layer's deltas over its activations (a fused plan is all head). */
+static double *iteration_buffers(mlpcl_trainer *tr, const net_case *c, size_t m, size_t np,
+                                 double lr)
 {
     size_t total = 2 * np, at = 0;
     for (size_t l = 1; l <= c->L; ++l) total += 2 * m * c->widths[l];
     double *v = malloc(total * sizeof *v);
-    for (size_t l = 1; l <= c->L; ++l) {
+    mlpcl_plan *p;
+    OK(mlpcl__trainer_prepare(tr, lr, 0.0, -INFINITY));
+    OK(mlpcl__plan_get(tr, tr->m, 0, 0, &p));
+    OK(mlpcl__plan_enqueue(tr, p, SEG_GATHER, SEG_BACKWARD));
+    OK(clFinish(tr->ctx->queue));
+    for (size_t l = 1; l <= c->L; at += 2 * m * c->widths[l], ++l)
         OK(mlpcl__trainer_read(tr, 'A', l, v + at));
-        at += m * c->widths[l];
-        OK(mlpcl__trainer_read(tr, 'D', l, v + at));
-        at += m * c->widths[l];
-    }
+    OK(mlpcl__plan_enqueue(tr, p, SEG_BACKWARD, SEG_COUNT));
+    OK(clFinish(tr->ctx->queue));
+    at = 0;
+    for (size_t l = 1; l <= c->L; at += 2 * m * c->widths[l], ++l)
+        OK(mlpcl__trainer_read(tr, 'D', l, v + at + m * c->widths[l]));
     OK(mlpcl__trainer_read(tr, 'G', 0, v + at));
     OK(mlpcl__trainer_read(tr, 'P', 1, v + at + np));
     return v;
@@ -137,8 +146,7 @@ static void run_case(mlpcl_ctx *ctx, const net_case *c, size_t m, mlpcl_precisio
     for (size_t i = 0; i < np; ++i) P1[i] = net->params[i] - lr * G[i];
 
     mlpcl_trainer *tr = trainer_on(ctx, "path=fused", net, X, Y, m, prec);
-    device_iteration(tr, lr);
-    double *got = read_all(tr, c, m, np), dev_cost, *g = got;
+    double *got = iteration_buffers(tr, c, m, np, lr), dev_cost, *g = got;
     char what[160], pname[80];
     snprintf(pname, sizeof pname, "fused %s m=%zu L=%zu",
              prec == MLPCL_PRECISION_DOUBLE ? "double" : "float", m, c->L);
@@ -163,8 +171,7 @@ static void run_case(mlpcl_ctx *ctx, const net_case *c, size_t m, mlpcl_precisio
     if (prec ==
         MLPCL_PRECISION_DOUBLE) { /* the same operations as the simple kernels, bit for bit */
         mlpcl_trainer *simple = trainer_on(ctx, "path=simple", net, X, Y, m, prec);
-        device_iteration(simple, lr);
-        double *want = read_all(simple, c, m, np);
+        double *want = iteration_buffers(simple, c, m, np, lr);
         size_t n = (size_t)(g - got) + 2 * np;
         for (size_t i = 0; i < n; ++i)
             if (memcmp(&got[i], &want[i], sizeof *got)) {

@@ -55,8 +55,10 @@ static void note(mlpcl_precision p, double ratio)
 
 /* One whole iteration, as device_iteration runs it, a segment at a time: after each the
  * canaries after every device buffer are read back, so that a kernel writing past its
- * output's end fails here, named with its stage. */
-static void staged_iteration(mlpcl_trainer *tr, double lr, const char *pname, size_t m)
+ * output's end fails here, named with its stage. The activations A_1 … A_L are read into A
+ * after the loss (the backward pass writes a hidden layer's deltas over its activations). */
+static void staged_iteration(mlpcl_trainer *tr, double lr, const char *pname, size_t m,
+                             double **A)
 {
     static const char *const stage[SEG_COUNT] = {"gather", "forward", "loss", "backward", "update"};
     mlpcl_plan *p;
@@ -67,6 +69,8 @@ static void staged_iteration(mlpcl_trainer *tr, double lr, const char *pname, si
     for (int s = SEG_GATHER; s < SEG_COUNT; ++s) {
         OK(mlpcl__plan_enqueue(tr, p, s, s + 1));
         OK(clFinish(tr->ctx->queue));
+        for (size_t l = 1; s == SEG_LOSS && l <= tr->net->L; ++l)
+            OK(mlpcl__trainer_read(tr, 'A', l, A[l]));
         int st = mlpcl__cl_canaries_check(tr, buf, sizeof buf);
         if (st == MLPCL_OK) continue;
         CHECK(st == MLPCL_OK, "%s m=%zu: the %s stage wrote past the end of %s: %s", pname, m,
@@ -110,14 +114,16 @@ static void run_case(mlpcl_ctx *ctx, const net_case *c, size_t m, mlpcl_precisio
              prec == MLPCL_PRECISION_DOUBLE ? "double" : "float");
     mlpcl_trainer *tr;
     OK(mlpcl_trainer_create(ctx, net, X, Y, m, prec, 0, &tr));
-    staged_iteration(tr, lr, pname, m);
+    double **gotA = calloc(c->L + 1, sizeof *gotA);
+    for (size_t l = 1; l <= c->L; ++l) gotA[l] = malloc(m * c->widths[l] * sizeof **gotA);
+    staged_iteration(tr, lr, pname, m, gotA);
 
     size_t big = m * 129 > np ? m * 129 : np;
     double *got = malloc(big * sizeof *got), dev_cost;
     for (size_t l = 1; l <= c->L; ++l) {
-        OK(mlpcl__trainer_read(tr, 'A', l, got));
         snprintf(what, sizeof what, "%s m=%zu L=%zu A_%zu (forward)", pname, m, c->L, l);
-        note(prec, compare(what, got, A[l], m * c->widths[l], rtol, 1e-300));
+        note(prec, compare(what, gotA[l], A[l], m * c->widths[l], rtol, 1e-300));
+        free(gotA[l]);
         OK(mlpcl__trainer_read(tr, 'D', l, got));
         snprintf(what, sizeof what, "%s m=%zu L=%zu D_%zu (%s delta)", pname, m, c->L, l,
                  l == c->L ? "output" : "hidden");
@@ -134,6 +140,7 @@ static void run_case(mlpcl_ctx *ctx, const net_case *c, size_t m, mlpcl_precisio
     note(prec, compare(what, got, P1, np, rtol, 1e-300));
 
     free(got);
+    free(gotA);
     mlpcl_trainer_free(tr);
     for (size_t l = 1; l <= c->L; ++l) free(A[l]), free(D[l]);
     free(A), free(D), free(G), free(P1), free(X), free(Y);
