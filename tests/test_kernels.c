@@ -57,8 +57,7 @@ static void note(mlpcl_precision p, double ratio)
  * canaries after every device buffer are read back, so that a kernel writing past its
  * output's end fails here, named with its stage. The activations A_1 … A_L are read into A
  * after the loss (the backward pass writes a hidden layer's deltas over its activations). */
-static void staged_iteration(mlpcl_trainer *tr, double lr, const char *pname, size_t m,
-                             double **A)
+static void staged_iteration(mlpcl_trainer *tr, double lr, const char *pname, size_t m, double **A)
 {
     static const char *const stage[SEG_COUNT] = {"gather", "forward", "loss", "backward", "update"};
     mlpcl_plan *p;
