@@ -99,6 +99,41 @@ static cl_int get_extensions(cl_device_id d, char *buf, size_t size)
     return err;
 }
 
+/* The x86 vector instructions of LLVM's CPU names (in POCL's device names), each ISA with the
+ * names it covers: AVX-512 first ("skylake-avx512" holds "skylake"), "x86-64-v4" and
+ * "x86-64-v3" before "x86-64". */
+static const struct {
+    const char *isa, *cpus;
+} x86[] = {
+    {"AVX-512", "avx512 x86-64-v4 knl knm icelake tigerlake cooperlake cascadelake cannonlake "
+                "rocketlake sapphirerapids graniterapids emeraldrapids znver4 znver5"},
+    {"AVX2", "x86-64-v3 haswell broadwell skylake znver alderlake raptorlake meteorlake"},
+    {"AVX", "bdver sandybridge ivybridge btver2"},
+    {"SSE", "x86-64 athlon k8 core2 penryn nehalem westmere silvermont goldmont tremont btver1 "
+            "nocona"}};
+
+/* A CPU device's vector instructions (mlpcl_device_info's isa): the name first, since POCL's
+ * CL_DEVICE_NATIVE_VECTOR_WIDTH_FLOAT follows the host's CPU even where POCL_KERNELLIB_NAME
+ * builds its kernels for less (16 floats for pthread-haswell on an AVX-512 host). */
+static void cpu_isa(cl_device_id d, mlpcl_device_info *info)
+{
+    for (size_t i = 0; i < sizeof x86 / sizeof *x86; ++i)
+        for (const char *c = x86[i].cpus; *c; c += strspn(c, " ")) {
+            char cpu[32];
+            size_t n = strcspn(c, " ");
+            snprintf(cpu, sizeof cpu, "%.*s", (int)n, c);
+            c += n;
+            if (!strstr(info->name, cpu)) continue;
+            snprintf(info->isa, sizeof info->isa, "%s", x86[i].isa);
+            return;
+        }
+    cl_uint native = 0;
+    if (clGetDeviceInfo(d, CL_DEVICE_NATIVE_VECTOR_WIDTH_FLOAT, sizeof native, &native, NULL) ==
+            CL_SUCCESS &&
+        native)
+        snprintf(info->isa, sizeof info->isa, "%u-bit", native * 32);
+}
+
 mlpcl_status mlpcl__device_info(cl_platform_id p, cl_device_id d, int pi, int di,
                                 mlpcl_device_info *info)
 {
@@ -163,6 +198,7 @@ mlpcl_status mlpcl__device_info(cl_platform_id p, cl_device_id d, int pi, int di
     info->max_alloc = alloc;
     info->max_work_group = wg;
     info->fp64 = fp64 != 0;
+    if (type & CL_DEVICE_TYPE_CPU) cpu_isa(d, info);
 fail:
     return st;
 }

@@ -44,15 +44,19 @@ const char *const mlpcl__kernel_name[K_COUNT] = {
  * the CPU gradient's reduction (MC samples) get -DONE_BLOCK=1, which leaves out its barrier: it
  * only keeps a block in cache, and POCL compiles a kernel with a barrier in a loop several
  * times slower (37 s against 10 s for gemm_gradient on a loaded 2-core AVX-512 machine). */
-static void build_options(const mlpcl_build_params *bp, char *buf, size_t size)
+static void build_options(const mlpcl_ctx *ctx, const mlpcl_build_params *bp, char *buf,
+                          size_t size)
 {
     const char *extra = getenv("MLPCL_BUILD_OPTIONS");
     char tiles[256];
     mlpcl__tuning_options(&bp->tune, tiles, sizeof tiles);
     int one_block = !bp->tune.local && bp->batch && bp->batch <= (size_t)bp->tune.mc;
-    snprintf(buf, size, "-cl-std=CL1.2 -DPRECISION=%d -DWG=%zu %s%s%s%s",
+    /* x86 CPUs with SSE or AVX only have no FMA unit: gemm_epilogue.cl's MULADD */
+    int no_fma = !strcmp(ctx->info.isa, "SSE") || !strcmp(ctx->info.isa, "AVX");
+    snprintf(buf, size, "-cl-std=CL1.2 -DPRECISION=%d -DWG=%zu %s%s%s%s%s",
              bp->precision == MLPCL_PRECISION_DOUBLE ? 64 : 32, bp->wg, tiles,
-             one_block ? " -DONE_BLOCK=1" : "", extra ? " " : "", extra ? extra : "");
+             one_block ? " -DONE_BLOCK=1" : "", no_fma ? " -DNO_FMA=1" : "", extra ? " " : "",
+             extra ? extra : "");
 }
 
 /* Whether a kernel file goes into the program: all but the tiled variant the device does not
@@ -113,7 +117,7 @@ mlpcl_status mlpcl__program_get(mlpcl_ctx *ctx, const mlpcl_build_params *bp, ml
                            "device \"%s\" has no double precision (cl_khr_fp64); "
                            "use --precision float, or --device host",
                            dn);
-    build_options(bp, options, sizeof options);
+    build_options(ctx, bp, options, sizeof options);
     for (mlpcl_program *p = ctx->programs; p; p = p->next)
         if (!strcmp(p->options, options)) {
             *out = p;

@@ -245,34 +245,32 @@ const char *mlpcl_ctx_tuning(const mlpcl_ctx *ctx)
     return ctx->tuning;
 }
 
-/* Registers a kernel vector takes on a CPU device: gemm_cpu.cl's vectors are VW = 16 floats or
- * 8 doubles (gemm_epilogue.cl), one AVX-512 register; the device's native vector width says how
- * many of its registers one takes (POCL: 16 floats on pthread-skylake-avx512, 8 on
- * pthread-haswell, 4 with SSE only). Where the query fails, POCL's device name says the ISA. */
-static unsigned registers_a_vector(const mlpcl_ctx *ctx, mlpcl_precision p)
+/* Registers a kernel vector takes on a CPU device: gemm_cpu.cl's vectors are 64 bytes (VW = 16
+ * floats or 8 doubles, gemm_epilogue.cl), one AVX-512 register, two AVX or AVX2 ones, four SSE
+ * ones (the device's isa, device.c). Devices of other or unknown vectors: 1, the defaults. */
+static unsigned registers_a_vector(const mlpcl_ctx *ctx)
 {
-    const unsigned vw = p == MLPCL_PRECISION_DOUBLE ? 8 : 16;
-    cl_uint native = 0;
-    cl_device_info what = p == MLPCL_PRECISION_DOUBLE ? CL_DEVICE_NATIVE_VECTOR_WIDTH_DOUBLE
-                                                      : CL_DEVICE_NATIVE_VECTOR_WIDTH_FLOAT;
-    if (clGetDeviceInfo(ctx->device, what, sizeof native, &native, NULL) != CL_SUCCESS || !native)
-        native = strstr(ctx->info.name, "avx512")                                     ? vw
-                 : strstr(ctx->info.name, "haswell") || strstr(ctx->info.name, "zen") ? vw / 2
-                                                                                      : vw;
-    return native >= vw ? 1 : vw / native;
+    const char *isa = ctx->info.isa;
+    if (!strcmp(isa, "AVX2") || !strcmp(isa, "AVX") || !strcmp(isa, "256-bit")) return 2;
+    if (!strcmp(isa, "SSE") || !strcmp(isa, "128-bit")) return 4;
+    return 1;
 }
 
-/* CPU tiles that fit the device's vector registers: TM × TNV accumulators of r registers each,
- * TNV more for a row of B and one broadcast. AVX-512 (r = 1, 32 registers): the defaults, 24 +
- * 2 + 1. AVX2 (r = 2, 16 registers): the shape a full `mlpcl tune` found best on a 2-core AVX2
- * EPYC (issue 14; 16 accumulators, B spilled), not measured here. SSE (r = 4, 16 registers):
- * 2 × 1, 8 + 4 + 1. Returns where the tunables came from. */
-static const char *derive_cpu(const mlpcl_ctx *ctx, mlpcl_precision p, mlpcl_tuning *t)
+/* CPU tiles that fit the device's 16 or 32 vector registers: TM × TNV accumulators of r
+ * registers each, TNV · r more for a row of B, one for the broadcast. AVX-512 (r = 1, 32
+ * registers): the defaults, 24 + 2 + 1. AVX and AVX2 (r = 2, 16 registers): 6 × 1, 12 + 2 + 1,
+ * with the gradient's work-groups 4 × 16 tiles and the products' 2 deep. SSE (r = 4, 16
+ * registers): 2 × 1, 8 + 4 + 1. Measured with POCL_KERNELLIB_NAME=avx2 and sse41 on a 2-core
+ * AVX-512 EPYC (docs/benchmarks.md): the AVX2 shape takes a 784-256-10 step from 580-640 ms
+ * (the defaults, spilling) or 585 ms (4 × 2) to 440-450 ms, and a batch-64 epoch from 0.88-1.0 s
+ * to 0.61-0.68 s; for SSE 2 × 1 beats 1 × 1 and 3 × 1 (108-110 ms against 150 and 232 ms on 6000
+ * samples). Returns where the tunables came from. */
+static const char *derive_cpu(const mlpcl_ctx *ctx, mlpcl_tuning *t)
 {
-    unsigned r = registers_a_vector(ctx, p);
+    unsigned r = registers_a_vector(ctx);
     if (r <= 1) return "defaults";
     if (r == 2) {
-        t->tm = 4, t->tnv = 2, t->ly = 2, t->gy = 16;
+        t->tm = 6, t->tnv = 1, t->ly = 2, t->gx = 4, t->gy = 16;
     } else {
         t->tm = 2, t->tnv = 1;
     }
@@ -283,7 +281,7 @@ mlpcl_status mlpcl__tuning_for(const mlpcl_ctx *ctx, mlpcl_precision p, mlpcl_tu
 {
     int gpu = !strcmp(ctx->info.type, "gpu");
     defaults(gpu, t);
-    t->source = gpu || ctx->info.platform < 0 ? "defaults" : derive_cpu(ctx, p, t);
+    t->source = gpu || ctx->info.platform < 0 ? "defaults" : derive_cpu(ctx, t);
     char cached[1024], path[4096];
     mlpcl_status st = MLPCL_OK;
     if (cache_lookup(ctx, p, cached, sizeof cached)) {

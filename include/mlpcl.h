@@ -80,6 +80,11 @@ typedef struct mlpcl_device_info {
     unsigned max_clock;         /* MHz */
     uint64_t local_mem;         /* bytes of local memory a work-group may use */
     char extensions[8192];      /* space-separated; cut at a whole name when longer */
+    /* CPU devices: the vector instructions their kernels are compiled for, "AVX-512", "AVX2",
+     * "AVX" or "SSE" where the device's name says an x86 CPU (POCL names its LLVM CPU:
+     * "pthread-haswell-…"), else the native float vector's bits, "512-bit", "256-bit" or
+     * "128-bit"; "" for other devices and the host. */
+    char isa[16];
 } mlpcl_device_info;
 
 /* Lists every device of every platform, followed by the host entry. On success *list holds

@@ -60,7 +60,7 @@ INLINE void tile_rows(const int T, REALV acc[TM][TNV], __global const REAL *A, c
         for (int r = 0; r < TM; ++r) {
             const REALV a = (REALV)(rows[r][s]);
             UNROLL
-            for (int c = 0; c < T; ++c) acc[r][c] = fma(a, b[c], acc[r][c]);
+            for (int c = 0; c < T; ++c) acc[r][c] = MULADD(a, b[c], acc[r][c]);
         }
     }
 }
@@ -135,7 +135,7 @@ INLINE void tile_samples(const int T, const int full, REALV acc[TM][TNV], __glob
             }
             const REALV av = (REALV)v;
             UNROLL
-            for (int c = 0; c < T; ++c) acc[r][c] = fma(av, b[c], acc[r][c]);
+            for (int c = 0; c < T; ++c) acc[r][c] = MULADD(av, b[c], acc[r][c]);
         }
     }
 }

@@ -21,6 +21,15 @@
 /* Loops that run once a tile (the epilogues) stay loops: less code to compile. */
 #define NO_UNROLL _Pragma("unroll 1")
 
+/* The products' multiply-add: fma, rounded once, where the device has an FMA unit; a multiply
+ * and an add where it has none (the host passes -DNO_FMA=1 for x86 CPUs with SSE or AVX only),
+ * for which OpenCL's fma, exact, is a library call a lane. */
+#if defined(NO_FMA) && NO_FMA
+#define MULADD(a, b, c) ((a) * (b) + (c))
+#else
+#define MULADD(a, b, c) fma(a, b, c)
+#endif
+
 #define CAT_(a, b) a##b
 #define CAT(a, b)  CAT_(a, b)
 

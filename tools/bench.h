@@ -62,10 +62,9 @@ int bench_run_tutorial(bench_env *e, result *r);
 int bench_run_full_batch(bench_env *e, size_t hidden, result *r);
 int bench_run_epoch(bench_env *e, result *r);
 
-/* The vector instructions a CPU device's kernels use (POCL's device name says which it targets,
- * e.g. pthread-skylake-avx512; else /proc/cpuinfo what the CPU has): "AVX-512", "AVX2", "SSE",
- * or "" for other devices. type and name as mlpcl_device_info has them ("host" for the host). */
-void bench_isa(const char *type, const char *name, char *buf, size_t size);
+/* The vector instructions a device's kernels use: a CPU device's isa (mlpcl_device_info), the
+ * host's from /proc/cpuinfo ("AVX-512", "AVX2", "SSE"), "" for other devices. */
+void bench_isa(const mlpcl_device_info *d, char *buf, size_t size);
 
 /* ---- Output (bench_output.c) -------------------------------------------------------------- */
 

@@ -123,19 +123,9 @@ static const char *cpuinfo_isa(void)
     return isa;
 }
 
-void bench_isa(const char *type, const char *name, char *buf, size_t size)
+void bench_isa(const mlpcl_device_info *d, char *buf, size_t size)
 {
-    const char *isa = "";
-    if (strcmp(type, "cpu") && strcmp(type, "host"))
-        isa = "";
-    else if (strstr(name, "avx512"))
-        isa = "AVX-512";
-    else if (strstr(name, "haswell") || strstr(name, "broadwell") || strstr(name, "skylake") ||
-             strstr(name, "zen") || strstr(name, "avx2"))
-        isa = "AVX2";
-    else
-        isa = cpuinfo_isa();
-    snprintf(buf, size, "%s", isa);
+    snprintf(buf, size, "%s", !strcmp(d->type, "host") ? cpuinfo_isa() : d->isa);
 }
 
 int bench_write_csv(const char *path, const result *rs, size_t n)

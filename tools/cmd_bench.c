@@ -281,7 +281,7 @@ int cmd_bench(int argc, char **argv)
             else
                 snprintf(r->where, sizeof r->where, "%d:%d", dev->platform, dev->device);
             r->precision = e.prec == MLPCL_PRECISION_DOUBLE ? "double" : "float";
-            bench_isa(dev->type, dev->name, r->isa, sizeof r->isa);
+            bench_isa(dev, r->isa, sizeof r->isa);
             fprintf(stderr, "bench: %s on %s (%s)…\n", r->workload, r->where, dev->name);
             r->peak_whole = !peak_reset();
             if (w == 0)

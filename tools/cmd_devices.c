@@ -68,6 +68,7 @@ static void print_verbose(const mlpcl_device_info *d)
     printf("  %-22s %s\n", "OpenCL C version", d->c_version);
     printf("  %-22s %s\n", "Driver version", d->driver);
     printf("  %-22s %u\n", "Compute units", d->compute_units);
+    if (*d->isa) printf("  %-22s %s\n", "Vector instructions", d->isa);
     printf("  %-22s %u MHz\n", "Max clock", d->max_clock);
     printf("  %-22s %zu\n", "Max work-group size", d->max_work_group);
     printf("  %-22s %s (%llu bytes)\n", "Local memory", mem[0], (unsigned long long)d->local_mem);
@@ -114,6 +115,7 @@ static cJSON *device_json(const mlpcl_device_info *d)
     cJSON_AddStringToObject(o, "opencl_c_version", d->c_version);
     cJSON_AddStringToObject(o, "driver_version", d->driver);
     cJSON_AddNumberToObject(o, "compute_units", d->compute_units);
+    cJSON_AddStringToObject(o, "isa", d->isa);
     cJSON_AddNumberToObject(o, "max_clock_mhz", d->max_clock);
     cJSON_AddNumberToObject(o, "max_work_group_size", (double)d->max_work_group);
     /* Byte counts as JSON numbers: exact in a double up to 2^53 bytes (8 PiB). */
