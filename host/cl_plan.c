@@ -20,7 +20,7 @@ size_t mlpcl__cl_partial_count(const mlpcl_trainer *tr, size_t mb)
  * work-group per 4 rows of 784 inputs instead of 49), elsewhere one. */
 static size_t gather_chunk(const mlpcl_trainer *tr)
 {
-    return strcmp(tr->ctx->info.type, "cpu") ? 1 : 64;
+    return mlpcl__ctx_is_cpu(tr->ctx) ? 64 : 1;
 }
 
 /* A batch's rows of the inputs (and, when training, the targets) through the shuffle; the

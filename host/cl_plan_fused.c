@@ -62,7 +62,7 @@ fail:
 size_t mlpcl__cl_fused_size(const mlpcl_trainer *tr)
 {
     const mlpcl_cl *c = mlpcl__cl(tr);
-    return strcmp(tr->ctx->info.type, "cpu") ? c->wg : 1;
+    return mlpcl__ctx_is_cpu(tr->ctx) ? 1 : c->wg;
 }
 
 /* A full-batch iteration as one launch of fused.cl (with its update), and the same without the

@@ -8,6 +8,8 @@
 #ifndef CL_TARGET_OPENCL_VERSION
 #define CL_TARGET_OPENCL_VERSION 120
 #endif
+#include <string.h>
+
 #include <CL/cl.h>
 
 #include "mlpcl.h"
@@ -103,6 +105,13 @@ struct mlpcl_ctx {
     size_t n_members;
     struct mlpcl_ctx **members;
 };
+
+/* Whether ctx is a CPU device (POCL's pthread device, say): the launch shapes that suit a CPU's
+ * few threads differ from a GPU's. */
+static inline int mlpcl__ctx_is_cpu(const mlpcl_ctx *ctx)
+{
+    return !strcmp(ctx->info.type, "cpu");
+}
 
 /* Reads one device's properties into info. */
 mlpcl_status mlpcl__device_info(cl_platform_id p, cl_device_id d, int pi, int di,

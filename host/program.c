@@ -52,11 +52,17 @@ static void build_options(const mlpcl_ctx *ctx, const mlpcl_build_params *bp, ch
     mlpcl__tuning_options(&bp->tune, tiles, sizeof tiles);
     int one_block = !bp->tune.local && bp->batch && bp->batch <= (size_t)bp->tune.mc;
     /* x86 CPUs with SSE or AVX only have no FMA unit: gemm_epilogue.cl's MULADD */
-    int no_fma = !strcmp(ctx->info.isa, "SSE") || !strcmp(ctx->info.isa, "AVX");
-    snprintf(buf, size, "-cl-std=CL1.2 -DPRECISION=%d -DWG=%zu %s%s%s%s%s",
+    const char *isa = ctx->info.isa;
+    int no_fma = !strcmp(isa, "SSE") || !strcmp(isa, "AVX");
+    /* CPUs with vectors narrower than gemm_cpu.cl's 64 bytes: -w, since clang warns of every
+     * 64-byte vector passed between the kernels' functions ("changes the ABI", -Wpsabi, 22-24
+     * lines a build on stderr), which are all inlined; POCL takes no -Wno-psabi. */
+    int narrower =
+        no_fma || !strcmp(isa, "AVX2") || !strcmp(isa, "256-bit") || !strcmp(isa, "128-bit");
+    snprintf(buf, size, "-cl-std=CL1.2 -DPRECISION=%d -DWG=%zu %s%s%s%s%s%s",
              bp->precision == MLPCL_PRECISION_DOUBLE ? 64 : 32, bp->wg, tiles,
-             one_block ? " -DONE_BLOCK=1" : "", no_fma ? " -DNO_FMA=1" : "", extra ? " " : "",
-             extra ? extra : "");
+             one_block ? " -DONE_BLOCK=1" : "", no_fma ? " -DNO_FMA=1" : "", narrower ? " -w" : "",
+             extra ? " " : "", extra ? extra : "");
 }
 
 /* Whether a kernel file goes into the program: all but the tiled variant the device does not
