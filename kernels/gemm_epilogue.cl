@@ -60,6 +60,17 @@ INLINE void store_lanes(REALV v, int lanes, __global REAL *p)
     for (int i = 0; i < lanes; ++i) p[i] = t[i];
 }
 
+/* The first `lanes` (1 … VW) elements at p, zeros after them: an edge tile reads no further
+ * than its row's end, where the next row may be another work-item's output (a hidden layer's
+ * deltas overwrite its activations in place, cl_backend.h). */
+INLINE REALV load_lanes(__global const REAL *p, int lanes)
+{
+    if (lanes >= VW) return VLOAD(0, p);
+    REAL t[VW];
+    for (int i = 0; i < VW; ++i) t[i] = i < lanes ? p[i] : (REAL)0;
+    return VLOAD(0, t);
+}
+
 /* The forward product's epilogue: lanes outputs act(acc + bias) at out. */
 INLINE void epilogue_forward(int act, REALV acc, REALV bias, int lanes, __global REAL *out)
 {
@@ -71,7 +82,7 @@ INLINE void epilogue_forward(int act, REALV acc, REALV bias, int lanes, __global
 INLINE void epilogue_backward(int act, REALV acc, __global const REAL *Act, int lanes,
                               __global REAL *D)
 {
-    store_lanes(acc * act_slope_v(act, VLOAD(0, Act)), lanes, D);
+    store_lanes(acc * act_slope_v(act, load_lanes(Act, lanes)), lanes, D);
 }
 
 /* The gradient product's epilogue: lanes gradients g at G + at, then (unless stop) ops.cl's
