@@ -281,7 +281,9 @@ mlpcl_status mlpcl__plan_enqueue(mlpcl_trainer *tr, const mlpcl_plan *p, int fro
  * its constants. */
 mlpcl_status mlpcl__trainer_prepare(mlpcl_trainer *tr, double lr, double momentum, double target);
 /* Reads a device buffer into doubles: what = 'A' or 'D' (layer l), 'G', 'V', 'C' (the last
- * cost), 'P' (the parameters of iteration l, counted from the trainer's current ones; 0 or 1). */
+ * cost), 'P' (the parameters of iteration l, counted from the trainer's current ones; 0 or 1).
+ * A hidden layer's 'A' and 'D' are one buffer (mlpcl__cl_delta_buffers): its activations until
+ * the backward pass, its deltas after. */
 mlpcl_status mlpcl__trainer_read(mlpcl_trainer *tr, char what, size_t l, double *out);
 /* Reads back every buffer's canary; on the first damaged one names it in what (size bytes)
  * and fails with MLPCL_ERR_DATA. Waits for the queue. */
