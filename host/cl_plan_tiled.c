@@ -37,7 +37,7 @@ static size_t width_of(const mlpcl_trainer *tr, mlpcl_kernel_id id)
 static void gradient_group(const mlpcl_trainer *tr, size_t *gx, size_t *gy)
 {
     const mlpcl_tuning *t = &mlpcl__cl(tr)->tune;
-    int one_block = !t->local && tr->batch && tr->batch <= (size_t)t->mc;
+    int one_block = mlpcl__tuning_one_block(t, tr->batch);
     *gx = one_block ? 1 : (size_t)t->gx;
     *gy = one_block ? 2 : (size_t)t->gy;
 }

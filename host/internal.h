@@ -170,6 +170,14 @@ typedef struct mlpcl_tuning {
     const char *source; /* where the values came from: defaults, derived, cache, set, MLPCL_TUNE */
 } mlpcl_tuning;
 
+/* Whether a CPU gradient's samples, batches of at most `batch` rows (0: unknown), fit one block
+ * of MC: its program is then built without the block's barrier (-DONE_BLOCK, program.c) and
+ * launched in small work-groups (cl_plan_tiled.c). */
+static inline int mlpcl__tuning_one_block(const mlpcl_tuning *t, size_t batch)
+{
+    return !t->local && batch && batch <= (size_t)t->mc;
+}
+
 /* The tuning for a device: its type's defaults, then $MLPCL_TUNE ("tm=12,tnv=2,…"). */
 mlpcl_status mlpcl__tuning_for(const mlpcl_ctx *ctx, mlpcl_precision p, mlpcl_tuning *t);
 /* Parses "key=value,…" into t (keys: path and the table's names); what names the source. */

@@ -50,7 +50,7 @@ static void build_options(const mlpcl_ctx *ctx, const mlpcl_build_params *bp, ch
     const char *extra = getenv("MLPCL_BUILD_OPTIONS");
     char tiles[256];
     mlpcl__tuning_options(&bp->tune, tiles, sizeof tiles);
-    int one_block = !bp->tune.local && bp->batch && bp->batch <= (size_t)bp->tune.mc;
+    int one_block = mlpcl__tuning_one_block(&bp->tune, bp->batch);
     /* x86 CPUs with SSE or AVX only have no FMA unit: gemm_epilogue.cl's MULADD */
     const char *isa = ctx->info.isa;
     int no_fma = !strcmp(isa, "SSE") || !strcmp(isa, "AVX");
