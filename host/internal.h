@@ -113,6 +113,18 @@ static inline int mlpcl__ctx_is_cpu(const mlpcl_ctx *ctx)
     return !strcmp(ctx->info.type, "cpu");
 }
 
+/* Registers one of gemm_cpu.cl's 64-byte vectors (VW = 16 floats or 8 doubles) takes on ctx's
+ * device, by its isa (device.c): one AVX-512 register, two AVX or AVX2 ones, four SSE ones; 1
+ * for devices of other or unknown vectors. The tiles (tuning.c) and the build options (program.c)
+ * follow it. */
+static inline unsigned mlpcl__registers_a_vector(const mlpcl_ctx *ctx)
+{
+    const char *isa = ctx->info.isa;
+    if (!strcmp(isa, "AVX2") || !strcmp(isa, "AVX") || !strcmp(isa, "256-bit")) return 2;
+    if (!strcmp(isa, "SSE") || !strcmp(isa, "128-bit")) return 4;
+    return 1;
+}
+
 /* Reads one device's properties into info. */
 mlpcl_status mlpcl__device_info(cl_platform_id p, cl_device_id d, int pi, int di,
                                 mlpcl_device_info *info);

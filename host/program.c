@@ -57,8 +57,7 @@ static void build_options(const mlpcl_ctx *ctx, const mlpcl_build_params *bp, ch
     /* CPUs with vectors narrower than gemm_cpu.cl's 64 bytes: -w, since clang warns of every
      * 64-byte vector passed between the kernels' functions ("changes the ABI", -Wpsabi, 22-24
      * lines a build on stderr), which are all inlined; POCL takes no -Wno-psabi. */
-    int narrower =
-        no_fma || !strcmp(isa, "AVX2") || !strcmp(isa, "256-bit") || !strcmp(isa, "128-bit");
+    int narrower = mlpcl__registers_a_vector(ctx) > 1;
     snprintf(buf, size, "-cl-std=CL1.2 -DPRECISION=%d -DWG=%zu %s%s%s%s%s%s",
              bp->precision == MLPCL_PRECISION_DOUBLE ? 64 : 32, bp->wg, tiles,
              one_block ? " -DONE_BLOCK=1" : "", no_fma ? " -DNO_FMA=1" : "", narrower ? " -w" : "",

@@ -245,17 +245,6 @@ const char *mlpcl_ctx_tuning(const mlpcl_ctx *ctx)
     return ctx->tuning;
 }
 
-/* Registers a kernel vector takes on a CPU device: gemm_cpu.cl's vectors are 64 bytes (VW = 16
- * floats or 8 doubles, gemm_epilogue.cl), one AVX-512 register, two AVX or AVX2 ones, four SSE
- * ones (the device's isa, device.c). Devices of other or unknown vectors: 1, the defaults. */
-static unsigned registers_a_vector(const mlpcl_ctx *ctx)
-{
-    const char *isa = ctx->info.isa;
-    if (!strcmp(isa, "AVX2") || !strcmp(isa, "AVX") || !strcmp(isa, "256-bit")) return 2;
-    if (!strcmp(isa, "SSE") || !strcmp(isa, "128-bit")) return 4;
-    return 1;
-}
-
 /* CPU tiles that fit the device's 16 or 32 vector registers: TM × TNV accumulators of r
  * registers each, TNV · r more for a row of B, one for the broadcast. AVX-512 (r = 1, 32
  * registers): the defaults, 24 + 2 + 1. AVX and AVX2 (r = 2, 16 registers): 6 × 1, 12 + 2 + 1,
@@ -267,7 +256,7 @@ static unsigned registers_a_vector(const mlpcl_ctx *ctx)
  * samples). Returns where the tunables came from. */
 static const char *derive_cpu(const mlpcl_ctx *ctx, mlpcl_tuning *t)
 {
-    unsigned r = registers_a_vector(ctx);
+    unsigned r = mlpcl__registers_a_vector(ctx);
     if (r <= 1) return "defaults";
     if (r == 2) {
         t->tm = 6, t->tnv = 1, t->ly = 2, t->gx = 4, t->gy = 16;
