@@ -120,6 +120,7 @@ static mlpcl_status cl_create(mlpcl_trainer *tr, const double *X, const double *
     size_t L = net->L, m = tr->m, B = tr->batch, r = tr->real, n = mlpcl_net_n_params(net);
     size_t n0 = net->width[0], nL = net->width[L];
     TRY(choose_program(tr));
+    c->keep_gradients = tr->worker; /* workers read G for the all-reduce */
     size_t n_partials = mlpcl__cl_partial_count(tr, B);
     TRY(mlpcl__cl_check_sizes(tr, n_partials));
     c->A = calloc(L + 1, sizeof *c->A);

@@ -77,6 +77,8 @@ typedef struct mlpcl_cl {
     cl_mem idx;           /* m ints: the epoch's shuffle */
     cl_mem P[2];          /* flat parameters, double-buffered */
     cl_mem G;             /* flat gradients */
+    int keep_gradients;   /* every plan writes G (mlpcl__trainer_keep_gradients); else the tiled
+                             gradient's SGD epilogue steps without storing it */
     cl_mem V[2];          /* momentum velocity (Adam: first moments), double-buffered like P */
     cl_mem S[2];          /* Adam's second moments, double-buffered; made for the first Adam run */
     cl_mem T[2];          /* Adam's step count (one int), double-buffered */
@@ -285,6 +287,10 @@ mlpcl_status mlpcl__trainer_prepare(mlpcl_trainer *tr, double lr, double momentu
  * A hidden layer's 'A' and 'D' are one buffer (mlpcl__cl_delta_buffers): its activations until
  * the backward pass, its deltas after. */
 mlpcl_status mlpcl__trainer_read(mlpcl_trainer *tr, char what, size_t l, double *out);
+/* Makes every iteration write its gradients to G, for 'G' to read: the tiled path's plain SGD
+ * otherwise steps in the gradient's epilogue without storing them (data-parallel workers, which
+ * read G, keep them from the start). Drops the plans built so far. */
+void mlpcl__trainer_keep_gradients(mlpcl_trainer *tr);
 /* Reads back every buffer's canary; on the first damaged one names it in what (size bytes)
  * and fails with MLPCL_ERR_DATA. Waits for the queue. */
 mlpcl_status mlpcl__cl_canaries_check(mlpcl_trainer *tr, char *what, size_t size);

@@ -341,6 +341,9 @@ mlpcl_status mlpcl__trainer_read(mlpcl_trainer *tr, char what, size_t l, double 
     case 'D':
         return mlpcl__cl_download(tr, c->D[l], out, tr->batch * net->width[l]);
     case 'G':
+        if (!c->keep_gradients)
+            return mlpcl__fail(MLPCL_ERR_ARG, "the gradients are not kept: call "
+                                              "mlpcl__trainer_keep_gradients before the iteration");
         return mlpcl__cl_download(tr, c->G, out, n);
     case 'V':
         return mlpcl__cl_download(tr, c->V[(tr->iter + (long)l) & 1], out, n);
@@ -351,6 +354,13 @@ mlpcl_status mlpcl__trainer_read(mlpcl_trainer *tr, char what, size_t l, double 
     default:
         return mlpcl__fail(MLPCL_ERR_ARG, "unknown trainer buffer '%c'", what);
     }
+}
+
+void mlpcl__trainer_keep_gradients(mlpcl_trainer *tr)
+{
+    mlpcl_cl *c = mlpcl__cl(tr);
+    c->keep_gradients = 1;
+    mlpcl__cl_plans_free(c);
 }
 
 mlpcl_status mlpcl__cl_make_adam(mlpcl_trainer *tr)

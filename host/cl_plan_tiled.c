@@ -143,6 +143,7 @@ static mlpcl_status tiled_gradient(mlpcl_trainer *tr, mlpcl_plan *p, const mlpcl
      * this writes to G); the epilogue then steps by 0, leaving P_next = P. */
     int own = mlpcl__optim_plain(&tr->optim);
     double lr = own ? tr->lr : 0.0, mu = own ? tr->momentum : 0.0;
+    cl_mem G = own && !c->keep_gradients ? NULL : c->G; /* NULL: the epilogue stores none */
     if (split > 1 && !c->Gs) /* sized for the largest batch and layer */
         TRY(mlpcl__cl_buffer(tr, &c->Gs, max_split_size(tr), 0, tr->real, "gradient slices", 0));
     karg a[GEMM_GRADIENT_NARGS] = {[GEMM_GRADIENT_M] = ARG_INT(s->mb),
@@ -150,7 +151,7 @@ static mlpcl_status tiled_gradient(mlpcl_trainer *tr, mlpcl_plan *p, const mlpcl
                                    [GEMM_GRADIENT_K] = ARG_INT(n_in),
                                    [GEMM_GRADIENT_A] = ARG_MEM(in),
                                    [GEMM_GRADIENT_D] = ARG_MEM(c->D[l]),
-                                   [GEMM_GRADIENT_G] = ARG_MEM(c->G),
+                                   [GEMM_GRADIENT_G] = ARG_MEM(G),
                                    [GEMM_GRADIENT_OFF] = ARG_INT(net->offset[l]),
                                    [GEMM_GRADIENT_P] = ARG_MEM(s->P),
                                    [GEMM_GRADIENT_V] = ARG_MEM(s->V),
@@ -175,7 +176,7 @@ static mlpcl_status tiled_gradient(mlpcl_trainer *tr, mlpcl_plan *p, const mlpcl
     karg r[REDUCE_NARGS] = {[REDUCE_COUNT] = ARG_INT(count),
                             [REDUCE_SPLIT] = ARG_INT(split),
                             [REDUCE_GS] = ARG_MEM(c->Gs),
-                            [REDUCE_G] = ARG_MEM(c->G),
+                            [REDUCE_G] = ARG_MEM(G),
                             [REDUCE_OFF] = ARG_INT(net->offset[l]),
                             [REDUCE_P] = ARG_MEM(s->P),
                             [REDUCE_V] = ARG_MEM(s->V),

@@ -85,13 +85,13 @@ INLINE void epilogue_backward(int act, REALV acc, __global const REAL *Act, int 
     store_lanes(acc * act_slope_v(act, load_lanes(Act, lanes)), lanes, D);
 }
 
-/* The gradient product's epilogue: lanes gradients g at G + at, then (unless stop) ops.cl's
- * optimiser step for those parameters. */
+/* The gradient product's epilogue: lanes gradients g at G + at (unless G is NULL: nothing else
+ * reads them), then (unless stop) ops.cl's optimiser step for those parameters. */
 INLINE void epilogue_gradient(REALV g, size_t at, int lanes, int stop, REAL lr, REAL mu,
                               __global REAL *G, __global const REAL *P, __global const REAL *V,
                               __global REAL *V_next, __global REAL *P_next)
 {
-    store_lanes(g, lanes, G + at);
+    if (G) store_lanes(g, lanes, G + at);
     if (stop) return;
     if (mu != (REAL)0) {
         g = MOMENTUM(REALV, mu, VLOAD(0, V + at), g);
@@ -113,8 +113,9 @@ INLINE void epilogue_gradient(REALV g, size_t at, int lanes, int stop, REAL lr, 
         __global REAL *V_next, __global REAL *P_next, const REAL lr, const REAL mu,                \
         __global const int *state, const int split, __global REAL *Gs
 
-/* Finishes a split gradient (GPUs): G = Σ_s Gs[s] (in order) for one layer's count parameters
- * at G + off, then their update unless the stop flag is set. Global count. */
+/* Finishes a split gradient (GPUs): G = Σ_s Gs[s] (in order; stored at G + off unless G is
+ * NULL) for one layer's count parameters, then their update unless the stop flag is set. Global
+ * count. */
 __kernel void gradient_reduce(const int count, const int split, __global const REAL *Gs,
                               __global REAL *G, const int off, __global const REAL *P,
                               __global const REAL *V, __global REAL *V_next, __global REAL *P_next,
@@ -124,7 +125,7 @@ __kernel void gradient_reduce(const int count, const int split, __global const R
     if (e >= count) return;
     REAL g = 0;
     for (int s = 0; s < split; ++s) g += Gs[(size_t)s * count + e];
-    G[off + e] = g;
+    if (G) G[off + e] = g;
     if (state[0]) return;
     sgd_update(off + e, g, lr, mu, P, V, V_next, P_next);
 }

@@ -92,6 +92,7 @@ static mlpcl_trainer *trainer_on(mlpcl_ctx *ctx, const char *path, const mlpcl_n
     mlpcl_trainer *tr;
     setenv("MLPCL_TUNE", path, 1);
     OK(mlpcl_trainer_create(ctx, net, X, Y, m, p, 0, &tr));
+    mlpcl__trainer_keep_gradients(tr); /* read below as 'G' */
     int want = !strcmp(path, "path=fused");
     CHECK(mlpcl__cl(tr)->fused == want, "%s: L=%zu m=%zu runs %s", path, net->L, m,
           mlpcl__cl(tr)->fused ? "fused" : "not fused");

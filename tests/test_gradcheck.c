@@ -100,6 +100,7 @@ static void device_gradients(mlpcl_ctx *ctx, const net_case *c, mlpcl_precision 
     OK(mlpcl__ref_cost_grad(net, net->params, X, Y, m, &cost, G));
     mlpcl_trainer *tr;
     OK(mlpcl_trainer_create(ctx, net, X, Y, m, prec, 0, &tr));
+    mlpcl__trainer_keep_gradients(tr); /* read below as 'G' */
     device_iteration(tr, 0.1);
     OK(mlpcl__trainer_read(tr, 'G', 0, got));
     char what[128];

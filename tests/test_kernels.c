@@ -113,6 +113,7 @@ static void run_case(mlpcl_ctx *ctx, const net_case *c, size_t m, mlpcl_precisio
              prec == MLPCL_PRECISION_DOUBLE ? "double" : "float");
     mlpcl_trainer *tr;
     OK(mlpcl_trainer_create(ctx, net, X, Y, m, prec, 0, &tr));
+    mlpcl__trainer_keep_gradients(tr); /* read below as 'G' */
     double **gotA = calloc(c->L + 1, sizeof *gotA);
     for (size_t l = 1; l <= c->L; ++l) gotA[l] = malloc(m * c->widths[l] * sizeof **gotA);
     staged_iteration(tr, lr, pname, m, gotA);
