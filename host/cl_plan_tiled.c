@@ -143,8 +143,9 @@ static mlpcl_status tiled_gradient(mlpcl_trainer *tr, mlpcl_plan *p, const mlpcl
      * this writes to G); the epilogue then steps by 0, leaving P_next = P. */
     int own = mlpcl__optim_plain(&tr->optim);
     double lr = own ? tr->lr : 0.0, mu = own ? tr->momentum : 0.0;
-    cl_mem G = own && !c->keep_gradients ? NULL : c->G; /* NULL: the epilogue stores none */
-    if (split > 1 && !c->Gs)                            /* sized for the largest batch and layer */
+    /* NULL: the epilogue stores no gradients, which only the tests and other optimisers read */
+    cl_mem G = own && !c->keep_gradients ? NULL : c->G;
+    if (split > 1 && !c->Gs) /* sized for the largest batch and layer */
         TRY(mlpcl__cl_buffer(tr, &c->Gs, max_split_size(tr), 0, tr->real, "gradient slices", 0));
     karg a[GEMM_GRADIENT_NARGS] = {[GEMM_GRADIENT_M] = ARG_INT(s->mb),
                                    [GEMM_GRADIENT_N] = ARG_INT(n_out),
