@@ -141,7 +141,7 @@ enum {
 };
 
 /* gemm_cpu.cl, gemm_gpu.cl: gemm_gradient and gemm_gradient_narrow (GRADIENT_ARGS): m, n (outputs),
- * k (inputs), A, D, G, off, P, V, V_next, P_next, lr, mu, state, split, Gs */
+ * k (inputs), A, D, G, off, P, V, V_next, P_next, lr, mu, state, split, Gs, WT */
 enum {
     GEMM_GRADIENT_M,
     GEMM_GRADIENT_N,
@@ -159,6 +159,7 @@ enum {
     GEMM_GRADIENT_STATE,
     GEMM_GRADIENT_SPLIT,
     GEMM_GRADIENT_GS,
+    GEMM_GRADIENT_WT,
     GEMM_GRADIENT_NARGS
 };
 
@@ -177,11 +178,10 @@ enum {
     REDUCE_LR,
     REDUCE_MU,
     REDUCE_STATE,
+    REDUCE_N,
+    REDUCE_WT,
     REDUCE_NARGS
 };
-
-/* gemm_epilogue.cl: transpose(k, n, P, off, WT) */
-enum { TRANSPOSE_K, TRANSPOSE_N, TRANSPOSE_P, TRANSPOSE_OFF, TRANSPOSE_WT, TRANSPOSE_NARGS };
 
 /* fused.cl: fused(m, loss, target, scale, shape, X, Y, P, P_next, G, V, V_next, A, D, cost,
  * state, lr, mu, do_update, iters, kind, nesterov, hyper, S, S_next, T, T_next); A and D hold

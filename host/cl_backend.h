@@ -67,7 +67,7 @@ typedef struct mlpcl_cl {
     size_t max_wg, max_items[3]; /* the device's work-group limits */
     mlpcl_tuning tune;           /* kernel path and tile shapes */
     size_t pad;           /* elements of padding after matrices the tiled kernels read past */
-    cl_mem WT;            /* scratch: one layer's weights, transposed */
+    cl_mem WT;            /* scratch: one layer's weights, transposed by its gradient (tiled) */
     cl_mem Gs;            /* scratch: a split gradient's partial sums (GPUs) */
     cl_mem shape;         /* the fused kernel's view of the network (ints) */
     int fused;            /* full-batch iterations run fused.cl */

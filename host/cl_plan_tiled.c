@@ -95,8 +95,9 @@ fail:
     return st;
 }
 
-/* D_l = (D_{l+1} W_{l+1}ᵀ) ⊙ act'(A_l): W_{l+1} (n_l × n_next) transposed first to
- * n_next × n_l, so that the product reads it along rows. */
+/* D_l = (D_{l+1} W_{l+1}ᵀ) ⊙ act'(A_l), reading W_{l+1} (n_l × n_next) along rows as WT,
+ * n_next × n_l: the transpose that the gradient of layer l + 1, the launch before, made of the
+ * weights it stepped. */
 static mlpcl_status tiled_backward(mlpcl_trainer *tr, mlpcl_plan *p, const mlpcl_stage *s, size_t l)
 {
     mlpcl_status st = MLPCL_OK;
@@ -104,13 +105,6 @@ static mlpcl_status tiled_backward(mlpcl_trainer *tr, mlpcl_plan *p, const mlpcl
     const mlpcl_net *net = tr->net;
     size_t n_l = net->width[l], n_next = net->width[l + 1];
     cl_kernel k;
-    karg t[TRANSPOSE_NARGS] = {[TRANSPOSE_K] = ARG_INT(n_l),
-                               [TRANSPOSE_N] = ARG_INT(n_next),
-                               [TRANSPOSE_P] = ARG_MEM(s->P),
-                               [TRANSPOSE_OFF] = ARG_INT(net->offset[l + 1]),
-                               [TRANSPOSE_WT] = ARG_MEM(c->WT)};
-    TRY(mlpcl__cl_make_kernel(tr, K_TRANSPOSE, &k, N_ARGS(t), t));
-    TRY(mlpcl__cl_add_launch(p, tr, k, K_TRANSPOSE, l + 1, 2, n_next, n_l));
     karg a[GEMM_BACKWARD_NARGS] = {[GEMM_BACKWARD_M] = ARG_INT(s->mb),
                                    [GEMM_BACKWARD_N] = ARG_INT(n_l),
                                    [GEMM_BACKWARD_K] = ARG_INT(n_next),
@@ -127,7 +121,8 @@ fail:
     return st;
 }
 
-/* [dW_l; db_l] = [A_{l-1} 1]ᵀ D_l with the SGD step of layer l in its epilogue; split over
+/* [dW_l; db_l] = [A_{l-1} 1]ᵀ D_l with the SGD step of layer l in its epilogue (and, above the
+ * first layer, W_l transposed into WT for the deltas of layer l − 1 next); split over
  * slices of the samples (dimension 2 of the launch) and then summed and stepped by
  * gradient_reduce where one layer's tiles would leave compute units idle. */
 static mlpcl_status tiled_gradient(mlpcl_trainer *tr, mlpcl_plan *p, const mlpcl_stage *s, size_t l)
@@ -145,6 +140,8 @@ static mlpcl_status tiled_gradient(mlpcl_trainer *tr, mlpcl_plan *p, const mlpcl
     double lr = own ? tr->lr : 0.0, mu = own ? tr->momentum : 0.0;
     /* NULL: the epilogue stores no gradients, which only the tests and other optimisers read */
     cl_mem G = own && !c->keep_gradients ? NULL : c->G;
+    /* W_l transposed for the layer below's deltas, which come next (none below the first) */
+    cl_mem WT = l > 1 ? c->WT : NULL;
     if (split > 1 && !c->Gs) /* sized for the largest batch and layer */
         TRY(mlpcl__cl_buffer(tr, &c->Gs, max_split_size(tr), 0, tr->real, "gradient slices", 0));
     karg a[GEMM_GRADIENT_NARGS] = {[GEMM_GRADIENT_M] = ARG_INT(s->mb),
@@ -162,7 +159,8 @@ static mlpcl_status tiled_gradient(mlpcl_trainer *tr, mlpcl_plan *p, const mlpcl
                                    [GEMM_GRADIENT_MU] = ARG_REAL(mu),
                                    [GEMM_GRADIENT_STATE] = ARG_MEM(c->state),
                                    [GEMM_GRADIENT_SPLIT] = ARG_INT(split),
-                                   [GEMM_GRADIENT_GS] = ARG_MEM(c->Gs)};
+                                   [GEMM_GRADIENT_GS] = ARG_MEM(c->Gs),
+                                   [GEMM_GRADIENT_WT] = ARG_MEM(WT)};
     mlpcl_kernel_id id = narrow(tr, n_out) ? K_GEMM_GRADIENT_N : K_GEMM_GRADIENT;
     TRY(mlpcl__cl_make_kernel(tr, id, &k, N_ARGS(a), a));
     if (own) TRY(mlpcl__cl_add_step(p, k, GEMM_GRADIENT_LR));
@@ -185,7 +183,9 @@ static mlpcl_status tiled_gradient(mlpcl_trainer *tr, mlpcl_plan *p, const mlpcl
                             [REDUCE_P_NEXT] = ARG_MEM(s->P_next),
                             [REDUCE_LR] = ARG_REAL(lr),
                             [REDUCE_MU] = ARG_REAL(mu),
-                            [REDUCE_STATE] = ARG_MEM(c->state)};
+                            [REDUCE_STATE] = ARG_MEM(c->state),
+                            [REDUCE_N] = ARG_INT(n_out),
+                            [REDUCE_WT] = ARG_MEM(WT)};
     TRY(mlpcl__cl_make_kernel(tr, K_GRADIENT_REDUCE, &k, N_ARGS(r), r));
     if (own) TRY(mlpcl__cl_add_step(p, k, REDUCE_LR));
     TRY(mlpcl__cl_add_launch(p, tr, k, K_GRADIENT_REDUCE, l, 1, count, 1));

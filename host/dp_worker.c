@@ -25,7 +25,7 @@ fail:
 }
 
 /* Whether a launch of the backward segment is part of a layer's gradient (the rest: the hidden
- * deltas, their transposes and dropout masks). */
+ * deltas and dropout masks). */
 static int is_gradient(mlpcl_kernel_id id)
 {
     return id == K_GRADIENT || id == K_GEMM_GRADIENT || id == K_GEMM_GRADIENT_N ||

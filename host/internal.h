@@ -146,7 +146,6 @@ typedef enum mlpcl_kernel_id {
     K_GEMM_FORWARD_N, /* the same three for outputs no wider than one vector */
     K_GEMM_BACKWARD_N,
     K_GEMM_GRADIENT_N,
-    K_TRANSPOSE,        /* gemm_epilogue.cl: Wᵀ for the hidden deltas */
     K_FUSED,            /* fused.cl: a small network's whole iteration in one work-group */
     K_GRADIENT_REDUCE,  /* gemm_epilogue.cl: the sum of a split gradient, and the update */
     K_DROPOUT_FORWARD,  /* dropout.cl: a hidden layer's mask on its activations */

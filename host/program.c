@@ -31,7 +31,6 @@ const char *const mlpcl__kernel_name[K_COUNT] = {
     [K_GEMM_FORWARD_N] = "gemm_forward_narrow",
     [K_GEMM_BACKWARD_N] = "gemm_backward_narrow",
     [K_GEMM_GRADIENT_N] = "gemm_gradient_narrow",
-    [K_TRANSPOSE] = "transpose",
     [K_FUSED] = "fused",
     [K_GRADIENT_REDUCE] = "gradient_reduce",
     [K_DROPOUT_FORWARD] = "dropout_forward",

@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: MIT
 /* gemm_cpu.cl: the three matrix products of backpropagation for CPUs, tiled and register-
  * blocked, each with its elementwise step fused in (gemm_epilogue.cl): forward A·W + b and the
- * activation; hidden delta (D·Wᵀ) ⊙ act'(A), with Wᵀ made by `transpose`; gradient [A 1]ᵀ·D
- * and the update. Each work-item computes a TM × (T·VW) tile with VW-wide vectors (POCL turns
- * each vector into AVX registers). Every product comes in two widths: T = TNV vectors, and
- * T = 1 (the `_narrow` kernels) for outputs no wider than one vector, such as 10 classes. Edge
- * tiles compute whole vectors and store only the valid lanes, so matrices the vectors read past
- * (W rows, D rows, activations, parameters) carry padding. Needs common.cl, ops.cl and
- * gemm_epilogue.cl. */
+ * activation; hidden delta (D·Wᵀ) ⊙ act'(A), with Wᵀ made by the gradient's epilogue just
+ * before; gradient [A 1]ᵀ·D and the update. Each work-item computes a TM × (T·VW) tile with
+ * VW-wide vectors (POCL turns each vector into AVX registers). Every product comes in two
+ * widths: T = TNV vectors, and T = 1 (the `_narrow` kernels) for outputs no wider than one
+ * vector, such as 10 classes. Edge tiles compute whole vectors and store only the valid lanes,
+ * so matrices the vectors read past (W rows, D rows, activations, parameters) carry padding.
+ * Needs common.cl, ops.cl and gemm_epilogue.cl. */
 
 /* Tunables (host/tuning.c's table; the host passes each, these defaults equal its CPU ones). */
 #ifndef TM
@@ -150,7 +150,7 @@ INLINE void product_gradient(const int T, const int m, const int n, const int k,
                              const int off, __global const REAL *P, __global const REAL *V,
                              __global REAL *V_next, __global REAL *P_next, const REAL lr,
                              const REAL mu, __global const int *state, const int split,
-                             __global REAL *Gs)
+                             __global REAL *Gs, __global REAL *WT)
 {
     (void)split, (void)Gs; /* CPUs fill themselves without splitting the samples */
     const int j0 = get_global_id(0) * (T * VW), k0 = get_global_id(1) * TM;
@@ -175,6 +175,13 @@ INLINE void product_gradient(const int T, const int m, const int n, const int k,
     const int stop = state[0];
     REALV tile[TM][TNV];
     copy_out(T, acc, tile);
+    if (WT) { /* loops of their own, so that layers without it pay one test */
+        NO_UNROLL
+        for (int c = 0; c < T && j0 + c * VW < n; ++c) {
+            NO_UNROLL
+            for (int r = 0; r < TM; ++r) transpose_weights(P, off, k0 + r, j0 + c * VW, n, k, WT);
+        }
+    }
     NO_UNROLL
     for (int c = 0; c < T; ++c) {
         const int j = j0 + c * VW, lanes = n - j;
@@ -213,10 +220,11 @@ __kernel void gemm_backward_narrow(BACKWARD_ARGS)
 
 __kernel void gemm_gradient(GRADIENT_ARGS)
 {
-    product_gradient(TNV, m, n, k, A, D, G, off, P, V, V_next, P_next, lr, mu, state, split, Gs);
+    product_gradient(TNV, m, n, k, A, D, G, off, P, V, V_next, P_next, lr, mu, state, split, Gs,
+                     WT);
 }
 
 __kernel void gemm_gradient_narrow(GRADIENT_ARGS)
 {
-    product_gradient(1, m, n, k, A, D, G, off, P, V, V_next, P_next, lr, mu, state, split, Gs);
+    product_gradient(1, m, n, k, A, D, G, off, P, V, V_next, P_next, lr, mu, state, split, Gs, WT);
 }

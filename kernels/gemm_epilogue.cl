@@ -2,8 +2,8 @@
 /* gemm_epilogue.cl: what the two tiled products (gemm_cpu.cl's register tiles, gemm_gpu.cl's
  * local-memory tiles) share: their element type (VW-wide vectors on CPUs, single reals on GPUs),
  * the elementwise steps fused after each product (bias and activation, act', the optimiser
- * step), the kernels' argument lists, and the two helper kernels (the split gradient's sum,
- * the transpose). The library builds this file and the one variant the device uses. Needs
+ * step, the transposed weights), the kernels' argument lists, and the split gradient's sum.
+ * The library builds this file and the one variant the device uses. Needs
  * common.cl and ops.cl. */
 
 #ifndef VW
@@ -100,6 +100,18 @@ INLINE void epilogue_gradient(REALV g, size_t at, int lanes, int stop, REAL lr, 
     store_lanes(SGD_STEP(REALV, VLOAD(0, P + at), lr, g), lanes, P_next + at);
 }
 
+/* The weights transposed for the backward product of the layer below (its hidden deltas read
+ * W_l along its rows): WT[j][kk] = W[kk][j] (W = P + off, k×n; WT n×k) for the columns
+ * j … min(j + VW, n) − 1 of row kk, where kk is a weight's row (not the biases', k). Written by
+ * the gradient's epilogue (where WT is not NULL: not the first layer's) from the weights it is
+ * about to step, which is what the backward product after it needs. */
+INLINE void transpose_weights(__global const REAL *P, const int off, const int kk, const int j,
+                              const int n, const int k, __global REAL *WT)
+{
+    if (kk >= k) return;
+    for (int e = j; e < min(j + VW, n); ++e) WT[(size_t)e * k + kk] = P[off + (size_t)kk * n + e];
+}
+
 /* The products' kernels, wide and `_narrow`, take these arguments (the host names them). */
 #define FORWARD_ARGS                                                                               \
     const int m, const int n, const int k, const int act, __global const REAL *A,                  \
@@ -111,30 +123,23 @@ INLINE void epilogue_gradient(REALV g, size_t at, int lanes, int stop, REAL lr, 
     const int m, const int n, const int k, __global const REAL *A, __global const REAL *D,         \
         __global REAL *G, const int off, __global const REAL *P, __global const REAL *V,           \
         __global REAL *V_next, __global REAL *P_next, const REAL lr, const REAL mu,                \
-        __global const int *state, const int split, __global REAL *Gs
+        __global const int *state, const int split, __global REAL *Gs, __global REAL *WT
 
 /* Finishes a split gradient (GPUs): G = Σ_s Gs[s] (in order; stored at G + off unless G is
- * NULL) for one layer's count parameters, then their update unless the stop flag is set. Global
- * count. */
+ * NULL) for one layer's count parameters, (k + 1) rows of n, with their transposed weights (as
+ * transpose_weights), then their update unless the stop flag is set. Global count. */
 __kernel void gradient_reduce(const int count, const int split, __global const REAL *Gs,
                               __global REAL *G, const int off, __global const REAL *P,
                               __global const REAL *V, __global REAL *V_next, __global REAL *P_next,
-                              const REAL lr, const REAL mu, __global const int *state)
+                              const REAL lr, const REAL mu, __global const int *state, const int n,
+                              __global REAL *WT)
 {
     const int e = get_global_id(0);
     if (e >= count) return;
+    if (WT) transpose_weights(P, off, e / n, e % n, n, count / n - 1, WT);
     REAL g = 0;
     for (int s = 0; s < split; ++s) g += Gs[(size_t)s * count + e];
     if (G) G[off + e] = g;
     if (state[0]) return;
     sgd_update(off + e, g, lr, mu, P, V, V_next, P_next);
-}
-
-/* WT (n×k) = the transpose of W (k×n) at P + off. Global (n, k). */
-__kernel void transpose(const int k, const int n, __global const REAL *P, const int off,
-                        __global REAL *WT)
-{
-    const int j = get_global_id(0), s = get_global_id(1);
-    if (j >= n || s >= k) return;
-    WT[(size_t)j * k + s] = P[off + (size_t)s * n + j];
 }

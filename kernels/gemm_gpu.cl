@@ -291,8 +291,8 @@ INLINE void product_gradient(const int m, const int n, const int k, __global con
                              __global const REAL *D, __global REAL *G, const int off,
                              __global const REAL *P, __global const REAL *V, __global REAL *V_next,
                              __global REAL *P_next, const REAL lr, const REAL mu,
-                             __global const int *state, const int split,
-                             __global REAL *Gs TILE_PARAMS)
+                             __global const int *state, const int split, __global REAL *Gs,
+                             __global REAL *WT TILE_PARAMS)
 {
     REAL acc[WM][WN];
     const int tx = get_local_id(0), ty = get_local_id(1), tid = ty * TX + tx;
@@ -329,10 +329,11 @@ INLINE void product_gradient(const int m, const int n, const int k, __global con
         for (int q = 0; q < WN; ++q) {
             const int kk = k0 + ty + r * TY, j = j0 + tx + q * TX;
             if (kk > k || j >= n) continue;
-            if (split > 1) {
+            if (split > 1) { /* gradient_reduce finishes it */
                 Gs[(size_t)slice * (k + 1) * n + (size_t)kk * n + j] = acc[r][q];
                 continue;
             }
+            if (WT) transpose_weights(P, off, kk, j, n, k, WT);
             epilogue_gradient(acc[r][q], off + (size_t)kk * n + j, 1, stop, lr, mu, G, P, V, V_next,
                               P_next);
         }
@@ -369,11 +370,13 @@ __kernel void gemm_backward_narrow(BACKWARD_ARGS)
 __kernel void gemm_gradient(GRADIENT_ARGS)
 {
     LOCAL_TILES
-    product_gradient(m, n, k, A, D, G, off, P, V, V_next, P_next, lr, mu, state, split, Gs TILES);
+    product_gradient(m, n, k, A, D, G, off, P, V, V_next, P_next, lr, mu, state, split, Gs,
+                     WT TILES);
 }
 
 __kernel void gemm_gradient_narrow(GRADIENT_ARGS)
 {
     LOCAL_TILES
-    product_gradient(m, n, k, A, D, G, off, P, V, V_next, P_next, lr, mu, state, split, Gs TILES);
+    product_gradient(m, n, k, A, D, G, off, P, V, V_next, P_next, lr, mu, state, split, Gs,
+                     WT TILES);
 }
