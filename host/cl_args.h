@@ -47,8 +47,17 @@ enum {
     OUTPUT_DELTA_NARGS
 };
 
-/* delta.cl: cost(n_partials, scale, target, partials, cost, state) */
-enum { COST_N_PARTIALS, COST_SCALE, COST_TARGET, COST_PARTIALS, COST_COST, COST_STATE, COST_NARGS };
+/* delta.cl: cost(n_partials, scale, target, partials, cost, state, slot) */
+enum {
+    COST_N_PARTIALS,
+    COST_SCALE,
+    COST_TARGET,
+    COST_PARTIALS,
+    COST_COST,
+    COST_STATE,
+    COST_SLOT,
+    COST_NARGS
+};
 
 /* delta.cl: hidden_delta(m, n, n_next, act, D_next, P, off_next, A, D) */
 enum {

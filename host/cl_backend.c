@@ -148,9 +148,8 @@ static mlpcl_status cl_create(mlpcl_trainer *tr, const double *X, const double *
         TRY(mlpcl__cl_buffer(tr, &c->hyper, 4, 0, r, "optimiser constants", 0));
         TRY(mlpcl__cl_delta_buffers(tr));
         TRY(mlpcl__cl_buffer(tr, &c->partials, n_partials, 0, r, "cost partial sums", 0));
-        /* fused runs write a cost an iteration of a bulk launch (cl_loop.c) */
-        TRY(mlpcl__cl_buffer(tr, &c->costs, c->fused ? MLPCL__MAX_LOOKAHEAD + 1 : 1, 0, r, "cost",
-                             0));
+        /* a cost an iteration of a read of several (cl_loop.c) */
+        TRY(mlpcl__cl_buffer(tr, &c->costs, MLPCL__MAX_LOOKAHEAD + 1, 0, r, "cost", 0));
         TRY(mlpcl__cl_upload(tr, c->X, X, m * n0));
         TRY(mlpcl__cl_upload(tr, c->Y, Y, m * nL));
     }

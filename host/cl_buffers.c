@@ -356,13 +356,6 @@ mlpcl_status mlpcl__trainer_read(mlpcl_trainer *tr, char what, size_t l, double 
     }
 }
 
-void mlpcl__trainer_keep_gradients(mlpcl_trainer *tr)
-{
-    mlpcl_cl *c = mlpcl__cl(tr);
-    c->keep_gradients = 1;
-    mlpcl__cl_plans_free(c);
-}
-
 mlpcl_status mlpcl__cl_make_adam(mlpcl_trainer *tr)
 {
     mlpcl_status st = MLPCL_OK;

@@ -11,14 +11,17 @@
 #include "cl_dropout.h"
 
 /* What one call of the loop below runs: heads 0 … heads−1 (gather, forward, cost) and tails
- * 0 … tails−1 (backward, update), tail j right after head j. Fused full-batch runs launch them
- * in bulk: up to bulk iterations a launch of fused.cl, each writing its cost to its own element
- * of the cost buffer and the first that meets the target (or diverges) stopping the launch on
- * the device, so that the stop, the weights and every cost are those of one at a time. */
+ * 0 … tails−1 (backward, update), tail j right after head j. Their costs are read bulk at a
+ * time, each iteration writing its own element of the cost buffer. Fused full-batch runs also
+ * launch them in bulk: up to bulk iterations a launch of fused.cl, the first that meets the
+ * target (or diverges) stopping the launch on the device, so that the stop, the weights and
+ * every cost are those of one at a time. Epochs read the costs of bulk batches at once: the
+ * host then wakes once for them, not for each (their only stop, divergence, stops the updates
+ * on the device as the target does). */
 typedef struct loop {
     long heads, tails;
     int lookahead;
-    long bulk;     /* iterations a launch: 1, or up to lookahead + 1 (fused) */
+    long bulk;     /* iterations a read of costs (and a launch, fused): 1, or up to lookahead + 1 */
     double target; /* stop when a cost is below it (−∞: never) */
     int epoch;     /* mini-batches through the shuffle, else the whole training set */
     size_t first;  /* step j is batch first + j of the epoch */
@@ -34,6 +37,19 @@ static int resolve_lookahead(int lookahead, int fused)
 {
     if (lookahead != MLPCL_LOOKAHEAD_AUTO) return lookahead;
     return fused ? MLPCL__MAX_LOOKAHEAD - 1 : 4;
+}
+
+/* An epoch's: 15 batches when a batch's iteration is short (at most 2·10⁸ flops, about a
+ * millisecond on a CPU: 784-256-10 in batches of up to 160), read 8 at a time, so that an
+ * interrupt still ends within milliseconds; else resolve_lookahead's 4. */
+static int epoch_lookahead(const mlpcl_trainer *tr, int lookahead)
+{
+    if (lookahead != MLPCL_LOOKAHEAD_AUTO) return lookahead;
+    double flops = 0;
+    for (size_t l = 1; l <= tr->net->L; ++l)
+        flops +=
+            6.0 * (double)tr->batch * (double)tr->net->width[l - 1] * (double)tr->net->width[l];
+    return flops <= 2e8 ? 15 : resolve_lookahead(lookahead, 0);
 }
 
 /* Waits for a non-blocking read of costs. */
@@ -83,10 +99,11 @@ fail:
     return st;
 }
 
-/* Enqueues heads j … j+n−1 (and their tails where the loop has them) and the read of their
- * costs; n > 1 only on the fused path. */
-static mlpcl_status enqueue_step(mlpcl_trainer *tr, const loop *lp, long j, long n,
-                                 unsigned char *slot, cl_event *ev)
+/* Enqueues head j, its cost written to element i of the cost buffer (the cost kernel's slot,
+ * put back to 0 once enqueued, as the plan's other users expect), and its tail unless the loop
+ * has none or the caller enqueues it (tail 0: after the read of the costs). */
+static mlpcl_status enqueue_head(mlpcl_trainer *tr, const loop *lp, long j, long i, int tail,
+                                 mlpcl_plan **out)
 {
     mlpcl_cl *c = mlpcl__cl(tr);
     mlpcl_status st = MLPCL_OK;
@@ -96,14 +113,34 @@ static mlpcl_status enqueue_step(mlpcl_trainer *tr, const loop *lp, long j, long
         TRY(mlpcl__cl_aim_gather(tr, p, &c->X, &c->Y, 1, (lp->first + (size_t)j) * tr->batch));
         TRY(mlpcl__cl_dropout_aim(tr, p, (lp->first + (size_t)j) * tr->batch));
     }
-    if (p->fused_last && (n > 1 || j >= lp->tails)) /* the fused launch updates, unless last */
+    if (i) TRY(mlpcl__cl_set_arg(tr, p->cost, COST_SLOT, ARG_INT(i)));
+    TRY(mlpcl__plan_enqueue(tr, p, SEG_GATHER, SEG_BACKWARD));
+    if (i) TRY(mlpcl__cl_set_arg(tr, p->cost, COST_SLOT, ARG_INT(0)));
+    if (tail && j < lp->tails) TRY(mlpcl__plan_enqueue(tr, p, SEG_BACKWARD, SEG_COUNT));
+    *out = p;
+fail:
+    return st;
+}
+
+/* Enqueues heads j … j+n−1 (and their tails where the loop has them) and the read of their
+ * costs: one launch of the fused kernel, or n iterations of a plan, the last one's tail after
+ * the read. */
+static mlpcl_status enqueue_step(mlpcl_trainer *tr, const loop *lp, long j, long n,
+                                 unsigned char *slot, cl_event *ev)
+{
+    mlpcl_cl *c = mlpcl__cl(tr);
+    mlpcl_status st = MLPCL_OK;
+    mlpcl_plan *p;
+    TRY(mlpcl__plan_get(tr, rows_of(tr, lp, j), lp->epoch, j, &p));
+    int fused = p->fused_last && (n > 1 || j >= lp->tails); /* it updates, unless last */
+    if (fused)
         TRY(enqueue_fused(tr, lp, p, j, n));
     else
-        TRY(mlpcl__plan_enqueue(tr, p, SEG_GATHER, SEG_BACKWARD));
+        for (long i = 0; i < n; ++i) TRY(enqueue_head(tr, lp, j + i, i, i + 1 < n, &p));
     CL_CHECK(clEnqueueReadBuffer(tr->ctx->queue, c->costs, CL_FALSE, 0, (size_t)n * tr->real, slot,
                                  0, NULL, ev),
              "clEnqueueReadBuffer(cost)", tr->ctx->info.name);
-    if (j < lp->tails && n == 1) TRY(mlpcl__plan_enqueue(tr, p, SEG_BACKWARD, SEG_COUNT));
+    if (!fused && j + n - 1 < lp->tails) TRY(mlpcl__plan_enqueue(tr, p, SEG_BACKWARD, SEG_COUNT));
 fail:
     return st;
 }
@@ -236,10 +273,11 @@ mlpcl_status mlpcl__cl_epoch(mlpcl_trainer *tr, const mlpcl_epoch_opts *opts,
     if (rebuild) mlpcl__cl_plans_free(c); /* rebuilt with dropout's launches */
     TRY(mlpcl__trainer_prepare(tr, opts->lr, opts->momentum, -INFINITY));
     epoch_acc acc = {opts, opts->first_batch, nb, 0.0, 0};
+    int ahead = epoch_lookahead(tr, opts->lookahead);
     loop lp = {(long)count,
                (long)count,
-               resolve_lookahead(opts->lookahead, 0),
-               1,
+               ahead,
+               ahead > 1 ? (ahead + 1) / 2 : 1,
                -INFINITY,
                1,
                opts->first_batch,

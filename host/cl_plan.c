@@ -87,7 +87,8 @@ static mlpcl_status build_loss(mlpcl_trainer *tr, mlpcl_plan *p, const mlpcl_sta
                              [COST_TARGET] = ARG_REAL(tr->target),
                              [COST_PARTIALS] = ARG_MEM(c->partials),
                              [COST_COST] = ARG_MEM(c->costs),
-                             [COST_STATE] = ARG_MEM(c->state)};
+                             [COST_STATE] = ARG_MEM(c->state),
+                             [COST_SLOT] = ARG_INT(0)};
     TRY(mlpcl__cl_make_kernel(tr, K_COST, &p->cost, N_ARGS(cost), cost));
     p->cost_arg = COST_TARGET;
     TRY(mlpcl__cl_add_launch(p, tr, p->cost, K_COST, 0, 1, c->wg, 1));
@@ -228,6 +229,13 @@ double mlpcl__target_for(mlpcl_precision p, double target)
     float t = (float)target;
     if ((double)t < target) t = nextafterf(t, INFINITY);
     return t;
+}
+
+void mlpcl__trainer_keep_gradients(mlpcl_trainer *tr)
+{
+    mlpcl_cl *c = mlpcl__cl(tr);
+    c->keep_gradients = 1;
+    mlpcl__cl_plans_free(c);
 }
 
 mlpcl_status mlpcl__trainer_prepare(mlpcl_trainer *tr, double lr, double momentum, double target)

@@ -260,9 +260,11 @@ typedef struct mlpcl_train_opts {
 } mlpcl_train_opts;
 
 /* The lookahead that suits the run: 63 when a whole iteration is one launch of a small network's
- * fused kernel (iterations then run 64 a launch, each a few microseconds), else 4. Any lookahead
- * gives the same numbers; it decides only the speed and how many queued iterations finish after
- * an interrupt. */
+ * fused kernel (iterations then run 64 a launch, each a few microseconds); 15 for an epoch whose
+ * batches are short (at most 2·10⁸ flops an iteration), whose costs are then read 8 at a time;
+ * else 4. An epoch reads (lookahead + 1) / 2 batches' costs at a time. Any lookahead gives the
+ * same numbers; it decides only the speed and how many queued iterations finish after an
+ * interrupt. */
 #define MLPCL_LOOKAHEAD_AUTO (-1)
 
 /* lr 0.01, momentum 0, target 0.1, max_iter 10,000,000, lookahead MLPCL_LOOKAHEAD_AUTO, no

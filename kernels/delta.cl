@@ -19,10 +19,12 @@ __kernel void output_delta(const int mn, const int m, const int act, const int l
     if (get_local_id(0) == 0) partials[get_group_id(0)] = sums[0];
 }
 
-/* One work-group of WG: cost[0] = scale · Σ partials (fixed order), and state[0] = 1 (stop)
- * when the cost is below target or not finite. The flag stays set until the host clears it. */
+/* One work-group of WG: cost[slot] = scale · Σ partials (fixed order), and state[0] = 1 (stop)
+ * when the cost is below target or not finite. The flag stays set until the host clears it.
+ * slot: the iteration's place in a read of several iterations' costs (host/cl_loop.c). */
 __kernel void cost(const int n_partials, const REAL scale, const REAL target,
-                   __global const REAL *partials, __global REAL *cost, __global int *state)
+                   __global const REAL *partials, __global REAL *cost, __global int *state,
+                   const int slot)
 {
     __local REAL sums[WG];
     const int lid = get_local_id(0);
@@ -30,7 +32,7 @@ __kernel void cost(const int n_partials, const REAL scale, const REAL target,
     for (int i = lid; i < n_partials; i += WG) s += partials[i];
     sums[lid] = s;
     group_sum(sums, WG);
-    if (lid == 0) record_cost(scale * sums[0], target, cost, state);
+    if (lid == 0) record_cost(scale * sums[0], target, cost + slot, state);
 }
 
 /* D_l = (D_next · W_nextᵀ) ⊙ act'(A_l): D_next is m×n_next, W_next (n×n_next) at P + off_next.

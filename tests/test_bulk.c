@@ -5,7 +5,10 @@
  * cost, weights and velocity, in float and double, when the run converges, hits max_iter (at
  * counts that are and are not multiples of a launch's iterations), diverges (with and without
  * momentum) and is interrupted (the flag raised from the cost callback at several iterations:
- * the kept weights are those of a stalling run of that many iterations). */
+ * the kept weights are those of a stalling run of that many iterations). And epochs, whose
+ * batches' costs are read several at a time (mlpcl_trainer_epoch, cl_loop.c), against the
+ * stalling epoch the same way: every batch's cost, the epoch's cost, weights and velocity, when
+ * it runs to its end (with a smaller last batch), diverges, and is interrupted. */
 #define _POSIX_C_SOURCE 200809L
 #include "check.h"
 
@@ -228,6 +231,105 @@ static void interrupted(mlpcl_ctx *ctx, mlpcl_precision prec)
     free_problem(&tp);
 }
 
+/* An epoch problem: the relu network on 100 samples, in batches of 7 (15 batches, the last of
+ * 2): more than one read of 8 costs, the auto lookahead's for so small a network. */
+static problem epoch_problem(void)
+{
+    problem p = relu_problem();
+    free(p.X);
+    free(p.Y);
+    p.m = 100;
+    p.X = malloc(p.m * 5 * sizeof(double));
+    p.Y = calloc(p.m * 3, sizeof(double));
+    mlpcl_rng rng = {5};
+    fill_uniform(&rng, p.X, p.m * 5, 0, 1);
+    for (size_t i = 0; i < p.m; ++i) p.Y[i * 3 + (i * 7) % 3] = 1;
+    return p;
+}
+
+static void record_batch(void *user, size_t done, size_t total, double cost)
+{
+    (void)total;
+    record(user, (long)done - 1, cost);
+}
+
+/* One epoch from the problem's weights (batches of 7; max_batches 0: all). */
+static trace *run_epoch(mlpcl_ctx *ctx, const problem *p, mlpcl_precision prec, run_spec s)
+{
+    trace *t = calloc(1, sizeof *t);
+    mlpcl_trainer *tr;
+    mlpcl_epoch_opts o;
+    mlpcl_epoch_opts_default(&o);
+    o.lr = s.lr;
+    o.momentum = s.momentum;
+    o.max_batches = (size_t)s.max_iter;
+    o.lookahead = s.lookahead;
+    o.on_batch = record_batch;
+    o.user = t;
+    o.interrupt = &t->flag;
+    t->interrupt_at = s.interrupt_at;
+    OK(mlpcl_trainer_create(ctx, p->net, p->X, p->Y, p->m, prec, 7, &tr));
+    OK(mlpcl_trainer_epoch(tr, &o, &t->res));
+    mlpcl_net *out;
+    OK(mlpcl_net_clone(p->net, &out));
+    OK(mlpcl_trainer_params(tr, out));
+    size_t n = mlpcl_net_n_params(out);
+    t->params = malloc(n * sizeof *t->params);
+    t->velocity = malloc(n * sizeof *t->velocity);
+    memcpy(t->params, out->params, n * sizeof *t->params);
+    OK(mlpcl_trainer_velocity(tr, t->velocity));
+    mlpcl_net_free(out);
+    mlpcl_trainer_free(tr);
+    return t;
+}
+
+/* Epochs at every lookahead (reads of 1, 1, 2, 2, 4 and 8 costs, and the auto choice) against
+ * the stalling one, to their end and diverging; then interrupted after batch 0, 5 and 9: the
+ * kept weights are those of a stalling run of as many batches. */
+static void epochs(mlpcl_ctx *ctx, mlpcl_precision prec)
+{
+    static const int ahead[] = {1, 2, 3, 4, 7, 15, MLPCL_LOOKAHEAD_AUTO};
+    problem ep = epoch_problem();
+    size_t np = mlpcl_net_n_params(ep.net);
+    const struct {
+        const char *name;
+        run_spec s;
+        mlpcl_stop want;
+    } runs[] = {{"epoch", {0.5, 0.5, 0, 0, 0, -1}, MLPCL_STOP_MAX_ITER},
+                {"diverging epoch", {30, 0, 0, 0, 0, -1}, MLPCL_STOP_DIVERGED}};
+    for (size_t r = 0; r < sizeof runs / sizeof *runs; ++r) {
+        trace *stall = run_epoch(ctx, &ep, prec, runs[r].s);
+        CHECK(stall->res.stop == runs[r].want && stall->n > 1,
+              "%s, %s: stopped with %d after %zu costs", runs[r].name, prec_name(prec),
+              stall->res.stop, stall->n);
+        for (size_t i = 0; i < sizeof ahead / sizeof *ahead; ++i) {
+            run_spec s = runs[r].s;
+            s.lookahead = ahead[i];
+            trace *bulk = run_epoch(ctx, &ep, prec, s);
+            char what[128];
+            snprintf(what, sizeof what, "%s, %s, lookahead %d vs 0", runs[r].name, prec_name(prec),
+                     s.lookahead);
+            same_bits(what, bulk, stall, np, 1);
+            free_trace(bulk);
+        }
+        free_trace(stall);
+    }
+    static const long at[] = {0, 5, 9};
+    for (size_t a = 0; a < sizeof at / sizeof *at; ++a) {
+        trace *cut = run_epoch(ctx, &ep, prec, (run_spec){0.5, 0.5, 0, 0, 15, at[a]});
+        long k = cut->res.iterations;
+        char what[128];
+        snprintf(what, sizeof what, "%s, epoch interrupted at batch %ld", prec_name(prec), at[a]);
+        CHECK(cut->res.stop == MLPCL_STOP_INTERRUPTED && k > at[a] && k <= at[a] + 16,
+              "%s: stop %d after %ld", what, cut->res.stop, k);
+        trace *stall = run_epoch(ctx, &ep, prec, (run_spec){0.5, 0.5, 0, k, 0, -1});
+        same_bits(what, cut, stall, np, 0);
+        free_trace(stall);
+        free_trace(cut);
+    }
+    free_problem(&ep);
+}
+
 static void scenario(const char *name, void (*check)(mlpcl_ctx *, mlpcl_precision), mlpcl_ctx *ctx,
                      mlpcl_precision prec)
 {
@@ -250,6 +352,7 @@ int main(void)
         scenario("max_iter", max_iter, ctx, prec);
         scenario("diverged", diverged, ctx, prec);
         scenario("interrupted", interrupted, ctx, prec);
+        scenario("epochs", epochs, ctx, prec);
     }
     mlpcl_ctx_free(ctx);
     return report("test_bulk");
