@@ -5,7 +5,7 @@
 #ifndef MLPCL_CL_ARGS_H
 #define MLPCL_CL_ARGS_H
 
-/* gather.cl: gather(mb, width, src, idx, use_idx, offset, dst) */
+/* gather.cl: gather(mb, width, src, idx, use_idx, offset, dst, chunk, width2, src2, dst2) */
 enum {
     GATHER_MB,
     GATHER_WIDTH,
@@ -15,6 +15,9 @@ enum {
     GATHER_OFFSET,
     GATHER_DST,
     GATHER_CHUNK,
+    GATHER_WIDTH2,
+    GATHER_SRC2,
+    GATHER_DST2,
     GATHER_NARGS
 };
 

@@ -286,9 +286,8 @@ static mlpcl_status cl_predict(mlpcl_trainer *tr, int id, size_t start, size_t r
     TRY(mlpcl__cl_fill_pending(tr)); /* the layers' rows, zeroed before any launch */
     TRY(mlpcl__plan_get(tr, rows, 1, 0, &p));
     TRY(mlpcl__cl_aim_gather(tr, p, &c->sets[id], NULL, 0, start));
-    /* the gather of X alone (the segment's first launch), then the forward segment */
-    TRY(mlpcl__cl_enqueue(tr, &p->launch[p->seg[SEG_GATHER]]));
-    TRY(mlpcl__plan_enqueue(tr, p, SEG_FORWARD, SEG_LOSS));
+    /* the gather of X alone (the targets' source NULL), then the forward segment */
+    TRY(mlpcl__plan_enqueue(tr, p, SEG_GATHER, SEG_LOSS));
     TRY(mlpcl__cl_download(tr, c->A[L], out, rows * tr->net->width[L]));
 fail:
     return st;

@@ -32,10 +32,10 @@ typedef struct mlpcl_plan {
     int parity;
     mlpcl_launch *launch; /* all launches, segment after segment */
     size_t n_launch;
-    size_t seg[SEG_COUNT + 1];    /* segment s is launch[seg[s] … seg[s+1]) */
-    cl_kernel gather_x, gather_y; /* their source and offset are set for each batch */
-    cl_kernel delta;              /* the output delta (its 1/m: mlpcl__cl_aim_loss) */
-    cl_kernel cost;               /* its target (argument cost_arg) is set for each run */
+    size_t seg[SEG_COUNT + 1]; /* segment s is launch[seg[s] … seg[s+1]) */
+    cl_kernel gather;          /* its sources and offset are set for each batch */
+    cl_kernel delta;           /* the output delta (its 1/m: mlpcl__cl_aim_loss) */
+    cl_kernel cost;            /* its target (argument cost_arg) is set for each run */
     int cost_arg;
     cl_kernel fused_last; /* fused plans: the iteration without its update, for a run's
                              last cost */
@@ -241,8 +241,8 @@ static inline int mlpcl__cl_forward_act(const mlpcl_net *net, size_t l)
 
 /* Cost partial sums of a loss over mb rows: one a work-group. */
 size_t mlpcl__cl_partial_count(const mlpcl_trainer *tr, size_t mb);
-/* Points a plan's gather launches at rows [offset, offset + mb) of a source: through the
- * epoch's shuffle (the training set) or in order (a predicting set). */
+/* Points a plan's gather at rows [offset, offset + mb) of X and, unless Y is NULL, of Y: through
+ * the epoch's shuffle (the training set) or in order (a predicting set, whose Y is NULL). */
 mlpcl_status mlpcl__cl_aim_gather(mlpcl_trainer *tr, mlpcl_plan *p, cl_mem *X, cl_mem *Y,
                                   int use_idx, size_t offset);
 void mlpcl__cl_plans_free(mlpcl_cl *c);

@@ -23,28 +23,24 @@ static size_t gather_chunk(const mlpcl_trainer *tr)
     return mlpcl__ctx_is_cpu(tr->ctx) ? 64 : 1;
 }
 
-/* A batch's rows of the inputs (and, when training, the targets) through the shuffle; the
- * source and the offset are set for each batch (mlpcl__cl_aim_gather). */
+/* A batch's rows of the inputs and, when training, of the targets, through the shuffle, in one
+ * launch; the sources and the offset are set for each batch (mlpcl__cl_aim_gather). */
 static mlpcl_status build_gather(mlpcl_trainer *tr, mlpcl_plan *p, const mlpcl_stage *s)
 {
     mlpcl_status st = MLPCL_OK;
     mlpcl_cl *c = mlpcl__cl(tr);
-    size_t L = tr->net->L, n0 = tr->net->width[0], nL = tr->net->width[L];
+    size_t n0 = tr->net->width[0], nL = tr->m ? tr->net->width[tr->net->L] : 0;
     size_t ch = gather_chunk(tr);
-    karg gx[GATHER_NARGS] = {[GATHER_MB] = ARG_INT(s->mb),  [GATHER_WIDTH] = ARG_INT(n0),
-                             [GATHER_SRC] = ARG_MEM(c->Xb), [GATHER_IDX] = ARG_MEM(c->idx),
-                             [GATHER_USE_IDX] = ARG_INT(0), [GATHER_OFFSET] = ARG_INT(0),
-                             [GATHER_DST] = ARG_MEM(c->Xb), [GATHER_CHUNK] = ARG_INT(ch)};
-    TRY(mlpcl__cl_make_kernel(tr, K_GATHER, &p->gather_x, N_ARGS(gx), gx));
-    TRY(mlpcl__cl_add_launch(p, tr, p->gather_x, K_GATHER, 0, 2, (n0 + ch - 1) / ch, s->mb));
-    if (tr->m) {
-        karg gy[GATHER_NARGS] = {[GATHER_MB] = ARG_INT(s->mb),  [GATHER_WIDTH] = ARG_INT(nL),
-                                 [GATHER_SRC] = ARG_MEM(c->Yb), [GATHER_IDX] = ARG_MEM(c->idx),
-                                 [GATHER_USE_IDX] = ARG_INT(0), [GATHER_OFFSET] = ARG_INT(0),
-                                 [GATHER_DST] = ARG_MEM(c->Yb), [GATHER_CHUNK] = ARG_INT(ch)};
-        TRY(mlpcl__cl_make_kernel(tr, K_GATHER, &p->gather_y, N_ARGS(gy), gy));
-        TRY(mlpcl__cl_add_launch(p, tr, p->gather_y, K_GATHER, L, 2, (nL + ch - 1) / ch, s->mb));
-    }
+    cl_mem none = NULL;
+    karg a[GATHER_NARGS] = {[GATHER_MB] = ARG_INT(s->mb),  [GATHER_WIDTH] = ARG_INT(n0),
+                            [GATHER_SRC] = ARG_MEM(c->Xb), [GATHER_IDX] = ARG_MEM(c->idx),
+                            [GATHER_USE_IDX] = ARG_INT(0), [GATHER_OFFSET] = ARG_INT(0),
+                            [GATHER_DST] = ARG_MEM(c->Xb), [GATHER_CHUNK] = ARG_INT(ch),
+                            [GATHER_WIDTH2] = ARG_INT(nL), [GATHER_SRC2] = ARG_MEM(none),
+                            [GATHER_DST2] = ARG_MEM(c->Yb)};
+    TRY(mlpcl__cl_make_kernel(tr, K_GATHER, &p->gather, N_ARGS(a), a));
+    TRY(mlpcl__cl_add_launch(p, tr, p->gather, K_GATHER, 0, 2,
+                             (n0 + ch - 1) / ch + (nL + ch - 1) / ch, s->mb));
 fail:
     return st;
 }
@@ -201,14 +197,11 @@ mlpcl_status mlpcl__cl_aim_gather(mlpcl_trainer *tr, mlpcl_plan *p, cl_mem *X, c
                                   int use_idx, size_t offset)
 {
     mlpcl_status st = MLPCL_OK;
-    TRY(mlpcl__cl_set_arg(tr, p->gather_x, GATHER_SRC, ARG_MEM(*X)));
-    TRY(mlpcl__cl_set_arg(tr, p->gather_x, GATHER_USE_IDX, ARG_INT(use_idx)));
-    TRY(mlpcl__cl_set_arg(tr, p->gather_x, GATHER_OFFSET, ARG_INT(offset)));
-    if (Y && p->gather_y) {
-        TRY(mlpcl__cl_set_arg(tr, p->gather_y, GATHER_SRC, ARG_MEM(*Y)));
-        TRY(mlpcl__cl_set_arg(tr, p->gather_y, GATHER_USE_IDX, ARG_INT(use_idx)));
-        TRY(mlpcl__cl_set_arg(tr, p->gather_y, GATHER_OFFSET, ARG_INT(offset)));
-    }
+    cl_mem none = NULL;
+    TRY(mlpcl__cl_set_arg(tr, p->gather, GATHER_SRC, ARG_MEM(*X)));
+    TRY(mlpcl__cl_set_arg(tr, p->gather, GATHER_SRC2, ARG_MEM(*(Y ? Y : &none))));
+    TRY(mlpcl__cl_set_arg(tr, p->gather, GATHER_USE_IDX, ARG_INT(use_idx)));
+    TRY(mlpcl__cl_set_arg(tr, p->gather, GATHER_OFFSET, ARG_INT(offset)));
 fail:
     return st;
 }
