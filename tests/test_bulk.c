@@ -86,6 +86,21 @@ static void record(void *user, long iter, double cost)
     if (iter == t->interrupt_at) t->flag = 1;
 }
 
+/* Copies a run's parameters and velocity into t, and frees its trainer. */
+static void keep_weights(mlpcl_trainer *tr, const problem *p, trace *t)
+{
+    mlpcl_net *out;
+    OK(mlpcl_net_clone(p->net, &out));
+    OK(mlpcl_trainer_params(tr, out));
+    size_t n = mlpcl_net_n_params(out);
+    t->params = malloc(n * sizeof *t->params);
+    t->velocity = malloc(n * sizeof *t->velocity);
+    memcpy(t->params, out->params, n * sizeof *t->params);
+    OK(mlpcl_trainer_velocity(tr, t->velocity));
+    mlpcl_net_free(out);
+    mlpcl_trainer_free(tr);
+}
+
 static trace *run(mlpcl_ctx *ctx, const problem *p, mlpcl_precision prec, run_spec s)
 {
     trace *t = calloc(1, sizeof *t);
@@ -104,16 +119,7 @@ static trace *run(mlpcl_ctx *ctx, const problem *p, mlpcl_precision prec, run_sp
     OK(mlpcl_trainer_create(ctx, p->net, p->X, p->Y, p->m, prec, 0, &tr));
     CHECK(mlpcl__cl(tr)->fused, "the problem does not run fused");
     OK(mlpcl_trainer_run(tr, &o, &t->res));
-    mlpcl_net *out;
-    OK(mlpcl_net_clone(p->net, &out));
-    OK(mlpcl_trainer_params(tr, out));
-    size_t n = mlpcl_net_n_params(out);
-    t->params = malloc(n * sizeof *t->params);
-    t->velocity = malloc(n * sizeof *t->velocity);
-    memcpy(t->params, out->params, n * sizeof *t->params);
-    OK(mlpcl_trainer_velocity(tr, t->velocity));
-    mlpcl_net_free(out);
-    mlpcl_trainer_free(tr);
+    keep_weights(tr, p, t);
     return t;
 }
 
@@ -270,16 +276,7 @@ static trace *run_epoch(mlpcl_ctx *ctx, const problem *p, mlpcl_precision prec, 
     t->interrupt_at = s.interrupt_at;
     OK(mlpcl_trainer_create(ctx, p->net, p->X, p->Y, p->m, prec, 7, &tr));
     OK(mlpcl_trainer_epoch(tr, &o, &t->res));
-    mlpcl_net *out;
-    OK(mlpcl_net_clone(p->net, &out));
-    OK(mlpcl_trainer_params(tr, out));
-    size_t n = mlpcl_net_n_params(out);
-    t->params = malloc(n * sizeof *t->params);
-    t->velocity = malloc(n * sizeof *t->velocity);
-    memcpy(t->params, out->params, n * sizeof *t->params);
-    OK(mlpcl_trainer_velocity(tr, t->velocity));
-    mlpcl_net_free(out);
-    mlpcl_trainer_free(tr);
+    keep_weights(tr, p, t);
     return t;
 }
 
