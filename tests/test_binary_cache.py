@@ -53,6 +53,7 @@ def main():
     base = dict(os.environ)
     base.pop("MLPCL_NO_BINARY_CACHE", None)
     base["MLPCL_BINARY_CACHE"] = "on"
+    base["CUDA_CACHE_DISABLE"] = "1"  # NVIDIA's driver keeps its own cache under $HOME/.nv
     for prec in ("float", "double"):
         cache = os.path.join(tmp, prec, "cache")
         env = dict(base, MLPCL_CACHE_DIR=cache)
