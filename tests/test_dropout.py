@@ -26,7 +26,7 @@ import tempfile
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import check, finish, no_device  # noqa: E402
+from testlib import DEVICE, check, finish, no_device  # noqa: E402
 import safetensors_numpy  # noqa: E402
 
 BIN = None
@@ -99,13 +99,13 @@ def main():
                 env = {"MLPCL_TUNE": "path=" + path}
                 for precision, tol in [("double", 1e-12), ("float", 1e-5)]:
                     w, _, _ = model("dev", "--dropout", "0.3", "--precision", precision,
-                                    device="cpu", env=env)
+                                    device=DEVICE, env=env)
                     e = rel(w, host)
                     check(e <= tol, "%s %s: the device's weights differ from the host's by %.3g "
                           "(norm-wise), more than %g" % (path, precision, e, tol))
                     print("%s %s: %.3g" % (path, precision, e))
-            dz, _, _ = model("dz", "--dropout", "0", device="cpu")
-            dp, _, _ = model("dp", device="cpu")
+            dz, _, _ = model("dz", "--dropout", "0", device=DEVICE)
+            dp, _, _ = model("dp", device=DEVICE)
             check(np.array_equal(dz, dp), "device: --dropout 0 differs from no --dropout")
 
         for bad in ["1", "-0.1", "0.995", "x"]:

@@ -22,7 +22,7 @@ import tempfile
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import check, finish, no_device  # noqa: E402
+from testlib import DEVICE, check, finish, no_device  # noqa: E402
 import safetensors_numpy  # noqa: E402
 
 BIN = None
@@ -87,7 +87,7 @@ def main():
         if no_device(BIN):
             print("no OpenCL device: the device's part is not run")
         else:
-            one(tmp, data, test, Xt, Yt, "cpu", "float", 1e-5)
+            one(tmp, data, test, Xt, Yt, DEVICE, "float", 1e-5)
         _, err = run("train", "--device", "host", "--data", data, "--label-column", "4",
                      "--early-stop", "3", code=2)
         check("--early-stop watches the held-out loss" in err, "no held-out data: " + err)

@@ -27,7 +27,7 @@ import tempfile
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import SKIP, check, finish, no_device  # noqa: E402
+from testlib import DEVICE, SKIP, check, finish, no_device  # noqa: E402
 
 STEPS = 7
 LR = 0.02
@@ -196,10 +196,10 @@ def main():
             P0 = flat(load_model(init)[1], 2)
             runs = [("host", "double", {}, 1e-12)]
             if have_device:
-                runs += [("cpu", "double", {}, 1e-12), ("cpu", "float", {}, 1e-5)]
+                runs += [(DEVICE, "double", {}, 1e-12), (DEVICE, "float", {}, 1e-5)]
                 if outs == "linear":  # the other paths: simple kernels, tiled products
-                    runs += [("cpu", "double", {"MLPCL_TUNE": "path=simple"}, 1e-12),
-                             ("cpu", "double", {"MLPCL_TUNE": "path=tiled"}, 1e-12)]
+                    runs += [(DEVICE, "double", {"MLPCL_TUNE": "path=simple"}, 1e-12),
+                             (DEVICE, "double", {"MLPCL_TUNE": "path=tiled"}, 1e-12)]
             for opt in OPTS:
                 want = reference(P0, widths, acts, X, Ys, opt)
                 for dev, prec, env, tol in runs:
@@ -219,7 +219,7 @@ def main():
                     print("%-70s error %.2e" % (what, err))
         regression(binary, tmp)
         # Adam's state across --resume, bit for bit
-        devs = ["host"] + (["cpu"] if have_device else [])
+        devs = ["host"] + ([DEVICE] if have_device else [])
         for dev in devs:
             args = ["--x", xp, "--y", yp, "--layers", "3,5,2", "--activation", "tanh",
                     "--output", "linear", "--optimizer", "adam", "--lr", "0.01", "--batch", "7",

@@ -25,7 +25,7 @@ import tempfile
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from testlib import check, finish, no_device  # noqa: E402
+from testlib import DEVICE, check, finish, no_device  # noqa: E402
 
 BIN = None
 
@@ -149,7 +149,7 @@ def main():
     BIN = sys.argv[1]
     devs = [("host", "double")]
     if no_device(BIN) is None:
-        devs.append(("cpu", "float"))
+        devs.append((DEVICE, "float"))
     else:
         print("note: no OpenCL device; only the host trainer is checked")
     rng = np.random.default_rng(5)

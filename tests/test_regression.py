@@ -37,7 +37,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import regression_numpy  # noqa: E402
-from testlib import check, finish, no_device  # noqa: E402
+from testlib import DEVICE, check, finish, no_device  # noqa: E402
 
 CASES = [
     {"name": "adam", "epochs": 20, "schedule": "constant"},
@@ -101,7 +101,7 @@ def main():
                                                                             want[-1], base))
             runs = [("host", "double", 1e-9)]
             if have_device:
-                runs += [("cpu", "double", 1e-9), ("cpu", "float", 1e-4)]
+                runs += [(DEVICE, "double", 1e-9), (DEVICE, "float", 1e-4)]
             for dev, prec, tol in runs:
                 compare("%s, mlpcl %s %s" % (case["name"], dev, prec),
                         mlpcl_losses(binary, csv, case, dev, prec, log), want, tol)

@@ -1,11 +1,15 @@
 # SPDX-License-Identifier: MIT
 """What the Python tests share: a check that counts failures and keeps going, the count, and
 whether an OpenCL device is there (a test that needs one and finds none exits SKIP, which CTest
-reports as skipped)."""
+reports as skipped), and which one the tests use."""
+import os
 import subprocess
 import time
 
 SKIP = 77
+# The OpenCL device of the tests that name one: $MLPCL_DEVICE (mlpcl's own default), else the
+# CPU (POCL), so that `MLPCL_DEVICE=gpu ctest` checks a GPU throughout.
+DEVICE = os.environ.get("MLPCL_DEVICE") or "cpu"
 _failures = 0
 
 
@@ -23,9 +27,11 @@ def failed():
     return _failures
 
 
-def no_device(binary):
-    """Why mlpcl cannot reach an OpenCL device (its message), or None when it can."""
-    p = subprocess.run([binary, "train", "--max-iter", "0", "--print-every", "0"],
+def no_device(binary, device=None):
+    """Why mlpcl cannot reach an OpenCL device (the default one, or this selector's; its
+    message), or None when it can."""
+    sel = ["--device", device] if device else []
+    p = subprocess.run([binary, "train", "--max-iter", "0", "--print-every", "0"] + sel,
                        capture_output=True, text=True)
     if p.returncode == 3 and ("platform" in p.stderr or "no OpenCL device" in p.stderr):
         return p.stderr.strip()
