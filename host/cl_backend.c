@@ -27,11 +27,15 @@ static int local_fits(const mlpcl_trainer *tr)
     const mlpcl_cl *c = mlpcl__cl(tr);
     const mlpcl_tuning *t = &c->tune;
     size_t items = (size_t)(t->bn / t->wn) * (size_t)(t->bm / t->wm);
+    /* gemm_gpu.cl's tiles: BK × (BM + 1 + BN) elements, or two slices of each operand padded
+     * by one element (by four where it reads vectors of four: VREAD) */
+    int vread = t->lb == 2 && t->lv == 4 && t->wm % 4 == 0 && t->wn % 4 == 0 && t->bk % 4 == 0;
+    cl_ulong tiles = t->lb == 2 ? 2 * (cl_ulong)t->bk * (cl_ulong)(t->bm + t->bn + (vread ? 8 : 2))
+                                : (cl_ulong)t->bk * (cl_ulong)(t->bm + 1 + t->bn);
     cl_ulong local = 0;
     if (clGetDeviceInfo(tr->ctx->device, CL_DEVICE_LOCAL_MEM_SIZE, sizeof local, &local, NULL) ||
-        (cl_ulong)t->lb * t->bk * (cl_ulong)(t->bm + 1 + t->bn + (t->lb > 1)) * tr->real > local ||
-        items > c->max_items[0] * c->max_items[1] || (size_t)(t->bn / t->wn) > c->max_items[0] ||
-        (size_t)(t->bm / t->wm) > c->max_items[1])
+        tiles * tr->real > local || items > c->max_items[0] * c->max_items[1] ||
+        (size_t)(t->bn / t->wn) > c->max_items[0] || (size_t)(t->bm / t->wm) > c->max_items[1])
         return 0;
     static const mlpcl_kernel_id ids[] = {K_GEMM_FORWARD, K_GEMM_BACKWARD, K_GEMM_GRADIENT};
     for (size_t i = 0; i < sizeof ids / sizeof *ids; ++i) {
@@ -96,8 +100,11 @@ static mlpcl_status choose_program(mlpcl_trainer *tr)
             CL_CHECK(err, "clGetKernelWorkGroupInfo(CL_KERNEL_WORK_GROUP_SIZE)", dn);
             if (kwg < kmax) kmax = kwg;
         }
-        if (c->tune.local && !local_fits(tr)) { /* the device cannot run such tiles */
-            c->tune.local = 0;
+        if (c->tune.local && !local_fits(tr)) { /* the device cannot run such tiles: one */
+            if (c->tune.lb > 1)                 /* buffer an operand, else register tiles */
+                c->tune.lb = 1;
+            else
+                c->tune.local = 0;
             continue;
         }
         if (kmax >= wg || wg == 1) break;

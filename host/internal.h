@@ -178,6 +178,7 @@ typedef struct mlpcl_tuning {
     int local;              /* GPUs: tiles staged in local memory (gemm_gpu.cl) */
     int bm, bn, bk, wm, wn; /* local: a work-group's tile, its depth, a work-item's subtile */
     int lb;                 /* local: buffers an operand's slice has (2: alternating) */
+    int lv;                 /* lb 2: 4 reads subtiles from local memory 4 at once */
     const char *source; /* where the values came from: defaults, derived, cache, set, MLPCL_TUNE */
 } mlpcl_tuning;
 

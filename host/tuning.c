@@ -24,7 +24,7 @@ typedef struct row {
 static const int tm_c[] = {4, 6, 8, 10, 12, 14, 0}, tnv_c[] = {1, 2, 3, 0},
                  mc_c[] = {16, 32, 64, 128, 256, 0}, ly_c[] = {1, 2, 4, 8, 16, 0},
                  gxy_c[] = {2, 4, 8, 16, 0}, bmn_c[] = {32, 64, 128, 0}, bk_c[] = {8, 16, 32, 0},
-                 w_c[] = {2, 4, 8, 0}, lb_c[] = {1, 2, 0};
+                 w_c[] = {2, 4, 8, 0}, lb_c[] = {1, 2, 0}, lv_c[] = {1, 4, 0};
 
 #define CPU   MLPCL_TUNABLE_CPU
 #define GPU   MLPCL_TUNABLE_GPU
@@ -33,10 +33,11 @@ static const int tm_c[] = {4, 6, 8, 10, 12, 14, 0}, tnv_c[] = {1, 2, 3, 0},
 /* In the order tuning strings list them (CPU rows, local, GPU rows). CPU defaults: tiles of
  * 12 rows × 2 vectors keep 24 accumulators in AVX-512's 32 registers (and spill little with
  * AVX2's 16), measured best on POCL among 4…14 × 1…4. GPU defaults: 64 × 64 tiles staged in
- * local memory, 16 deep, 4 × 4 a work-item (256 a group), one buffer an operand: the
- * double-buffered variant (lb=2) has not been measured faster on a GPU yet, so it is not the
- * default; `mlpcl tune` tries it. The kernels' #ifndef defaults equal the CPU column; the host
- * passes every tunable its kernels read. */
+ * local memory, 16 deep, 4 × 4 a work-item (256 a group), two buffers an operand (lb=2,
+ * measured faster than one on an H200: 784-1024-10 steps 15.1 against 16.2 ms, 784-256-10 4.0
+ * against 4.5 ms, a batch-64 epoch 140 against 176 ms; docs/benchmarks.md), each read one
+ * element at a time (lv=1: lv=4 is not measured on a GPU yet). The kernels' #ifndef defaults equal
+ * the CPU column; the host passes every tunable its kernels read. */
 static const row rows[] = {
     {{"tm", CPU, 12, 12, 1, 32, tm_c, "rows of a work-item's tile"}, AT(tm), "TM"},
     {{"tnv", CPU, 2, 2, 1, 8, tnv_c, "vectors across a work-item's tile"}, AT(tnv), "TNV"},
@@ -56,9 +57,13 @@ static const row rows[] = {
     {{"bk", GPU, 16, 16, 1, 64, bk_c, "depth of the slices in local memory"}, AT(bk), "BK"},
     {{"wm", GPU, 4, 4, 1, 16, w_c, "rows of a work-item's subtile"}, AT(wm), "WM"},
     {{"wn", GPU, 4, 4, 1, 16, w_c, "columns of a work-item's subtile"}, AT(wn), "WN"},
-    {{"lb", GPU, 1, 1, 1, 2, lb_c, "local buffers an operand: 2 alternate (and vector loads)"},
+    {{"lb", GPU, 1, 2, 1, 2, lb_c, "local buffers an operand: 2 alternate (and vector loads)"},
      AT(lb),
      "LB"},
+    {{"lv", GPU, 1, 1, 1, 4, lv_c,
+      "with lb=2: 4 stages slices through registers and reads subtiles 4 at once"},
+     AT(lv),
+     "LV"},
 };
 #define N_ROWS (sizeof rows / sizeof *rows)
 
@@ -135,6 +140,7 @@ mlpcl_status mlpcl__tuning_parse(const char *s, const char *what, mlpcl_tuning *
     }
     if (t->local && (t->bm % t->wm || t->bn % t->wn))
         return mlpcl__fail(MLPCL_ERR_ARG, "%s: bm must be a multiple of wm, and bn of wn", what);
+    if (t->lv > 1 && t->lv != 4) return mlpcl__fail(MLPCL_ERR_ARG, "%s: lv is 1 or 4", what);
     return MLPCL_OK;
 }
 

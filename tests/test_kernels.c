@@ -153,11 +153,15 @@ static void run_case(mlpcl_ctx *ctx, const net_case *c, size_t m, mlpcl_precisio
  * double-buffered variant (lb=2) with tiles that are multiples of its 4-wide vector loads, so
  * that every load is tried whole and cut at a matrix's edge (tiles that are not multiples load
  * one element at a time, as lb=1 does; MLPCL_TEST_PATHS can try them, e.g. with
- * "path=tiled,local=1,bm=10,bn=6,bk=5,wm=5,wn=3,lb=2"). */
-static const char *const paths[] = {"path=simple", "path=tiled,local=0",
+ * "path=tiled,local=1,bm=10,bn=6,bk=5,wm=5,wn=3,lb=2"), and that variant staged through
+ * registers with subtiles read 4 at once (lv=4): 4 × 4 subtiles of 12 × 8 tiles, so that 6
+ * work-items stage 12 and 8 vectors a slice, two each but for B's last four. */
+static const char *const paths[] = {"path=simple",
+                                    "path=tiled,local=0",
                                     "path=tiled,local=0,tm=5,tnv=1",
                                     "path=tiled,local=1,bm=12,bn=8,bk=5,wm=3,wn=2",
-                                    "path=tiled,local=1,bm=12,bn=8,bk=4,wm=3,wn=2,lb=2"};
+                                    "path=tiled,local=1,bm=12,bn=8,bk=4,wm=3,wn=2,lb=2",
+                                    "path=tiled,local=1,bm=12,bn=8,bk=4,wm=4,wn=4,lb=2,lv=4"};
 
 int main(void)
 {

@@ -32,11 +32,13 @@ FAULT = re.compile(r"data race|invalid (read|write)|out[- ]of[- ]bounds", re.I)
 CPU = "path=tiled,local=0,tm=5,tnv=1"
 GPU = "path=tiled,local=1,bm=12,bn=8,bk=5,wm=3,wn=2"
 GPU2 = "path=tiled,local=1,bm=12,bn=8,bk=4,wm=3,wn=2,lb=2"
+GPU4 = "path=tiled,local=1,bm=12,bn=8,bk=4,wm=4,wn=4,lb=2,lv=4"
 RUNS = [(CPU, ["--batch", "16"]), (CPU, ["--batch", "0"]),
         (CPU, ["--batch", "16", "--dropout", "0.3"]),
         (CPU, ["--batch", "16", "--precision", "double", "--activation", "relu"]),
         (GPU, ["--batch", "16"]), (GPU, ["--batch", "0", "--dropout", "0.3"]),
-        (GPU2, ["--batch", "16"]), ("path=simple", ["--batch", "16"]),
+        (GPU2, ["--batch", "16"]), (GPU4, ["--batch", "16"]), (GPU4, ["--batch", "0"]),
+        ("path=simple", ["--batch", "16"]),
         ("path=fused", ["--batch", "0"])]
 
 
