@@ -109,6 +109,15 @@ def main():
             check("tiled (%s)" % best in out or "local=1" in best,
                   "bench does not use the tuned %s:\n%s" % (best, out))
         run([binary, "tune", "--from", "bogus=1"], cache, code=2)
+        # A budget: the search starts no candidate once it is spent (here at once, after the
+        # starting point's), and still reports the best so far, which is that point.
+        out, _ = run([binary, "tune", "--dry-run", "--budget", "0.001"] + small +
+                     ["--samples", "64", "--hidden", "32", "--iterations", "1"], cache)
+        check(re.search(r"^the budget of 0\.001 s is spent, after 1 candidates", out, re.M) and
+              re.search(r"^best: .*\(the default [\d.]+ ms: x1\.00\)$", out, re.M),
+              "tune --budget 0.001:\n" + out)
+        if not gpu:
+            run([binary, "tune", "--exhaustive"], cache, code=2)
     return finish("test_bench")
 
 

@@ -1,14 +1,16 @@
 // SPDX-License-Identifier: MIT
 /* cmd_tune.c: `mlpcl tune` searches the tiled kernels' tunables for one device: full-batch
  * steps of 784-H-10 timed for each candidate, one tunable at a time from the defaults
- * (coordinate descent), and the fastest saved in the tuning cache, which every later trainer
- * on that device, driver and precision uses. The tunables, their defaults and candidates are
- * the library's table (mlpcl_tunable_at). */
+ * (coordinate descent; on GPUs optionally every tile shape), within an optional time budget,
+ * and the fastest saved in the tuning cache, which every later trainer on that device, driver
+ * and precision uses. The tunables, their defaults and candidates are the library's table
+ * (mlpcl_tunable_at). */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli.h"
 
@@ -20,13 +22,15 @@ static const char usage[] =
     "at a time is varied from the best so far, and the fastest is saved in the tuning cache\n"
     "($MLPCL_TUNE_CACHE, else ~/.cache/mlpcl/tuning), keyed by device name, driver and\n"
     "precision. Every later run on that device uses it ($MLPCL_TUNE still overrides it).\n"
-    "Each candidate compiles the kernels anew: on POCL a full search takes minutes. On GPUs\n"
-    "every tile shape of 64 to 256 work-items is tried (unless --params narrows it).\n"
+    "Each candidate compiles the kernels anew: on POCL a full search takes minutes; --budget\n"
+    "stops it in time, with the best found so far. On GPUs --exhaustive tries every tile\n"
+    "shape of 64 to 256 work-items instead (hundreds of candidates).\n"
     "\n"
     "Tunables: on CPUs tm (rows of a work-item's tile), tnv (16-wide vectors across it), ly\n"
     "(work-items a group in the products), gx and gy (the gradient's work-group), mc (samples a\n"
     "block of the gradient's reduction); on GPUs bm and bn (a work-group's tile), bk (its\n"
-    "depth), wm and wn (a work-item's subtile).\n"
+    "depth), wm and wn (a work-item's subtile), lb (local buffers an operand) and lv (4: slices\n"
+    "staged through registers, subtiles read 4 at once).\n"
     "\n"
     "options:\n"
     "  -d, --device SEL       the device (see `mlpcl help`)\n"
@@ -36,6 +40,8 @@ static const char usage[] =
     "      --iterations N     timed iterations a candidate, after one to warm up (default 3)\n"
     "      --params LIST      only these tunables, comma-separated (default: all)\n"
     "      --from SETTINGS    start from these values instead of the defaults (e.g. tm=8,tnv=1)\n"
+    "      --budget S         start no candidate after S seconds of searching (default: none)\n"
+    "      --exhaustive       GPUs: every tile shape rather than one tunable at a time\n"
     "  -n, --dry-run          search and print, but save nothing\n"
     "  -h, --help             print this text and exit\n"
     "  -V, --version          print the version and exit\n";
@@ -93,11 +99,27 @@ typedef struct job {
     size_t m;
     mlpcl_precision prec;
     long iterations;
+    double budget, t0; /* seconds the search may take (0: no limit), and when it began */
+    int tried;         /* candidates measured */
 } job;
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Whether the budget is spent (and so no candidate is started). */
+static int spent(const job *j)
+{
+    return j->budget > 0 && now() - j->t0 >= j->budget;
+}
 
 /* Seconds an iteration with these tunables, or INFINITY when they do not build or run. */
 static double measure(job *j, const char *tuning)
 {
+    j->tried++;
     mlpcl_trainer *tr = NULL;
     mlpcl_train_opts o;
     mlpcl_train_result r;
@@ -130,7 +152,18 @@ static int listed(const char *list, const char *name)
 int cmd_tune(int argc, char **argv)
 {
     static const char *const precisions[] = {"float", "double", NULL};
-    enum { O_DEVICE, O_PRECISION, O_SAMPLES, O_HIDDEN, O_ITERATIONS, O_PARAMS, O_FROM, O_DRY };
+    enum {
+        O_DEVICE,
+        O_PRECISION,
+        O_SAMPLES,
+        O_HIDDEN,
+        O_ITERATIONS,
+        O_PARAMS,
+        O_FROM,
+        O_DRY,
+        O_BUDGET,
+        O_EXHAUSTIVE
+    };
     static const cli_option options[] = {
         {"device", 'd', 1, O_DEVICE},
         {"precision", 'p', 1, O_PRECISION},
@@ -140,11 +173,14 @@ int cmd_tune(int argc, char **argv)
         {"params", 0, 1, O_PARAMS},
         {"from", 0, 1, O_FROM},
         {"dry-run", 'n', 0, O_DRY},
+        {"budget", 0, 1, O_BUDGET},
+        {"exhaustive", 0, 0, O_EXHAUSTIVE},
         {NULL, 0, 0, 0},
     };
     const char *device = NULL, *only = NULL, *from = NULL;
     long samples = 8192, hidden = 1024, iterations = 3;
-    int precision = 0, dry = 0, rc = 0, st;
+    double budget = 0;
+    int precision = 0, dry = 0, exhaustive = 0, rc = 0, st;
     cli_parser cp;
     cli_begin(&cp, "tune", usage, options, argc, argv);
     const args *a = &cp.a;
@@ -157,6 +193,12 @@ int cmd_tune(int argc, char **argv)
             return EXIT_USAGE;
         case O_DRY:
             dry = 1;
+            break;
+        case O_EXHAUSTIVE:
+            exhaustive = 1;
+            break;
+        case O_BUDGET:
+            rc = parse_double(a, "--budget", v, 0, 1e7, 1, &budget);
             break;
         case O_DEVICE:
             device = v;
@@ -186,6 +228,7 @@ int cmd_tune(int argc, char **argv)
     job j = {0};
     j.m = (size_t)samples;
     j.iterations = iterations;
+    j.budget = budget;
     j.prec = precision ? MLPCL_PRECISION_DOUBLE : MLPCL_PRECISION_FLOAT;
     size_t w[3] = {784, (size_t)hidden, 10};
     if ((st = mlpcl_ctx_create(device, 0, &j.ctx)) != MLPCL_OK) return lib_fail(st);
@@ -205,6 +248,11 @@ int cmd_tune(int argc, char **argv)
     for (size_t i = 0; i < j.m; ++i) j.Y[i * 10 + i % 10] = 1;
 
     int gpu = !strcmp(dev->type, "gpu");
+    if (exhaustive && (!gpu || only)) {
+        rc = failf(EXIT_USAGE, "tune: --exhaustive searches a GPU's tile shapes%s",
+                   gpu ? ", not with --params" : ", and this is not a GPU");
+        goto done;
+    }
     params ps;
     device_params(gpu, &ps);
     setting best = {{0}};
@@ -234,16 +282,17 @@ int cmd_tune(int argc, char **argv)
     printf("tuning %s (%s) in %s on steps of 784-%ld-10, %zu samples; default %s\n", dev->name,
            dev->driver, j.prec == MLPCL_PRECISION_DOUBLE ? "double" : "float", hidden, j.m,
            base_text);
+    j.t0 = now();
     double base = measure(&j, base_text), best_t = base;
     printf("  %-60s %.3f ms an iteration\n", base_text, 1e3 * base);
     if (isinf(base)) {
         rc = failf(EXIT_DEVICE, "tune: the default tunables do not run: %s", mlpcl_last_error());
         goto done;
     }
-    if (gpu && !only) { /* GPUs compile fast: every tile shape of 64 to 256 work-items */
+    if (exhaustive) { /* every tile shape of 64 to 256 work-items */
         setting g = {{0}}, tried_best = best;
         int at[MAX_PARAMS] = {0}; /* the candidate each parameter is at: an odometer */
-        for (int done_all = 0; !done_all;) {
+        for (int done_all = 0; !done_all && !spent(&j);) {
             for (int i = 0; i < ps.n; ++i) g.v[i] = ps.p[i]->candidates[at[i]];
             if (tiles_ok(&ps, &g, 64, 256) && memcmp(&g, &best, sizeof g)) {
                 format(&ps, gpu, &g, text, sizeof text);
@@ -257,10 +306,10 @@ int cmd_tune(int argc, char **argv)
         }
         best = tried_best;
     }
-    for (int i = 0; i < ps.n && (!gpu || only); ++i) {
+    for (int i = 0; i < ps.n && !exhaustive; ++i) {
         if (!listed(only, ps.p[i]->name)) continue;
         int keep = best.v[i];
-        for (const int *v = ps.p[i]->candidates; *v; ++v) {
+        for (const int *v = ps.p[i]->candidates; *v && !spent(&j); ++v) {
             if (*v == keep) continue;
             setting s = best;
             s.v[i] = *v;
@@ -271,6 +320,9 @@ int cmd_tune(int argc, char **argv)
             if (t < best_t) best_t = t, best.v[i] = *v;
         }
     }
+    if (spent(&j))
+        printf("the budget of %g s is spent, after %d candidates: the best so far\n", budget,
+               j.tried);
     format(&ps, gpu, &best, text, sizeof text);
     printf("best: %s, %.3f ms an iteration (the default %.3f ms: x%.2f)\n", text, 1e3 * best_t,
            1e3 * base, base / best_t);
