@@ -38,9 +38,10 @@ def no_device(binary, device=None):
     return None
 
 
-def skip_without_device(binary):
-    """True, having said why, when mlpcl reaches no OpenCL device: the test then returns SKIP."""
-    reason = no_device(binary)
+def skip_without_device(binary, device=None):
+    """True, having said why, when mlpcl reaches no OpenCL device (the default one, or this
+    selector's): the test then returns SKIP."""
+    reason = no_device(binary, device)
     if reason:
         print("SKIP: no OpenCL device:", reason)
     return reason is not None
