@@ -124,8 +124,9 @@ enum {
     OPTIM_NARGS
 };
 
-/* gemm_cpu.cl, gemm_gpu.cl: gemm_forward and gemm_forward_narrow (FORWARD_ARGS): m, n (outputs), k
- * (inputs), act, A, P, off, Out */
+/* gemm_cpu.cl, gemm_gpu.cl: gemm_forward, gemm_forward_narrow and gemm_forward_panels
+ * (FORWARD_ARGS): m, n (outputs), k (inputs), act, A, P, off, Out, Wp, woff (the weights' panels at
+ * Wp + woff, or NULL; CPUs) */
 enum {
     GEMM_FORWARD_M,
     GEMM_FORWARD_N,
@@ -135,8 +136,13 @@ enum {
     GEMM_FORWARD_P,
     GEMM_FORWARD_OFF,
     GEMM_FORWARD_OUT,
+    GEMM_FORWARD_WP,
+    GEMM_FORWARD_WOFF,
     GEMM_FORWARD_NARGS
 };
+
+/* gemm_epilogue.cl: pack_weights(n, k, tv, P, off, Wp, woff) */
+enum { PACK_N, PACK_K, PACK_TV, PACK_P, PACK_OFF, PACK_WP, PACK_WOFF, PACK_NARGS };
 
 /* gemm_cpu.cl, gemm_gpu.cl: gemm_backward and gemm_backward_narrow (BACKWARD_ARGS): m, n, k, act,
  * Dn, WT, Act, D */
@@ -153,7 +159,8 @@ enum {
 };
 
 /* gemm_cpu.cl, gemm_gpu.cl: gemm_gradient and gemm_gradient_narrow (GRADIENT_ARGS): m, n (outputs),
- * k (inputs), A, D, G, off, P, V, V_next, P_next, lr, mu, state, split, Gs, WT */
+ * k (inputs), A, D, G, off, P, V, V_next, P_next, lr, mu, state, split, Gs, WT, Wp, woff (the
+ * stepped weights' panels, or NULL) */
 enum {
     GEMM_GRADIENT_M,
     GEMM_GRADIENT_N,
@@ -172,6 +179,8 @@ enum {
     GEMM_GRADIENT_SPLIT,
     GEMM_GRADIENT_GS,
     GEMM_GRADIENT_WT,
+    GEMM_GRADIENT_WP,
+    GEMM_GRADIENT_WOFF,
     GEMM_GRADIENT_NARGS
 };
 

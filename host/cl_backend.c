@@ -174,9 +174,10 @@ static void cl_free(mlpcl_trainer *tr)
     if (!c) return;
     if (tr->ctx->queue) clFinish(tr->ctx->queue);
     for (size_t i = 0; i < c->n_kernels; ++i) clReleaseKernel(c->kernels[i]);
-    cl_mem *mems[] = {&c->X,     &c->Y,    &c->Xb,   &c->Yb,       &c->idx,   &c->P[0],  &c->P[1],
-                      &c->G,     &c->V[0], &c->V[1], &c->partials, &c->costs, &c->state, &c->WT,
-                      &c->shape, &c->Gs,   &c->S[0], &c->S[1],     &c->T[0],  &c->T[1],  &c->hyper};
+    cl_mem *mems[] = {&c->X,     &c->Y,    &c->Xb,    &c->Yb,   &c->idx,      &c->P[0],
+                      &c->P[1],  &c->G,    &c->V[0],  &c->V[1], &c->partials, &c->costs,
+                      &c->state, &c->WT,   &c->shape, &c->Gs,   &c->S[0],     &c->S[1],
+                      &c->T[0],  &c->T[1], &c->hyper, &c->Wp};
     for (size_t i = 0; i < sizeof mems / sizeof *mems; ++i)
         if (*mems[i]) clReleaseMemObject(*mems[i]);
     for (size_t l = 1; l <= tr->net->L; ++l) {
@@ -224,6 +225,7 @@ static mlpcl_status cl_set_params(mlpcl_trainer *tr, const double *P)
 {
     mlpcl_cl *c = mlpcl__cl(tr);
     size_t n = mlpcl_net_n_params(tr->net);
+    c->panels_current = 0;
     mlpcl_status st = mlpcl__cl_upload(tr, c->P[0], P, n);
     return st == MLPCL_OK ? mlpcl__cl_upload(tr, c->P[1], P, n) : st;
 }

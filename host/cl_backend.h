@@ -21,8 +21,9 @@ typedef struct mlpcl_launch {
 
 /* The segments of an iteration's launches, in order: the head (gather, forward, loss) ends with
  * the cost; the tail (backward, update) makes the next parameters. Prediction runs the gather
- * and forward segments. */
-enum { SEG_GATHER, SEG_FORWARD, SEG_LOSS, SEG_BACKWARD, SEG_UPDATE, SEG_COUNT };
+ * and forward segments. Before them, the packing of the weights into the CPUs' forward panels,
+ * which mlpcl__plan_enqueue runs only where the panels are not current. */
+enum { SEG_PACK, SEG_GATHER, SEG_FORWARD, SEG_LOSS, SEG_BACKWARD, SEG_UPDATE, SEG_COUNT };
 
 /* The launches of one iteration over mb rows, for one parity of the double-buffered
  * parameters: iteration k reads P[k & 1] and writes P[(k + 1) & 1]. */
@@ -30,6 +31,7 @@ typedef struct mlpcl_plan {
     size_t mb;    /* rows */
     int gathered; /* input from the batch buffers Xb, Yb (else X, Y direct) */
     int parity;
+    int keeps_panels;     /* its tail writes the stepped weights' panels too (cl_plan_tiled.c) */
     mlpcl_launch *launch; /* all launches, segment after segment */
     size_t n_launch;
     size_t seg[SEG_COUNT + 1]; /* segment s is launch[seg[s] … seg[s+1]) */
@@ -69,6 +71,8 @@ typedef struct mlpcl_cl {
     size_t pad;           /* elements of padding after matrices the tiled kernels read past */
     cl_mem WT;            /* scratch: one layer's weights, transposed by its gradient (tiled) */
     cl_mem Gs;            /* scratch: a split gradient's partial sums (GPUs) */
+    cl_mem Wp;            /* the wide layers' weights in panels for the forward (CPUs) */
+    int panels_current;   /* Wp holds the weights the next forward reads (mlpcl__plan_enqueue) */
     cl_mem shape;         /* the fused kernel's view of the network (ints) */
     int fused;            /* full-batch iterations run fused.cl */
     double build_seconds; /* of its program, when this trainer built it */
@@ -210,8 +214,10 @@ typedef struct mlpcl_stage {
 } mlpcl_stage;
 
 /* One kernel path's stage builders, each appending the launches of one layer (update: of the
- * whole network; NULL where the gradient's epilogue updates). */
+ * whole network; NULL where the gradient's epilogue updates; pack: NULL where nothing is
+ * packed). */
 typedef struct mlpcl_cl_path {
+    mlpcl_status (*pack)(mlpcl_trainer *tr, mlpcl_plan *p, const mlpcl_stage *s, size_t l);
     mlpcl_status (*forward)(mlpcl_trainer *tr, mlpcl_plan *p, const mlpcl_stage *s, size_t l);
     mlpcl_status (*backward)(mlpcl_trainer *tr, mlpcl_plan *p, const mlpcl_stage *s, size_t l);
     mlpcl_status (*gradient)(mlpcl_trainer *tr, mlpcl_plan *p, const mlpcl_stage *s, size_t l);

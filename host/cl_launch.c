@@ -172,7 +172,15 @@ mlpcl_status mlpcl__cl_enqueue(mlpcl_trainer *tr, const mlpcl_launch *L)
 mlpcl_status mlpcl__plan_enqueue(mlpcl_trainer *tr, const mlpcl_plan *p, int from, int to)
 {
     mlpcl_status st = MLPCL_OK;
+    mlpcl_cl *c = mlpcl__cl(tr);
+    if (from <= SEG_FORWARD && to > SEG_FORWARD && !c->panels_current) {
+        for (size_t i = p->seg[SEG_PACK]; i < p->seg[SEG_PACK + 1] && st == MLPCL_OK; ++i)
+            st = mlpcl__cl_enqueue(tr, &p->launch[i]);
+        c->panels_current = 1;
+    }
     for (size_t i = p->seg[from]; i < p->seg[to] && st == MLPCL_OK; ++i)
         st = mlpcl__cl_enqueue(tr, &p->launch[i]);
+    /* a tail that steps the weights without their panels leaves the panels a step behind */
+    if ((to > SEG_BACKWARD && !p->keeps_panels) || st != MLPCL_OK) c->panels_current = 0;
     return st;
 }

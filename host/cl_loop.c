@@ -93,6 +93,7 @@ static mlpcl_status enqueue_fused(mlpcl_trainer *tr, const loop *lp, const mlpcl
     cl_kernel k = j + n <= lp->tails ? p->cost : p->fused_last;
     size_t size = mlpcl__cl_fused_size(tr);
     if (n != 1) TRY(mlpcl__cl_set_arg(tr, k, FUSED_ITERS, ARG_INT(n)));
+    mlpcl__cl(tr)->panels_current = 0; /* it steps the weights, not their panels */
     TRY(mlpcl__cl_enqueue(tr, &(mlpcl_launch){k, K_FUSED, 0, 1, {size, 1}, {size, 1}}));
     if (n != 1) TRY(mlpcl__cl_set_arg(tr, k, FUSED_ITERS, ARG_INT(1)));
 fail:
@@ -204,8 +205,10 @@ static mlpcl_status run_loop(mlpcl_trainer *tr, loop *lp, mlpcl_train_result *re
     CL_CHECK(clFinish(q), "clFinish", dn);
     res->seconds = mlpcl__now() - t0;
     tr->iter += kept;
+    /* diverged: the weights kept are a step behind the last ones stepped, and packed */
+    if (res->stop == MLPCL_STOP_DIVERGED) mlpcl__cl(tr)->panels_current = 0;
 fail:
-    if (st != MLPCL_OK) clFinish(q);
+    if (st != MLPCL_OK) clFinish(q), mlpcl__cl(tr)->panels_current = 0;
     for (int i = 0; i <= MLPCL__MAX_LOOKAHEAD; ++i)
         if (events[i]) clReleaseEvent(events[i]);
     free(slots);

@@ -120,6 +120,9 @@ static mlpcl_status build_plan(mlpcl_trainer *tr, size_t mb, int gathered, int p
 
     if (!gathered && c->fused) return mlpcl__cl_build_fused_plan(tr, parity, p);
 
+    p->seg[SEG_PACK] = p->n_launch;
+    for (size_t l = 1; path->pack && l <= L; ++l) TRY(path->pack(tr, p, &s, l));
+
     p->seg[SEG_GATHER] = p->n_launch;
     if (gathered) TRY(build_gather(tr, p, &s));
 

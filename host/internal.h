@@ -146,11 +146,13 @@ typedef enum mlpcl_kernel_id {
     K_GEMM_FORWARD_N, /* the same three for outputs no wider than one vector */
     K_GEMM_BACKWARD_N,
     K_GEMM_GRADIENT_N,
+    K_GEMM_FORWARD_P,   /* the wide forward product reading W in panels (CPUs) */
     K_FUSED,            /* fused.cl: a small network's whole iteration in one work-group */
     K_GRADIENT_REDUCE,  /* gemm_epilogue.cl: the sum of a split gradient, and the update */
     K_DROPOUT_FORWARD,  /* dropout.cl: a hidden layer's mask on its activations */
     K_DROPOUT_BACKWARD, /* dropout.cl: the same mask on its delta */
     K_OPTIM,            /* update.cl: SGD with Nesterov or weight decay, Adam, AdamW */
+    K_PACK_WEIGHTS,     /* gemm_epilogue.cl: weights in panels for the CPUs' forward product */
     K_COUNT
 } mlpcl_kernel_id;
 

@@ -31,11 +31,13 @@ const char *const mlpcl__kernel_name[K_COUNT] = {
     [K_GEMM_FORWARD_N] = "gemm_forward_narrow",
     [K_GEMM_BACKWARD_N] = "gemm_backward_narrow",
     [K_GEMM_GRADIENT_N] = "gemm_gradient_narrow",
+    [K_GEMM_FORWARD_P] = "gemm_forward_panels",
     [K_FUSED] = "fused",
     [K_GRADIENT_REDUCE] = "gradient_reduce",
     [K_DROPOUT_FORWARD] = "dropout_forward",
     [K_DROPOUT_BACKWARD] = "dropout_backward",
     [K_OPTIM] = "optim",
+    [K_PACK_WEIGHTS] = "pack_weights",
 };
 
 /* Assembles the build options: the precision, the reductions' work-group size, the tiled

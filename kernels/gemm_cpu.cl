@@ -65,16 +65,23 @@ INLINE void tile_rows(const int T, REALV acc[TM][TNV], __global const REAL *A, c
     }
 }
 
-/* Out = act(A · W + b): A m×k, W k×n at P + off with b (n) after it, Out m×n. */
-INLINE void product_forward(const int T, const int m, const int n, const int k, const int act,
-                            __global const REAL *A, __global const REAL *P, const int off,
-                            __global REAL *Out)
+/* Out = act(A · W + b): A m×k, W k×n at P + off with b (n) after it, Out m×n. Where packed
+ * (a constant: the kernel gemm_forward_panels) W is read in panels of T vectors at Wp + woff
+ * (gemm_epilogue.cl's pack_weights), else along its rows. */
+INLINE void product_forward(const int T, const int packed, const int m, const int n, const int k,
+                            const int act, __global const REAL *A, __global const REAL *P,
+                            const int off, __global REAL *Out, __global const REAL *Wp,
+                            const int woff)
 {
     const int j0 = get_global_id(0) * (T * VW), i0 = get_global_id(1) * TM;
     if (i0 >= m || j0 >= n) return;
     __global const REAL *W = P + off;
     REALV acc[TM][TNV], tile[TM][TNV];
-    tile_rows(T, acc, A, m, k, W, n, i0, j0);
+    if (packed) /* this tile's panel: k rows of T vectors */
+        tile_rows(T, acc, A, m, k, Wp + woff + (size_t)get_global_id(0) * k * (T * VW), T * VW, i0,
+                  0);
+    else
+        tile_rows(T, acc, A, m, k, W, n, i0, j0);
     copy_out(T, acc, tile);
     NO_UNROLL
     for (int c = 0; c < T; ++c) {
@@ -144,13 +151,17 @@ INLINE void tile_samples(const int T, const int full, REALV acc[TM][TNV], __glob
  * G + off, then the update of those parameters unless the stop flag is set: V = mu·V + G (when
  * mu ≠ 0) and P_next = P − lr·V. A is m×k, D m×n. The work-group walks the samples in blocks
  * of MC with a barrier after each, so that a block's rows of A and D stay in cache while all
- * its work-items use them (built without it when m ≤ MC: one block, nothing to keep). */
+ * its work-items use them (built without it when m ≤ MC: one block, nothing to keep). Where
+ * Wp is not NULL the stepped weights also go to their places in the forward's panels at
+ * Wp + woff, which the wide forward product of the next iteration reads (T vectors a panel, as
+ * this tile: see pack_weights). */
 INLINE void product_gradient(const int T, const int m, const int n, const int k,
                              __global const REAL *A, __global const REAL *D, __global REAL *G,
                              const int off, __global const REAL *P, __global const REAL *V,
                              __global REAL *V_next, __global REAL *P_next, const REAL lr,
                              const REAL mu, __global const int *state, const int split,
-                             __global REAL *Gs, __global REAL *WT)
+                             __global REAL *Gs, __global REAL *WT, __global REAL *Wp,
+                             const int woff)
 {
     (void)split, (void)Gs; /* CPUs fill themselves without splitting the samples */
     const int j0 = get_global_id(0) * (T * VW), k0 = get_global_id(1) * TM;
@@ -189,23 +200,33 @@ INLINE void product_gradient(const int T, const int m, const int n, const int k,
         NO_UNROLL
         for (int r = 0; r < TM; ++r) {
             if (k0 + r > k) break;
+            __global REAL *panel =
+                Wp && k0 + r < k
+                    ? Wp + woff + ((size_t)get_global_id(0) * k + k0 + r) * (T * VW) + c * VW
+                    : 0;
             epilogue_gradient(tile[r][c], off + (size_t)(k0 + r) * n + j, lanes, stop, lr, mu, G, P,
-                              V, V_next, P_next);
+                              V, V_next, P_next, panel);
         }
     }
 }
 
-/* The kernels, wide (TNV vectors) and narrow (one). Launch shapes: forward and backward
- * (⌈n/(T·VW)⌉, ⌈m/TM⌉), gradient (⌈n/(T·VW)⌉, ⌈(k+1)/TM⌉), each rounded up to its local size. */
+/* The kernels, wide (TNV vectors) and narrow (one), and the wide forward reading W's panels. Launch
+ * shapes: forward and backward (⌈n/(T·VW)⌉, ⌈m/TM⌉), gradient (⌈n/(T·VW)⌉, ⌈(k+1)/TM⌉), each
+ * rounded up to its local size. */
 
 __kernel void gemm_forward(FORWARD_ARGS)
 {
-    product_forward(TNV, m, n, k, act, A, P, off, Out);
+    product_forward(TNV, 0, m, n, k, act, A, P, off, Out, Wp, woff);
+}
+
+__kernel void gemm_forward_panels(FORWARD_ARGS)
+{
+    product_forward(TNV, 1, m, n, k, act, A, P, off, Out, Wp, woff);
 }
 
 __kernel void gemm_forward_narrow(FORWARD_ARGS)
 {
-    product_forward(1, m, n, k, act, A, P, off, Out);
+    product_forward(1, 0, m, n, k, act, A, P, off, Out, Wp, woff);
 }
 
 __kernel void gemm_backward(BACKWARD_ARGS)
@@ -220,11 +241,12 @@ __kernel void gemm_backward_narrow(BACKWARD_ARGS)
 
 __kernel void gemm_gradient(GRADIENT_ARGS)
 {
-    product_gradient(TNV, m, n, k, A, D, G, off, P, V, V_next, P_next, lr, mu, state, split, Gs,
-                     WT);
+    product_gradient(TNV, m, n, k, A, D, G, off, P, V, V_next, P_next, lr, mu, state, split, Gs, WT,
+                     Wp, woff);
 }
 
 __kernel void gemm_gradient_narrow(GRADIENT_ARGS)
 {
-    product_gradient(1, m, n, k, A, D, G, off, P, V, V_next, P_next, lr, mu, state, split, Gs, WT);
+    product_gradient(1, m, n, k, A, D, G, off, P, V, V_next, P_next, lr, mu, state, split, Gs, WT,
+                     Wp, woff);
 }

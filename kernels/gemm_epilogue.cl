@@ -86,10 +86,11 @@ INLINE void epilogue_backward(int act, REALV acc, __global const REAL *Act, int 
 }
 
 /* The gradient product's epilogue: lanes gradients g at G + at (unless G is NULL: nothing else
- * reads them), then (unless stop) ops.cl's optimiser step for those parameters. */
+ * reads them), then (unless stop) ops.cl's optimiser step for those parameters, the stepped
+ * weights also at panel where it is not NULL (their place in the forward's panels). */
 INLINE void epilogue_gradient(REALV g, size_t at, int lanes, int stop, REAL lr, REAL mu,
                               __global REAL *G, __global const REAL *P, __global const REAL *V,
-                              __global REAL *V_next, __global REAL *P_next)
+                              __global REAL *V_next, __global REAL *P_next, __global REAL *panel)
 {
     if (G) store_lanes(g, lanes, G + at);
     if (stop) return;
@@ -97,7 +98,9 @@ INLINE void epilogue_gradient(REALV g, size_t at, int lanes, int stop, REAL lr, 
         g = MOMENTUM(REALV, mu, VLOAD(0, V + at), g);
         store_lanes(g, lanes, V_next + at);
     }
-    store_lanes(SGD_STEP(REALV, VLOAD(0, P + at), lr, g), lanes, P_next + at);
+    const REALV stepped = SGD_STEP(REALV, VLOAD(0, P + at), lr, g);
+    store_lanes(stepped, lanes, P_next + at);
+    if (panel) store_lanes(stepped, lanes, panel);
 }
 
 /* The weights transposed for the backward product of the layer below (its hidden deltas read
@@ -112,10 +115,35 @@ INLINE void transpose_weights(__global const REAL *P, const int off, const int k
     for (int e = j; e < min(j + VW, n); ++e) WT[(size_t)e * k + kk] = P[off + (size_t)kk * n + e];
 }
 
+/* W (k×n at P + off) in panels of tv vectors for the CPUs' wide forward product: panel q holds
+ * columns q·tv·VW … (q + 1)·tv·VW − 1 (zeros past n) of each of the k rows in turn, so that a
+ * tile walks its k rows of B contiguously. Along W's rows a 1024-wide layer's tile steps 4 KB (a
+ * page) a row: on a 2-core AMD EPYC, AVX2 code, a 784-1024-10 forward product on 16,384
+ * samples took 300 ms, 215 ms from the panels (docs/benchmarks.md). Launch k: a work-item a row
+ * (POCL's cost a work-group made a work-item a vector 5 times slower). */
+__kernel void pack_weights(const int n, const int k, const int tv, __global const REAL *P,
+                           const int off, __global REAL *Wp, const int woff)
+{
+    const int s = get_global_id(0);
+    if (s >= k) return;
+    Wp += woff;
+    __global const REAL *src = P + off + (size_t)s * n;
+    for (int v = 0, j = 0; j < n; ++v, j += VW) {
+        __global REAL *dst = Wp + ((size_t)(v / tv) * k + s) * (tv * VW) + (v % tv) * VW;
+        if (j + VW <= n)
+            VSTORE(VLOAD(0, src + j), 0, dst);
+        else
+            for (int e = 0; e < VW; ++e) dst[e] = j + e < n ? src[j + e] : (REAL)0;
+    }
+    for (int v = (n + VW - 1) / VW; v % tv; ++v) /* the last panel's vectors past n */
+        VSTORE((REALV)0, 0, Wp + ((size_t)(v / tv) * k + s) * (tv * VW) + (v % tv) * VW);
+}
+
 /* The products' kernels, wide and `_narrow`, take these arguments (the host names them). */
 #define FORWARD_ARGS                                                                               \
     const int m, const int n, const int k, const int act, __global const REAL *A,                  \
-        __global const REAL *P, const int off, __global REAL *Out
+        __global const REAL *P, const int off, __global REAL *Out, __global const REAL *Wp,        \
+        const int woff
 #define BACKWARD_ARGS                                                                              \
     const int m, const int n, const int k, const int act, __global const REAL *Dn,                 \
         __global const REAL *WT, __global const REAL *Act, __global REAL *D
@@ -123,7 +151,8 @@ INLINE void transpose_weights(__global const REAL *P, const int off, const int k
     const int m, const int n, const int k, __global const REAL *A, __global const REAL *D,         \
         __global REAL *G, const int off, __global const REAL *P, __global const REAL *V,           \
         __global REAL *V_next, __global REAL *P_next, const REAL lr, const REAL mu,                \
-        __global const int *state, const int split, __global REAL *Gs, __global REAL *WT
+        __global const int *state, const int split, __global REAL *Gs, __global REAL *WT,          \
+        __global REAL *Wp, const int woff
 
 /* Finishes a split gradient (GPUs): G = Σ_s Gs[s] (in order; stored at G + off unless G is
  * NULL) for one layer's count parameters, (k + 1) rows of n, with their transposed weights (as

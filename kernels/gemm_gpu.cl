@@ -486,7 +486,7 @@ INLINE void product_gradient(const int m, const int n, const int k, __global con
             }
             if (WT) transpose_weights(P, off, kk, j, n, k, WT);
             epilogue_gradient(acc[r][q], off + (size_t)kk * n + j, 1, stop, lr, mu, G, P, V, V_next,
-                              P_next);
+                              P_next, 0);
         }
     }
 }
@@ -498,12 +498,21 @@ __kernel void gemm_forward(FORWARD_ARGS)
 {
     LOCAL_TILES
     product_forward(m, n, k, act, A, P, off, Out TILES);
+    (void)Wp, (void)woff; /* the weights' panels are for CPUs (gemm_cpu.cl) */
+}
+
+__kernel void gemm_forward_panels(FORWARD_ARGS) /* the same: GPUs read no panels */
+{
+    LOCAL_TILES
+    product_forward(m, n, k, act, A, P, off, Out TILES);
+    (void)Wp, (void)woff;
 }
 
 __kernel void gemm_forward_narrow(FORWARD_ARGS)
 {
     LOCAL_TILES
     product_forward(m, n, k, act, A, P, off, Out TILES);
+    (void)Wp, (void)woff; /* the weights' panels are for CPUs (gemm_cpu.cl) */
 }
 
 __kernel void gemm_backward(BACKWARD_ARGS)
@@ -523,6 +532,7 @@ __kernel void gemm_gradient(GRADIENT_ARGS)
     LOCAL_TILES
     product_gradient(m, n, k, A, D, G, off, P, V, V_next, P_next, lr, mu, state, split, Gs,
                      WT TILES);
+    (void)Wp, (void)woff; /* the weights' panels are for CPUs (gemm_cpu.cl) */
 }
 
 __kernel void gemm_gradient_narrow(GRADIENT_ARGS)
@@ -530,4 +540,5 @@ __kernel void gemm_gradient_narrow(GRADIENT_ARGS)
     LOCAL_TILES
     product_gradient(m, n, k, A, D, G, off, P, V, V_next, P_next, lr, mu, state, split, Gs,
                      WT TILES);
+    (void)Wp, (void)woff; /* the weights' panels are for CPUs (gemm_cpu.cl) */
 }

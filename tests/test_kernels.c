@@ -59,7 +59,8 @@ static void note(mlpcl_precision p, double ratio)
  * after the loss (the backward pass writes a hidden layer's deltas over its activations). */
 static void staged_iteration(mlpcl_trainer *tr, double lr, const char *pname, size_t m, double **A)
 {
-    static const char *const stage[SEG_COUNT] = {"gather", "forward", "loss", "backward", "update"};
+    static const char *const stage[SEG_COUNT] = {"pack", "gather",   "forward",
+                                                 "loss", "backward", "update"};
     mlpcl_plan *p;
     char buf[64];
     OK(mlpcl__trainer_prepare(tr, lr, 0.0, -INFINITY));

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 """The kernels under Oclgrind, a second OpenCL implementation that simulates a device and
 reports every out-of-bounds access and data race (`oclgrind --data-races`): short trainings of a
-5-20-17-2 network, on every kernel path (the tiled CPU kernels with edge tiles everywhere, the
+5-20-17-2 network (and of 5-520-2, whose 2 KB rows of weights the CPU kernels read in panels),
+on every kernel path (the tiled CPU kernels with edge tiles everywhere, the
 local-memory GPU kernels with single and double buffers, the simple kernels, the fused one), in
 batches of 16 and full batch, with dropout and in double, must run to their end with nothing
 reported. POCL never shows such faults: its work-items run one after another in a thread.
@@ -38,6 +39,7 @@ RUNS = [(CPU, ["--batch", "16"]), (CPU, ["--batch", "0"]),
         (CPU, ["--batch", "16", "--precision", "double", "--activation", "relu"]),
         (GPU, ["--batch", "16"]), (GPU, ["--batch", "0", "--dropout", "0.3"]),
         (GPU2, ["--batch", "16"]), (GPU4, ["--batch", "16"]), (GPU4, ["--batch", "0"]),
+        (CPU, ["--batch", "16", "--layers", "5,520,2"]),  # 2 KB rows: the weights' panels
         ("path=simple", ["--batch", "16"]),
         ("path=fused", ["--batch", "0"])]
 
@@ -68,9 +70,9 @@ def main():
         write_data(data)
         for tune, extra in RUNS:
             env = dict(os.environ, MLPCL_TUNE=tune)
+            layers = [] if "--layers" in extra else ["--layers", "5,20,17,2"]
             cmd = ["oclgrind", "--data-races", binary, "train", "--device", "oclgrind", "--data",
-                   data, "--label-column", "label", "--layers", "5,20,17,2", "--epochs", "2",
-                   *extra]
+                   data, "--label-column", "label", *layers, "--epochs", "2", *extra]
             p = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
             what = "%s %s" % (tune, " ".join(extra))
             check(p.returncode == 0, "%s: exit %d: %s" % (what, p.returncode, p.stderr[-2000:]))

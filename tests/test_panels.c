@@ -1,0 +1,169 @@
+// SPDX-License-Identifier: MIT
+/* test_panels.c: on CPUs the forward products of layers 2 KB a row and wider read their weights
+ * in panels (cl_plan_tiled.c), which the gradients' SGD epilogues keep current from one update
+ * to the next, and which are packed again from the weights after anything else set or stepped
+ * them. Each check here fails where the panels fall a step behind the weights (proven by
+ * breaking each: the epilogues' store, the repacking after set_params, after another
+ * optimiser's step and after a diverged run). On GPUs, whose kernels read no panels, the same
+ * checks hold trivially. */
+#include "check.h"
+
+typedef struct problem {
+    mlpcl_net *net;
+    double *X, *Y;
+    size_t m;
+} problem;
+
+/* A network of widths w (hidden activation act, softmax outputs for CE, sigmoid for MSE) with
+ * seeded uniform weights, inputs in [0, 1), one-hot (CE) or uniform (MSE) targets. */
+static problem make_problem(size_t L, const size_t *w, mlpcl_act act, mlpcl_loss loss, size_t m,
+                            uint64_t seed)
+{
+    problem p = {NULL, malloc(m * w[0] * sizeof(double)), calloc(m * w[L], sizeof(double)), m};
+    OK(mlpcl_net_create(L, w, &p.net));
+    for (size_t l = 1; l < L; ++l) OK(mlpcl_net_set_act(p.net, l, act));
+    OK(mlpcl_net_set_act(p.net, L, MLPCL_ACT_SIGMOID));
+    OK(mlpcl_net_set_loss(p.net, loss));
+    OK(mlpcl_net_init(p.net, MLPCL_INIT_UNIFORM, seed));
+    mlpcl_rng rng = {seed};
+    fill_uniform(&rng, p.X, m * w[0], 0, 1);
+    if (loss == MLPCL_LOSS_CE)
+        for (size_t i = 0; i < m; ++i) p.Y[i * w[L] + i % w[L]] = 1;
+    else
+        fill_uniform(&rng, p.Y, m * w[L], 0, 1);
+    return p;
+}
+
+static void free_problem(problem *p)
+{
+    mlpcl_net_free(p->net);
+    free(p->X);
+    free(p->Y);
+}
+
+/* Epochs of batch b with opts (seed 3, optimizer kind, Nesterov's momentum where nesterov) on
+ * both trainers; their weights compared after. */
+static void wide_epochs(mlpcl_trainer *dev, mlpcl_trainer *ref, mlpcl_optimizer kind, int nesterov,
+                        long epochs, mlpcl_net *a, mlpcl_net *b, double rtol, const char *what)
+{
+    mlpcl_epoch_opts eo;
+    mlpcl_epoch_opts_default(&eo);
+    eo.lr = 0.5, eo.momentum = 0.5, eo.seed = 3, eo.optimizer = kind, eo.nesterov = nesterov;
+    for (long e = 0; e < epochs; ++e) {
+        mlpcl_train_result rd, rr;
+        eo.epoch = e;
+        OK(mlpcl_trainer_epoch(dev, &eo, &rd));
+        OK(mlpcl_trainer_epoch(ref, &eo, &rr));
+    }
+    OK(mlpcl_trainer_params(dev, a));
+    OK(mlpcl_trainer_params(ref, b));
+    compare(what, a->params, b->params, mlpcl_net_n_params(a), rtol, 1e-300);
+}
+
+/* Against the reference, one trainer: 2 epochs of plain SGD with momentum (the epilogues' panels, 6
+ * updates), new weights set and an epoch (packed afresh), an epoch of Nesterov's SGD (the optimiser
+ * kernel's step, packed each batch), SGD again, then predictions. 600 and 517 wide (the last panel
+ * partly past the edge), m = 40 in batches of 16 (and a last one of 8). Tolerances as in
+ * minibatch_epochs_match_reference: double 1e-12, float 2e-4 norm-wise over the 15 updates. */
+static void epochs_and_switches_match_reference(mlpcl_ctx *ctx, mlpcl_ctx *host)
+{
+    const size_t w[] = {20, 600, 517, 3};
+    problem q = make_problem(3, w, MLPCL_ACT_TANH, MLPCL_LOSS_MSE, 40, 9);
+    size_t np = mlpcl_net_n_params(q.net);
+    for (int d = 0; d <= ctx->info.fp64; ++d) {
+        mlpcl_precision prec = d ? MLPCL_PRECISION_DOUBLE : MLPCL_PRECISION_FLOAT;
+        double rtol = d ? 1e-12 : 2e-4;
+        const char *pn = d ? "double" : "float";
+        char what[96];
+        mlpcl_trainer *dev, *ref;
+        mlpcl_net *a, *b;
+        OK(mlpcl_net_clone(q.net, &a));
+        OK(mlpcl_net_clone(q.net, &b));
+        OK(mlpcl_trainer_create(ctx, q.net, q.X, q.Y, q.m, prec, 16, &dev));
+        OK(mlpcl_trainer_create(host, q.net, q.X, q.Y, q.m, MLPCL_PRECISION_DOUBLE, 16, &ref));
+        snprintf(what, sizeof what, "wide layers, 2 epochs of SGD (%s)", pn);
+        wide_epochs(dev, ref, MLPCL_OPT_SGD, 0, 2, a, b, rtol, what);
+
+        for (size_t i = 0; i < np; ++i) a->params[i] = 0.5 * q.net->params[i] + 0.01;
+        OK(mlpcl_trainer_set_params(dev, a));
+        OK(mlpcl_trainer_set_params(ref, a));
+        snprintf(what, sizeof what, "wide layers, weights set, an epoch (%s)", pn);
+        wide_epochs(dev, ref, MLPCL_OPT_SGD, 0, 1, a, b, rtol, what);
+
+        snprintf(what, sizeof what, "wide layers, an epoch of Nesterov's SGD (%s)", pn);
+        wide_epochs(dev, ref, MLPCL_OPT_SGD, 1, 1, a, b, rtol, what);
+        snprintf(what, sizeof what, "wide layers, SGD again (%s)", pn);
+        wide_epochs(dev, ref, MLPCL_OPT_SGD, 0, 1, a, b, rtol, what);
+        CHECK(memcmp(a->params, q.net->params, np * sizeof(double)),
+              "the updates did not move the parameters");
+
+        int ida, idb;
+        double pa[9 * 3], pb[9 * 3];
+        OK(mlpcl_trainer_add_set(dev, q.X, 9, &ida));
+        OK(mlpcl_trainer_add_set(ref, q.X, 9, &idb));
+        OK(mlpcl_trainer_predict(dev, ida, pa));
+        OK(mlpcl_trainer_predict(ref, idb, pb));
+        snprintf(what, sizeof what, "wide layers, predictions (%s)", pn);
+        compare(what, pa, pb, 9 * 3, rtol, 1e-300);
+        mlpcl_trainer_free(dev);
+        mlpcl_trainer_free(ref);
+        mlpcl_net_free(a);
+        mlpcl_net_free(b);
+    }
+    free_problem(&q);
+}
+
+/* A run that diverges keeps the weights of its last finite cost, one update behind those its
+ * last update wrote (and packed): an epoch after it, at a sane step, ends bit for bit where
+ * the same epoch ends in a new trainer made from the weights kept. An 8-520-3 relu network
+ * (the tiled kernels' from 4,096 weights a layer) with softmax outputs and a step of 30, as
+ * test_iteration.c's diverging problem, in batches of 5 (full batches of so small a network
+ * take the fused kernel, which reads no panels). */
+static void diverged_run_goes_on_from_kept_weights(mlpcl_ctx *ctx, mlpcl_ctx *host)
+{
+    (void)host;
+    const size_t w[] = {8, 520, 3};
+    problem q = make_problem(2, w, MLPCL_ACT_RELU, MLPCL_LOSS_CE, 10, 3);
+    size_t np = mlpcl_net_n_params(q.net);
+    mlpcl_trainer *dev, *fresh;
+    mlpcl_net *kept, *a, *b;
+    OK(mlpcl_net_clone(q.net, &kept));
+    OK(mlpcl_net_clone(q.net, &a));
+    OK(mlpcl_net_clone(q.net, &b));
+    OK(mlpcl_trainer_create(ctx, q.net, q.X, q.Y, q.m, MLPCL_PRECISION_FLOAT, 5, &dev));
+    mlpcl_epoch_opts eo;
+    mlpcl_train_result r = {0};
+    mlpcl_epoch_opts_default(&eo);
+    eo.lr = 30.0;
+    for (eo.epoch = 0; eo.epoch < 100 && r.stop != MLPCL_STOP_DIVERGED; ++eo.epoch)
+        OK(mlpcl_trainer_epoch(dev, &eo, &r));
+    CHECK(r.stop == MLPCL_STOP_DIVERGED, "no divergence in 100 epochs: stop %d", r.stop);
+    OK(mlpcl_trainer_params(dev, kept));
+    OK(mlpcl_trainer_create(ctx, kept, q.X, q.Y, q.m, MLPCL_PRECISION_FLOAT, 5, &fresh));
+    eo.lr = 1e-3;
+    OK(mlpcl_trainer_epoch(dev, &eo, &r));
+    OK(mlpcl_trainer_epoch(fresh, &eo, &r));
+    OK(mlpcl_trainer_params(dev, a));
+    OK(mlpcl_trainer_params(fresh, b));
+    CHECK(memcmp(a->params, kept->params, np * sizeof(double)), "the last epoch moved nothing");
+    CHECK(!memcmp(a->params, b->params, np * sizeof(double)),
+          "diverged in epoch %ld: the epoch after it did not go on from the weights kept",
+          eo.epoch - 1);
+    mlpcl_trainer_free(dev);
+    mlpcl_trainer_free(fresh);
+    mlpcl_net_free(kept);
+    mlpcl_net_free(a);
+    mlpcl_net_free(b);
+    free_problem(&q);
+}
+
+int main(void)
+{
+    mlpcl_ctx *ctx = test_device(), *host;
+    OK(mlpcl_ctx_create("host", 0, &host));
+    epochs_and_switches_match_reference(ctx, host);
+    diverged_run_goes_on_from_kept_weights(ctx, host);
+    mlpcl_ctx_free(host);
+    mlpcl_ctx_free(ctx);
+    return report("test_panels");
+}
