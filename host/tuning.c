@@ -35,7 +35,7 @@ static const int tm_c[] = {4, 6, 8, 10, 12, 14, 0}, tnv_c[] = {1, 2, 3, 0},
  * AVX2's 16), measured best on POCL among 4…14 × 1…4. GPU defaults: 64 × 64 tiles staged in
  * local memory, 16 deep, 4 × 4 a work-item (256 a group), two buffers an operand (lb=2,
  * measured faster than one on an H200: 784-1024-10 steps 15.1 against 16.2 ms, 784-256-10 4.0
- * against 4.5 ms, a batch-64 epoch 140 against 176 ms; docs/benchmarks.md), each read one
+ * against 4.5 ms, a batch-64 epoch 140 against 176 ms; docs/benchmarks-gpu.md), each read one
  * element at a time (lv=1: lv=4 is not measured on a GPU yet). The kernels' #ifndef defaults equal
  * the CPU column; the host passes every tunable its kernels read. */
 static const row rows[] = {
