@@ -4,8 +4,8 @@
  * to the next, and which are packed again from the weights after anything else set or stepped
  * them. Each check here fails where the panels fall a step behind the weights (proven by
  * breaking each: the epilogues' store, the repacking after set_params, after another
- * optimiser's step and after a diverged run). On GPUs, whose kernels read no panels, the same
- * checks hold trivially. */
+ * optimiser's step, after a data-parallel group's update and after a diverged run). On GPUs, whose
+ * kernels read no panels, the same checks hold trivially. */
 #include "check.h"
 
 typedef struct problem {
@@ -113,6 +113,33 @@ static void epochs_and_switches_match_reference(mlpcl_ctx *ctx, mlpcl_ctx *host)
     free_problem(&q);
 }
 
+/* A data-parallel group (the test device twice) steps the weights by an update of its own
+ * after summing the workers' gradients, so each worker packs its panels before each forward:
+ * 2 epochs against the reference, as above. */
+static void group_epochs_match_reference(mlpcl_ctx *ctx, mlpcl_ctx *host)
+{
+    const size_t w[] = {20, 600, 517, 3};
+    problem q = make_problem(3, w, MLPCL_ACT_TANH, MLPCL_LOSS_MSE, 40, 9);
+    const mlpcl_device_info *d = mlpcl_ctx_device(ctx);
+    char sel[64];
+    snprintf(sel, sizeof sel, "%d:%d,%d:%d", d->platform, d->device, d->platform, d->device);
+    mlpcl_ctx *group;
+    OK(mlpcl_ctx_create(sel, 0, &group));
+    mlpcl_trainer *dev, *ref;
+    mlpcl_net *a, *b;
+    OK(mlpcl_net_clone(q.net, &a));
+    OK(mlpcl_net_clone(q.net, &b));
+    OK(mlpcl_trainer_create(group, q.net, q.X, q.Y, q.m, MLPCL_PRECISION_FLOAT, 16, &dev));
+    OK(mlpcl_trainer_create(host, q.net, q.X, q.Y, q.m, MLPCL_PRECISION_DOUBLE, 16, &ref));
+    wide_epochs(dev, ref, MLPCL_OPT_SGD, 0, 2, a, b, 2e-4, "wide layers, 2 epochs on a group");
+    mlpcl_trainer_free(dev);
+    mlpcl_trainer_free(ref);
+    mlpcl_net_free(a);
+    mlpcl_net_free(b);
+    mlpcl_ctx_free(group);
+    free_problem(&q);
+}
+
 /* A run that diverges keeps the weights of its last finite cost, one update behind those its
  * last update wrote (and packed): an epoch after it, at a sane step, ends bit for bit where
  * the same epoch ends in a new trainer made from the weights kept. An 8-520-3 relu network
@@ -162,6 +189,7 @@ int main(void)
     mlpcl_ctx *ctx = test_device(), *host;
     OK(mlpcl_ctx_create("host", 0, &host));
     epochs_and_switches_match_reference(ctx, host);
+    group_epochs_match_reference(ctx, host);
     diverged_run_goes_on_from_kept_weights(ctx, host);
     mlpcl_ctx_free(host);
     mlpcl_ctx_free(ctx);
