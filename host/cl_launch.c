@@ -173,7 +173,8 @@ mlpcl_status mlpcl__plan_enqueue(mlpcl_trainer *tr, const mlpcl_plan *p, int fro
 {
     mlpcl_status st = MLPCL_OK;
     mlpcl_cl *c = mlpcl__cl(tr);
-    if (from <= SEG_FORWARD && to > SEG_FORWARD && !c->panels_current) {
+    int packs = p->seg[SEG_PACK + 1] > p->seg[SEG_PACK]; /* plans with panels (tiled, CPUs) */
+    if (packs && from <= SEG_FORWARD && to > SEG_FORWARD && !c->panels_current) {
         for (size_t i = p->seg[SEG_PACK]; i < p->seg[SEG_PACK + 1] && st == MLPCL_OK; ++i)
             st = mlpcl__cl_enqueue(tr, &p->launch[i]);
         c->panels_current = 1;

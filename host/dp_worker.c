@@ -84,6 +84,9 @@ mlpcl_status mlpcl__dp_worker_gradient(mlpcl_trainer *tr, int gathered, size_t o
     }
     CL_CHECK(clFlush(tr->ctx->queue), "clFlush", tr->ctx->info.name);
 fail:
+    /* the group's update, or a rewind when the group diverged, comes next: the next head packs
+     * the weights' panels afresh (the tails enqueued by layer here do not say so) */
+    mlpcl__cl(tr)->panels_current = 0;
     return st;
 }
 

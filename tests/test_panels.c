@@ -4,7 +4,8 @@
  * to the next, and which are packed again from the weights after anything else set or stepped
  * them. Each check here fails where the panels fall a step behind the weights (proven by
  * breaking each: the epilogues' store, the repacking after set_params, after another
- * optimiser's step, after a data-parallel group's update and after a diverged run). On GPUs, whose
+ * optimiser's step, after a data-parallel group's update, after a diverged run, on one device
+ * and on a group, and after the fused kernel's run). On GPUs, whose
  * kernels read no panels, the same checks hold trivially. */
 #include "check.h"
 
@@ -116,15 +117,10 @@ static void epochs_and_switches_match_reference(mlpcl_ctx *ctx, mlpcl_ctx *host)
 /* A data-parallel group (the test device twice) steps the weights by an update of its own
  * after summing the workers' gradients, so each worker packs its panels before each forward:
  * 2 epochs against the reference, as above. */
-static void group_epochs_match_reference(mlpcl_ctx *ctx, mlpcl_ctx *host)
+static void group_epochs_match_reference(mlpcl_ctx *group, mlpcl_ctx *host)
 {
     const size_t w[] = {20, 600, 517, 3};
     problem q = make_problem(3, w, MLPCL_ACT_TANH, MLPCL_LOSS_MSE, 40, 9);
-    const mlpcl_device_info *d = mlpcl_ctx_device(ctx);
-    char sel[64];
-    snprintf(sel, sizeof sel, "%d:%d,%d:%d", d->platform, d->device, d->platform, d->device);
-    mlpcl_ctx *group;
-    OK(mlpcl_ctx_create(sel, 0, &group));
     mlpcl_trainer *dev, *ref;
     mlpcl_net *a, *b;
     OK(mlpcl_net_clone(q.net, &a));
@@ -136,7 +132,6 @@ static void group_epochs_match_reference(mlpcl_ctx *ctx, mlpcl_ctx *host)
     mlpcl_trainer_free(ref);
     mlpcl_net_free(a);
     mlpcl_net_free(b);
-    mlpcl_ctx_free(group);
     free_problem(&q);
 }
 
@@ -145,10 +140,10 @@ static void group_epochs_match_reference(mlpcl_ctx *ctx, mlpcl_ctx *host)
  * the same epoch ends in a new trainer made from the weights kept. An 8-520-3 relu network
  * (the tiled kernels' from 4,096 weights a layer) with softmax outputs and a step of 30, as
  * test_iteration.c's diverging problem, in batches of 5 (full batches of so small a network
- * take the fused kernel, which reads no panels). */
-static void diverged_run_goes_on_from_kept_weights(mlpcl_ctx *ctx, mlpcl_ctx *host)
+ * take the fused kernel, which reads no panels). On one device and on a group, whose workers
+ * rewind to the weights kept. */
+static void diverged_run_goes_on_from_kept_weights(mlpcl_ctx *ctx, const char *what)
 {
-    (void)host;
     const size_t w[] = {8, 520, 3};
     problem q = make_problem(2, w, MLPCL_ACT_RELU, MLPCL_LOSS_CE, 10, 3);
     size_t np = mlpcl_net_n_params(q.net);
@@ -164,7 +159,7 @@ static void diverged_run_goes_on_from_kept_weights(mlpcl_ctx *ctx, mlpcl_ctx *ho
     eo.lr = 30.0;
     for (eo.epoch = 0; eo.epoch < 100 && r.stop != MLPCL_STOP_DIVERGED; ++eo.epoch)
         OK(mlpcl_trainer_epoch(dev, &eo, &r));
-    CHECK(r.stop == MLPCL_STOP_DIVERGED, "no divergence in 100 epochs: stop %d", r.stop);
+    CHECK(r.stop == MLPCL_STOP_DIVERGED, "%s: no divergence in 100 epochs: stop %d", what, r.stop);
     OK(mlpcl_trainer_params(dev, kept));
     OK(mlpcl_trainer_create(ctx, kept, q.X, q.Y, q.m, MLPCL_PRECISION_FLOAT, 5, &fresh));
     eo.lr = 1e-3;
@@ -172,9 +167,10 @@ static void diverged_run_goes_on_from_kept_weights(mlpcl_ctx *ctx, mlpcl_ctx *ho
     OK(mlpcl_trainer_epoch(fresh, &eo, &r));
     OK(mlpcl_trainer_params(dev, a));
     OK(mlpcl_trainer_params(fresh, b));
-    CHECK(memcmp(a->params, kept->params, np * sizeof(double)), "the last epoch moved nothing");
+    CHECK(memcmp(a->params, kept->params, np * sizeof(double)), "%s: the last epoch moved nothing",
+          what);
     CHECK(!memcmp(a->params, b->params, np * sizeof(double)),
-          "diverged in epoch %ld: the epoch after it did not go on from the weights kept",
+          "%s: diverged in epoch %ld, the epoch after it did not go on from the weights kept", what,
           eo.epoch - 1);
     mlpcl_trainer_free(dev);
     mlpcl_trainer_free(fresh);
@@ -184,13 +180,55 @@ static void diverged_run_goes_on_from_kept_weights(mlpcl_ctx *ctx, mlpcl_ctx *ho
     free_problem(&q);
 }
 
+/* A full-batch trainer of a network this small runs the fused kernel, which steps the weights
+ * and not their panels, while its predictions take the tiled kernels, which read the panels:
+ * predictions after a run equal, bit for bit, those after setting the same weights again
+ * (packed afresh), and differ from those before it. 8-520-3 (62,430 multiply-adds a pass, under
+ * fused.cl's 65,536), m = 10. */
+static void fused_run_then_predictions(mlpcl_ctx *ctx)
+{
+    const size_t w[] = {8, 520, 3};
+    problem q = make_problem(2, w, MLPCL_ACT_TANH, MLPCL_LOSS_MSE, 10, 4);
+    mlpcl_trainer *tr;
+    mlpcl_net *now;
+    OK(mlpcl_net_clone(q.net, &now));
+    OK(mlpcl_trainer_create(ctx, q.net, q.X, q.Y, q.m, MLPCL_PRECISION_FLOAT, 0, &tr));
+    if (!mlpcl__cl(tr)->fused) printf("note: this device runs 8-520-3 without the fused kernel\n");
+    int id;
+    double before[10 * 3], after[10 * 3], again[10 * 3];
+    OK(mlpcl_trainer_add_set(tr, q.X, 10, &id));
+    OK(mlpcl_trainer_predict(tr, id, before)); /* packs the panels */
+    mlpcl_train_opts o;
+    mlpcl_train_result r;
+    mlpcl_train_opts_default(&o);
+    o.lr = 0.5, o.target = 0, o.max_iter = 5;
+    OK(mlpcl_trainer_run(tr, &o, &r));
+    OK(mlpcl_trainer_predict(tr, id, after));
+    OK(mlpcl_trainer_params(tr, now));
+    OK(mlpcl_trainer_set_params(tr, now));
+    OK(mlpcl_trainer_predict(tr, id, again));
+    CHECK(memcmp(before, after, sizeof before), "5 fused updates changed no prediction");
+    CHECK(!memcmp(after, again, sizeof after),
+          "predictions after a fused run differ from those of its weights");
+    mlpcl_trainer_free(tr);
+    mlpcl_net_free(now);
+    free_problem(&q);
+}
+
 int main(void)
 {
-    mlpcl_ctx *ctx = test_device(), *host;
+    mlpcl_ctx *ctx = test_device(), *host, *group;
     OK(mlpcl_ctx_create("host", 0, &host));
+    const mlpcl_device_info *d = mlpcl_ctx_device(ctx);
+    char sel[64];
+    snprintf(sel, sizeof sel, "%d:%d,%d:%d", d->platform, d->device, d->platform, d->device);
+    OK(mlpcl_ctx_create(sel, 0, &group)); /* the test device twice */
     epochs_and_switches_match_reference(ctx, host);
-    group_epochs_match_reference(ctx, host);
-    diverged_run_goes_on_from_kept_weights(ctx, host);
+    group_epochs_match_reference(group, host);
+    diverged_run_goes_on_from_kept_weights(ctx, "one device");
+    diverged_run_goes_on_from_kept_weights(group, "a group");
+    fused_run_then_predictions(ctx);
+    mlpcl_ctx_free(group);
     mlpcl_ctx_free(host);
     mlpcl_ctx_free(ctx);
     return report("test_panels");
