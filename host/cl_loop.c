@@ -208,7 +208,10 @@ static mlpcl_status run_loop(mlpcl_trainer *tr, loop *lp, mlpcl_train_result *re
     /* diverged: the weights kept are a step behind the last ones stepped, and packed */
     if (res->stop == MLPCL_STOP_DIVERGED) mlpcl__cl(tr)->panels_current = 0;
 fail:
-    if (st != MLPCL_OK) clFinish(q), mlpcl__cl(tr)->panels_current = 0;
+    if (st != MLPCL_OK) {
+        clFinish(q);
+        mlpcl__cl(tr)->panels_current = 0; /* where the device stopped is not known */
+    }
     for (int i = 0; i <= MLPCL__MAX_LOOKAHEAD; ++i)
         if (events[i]) clReleaseEvent(events[i]);
     free(slots);

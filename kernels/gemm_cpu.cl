@@ -201,9 +201,7 @@ INLINE void product_gradient(const int T, const int m, const int n, const int k,
         for (int r = 0; r < TM; ++r) {
             if (k0 + r > k) break;
             __global REAL *panel =
-                Wp && k0 + r < k
-                    ? Wp + woff + ((size_t)get_global_id(0) * k + k0 + r) * (T * VW) + c * VW
-                    : 0;
+                Wp && k0 + r < k ? panel_at(Wp + woff, k, T, get_global_id(0) * T + c, k0 + r) : 0;
             epilogue_gradient(tile[r][c], off + (size_t)(k0 + r) * n + j, lanes, stop, lr, mu, G, P,
                               V, V_next, P_next, panel);
         }

@@ -115,12 +115,19 @@ INLINE void transpose_weights(__global const REAL *P, const int off, const int k
     for (int e = j; e < min(j + VW, n); ++e) WT[(size_t)e * k + kk] = P[off + (size_t)kk * n + e];
 }
 
+/* Where vector v (columns v·VW … v·VW + VW − 1) of row s of a k-row matrix lies in its panels
+ * of tv vectors at Wp (pack_weights' layout, which the gradient's epilogue writes too). */
+INLINE __global REAL *panel_at(__global REAL *Wp, const int k, const int tv, const int v,
+                               const int s)
+{
+    return Wp + ((size_t)(v / tv) * k + s) * (tv * VW) + (v % tv) * VW;
+}
+
 /* W (k×n at P + off) in panels of tv vectors for the CPUs' wide forward product: panel q holds
  * columns q·tv·VW … (q + 1)·tv·VW − 1 (zeros past n) of each of the k rows in turn, so that a
  * tile walks its k rows of B contiguously. Along W's rows a 1024-wide layer's tile steps 4 KB (a
  * page) a row: on a 2-core AMD EPYC, AVX2 code, a 784-1024-10 forward product on 16,384
- * samples took 300 ms, 215 ms from the panels (docs/benchmarks.md). Launch k: a work-item a row
- * (POCL's cost a work-group made a work-item a vector 5 times slower). */
+ * samples took 300 ms, 215 ms from the panels (docs/benchmarks.md). Launch k: a work-item a row. */
 __kernel void pack_weights(const int n, const int k, const int tv, __global const REAL *P,
                            const int off, __global REAL *Wp, const int woff)
 {
@@ -129,14 +136,14 @@ __kernel void pack_weights(const int n, const int k, const int tv, __global cons
     Wp += woff;
     __global const REAL *src = P + off + (size_t)s * n;
     for (int v = 0, j = 0; j < n; ++v, j += VW) {
-        __global REAL *dst = Wp + ((size_t)(v / tv) * k + s) * (tv * VW) + (v % tv) * VW;
+        __global REAL *dst = panel_at(Wp, k, tv, v, s);
         if (j + VW <= n)
             VSTORE(VLOAD(0, src + j), 0, dst);
         else
             for (int e = 0; e < VW; ++e) dst[e] = j + e < n ? src[j + e] : (REAL)0;
     }
     for (int v = (n + VW - 1) / VW; v % tv; ++v) /* the last panel's vectors past n */
-        VSTORE((REALV)0, 0, Wp + ((size_t)(v / tv) * k + s) * (tv * VW) + (v % tv) * VW);
+        VSTORE((REALV)0, 0, panel_at(Wp, k, tv, v, s));
 }
 
 /* The products' kernels, wide and `_narrow`, take these arguments (the host names them). */
