@@ -356,12 +356,10 @@ static mlpcl_status prepare(mlpcl_trainer *tr, double lr, double momentum, int l
 {
     mlpcl_status st = MLPCL_OK;
     dp *d = dp_of(tr);
-    /* The workers step with update.cl's plain SGD kernel after the all-reduce; the other
-     * optimisers' state is not carried across devices yet. */
-    if (!mlpcl__optim_plain(&tr->optim))
-        return mlpcl__fail(MLPCL_ERR_ARG,
-                           "training on several devices supports plain SGD (with momentum) "
-                           "only, not Nesterov, weight decay, Adam or AdamW; train on one device");
+    /* Every worker steps with the group's optimiser after the all-reduce (dp_worker.c), each
+     * keeping its own copy of the velocity and Adam's state: the same steps from the same
+     * summed gradients keep the copies equal. */
+    for (size_t i = 0; i < d->n; ++i) d->w[i]->optim = tr->optim;
     tr->lr = lr;
     tr->momentum = momentum;
     d->by_layer = lookahead != 0; /* MLPCL_LOOKAHEAD_AUTO too */
@@ -445,6 +443,20 @@ static mlpcl_status dp_set_velocity(mlpcl_trainer *tr, const double *V)
     return st;
 }
 
+static mlpcl_status dp_adam_state(mlpcl_trainer *tr, double *S, long *t)
+{
+    return mlpcl__cl_ops.adam_state(dp_of(tr)->w[0], S, t);
+}
+
+static mlpcl_status dp_set_adam_state(mlpcl_trainer *tr, const double *S, long t)
+{
+    mlpcl_status st = MLPCL_OK;
+    dp *d = dp_of(tr);
+    for (size_t i = 0; i < d->n && st == MLPCL_OK; ++i)
+        st = mlpcl__cl_ops.set_adam_state(d->w[i], S, t);
+    return st;
+}
+
 static mlpcl_status dp_set_params(mlpcl_trainer *tr, const double *P)
 {
     mlpcl_status st = MLPCL_OK;
@@ -524,6 +536,8 @@ const mlpcl_backend_ops mlpcl__dp_ops = {
     .params = dp_params,
     .velocity = dp_velocity,
     .set_velocity = dp_set_velocity,
+    .adam_state = dp_adam_state,
+    .set_adam_state = dp_set_adam_state,
     .set_params = dp_set_params,
     .add_set = dp_add_set,
     .predict = dp_predict,

@@ -2,7 +2,8 @@
 /* dp_worker.c: what the data-parallel group (dp_backend.c) asks of one OpenCL worker: the cost
  * and gradient of its share of a batch, read back for the all-reduce, and the update with the
  * summed gradient. The worker runs its plan's segments up to the update (the tiled path's own
- * update in the gradient's epilogue is overwritten), then the simple path's update kernel. */
+ * update in the gradient's epilogue is overwritten), then the simple path's update kernel, or
+ * update.cl's optim for the other optimisers (Nesterov, weight decay, Adam, AdamW). */
 #include <math.h>
 #include <stdlib.h>
 
@@ -114,12 +115,15 @@ static mlpcl_status update_plan(mlpcl_trainer *tr, int parity, mlpcl_plan **out)
                            c->P[!parity],
                            c->V[parity],
                            c->V[!parity],
-                           c->V[parity],
-                           c->V[!parity],
+                           c->S[0] ? c->S[parity] : c->V[parity],
+                           c->S[0] ? c->S[!parity] : c->V[!parity],
                            c->T[parity],
                            c->T[!parity]};
     p->seg[SEG_UPDATE] = p->n_launch;
-    TRY(mlpcl__cl_simple.update(tr, p, &s));
+    if (mlpcl__optim_plain(&tr->optim))
+        TRY(mlpcl__cl_simple.update(tr, p, &s));
+    else
+        TRY(mlpcl__cl_optim_update(tr, p, &s));
     p->seg[SEG_COUNT] = p->n_launch;
     *out = p;
 fail:

@@ -111,7 +111,8 @@ enum { MLPCL_CTX_PROFILE = 1 }; /* flags: record OpenCL profiling events for eve
  * else the first CPU. A comma-separated list of OpenCL selectors ("0:0,0:1") opens a group of
  * devices: trainers created on it train data-parallel, each device holding the whole network
  * and a contiguous share of every batch, their gradients summed in a fixed order before every
- * update (mlpcl_ctx_device then describes the first device, named after all of them). */
+ * update, with any optimiser (mlpcl_ctx_device then describes the first device, named after
+ * all of them). Dropout is refused on a group. */
 mlpcl_status mlpcl_ctx_create(const char *selector, unsigned flags, mlpcl_ctx **out);
 void mlpcl_ctx_free(mlpcl_ctx *ctx);
 /* Sets the kernels' tunables for trainers created on ctx afterwards ("tm=8,tnv=2,…", as

@@ -8,7 +8,8 @@ the sum being the same left-to-right sum in the same order; a lookahead (each la
 summed while the next is computed, the next step queued early) gives every cost and the count
 bit for bit as lookahead 0 (one sum of the whole step); `mlpcl bench` under mpirun prints the
 step's split into compute and all-reduce once (rank 0); epoch mode on CSV with uneven
-shares equals one device within 1e-12 (double); only rank 0 prints, logs and saves; SIGTERM to
+shares equals one device within 1e-12 (double), with SGD's momentum and with AdamW (its
+moments and step count too); only rank 0 prints, logs and saves; SIGTERM to
 mpirun saves rank 0's checkpoint, from which one process resumes; a rank given a bad data file
 ends both ranks with its message and a non-zero exit, under a timeout that catches a hang.
 
@@ -163,26 +164,34 @@ def make_csv(path, rows, seed):
             f.write(",".join("%r" % float(v) for v in x) + ",%d\n" % c)
 
 
-def test_epochs(tmp):
+def test_epochs(tmp, optim):
+    """Epochs on 2 ranks as on one device, with SGD's momentum or AdamW (each rank's workers
+    step with the summed gradient and keep their own copies of Adam's state)."""
     csv = os.path.join(tmp, "d.csv")
     make_csv(csv, 61, 5)  # batches of 7 (4 + 3 a rank), the last of 5 (3 + 2)
     args = ["train", "--data", csv, "--label-column", "5", "--batch", "7", "--epochs", "3",
-            "--layers", "4,9,2", "--loss", "ce", "--activation", "tanh", "--momentum", "0.9",
-            "--lr", "0.05", "--seed", "3", "--precision", "double", "--device", "cpu"]
-    m1, m2 = os.path.join(tmp, "one.mlpcl"), os.path.join(tmp, "two.mlpcl")
-    log = os.path.join(tmp, "two.log")
+            "--layers", "4,9,2", "--loss", "ce", "--activation", "tanh", *optim,
+            "--seed", "3", "--precision", "double", "--device", "cpu"]
+    name = optim[1]
+    m1, m2 = os.path.join(tmp, name + "-one.mlpcl"), os.path.join(tmp, name + "-two.mlpcl")
+    log = os.path.join(tmp, name + "-two.log")
     single(args + ["--save", m1])
     p = mpirun(2, args + ["--save", m2, "--log", log])
     if not p:
         return
-    _, t1 = safetensors_numpy.load(m1)
-    _, t2 = safetensors_numpy.load(m2)
-    check(sorted(t1) == sorted(t2), "epochs: tensors %s vs %s" % (sorted(t1), sorted(t2)))
+    meta1, t1 = safetensors_numpy.load(m1)
+    meta2, t2 = safetensors_numpy.load(m2)
+    check(sorted(t1) == sorted(t2), "epochs (%s): tensors %s vs %s" % (name, sorted(t1), sorted(t2)))
     for k in t1:
         if k in t2 and t1[k].dtype.kind == "f":
             err = float(np.max(np.abs(t1[k] - t2[k]))) if t1[k].size else 0.0
-            check(err <= 1e-12, "epochs: %s differs by %g between 2 ranks and one device"
-                  % (k, err))
+            check(err <= 1e-12, "epochs (%s): %s differs by %g between 2 ranks and one device"
+                  % (name, k, err))
+    if "adam" in name:
+        check("train.adam_s" in t1 and meta1.get("train.adam_step") == meta2.get("train.adam_step")
+              and int(meta1.get("train.adam_step", 0)) == 27,
+              "epochs (%s): Adam's step count %s on 2 ranks, %s on one device, expected 27"
+              % (name, meta2.get("train.adam_step"), meta1.get("train.adam_step")))
     with open(log) as f:
         lines = [l for l in f.read().splitlines() if not l.startswith('{"settings"')]
     check(len(lines) == 3, "epochs: the log has %d epoch lines, expected 3 (rank 0's alone)"
@@ -283,7 +292,8 @@ def main():
             test_lookahead()
         if not sanitized:
             test_bench()
-            test_epochs(tmp)
+            test_epochs(tmp, ["--momentum", "0.9", "--lr", "0.05"])
+            test_epochs(tmp, ["--optimizer", "adamw", "--weight-decay", "0.01", "--lr", "0.01"])
         test_bad_rank(tmp)
         if sanitized:
             print("sanitizer build: epoch mode and SIGTERM are left to the plain build")

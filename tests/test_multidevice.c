@@ -5,7 +5,8 @@
  * cost within 1e-5), reruns bit for bit, mini-batch epochs (batches that split unevenly, and
  * smaller than the group), divergence, three workers, prediction, and bad device lists; and the
  * pipelined step (a lookahead: layer-by-layer sums, the next step queued early) bit for bit the
- * plain one (lookahead 0). */
+ * plain one (lookahead 0); and the other optimisers (Nesterov, weight decay, Adam, AdamW) on the
+ * group as on one device and the host reference. */
 #define _POSIX_C_SOURCE 200809L /* setenv */
 #include "check.h"
 
@@ -236,6 +237,157 @@ static void epochs_as_one_device(mlpcl_ctx *one, mlpcl_ctx *group)
     free_problem(&p);
 }
 
+/* The optimisers other than plain SGD on the group, each worker stepping with the summed
+ * gradient and keeping its own copy of the optimiser's state. */
+typedef struct optim_case {
+    const char *name;
+    mlpcl_optimizer kind;
+    int nesterov;
+    double lr, momentum, wd;
+} optim_case;
+
+static const optim_case optim_cases[] = {
+    {"SGD, Nesterov", MLPCL_OPT_SGD, 1, 0.2, 0.9, 0},
+    {"SGD, weight decay", MLPCL_OPT_SGD, 0, 0.2, 0.5, 1e-3},
+    {"Adam", MLPCL_OPT_ADAM, 0, 0.01, 0, 0},          /* after SGD: its state starts afresh */
+    {"Adam again", MLPCL_OPT_ADAM, 0, 0.01, 0, 1e-3}, /* carries on from the last epoch's */
+    {"AdamW", MLPCL_OPT_ADAMW, 0, 0.01, 0, 0.02},
+};
+
+/* A trainer's parameters, velocity (Adam's first moments) and Adam's S, in one array of 3·np,
+ * and Adam's step count. */
+static double *whole_state(mlpcl_trainer *tr, const mlpcl_net *shape, long *t)
+{
+    size_t np = mlpcl_net_n_params(shape);
+    double *x = malloc(3 * np * sizeof *x);
+    mlpcl_net *n;
+    OK(mlpcl_net_clone(shape, &n));
+    OK(mlpcl_trainer_params(tr, n));
+    memcpy(x, n->params, np * sizeof *x);
+    mlpcl_net_free(n);
+    OK(mlpcl_trainer_velocity(tr, x + np));
+    OK(mlpcl_trainer_adam_state(tr, x + 2 * np, t));
+    return x;
+}
+
+/* Compares trainer b's whole state with a's: the same step count, the rest within rtol of each
+ * part's largest. */
+static void same_state(const char *what, mlpcl_trainer *b, mlpcl_trainer *a, const mlpcl_net *shape,
+                       double rtol)
+{
+    size_t np = mlpcl_net_n_params(shape);
+    long ta, tb;
+    double *xa = whole_state(a, shape, &ta), *xb = whole_state(b, shape, &tb);
+    static const char *const part[] = {"parameters", "velocity", "Adam's S"};
+    char label[224];
+    for (int i = 0; i < 3; ++i) {
+        snprintf(label, sizeof label, "%s: %s", what, part[i]);
+        compare(label, xb + i * np, xa + i * np, np, rtol, 1e-300);
+    }
+    CHECK(ta == tb, "%s: Adam's step count %ld, reference %ld", what, tb, ta);
+    free(xa);
+    free(xb);
+}
+
+/* Epochs of batch 8 (the last one 5, split 3 and 2) with each optimiser in turn, the group
+ * against one device and, in double, the host reference: every epoch's loss and, after it, the
+ * parameters, velocity, Adam's S and step count (double within 1e-12 of each one's largest, the
+ * sums' order apart; float 2e-4, as epochs_as_one_device). Then a state set on the group (as a
+ * resume sets it) reaches every worker: an epoch from it matches one device's, which it would
+ * not if a worker kept its own. And a full-batch Adam run with the pipelined step (lookahead
+ * 4) equals lookahead 0 bit for bit, and one device within the tolerance. */
+static void optimisers_as_one_device(mlpcl_ctx *one, mlpcl_ctx *group)
+{
+    problem p = deep_problem(37, 9, MLPCL_ACT_RELU);
+    size_t np = mlpcl_net_n_params(p.net);
+    mlpcl_ctx *host;
+    OK(mlpcl_ctx_create("host", 0, &host));
+    for (int d = 0; d <= one->info.fp64; ++d) {
+        mlpcl_precision prec = d ? MLPCL_PRECISION_DOUBLE : MLPCL_PRECISION_FLOAT;
+        double rtol = d ? 1e-12 : 2e-4;
+        mlpcl_trainer *tr[3] = {NULL}; /* the group, one device, the host */
+        OK(mlpcl_trainer_create(group, p.net, p.X, p.Y, p.m, prec, 8, &tr[0]));
+        OK(mlpcl_trainer_create(one, p.net, p.X, p.Y, p.m, prec, 8, &tr[1]));
+        if (d) OK(mlpcl_trainer_create(host, p.net, p.X, p.Y, p.m, prec, 8, &tr[2]));
+        mlpcl_epoch_opts eo;
+        mlpcl_epoch_opts_default(&eo);
+        eo.seed = 42;
+        size_t nc = sizeof optim_cases / sizeof *optim_cases;
+        for (size_t e = 0; e <= nc; ++e) {
+            const optim_case *oc = &optim_cases[e < nc ? e : 2];
+            char what[160];
+            if (e == nc) { /* a state set on every trainer, Adam's, then an Adam epoch */
+                long t;
+                double *x = whole_state(tr[0], p.net, &t);
+                for (size_t i = 0; i < np; ++i) x[np + i] *= 0.5, x[2 * np + i] *= 2;
+                for (int k = 0; k < 3 && tr[k]; ++k) {
+                    OK(mlpcl_trainer_set_velocity(tr[k], x + np));
+                    OK(mlpcl_trainer_set_adam_state(tr[k], x + 2 * np, t + 3));
+                }
+                free(x);
+            }
+            eo.epoch = (long)e;
+            eo.lr = oc->lr;
+            eo.momentum = oc->momentum;
+            eo.optimizer = oc->kind;
+            eo.nesterov = oc->nesterov;
+            eo.weight_decay = oc->wd;
+            mlpcl_train_result r[3];
+            for (int k = 0; k < 3 && tr[k]; ++k) OK(mlpcl_trainer_epoch(tr[k], &eo, &r[k]));
+            for (int k = 1; k < 3 && tr[k]; ++k) {
+                snprintf(what, sizeof what, "%s, %s (epoch %zu) against %s", d ? "double" : "float",
+                         e < nc ? oc->name : "Adam from a state set", e,
+                         k == 1 ? "one device" : "the host");
+                CHECK(r[0].iterations == r[k].iterations && r[0].stop == r[k].stop,
+                      "%s: %ld updates (stop %d), reference %ld (stop %d)", what, r[0].iterations,
+                      (int)r[0].stop, r[k].iterations, (int)r[k].stop);
+                compare(what, &r[0].cost, &r[k].cost, 1, rtol, 1e-300);
+                same_state(what, tr[0], tr[k], p.net, rtol);
+            }
+            printf("%s, %s: epoch loss on the group %.17g, one device %.17g\n",
+                   d ? "double" : "float", e < nc ? oc->name : "Adam from a state set", r[0].cost,
+                   r[1].cost);
+        }
+        for (int k = 0; k < 3; ++k) mlpcl_trainer_free(tr[k]);
+    }
+    /* full batch, Adam: the group's pipelined step as its plain one, and as one device */
+    problem f = deep_problem(11, 5, MLPCL_ACT_RELU);
+    size_t nf = mlpcl_net_n_params(f.net);
+    mlpcl_precision prec = one->info.fp64 ? MLPCL_PRECISION_DOUBLE : MLPCL_PRECISION_FLOAT;
+    double *params[3] = {NULL};
+    mlpcl_train_result r[3];
+    for (int k = 0; k < 3; ++k) {
+        mlpcl_trainer *t;
+        OK(mlpcl_trainer_create(k == 2 ? one : group, f.net, f.X, f.Y, f.m, prec, 0, &t));
+        mlpcl_train_opts o;
+        mlpcl_train_opts_default(&o);
+        o.optimizer = MLPCL_OPT_ADAM;
+        o.lr = 0.02;
+        o.target = -INFINITY;
+        o.max_iter = 30;
+        o.lookahead = k == 1 ? 4 : 0;
+        OK(mlpcl_trainer_run(t, &o, &r[k]));
+        mlpcl_net *n;
+        OK(mlpcl_net_clone(f.net, &n));
+        OK(mlpcl_trainer_params(t, n));
+        params[k] = malloc(nf * sizeof(double));
+        memcpy(params[k], n->params, nf * sizeof(double));
+        mlpcl_net_free(n);
+        mlpcl_trainer_free(t);
+    }
+    CHECK(r[0].iterations == 30 && r[1].iterations == 30 && r[2].iterations == 30 &&
+              !memcmp(&r[0].cost, &r[1].cost, sizeof(double)) &&
+              !memcmp(params[0], params[1], nf * sizeof(double)),
+          "full-batch Adam on the group: lookahead 4 differs from lookahead 0 (%ld, %ld updates)",
+          r[1].iterations, r[0].iterations);
+    compare("full-batch Adam: the group's parameters against one device's", params[0], params[2],
+            nf, one->info.fp64 ? 1e-12 : 2e-4, 1e-300);
+    for (int k = 0; k < 3; ++k) free(params[k]);
+    free_problem(&f);
+    mlpcl_ctx_free(host);
+    free_problem(&p);
+}
+
 static int same_trace(const trace *a, const trace *b, size_t np)
 {
     return a->res.iterations == b->res.iterations && a->res.stop == b->res.stop && a->n == b->n &&
@@ -381,6 +533,7 @@ int main(void)
     tutorial_as_one_device(one, group);
     stops_as_one_device(one, group);
     epochs_as_one_device(one, group);
+    optimisers_as_one_device(one, group);
     lookahead_same_bits(group);
     three_workers(one, sel3);
     bad_lists(d);
