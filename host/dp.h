@@ -6,13 +6,17 @@
 
 #include "trainer.h"
 
-/* Readies a worker for a run or epoch: its step and momentum, no stop of its own, and the
- * epoch's shuffle (perm, tr->m ints; NULL: none). */
+/* Readies a worker for a run or epoch: its step and momentum, no stop of its own, the epoch's
+ * shuffle (perm, tr->m ints; NULL: none) and, for an epoch (o not NULL), its dropout, which
+ * masks each row by its place in the epoch as on one device. */
 mlpcl_status mlpcl__dp_worker_prepare(mlpcl_trainer *tr, double lr, double momentum,
-                                      const int *perm);
+                                      const int *perm, const mlpcl_epoch_opts *o);
+/* After an epoch: the worker's launches drop nothing until the next one that drops. */
+mlpcl_status mlpcl__dp_worker_dropout_end(mlpcl_trainer *tr);
 /* Enqueues the worker's forward and backward pass over rows rows, its loss scaled as a share of
  * total (the whole batch's rows): gathered, rows [offset, offset + rows) of the shuffle; else
- * its own training set. Then reads, without waiting, its gradients and its cost (n_params + 1
+ * its own training set (gathered rows take dropout's mask of their places in the epoch, from
+ * offset). Then reads, without waiting, its gradients and its cost (n_params + 1
  * reals) into buf. Not by_layer: one read of all, *ev (ev[0]) completes when they are there;
  * by_layer: ev[0] completes with the cost, ev[l] (l = 1 … L) with layer l's slice, the layers
  * computed and read from the last down, so that the group can sum one while the next runs.

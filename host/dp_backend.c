@@ -352,7 +352,7 @@ fail:
 }
 
 static mlpcl_status prepare(mlpcl_trainer *tr, double lr, double momentum, int lookahead,
-                            const int *perm)
+                            const int *perm, const mlpcl_epoch_opts *o)
 {
     mlpcl_status st = MLPCL_OK;
     dp *d = dp_of(tr);
@@ -364,7 +364,7 @@ static mlpcl_status prepare(mlpcl_trainer *tr, double lr, double momentum, int l
     tr->momentum = momentum;
     d->by_layer = lookahead != 0; /* MLPCL_LOOKAHEAD_AUTO too */
     for (size_t i = 0; i < d->n; ++i)
-        TRY(mlpcl__dp_worker_prepare(d->w[i], lr, momentum, d->gathered ? perm : NULL));
+        TRY(mlpcl__dp_worker_prepare(d->w[i], lr, momentum, d->gathered ? perm : NULL, o));
 fail:
     return st;
 }
@@ -379,7 +379,7 @@ static void forward_cost(void *user, long iter, double cost, size_t rows)
 static mlpcl_status dp_run(mlpcl_trainer *tr, const mlpcl_train_opts *o, mlpcl_train_result *res)
 {
     mlpcl_status st = MLPCL_OK;
-    TRY(prepare(tr, o->lr, o->momentum, o->lookahead, NULL));
+    TRY(prepare(tr, o->lr, o->momentum, o->lookahead, NULL, NULL));
     tr->target = mlpcl__target_for(tr->precision, o->target);
     dp_loop lp = {o->max_iter + 1, o->max_iter, tr->target,  0, 0,
                   forward_cost,    (void *)o,   o->interrupt};
@@ -409,16 +409,24 @@ static mlpcl_status dp_epoch(mlpcl_trainer *tr, const mlpcl_epoch_opts *o, mlpcl
     size_t nb = (tr->m + tr->batch - 1) / tr->batch;
     size_t count = nb - o->first_batch;
     if (o->max_batches && o->max_batches < count) count = o->max_batches;
+    /* dropout's mask follows a row's place in the epoch's shuffle, which full-batch shares
+     * (each worker its own rows, in their order) do not take */
+    if (o->dropout > 0 && !dp_of(tr)->gathered)
+        return mlpcl__fail(MLPCL_ERR_ARG,
+                           "dropout on a group of devices needs mini-batches (a batch below the "
+                           "%zu samples), or one device",
+                           tr->m);
     int *perm = malloc(tr->m * sizeof *perm);
     if (!perm) return mlpcl__fail(MLPCL_ERR_NOMEM, "out of host memory for the shuffle");
     /* Every worker gathers through the same shuffle; full-batch shares need none (the batch is
      * the whole set, whose cost and gradient are sums that only round differently). */
     mlpcl__shuffle(tr->m, o->seed, o->epoch, perm);
-    TRY(prepare(tr, o->lr, o->momentum, o->lookahead, perm));
+    TRY(prepare(tr, o->lr, o->momentum, o->lookahead, perm, o));
     epoch_acc acc = {o, o->first_batch, nb, 0.0, 0};
     dp_loop lp = {(long)count,    (long)count, -INFINITY, 1,
                   o->first_batch, epoch_cost,  &acc,      o->interrupt};
     TRY(run_loop(tr, &lp, res));
+    for (size_t i = 0; i < dp_of(tr)->n; ++i) TRY(mlpcl__dp_worker_dropout_end(dp_of(tr)->w[i]));
     if (res->stop != MLPCL_STOP_DIVERGED) res->cost = acc.sum / (double)acc.rows;
 fail:
     free(perm);

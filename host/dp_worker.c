@@ -8,13 +8,17 @@
 #include <stdlib.h>
 
 #include "cl_backend.h"
+#include "cl_dropout.h"
 #include "dp.h"
 
 mlpcl_status mlpcl__dp_worker_prepare(mlpcl_trainer *tr, double lr, double momentum,
-                                      const int *perm)
+                                      const int *perm, const mlpcl_epoch_opts *o)
 {
     mlpcl_status st = MLPCL_OK;
     mlpcl_cl *c = mlpcl__cl(tr);
+    int rebuild = 0;
+    if (o) TRY(mlpcl__cl_dropout_begin(tr, o, &rebuild));
+    if (rebuild) mlpcl__cl_plans_free(c); /* rebuilt with dropout's launches */
     if (perm)
         CL_CHECK(clEnqueueWriteBuffer(tr->ctx->queue, c->idx, CL_TRUE, 0, tr->m * sizeof *perm,
                                       perm, 0, NULL, NULL),
@@ -23,6 +27,11 @@ mlpcl_status mlpcl__dp_worker_prepare(mlpcl_trainer *tr, double lr, double momen
     TRY(mlpcl__trainer_prepare(tr, lr, momentum, -INFINITY));
 fail:
     return st;
+}
+
+mlpcl_status mlpcl__dp_worker_dropout_end(mlpcl_trainer *tr)
+{
+    return mlpcl__cl_dropout_end(tr);
 }
 
 /* Whether a launch of the backward segment is part of a layer's gradient (the rest: the hidden
@@ -55,7 +64,10 @@ mlpcl_status mlpcl__dp_worker_gradient(mlpcl_trainer *tr, int gathered, size_t o
     size_t n = mlpcl_net_n_params(net), L = net->L;
     mlpcl_plan *p;
     TRY(mlpcl__plan_get(tr, rows, gathered, 0, &p));
-    if (gathered) TRY(mlpcl__cl_aim_gather(tr, p, &c->X, &c->Y, 1, offset));
+    if (gathered) {
+        TRY(mlpcl__cl_aim_gather(tr, p, &c->X, &c->Y, 1, offset));
+        TRY(mlpcl__cl_dropout_aim(tr, p, offset));
+    }
     TRY(mlpcl__cl_aim_loss(tr, p, total));
     if (cost_only) {
         TRY(mlpcl__plan_enqueue(tr, p, SEG_GATHER, SEG_BACKWARD));

@@ -209,9 +209,6 @@ mlpcl_status mlpcl_trainer_epoch(mlpcl_trainer *tr, const mlpcl_epoch_opts *opts
     size_t nb = (tr->m + tr->batch - 1) / tr->batch;
     if (!(opts->dropout >= 0 && opts->dropout < 1))
         return mlpcl__fail(MLPCL_ERR_ARG, "dropout %g out of range [0, 1)", opts->dropout);
-    if (opts->dropout > 0 && tr->ops == &mlpcl__dp_ops)
-        return mlpcl__fail(MLPCL_ERR_ARG, "dropout on a group of devices is not supported: "
-                                          "train on one device");
     if (opts->first_batch >= nb)
         return mlpcl__fail(MLPCL_ERR_ARG, "batch %zu does not exist: an epoch has %zu",
                            opts->first_batch, nb);

@@ -112,7 +112,7 @@ enum { MLPCL_CTX_PROFILE = 1 }; /* flags: record OpenCL profiling events for eve
  * devices: trainers created on it train data-parallel, each device holding the whole network
  * and a contiguous share of every batch, their gradients summed in a fixed order before every
  * update, with any optimiser (mlpcl_ctx_device then describes the first device, named after
- * all of them). Dropout is refused on a group. */
+ * all of them). */
 mlpcl_status mlpcl_ctx_create(const char *selector, unsigned flags, mlpcl_ctx **out);
 void mlpcl_ctx_free(mlpcl_ctx *ctx);
 /* Sets the kernels' tunables for trainers created on ctx afterwards ("tm=8,tnv=2,…", as
@@ -309,8 +309,8 @@ typedef struct mlpcl_epoch_opts {
     /* Inverted dropout on the hidden layers, in [0, 1): each unit of each sample is dropped
      * with this probability (from a counter-based generator keyed by seed, epoch, the sample's
      * place in the epoch, layer and unit: the same on every device and on the host), those
-     * kept scaled by 1/(1 − dropout). 0 (the default): none. Predictions never drop. Not on a
-     * group of devices. */
+     * kept scaled by 1/(1 − dropout). 0 (the default): none. Predictions never drop. On a
+     * group of devices with mini-batches only. */
     double dropout;
     mlpcl_optimizer optimizer; /* as in mlpcl_train_opts, and the four after it */
     int nesterov;

@@ -8,8 +8,8 @@ the sum being the same left-to-right sum in the same order; a lookahead (each la
 summed while the next is computed, the next step queued early) gives every cost and the count
 bit for bit as lookahead 0 (one sum of the whole step); `mlpcl bench` under mpirun prints the
 step's split into compute and all-reduce once (rank 0); epoch mode on CSV with uneven
-shares equals one device within 1e-12 (double), with SGD's momentum and with AdamW (its
-moments and step count too); only rank 0 prints, logs and saves; SIGTERM to
+shares equals one device within 1e-12 (double), with SGD's momentum and with AdamW and
+dropout (Adam's moments and step count too); only rank 0 prints, logs and saves; SIGTERM to
 mpirun saves rank 0's checkpoint, from which one process resumes; a rank given a bad data file
 ends both ranks with its message and a non-zero exit, under a timeout that catches a hang.
 
@@ -165,8 +165,9 @@ def make_csv(path, rows, seed):
 
 
 def test_epochs(tmp, optim):
-    """Epochs on 2 ranks as on one device, with SGD's momentum or AdamW (each rank's workers
-    step with the summed gradient and keep their own copies of Adam's state)."""
+    """Epochs on 2 ranks as on one device, with SGD's momentum or AdamW and dropout (each
+    rank's workers step with the summed gradient and keep their own copies of Adam's state, and
+    mask each row by its place in the epoch)."""
     csv = os.path.join(tmp, "d.csv")
     make_csv(csv, 61, 5)  # batches of 7 (4 + 3 a rank), the last of 5 (3 + 2)
     args = ["train", "--data", csv, "--label-column", "5", "--batch", "7", "--epochs", "3",
@@ -293,7 +294,8 @@ def main():
         if not sanitized:
             test_bench()
             test_epochs(tmp, ["--momentum", "0.9", "--lr", "0.05"])
-            test_epochs(tmp, ["--optimizer", "adamw", "--weight-decay", "0.01", "--lr", "0.01"])
+            test_epochs(tmp, ["--optimizer", "adamw", "--weight-decay", "0.01", "--lr", "0.01",
+                              "--dropout", "0.2"])
         test_bad_rank(tmp)
         if sanitized:
             print("sanitizer build: epoch mode and SIGTERM are left to the plain build")

@@ -6,7 +6,7 @@
  * smaller than the group), divergence, three workers, prediction, and bad device lists; and the
  * pipelined step (a lookahead: layer-by-layer sums, the next step queued early) bit for bit the
  * plain one (lookahead 0); and the other optimisers (Nesterov, weight decay, Adam, AdamW) on the
- * group as on one device and the host reference. */
+ * group as on one device and the host reference, and dropout. */
 #define _POSIX_C_SOURCE 200809L /* setenv */
 #include "check.h"
 
@@ -388,6 +388,73 @@ static void optimisers_as_one_device(mlpcl_ctx *one, mlpcl_ctx *group)
     free_problem(&p);
 }
 
+/* Dropout on the group: each worker masks its rows by their places in the epoch, so epochs of
+ * batch 8 (the last 5, split 3 and 2) with dropout 0.3 equal one device's and, in double, the
+ * host reference's (the same tolerances as optimisers_as_one_device); so do the predictions
+ * after them and an epoch without dropout (the workers stop dropping). A full-batch group, whose
+ * workers hold their own rows unshuffled, refuses dropout. */
+static void dropout_as_one_device(mlpcl_ctx *one, mlpcl_ctx *group)
+{
+    problem p = deep_problem(37, 9, MLPCL_ACT_RELU);
+    mlpcl_ctx *host;
+    OK(mlpcl_ctx_create("host", 0, &host));
+    for (int d = 0; d <= one->info.fp64; ++d) {
+        mlpcl_precision prec = d ? MLPCL_PRECISION_DOUBLE : MLPCL_PRECISION_FLOAT;
+        double rtol = d ? 1e-12 : 2e-4;
+        mlpcl_trainer *tr[3] = {NULL}; /* the group, one device, the host */
+        OK(mlpcl_trainer_create(group, p.net, p.X, p.Y, p.m, prec, 8, &tr[0]));
+        OK(mlpcl_trainer_create(one, p.net, p.X, p.Y, p.m, prec, 8, &tr[1]));
+        if (d) OK(mlpcl_trainer_create(host, p.net, p.X, p.Y, p.m, prec, 8, &tr[2]));
+        mlpcl_epoch_opts eo;
+        mlpcl_epoch_opts_default(&eo);
+        eo.seed = 7;
+        eo.lr = 0.2;
+        eo.momentum = 0.9;
+        for (long e = 0; e < 3; ++e) {
+            eo.epoch = e;
+            eo.dropout = e < 2 ? 0.3 : 0;
+            mlpcl_train_result r[3];
+            for (int k = 0; k < 3 && tr[k]; ++k) OK(mlpcl_trainer_epoch(tr[k], &eo, &r[k]));
+            for (int k = 1; k < 3 && tr[k]; ++k) {
+                char what[160];
+                snprintf(what, sizeof what, "%s, epoch %ld, dropout %g, against %s",
+                         d ? "double" : "float", e, eo.dropout, k == 1 ? "one device" : "the host");
+                CHECK(r[0].iterations == r[k].iterations, "%s: %ld updates, reference %ld", what,
+                      r[0].iterations, r[k].iterations);
+                compare(what, &r[0].cost, &r[k].cost, 1, rtol, 1e-300);
+                same_state(what, tr[0], tr[k], p.net, rtol);
+            }
+            if (e != 1) continue;
+            /* predictions after dropping epochs drop nothing */
+            double *out[3] = {NULL};
+            for (int k = 0; k < 3 && tr[k]; ++k) {
+                int id;
+                OK(mlpcl_trainer_add_set(tr[k], p.X, p.m, &id));
+                out[k] = malloc(p.m * 3 * sizeof(double));
+                OK(mlpcl_trainer_predict(tr[k], id, out[k]));
+            }
+            compare(d ? "double: predictions after dropout, against one device"
+                      : "float: predictions after dropout, against one device",
+                    out[0], out[1], p.m * 3, rtol, 1e-300);
+            if (d)
+                compare("double: predictions after dropout, against the host", out[0], out[2],
+                        p.m * 3, rtol, 1e-300);
+            for (int k = 0; k < 3; ++k) free(out[k]);
+        }
+        for (int k = 0; k < 3; ++k) mlpcl_trainer_free(tr[k]);
+        mlpcl_trainer *full;
+        OK(mlpcl_trainer_create(group, p.net, p.X, p.Y, p.m, prec, 0, &full));
+        mlpcl_train_result r;
+        eo.dropout = 0.3;
+        CHECK(mlpcl_trainer_epoch(full, &eo, &r) == MLPCL_ERR_ARG &&
+                  strstr(mlpcl_last_error(), "mini-batches"),
+              "a full-batch group's epoch with dropout: %s", mlpcl_last_error());
+        mlpcl_trainer_free(full);
+    }
+    mlpcl_ctx_free(host);
+    free_problem(&p);
+}
+
 static int same_trace(const trace *a, const trace *b, size_t np)
 {
     return a->res.iterations == b->res.iterations && a->res.stop == b->res.stop && a->n == b->n &&
@@ -534,6 +601,7 @@ int main(void)
     stops_as_one_device(one, group);
     epochs_as_one_device(one, group);
     optimisers_as_one_device(one, group);
+    dropout_as_one_device(one, group);
     lookahead_same_bits(group);
     three_workers(one, sel3);
     bad_lists(d);
