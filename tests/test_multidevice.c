@@ -54,6 +54,19 @@ static void free_problem(problem *p)
     free(p->Y);
 }
 
+/* A trainer's parameters, in a new array. */
+static double *params_of(mlpcl_trainer *tr, const mlpcl_net *shape)
+{
+    size_t np = mlpcl_net_n_params(shape);
+    double *x = malloc(np * sizeof *x);
+    mlpcl_net *n;
+    OK(mlpcl_net_clone(shape, &n));
+    OK(mlpcl_trainer_params(tr, n));
+    memcpy(x, n->params, np * sizeof *x);
+    mlpcl_net_free(n);
+    return x;
+}
+
 /* A run's result, its costs' sum of bits (for reruns) and final parameters. */
 typedef struct trace {
     mlpcl_train_result res;
@@ -88,13 +101,7 @@ static trace run(mlpcl_ctx *ctx, const problem *p, mlpcl_precision prec, double 
     o.user = &t;
     OK(mlpcl_trainer_create(ctx, p->net, p->X, p->Y, p->m, prec, 0, &tr));
     OK(mlpcl_trainer_run(tr, &o, &t.res));
-    size_t n = mlpcl_net_n_params(p->net);
-    mlpcl_net *out;
-    OK(mlpcl_net_clone(p->net, &out));
-    OK(mlpcl_trainer_params(tr, out));
-    t.params = malloc(n * sizeof *t.params);
-    memcpy(t.params, out->params, n * sizeof *t.params);
-    mlpcl_net_free(out);
+    t.params = params_of(tr, p->net);
     mlpcl_trainer_free(tr);
     return t;
 }
@@ -259,12 +266,7 @@ static const optim_case optim_cases[] = {
 static double *whole_state(mlpcl_trainer *tr, const mlpcl_net *shape, long *t)
 {
     size_t np = mlpcl_net_n_params(shape);
-    double *x = malloc(3 * np * sizeof *x);
-    mlpcl_net *n;
-    OK(mlpcl_net_clone(shape, &n));
-    OK(mlpcl_trainer_params(tr, n));
-    memcpy(x, n->params, np * sizeof *x);
-    mlpcl_net_free(n);
+    double *p = params_of(tr, shape), *x = realloc(p, 3 * np * sizeof *x);
     OK(mlpcl_trainer_velocity(tr, x + np));
     OK(mlpcl_trainer_adam_state(tr, x + 2 * np, t));
     return x;
@@ -289,6 +291,39 @@ static void same_state(const char *what, mlpcl_trainer *b, mlpcl_trainer *a, con
     free(xb);
 }
 
+/* The group's trainer, one device's and, in double (d), the host's, on p in batches of 8. */
+static void three_trainers(mlpcl_ctx *group, mlpcl_ctx *one, mlpcl_ctx *host, const problem *p,
+                           int d, mlpcl_trainer *tr[3])
+{
+    mlpcl_precision prec = d ? MLPCL_PRECISION_DOUBLE : MLPCL_PRECISION_FLOAT;
+    tr[2] = NULL;
+    OK(mlpcl_trainer_create(group, p->net, p->X, p->Y, p->m, prec, 8, &tr[0]));
+    OK(mlpcl_trainer_create(one, p->net, p->X, p->Y, p->m, prec, 8, &tr[1]));
+    if (d) OK(mlpcl_trainer_create(host, p->net, p->X, p->Y, p->m, prec, 8, &tr[2]));
+}
+
+/* An epoch on each of three_trainers' trainers, then the group's updates, loss and whole state
+ * against the others' (double within 1e-12 of each one's largest, the sums' order apart; float
+ * 2e-4, as epochs_as_one_device). Returns the group's loss. */
+static double epoch_against(mlpcl_trainer *tr[3], const mlpcl_epoch_opts *eo, const problem *p,
+                            int d, const char *label)
+{
+    double rtol = d ? 1e-12 : 2e-4;
+    mlpcl_train_result r[3];
+    for (int k = 0; k < 3 && tr[k]; ++k) OK(mlpcl_trainer_epoch(tr[k], eo, &r[k]));
+    for (int k = 1; k < 3 && tr[k]; ++k) {
+        char what[160];
+        snprintf(what, sizeof what, "%s, %s (epoch %ld) against %s", d ? "double" : "float", label,
+                 eo->epoch, k == 1 ? "one device" : "the host");
+        CHECK(r[0].iterations == r[k].iterations && r[0].stop == r[k].stop,
+              "%s: %ld updates (stop %d), reference %ld (stop %d)", what, r[0].iterations,
+              (int)r[0].stop, r[k].iterations, (int)r[k].stop);
+        compare(what, &r[0].cost, &r[k].cost, 1, rtol, 1e-300);
+        same_state(what, tr[0], tr[k], p->net, rtol);
+    }
+    return r[0].cost;
+}
+
 /* Epochs of batch 8 (the last one 5, split 3 and 2) with each optimiser in turn, the group
  * against one device and, in double, the host reference: every epoch's loss and, after it, the
  * parameters, velocity, Adam's S and step count (double within 1e-12 of each one's largest, the
@@ -303,19 +338,14 @@ static void optimisers_as_one_device(mlpcl_ctx *one, mlpcl_ctx *group)
     mlpcl_ctx *host;
     OK(mlpcl_ctx_create("host", 0, &host));
     for (int d = 0; d <= one->info.fp64; ++d) {
-        mlpcl_precision prec = d ? MLPCL_PRECISION_DOUBLE : MLPCL_PRECISION_FLOAT;
-        double rtol = d ? 1e-12 : 2e-4;
-        mlpcl_trainer *tr[3] = {NULL}; /* the group, one device, the host */
-        OK(mlpcl_trainer_create(group, p.net, p.X, p.Y, p.m, prec, 8, &tr[0]));
-        OK(mlpcl_trainer_create(one, p.net, p.X, p.Y, p.m, prec, 8, &tr[1]));
-        if (d) OK(mlpcl_trainer_create(host, p.net, p.X, p.Y, p.m, prec, 8, &tr[2]));
+        mlpcl_trainer *tr[3];
+        three_trainers(group, one, host, &p, d, tr);
         mlpcl_epoch_opts eo;
         mlpcl_epoch_opts_default(&eo);
         eo.seed = 42;
         size_t nc = sizeof optim_cases / sizeof *optim_cases;
         for (size_t e = 0; e <= nc; ++e) {
             const optim_case *oc = &optim_cases[e < nc ? e : 2];
-            char what[160];
             if (e == nc) { /* a state set on every trainer, Adam's, then an Adam epoch */
                 long t;
                 double *x = whole_state(tr[0], p.net, &t);
@@ -332,21 +362,9 @@ static void optimisers_as_one_device(mlpcl_ctx *one, mlpcl_ctx *group)
             eo.optimizer = oc->kind;
             eo.nesterov = oc->nesterov;
             eo.weight_decay = oc->wd;
-            mlpcl_train_result r[3];
-            for (int k = 0; k < 3 && tr[k]; ++k) OK(mlpcl_trainer_epoch(tr[k], &eo, &r[k]));
-            for (int k = 1; k < 3 && tr[k]; ++k) {
-                snprintf(what, sizeof what, "%s, %s (epoch %zu) against %s", d ? "double" : "float",
-                         e < nc ? oc->name : "Adam from a state set", e,
-                         k == 1 ? "one device" : "the host");
-                CHECK(r[0].iterations == r[k].iterations && r[0].stop == r[k].stop,
-                      "%s: %ld updates (stop %d), reference %ld (stop %d)", what, r[0].iterations,
-                      (int)r[0].stop, r[k].iterations, (int)r[k].stop);
-                compare(what, &r[0].cost, &r[k].cost, 1, rtol, 1e-300);
-                same_state(what, tr[0], tr[k], p.net, rtol);
-            }
-            printf("%s, %s: epoch loss on the group %.17g, one device %.17g\n",
-                   d ? "double" : "float", e < nc ? oc->name : "Adam from a state set", r[0].cost,
-                   r[1].cost);
+            const char *name = e < nc ? oc->name : "Adam from a state set";
+            double loss = epoch_against(tr, &eo, &p, d, name);
+            printf("%s, %s: epoch loss on the group %.17g\n", d ? "double" : "float", name, loss);
         }
         for (int k = 0; k < 3; ++k) mlpcl_trainer_free(tr[k]);
     }
@@ -367,12 +385,7 @@ static void optimisers_as_one_device(mlpcl_ctx *one, mlpcl_ctx *group)
         o.max_iter = 30;
         o.lookahead = k == 1 ? 4 : 0;
         OK(mlpcl_trainer_run(t, &o, &r[k]));
-        mlpcl_net *n;
-        OK(mlpcl_net_clone(f.net, &n));
-        OK(mlpcl_trainer_params(t, n));
-        params[k] = malloc(nf * sizeof(double));
-        memcpy(params[k], n->params, nf * sizeof(double));
-        mlpcl_net_free(n);
+        params[k] = params_of(t, f.net);
         mlpcl_trainer_free(t);
     }
     CHECK(r[0].iterations == 30 && r[1].iterations == 30 && r[2].iterations == 30 &&
@@ -399,12 +412,9 @@ static void dropout_as_one_device(mlpcl_ctx *one, mlpcl_ctx *group)
     mlpcl_ctx *host;
     OK(mlpcl_ctx_create("host", 0, &host));
     for (int d = 0; d <= one->info.fp64; ++d) {
-        mlpcl_precision prec = d ? MLPCL_PRECISION_DOUBLE : MLPCL_PRECISION_FLOAT;
         double rtol = d ? 1e-12 : 2e-4;
-        mlpcl_trainer *tr[3] = {NULL}; /* the group, one device, the host */
-        OK(mlpcl_trainer_create(group, p.net, p.X, p.Y, p.m, prec, 8, &tr[0]));
-        OK(mlpcl_trainer_create(one, p.net, p.X, p.Y, p.m, prec, 8, &tr[1]));
-        if (d) OK(mlpcl_trainer_create(host, p.net, p.X, p.Y, p.m, prec, 8, &tr[2]));
+        mlpcl_trainer *tr[3];
+        three_trainers(group, one, host, &p, d, tr);
         mlpcl_epoch_opts eo;
         mlpcl_epoch_opts_default(&eo);
         eo.seed = 7;
@@ -413,17 +423,7 @@ static void dropout_as_one_device(mlpcl_ctx *one, mlpcl_ctx *group)
         for (long e = 0; e < 3; ++e) {
             eo.epoch = e;
             eo.dropout = e < 2 ? 0.3 : 0;
-            mlpcl_train_result r[3];
-            for (int k = 0; k < 3 && tr[k]; ++k) OK(mlpcl_trainer_epoch(tr[k], &eo, &r[k]));
-            for (int k = 1; k < 3 && tr[k]; ++k) {
-                char what[160];
-                snprintf(what, sizeof what, "%s, epoch %ld, dropout %g, against %s",
-                         d ? "double" : "float", e, eo.dropout, k == 1 ? "one device" : "the host");
-                CHECK(r[0].iterations == r[k].iterations, "%s: %ld updates, reference %ld", what,
-                      r[0].iterations, r[k].iterations);
-                compare(what, &r[0].cost, &r[k].cost, 1, rtol, 1e-300);
-                same_state(what, tr[0], tr[k], p.net, rtol);
-            }
+            epoch_against(tr, &eo, &p, d, e < 2 ? "dropout 0.3" : "no dropout");
             if (e != 1) continue;
             /* predictions after dropping epochs drop nothing */
             double *out[3] = {NULL};
@@ -443,7 +443,8 @@ static void dropout_as_one_device(mlpcl_ctx *one, mlpcl_ctx *group)
         }
         for (int k = 0; k < 3; ++k) mlpcl_trainer_free(tr[k]);
         mlpcl_trainer *full;
-        OK(mlpcl_trainer_create(group, p.net, p.X, p.Y, p.m, prec, 0, &full));
+        OK(mlpcl_trainer_create(group, p.net, p.X, p.Y, p.m,
+                                d ? MLPCL_PRECISION_DOUBLE : MLPCL_PRECISION_FLOAT, 0, &full));
         mlpcl_train_result r;
         eo.dropout = 0.3;
         CHECK(mlpcl_trainer_epoch(full, &eo, &r) == MLPCL_ERR_ARG &&
@@ -519,12 +520,7 @@ static void lookahead_same_bits(mlpcl_ctx *group)
                 eo.epoch = e;
                 OK(mlpcl_trainer_epoch(tr, &eo, &r));
             }
-            mlpcl_net *out;
-            OK(mlpcl_net_clone(ep.net, &out));
-            OK(mlpcl_trainer_params(tr, out));
-            P[a] = malloc(nep * sizeof(double));
-            memcpy(P[a], out->params, nep * sizeof(double));
-            mlpcl_net_free(out);
+            P[a] = params_of(tr, ep.net);
             mlpcl_trainer_free(tr);
         }
         CHECK(!memcmp(P[0], P[1], nep * sizeof(double)),
