@@ -71,15 +71,19 @@ static size_t max_split_size(const mlpcl_trainer *tr)
 }
 
 /* Whether layer l's forward product reads its weights in panels (pack_weights): the CPUs'
- * wide products whose rows of W are 2 KB or more apart. Along such rows a tile's column of W
+ * wide products whose rows of W are the tunable pw (2 KB by default) or more apart. Along such
+ * rows a tile's column of W
  * falls in few cache sets, and on a 2-core AMD EPYC, AVX2 code, Fashion-MNIST epochs in
  * batches of 8,192 took 9% less time with the panels for 784-512-10, 19% less for 784-1024-10
  * (18% in batches of 64), but 2% less for 784-256-10 (1 KB rows) and 3% more in batches of 64,
- * where keeping the panels current costs the gradient what they save the forward product. */
+ * where keeping the panels current costs the gradient what they save the forward product. A
+ * CPU with a smaller or less associative L2 (Haswell's 256 KB, Zen 2's 512 KB of 8 ways) may
+ * gain at 1 KB rows already: `mlpcl tune` tries pw=1024. */
 static int in_panels(const mlpcl_trainer *tr, size_t l)
 {
     size_t n = tr->net->width[l];
-    return !mlpcl__cl(tr)->tune.local && !narrow(tr, n) && n * tr->real >= 2048;
+    const mlpcl_tuning *t = &mlpcl__cl(tr)->tune;
+    return !t->local && !narrow(tr, n) && n * tr->real >= (size_t)t->pw;
 }
 
 /* Where layer l's panels start in Wp: after those of the layers before it, each ⌈n/w⌉ panels

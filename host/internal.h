@@ -169,7 +169,7 @@ typedef enum mlpcl_path {
 /* ---- Tunables (tuning.c) ------------------------------------------------------------------ */
 
 /* The tunables of the tiled kernels, one field per row of tuning.c's table: built in (tm, tnv,
- * mc; bm … wn) or launch shapes (ly, gx, gy). */
+ * mc; bm … wn) or launch shapes (ly, gx, gy) and layouts (pw). */
 typedef struct mlpcl_tuning {
     mlpcl_path path;
     int tm;                 /* rows of a work-item's tile */
@@ -177,6 +177,7 @@ typedef struct mlpcl_tuning {
     int mc;                 /* samples per barrier block of the gradient */
     int ly;                 /* forward and backward: work-items a work-group along the samples */
     int gx, gy;             /* gradient: work-group shape (tiles across, tiles down) */
+    int pw;                 /* CPUs: W's rows this many bytes apart or more are read in panels */
     int local;              /* GPUs: tiles staged in local memory (gemm_gpu.cl) */
     int bm, bn, bk, wm, wn; /* local: a work-group's tile, its depth, a work-item's subtile */
     int lb;                 /* local: buffers an operand's slice has (2: alternating) */

@@ -24,7 +24,8 @@ typedef struct row {
 static const int tm_c[] = {4, 6, 8, 10, 12, 14, 0}, tnv_c[] = {1, 2, 3, 0},
                  mc_c[] = {16, 32, 64, 128, 256, 0}, ly_c[] = {1, 2, 4, 8, 16, 0},
                  gxy_c[] = {2, 4, 8, 16, 0}, bmn_c[] = {32, 64, 128, 0}, bk_c[] = {8, 16, 32, 0},
-                 w_c[] = {2, 4, 8, 0}, lb_c[] = {1, 2, 0}, lv_c[] = {1, 4, 0};
+                 w_c[] = {2, 4, 8, 0}, lb_c[] = {1, 2, 0}, lv_c[] = {1, 4, 0},
+                 pw_c[] = {1024, 2048, 4096, 1 << 20, 0};
 
 #define CPU   MLPCL_TUNABLE_CPU
 #define GPU   MLPCL_TUNABLE_GPU
@@ -49,6 +50,10 @@ static const row rows[] = {
      NULL},
     {{"gx", CPU, 8, 8, 1, 1024, gxy_c, "the gradient's work-group: tiles across"}, AT(gx), NULL},
     {{"gy", CPU, 8, 8, 1, 1024, gxy_c, "the gradient's work-group: tiles down"}, AT(gy), NULL},
+    {{"pw", CPU, 2048, 2048, 64, 1 << 20, pw_c,
+      "bytes between rows of W from which the forward product reads W in panels"},
+     AT(pw),
+     NULL},
     {{"local", MLPCL_TUNABLE_ALL, 0, 1, 0, 1, NULL, "1: tiles in local memory (gemm_gpu.cl)"},
      AT(local),
      NULL},

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
-/* test_panels.c: on CPUs the forward products of layers 2 KB a row and wider read their weights
- * in panels (cl_plan_tiled.c), which the gradients' SGD epilogues keep current from one update
- * to the next, and which are packed again from the weights after anything else set or stepped
- * them. Each check here fails where the panels fall a step behind the weights (proven by
+/* test_panels.c: on CPUs the forward products of layers 2 KB a row and wider (the tunable pw)
+ * read their weights in panels (cl_plan_tiled.c), which the gradients' SGD epilogues keep current
+ * from one update to the next, and which are packed again from the weights after anything else set
+ * or stepped them. Each check here fails where the panels fall a step behind the weights (proven by
  * breaking each: the epilogues' store, the repacking after set_params, after another
  * optimiser's step, after a data-parallel group's update, after a diverged run, on one device
  * and on a group, and after the fused kernel's run). On GPUs, whose
@@ -215,6 +215,50 @@ static void fused_run_then_predictions(mlpcl_ctx *ctx)
     free_problem(&q);
 }
 
+/* Launches of kernel id in a trainer's plan for batches of b rows. */
+static int launches_of(mlpcl_trainer *tr, size_t b, mlpcl_kernel_id id)
+{
+    mlpcl_plan *p;
+    int n = 0;
+    OK(mlpcl__plan_get(tr, b, 1, 0, &p));
+    for (size_t i = 0; i < p->n_launch; ++i) n += p->launch[i].id == id;
+    return n;
+}
+
+/* The tunable pw picks the layers read in panels: 20-300-3 has rows of W 1,200 bytes apart in
+ * float and 2,400 in double, so its hidden layer reads panels in double with the default
+ * (pw=2048) and in both precisions with pw=1024; the output layer (narrow) never. Epochs
+ * against the reference either way, as above. GPUs' kernels read no panels. */
+static void pw_picks_layers(mlpcl_ctx *ctx, mlpcl_ctx *host)
+{
+    const size_t w[] = {20, 300, 3};
+    problem q = make_problem(2, w, MLPCL_ACT_TANH, MLPCL_LOSS_MSE, 40, 5);
+    for (int d = 0; d <= ctx->info.fp64; ++d)
+        for (int set = 0; set < 2; ++set) {
+            mlpcl_precision prec = d ? MLPCL_PRECISION_DOUBLE : MLPCL_PRECISION_FLOAT;
+            char what[96];
+            mlpcl_trainer *dev, *ref;
+            mlpcl_net *a, *b;
+            OK(mlpcl_net_clone(q.net, &a));
+            OK(mlpcl_net_clone(q.net, &b));
+            OK(mlpcl_ctx_set_tuning(ctx, set ? "pw=1024" : NULL));
+            OK(mlpcl_trainer_create(ctx, q.net, q.X, q.Y, q.m, prec, 16, &dev));
+            OK(mlpcl_trainer_create(host, q.net, q.X, q.Y, q.m, MLPCL_PRECISION_DOUBLE, 16, &ref));
+            snprintf(what, sizeof what, "20-300-3, %s, 2 epochs of SGD (%s)",
+                     set ? "pw=1024" : "default pw", d ? "double" : "float");
+            wide_epochs(dev, ref, MLPCL_OPT_SGD, 0, 2, a, b, d ? 1e-12 : 2e-4, what);
+            int want = !mlpcl__cl(dev)->tune.local && (set || d);
+            int got = launches_of(dev, 16, K_GEMM_FORWARD_P);
+            CHECK(got == want, "%s: %d forward products read panels, expected %d", what, got, want);
+            mlpcl_trainer_free(dev);
+            mlpcl_trainer_free(ref);
+            mlpcl_net_free(a);
+            mlpcl_net_free(b);
+        }
+    OK(mlpcl_ctx_set_tuning(ctx, NULL));
+    free_problem(&q);
+}
+
 int main(void)
 {
     mlpcl_ctx *ctx = test_device(), *host, *group;
@@ -228,6 +272,7 @@ int main(void)
     diverged_run_goes_on_from_kept_weights(ctx, "one device");
     diverged_run_goes_on_from_kept_weights(group, "a group");
     fused_run_then_predictions(ctx);
+    pw_picks_layers(ctx, host);
     mlpcl_ctx_free(group);
     mlpcl_ctx_free(host);
     mlpcl_ctx_free(ctx);
