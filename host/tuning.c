@@ -268,13 +268,29 @@ const char *mlpcl_ctx_tuning(const mlpcl_ctx *ctx)
 static const char *derive_cpu(const mlpcl_ctx *ctx, mlpcl_tuning *t)
 {
     unsigned r = mlpcl__registers_a_vector(ctx);
-    if (r <= 1) return "defaults";
+    int pw = mlpcl__panel_bytes(mlpcl__host_l2_bytes()), derived = pw != t->pw || r > 1;
+    t->pw = pw;
     if (r == 2) {
         t->tm = 6, t->tnv = 1, t->ly = 2, t->gx = 4, t->gy = 16;
-    } else {
+    } else if (r > 2) {
         t->tm = 2, t->tnv = 1;
     }
-    return "derived";
+    return derived ? "derived" : "defaults";
+}
+
+/* A forward product's tile walks a column of W, one cache line a row (784 rows for
+ * Fashion-MNIST's inputs); rows s bytes apart map it to the L2's sets that hold only l2 / s
+ * lines, so where l2 / s falls below about 512 the column no longer stays in L2 from one block
+ * of samples to the next and panels pay: from s = l2 / 512. For a 1 MB L2 that is 2 KB, as
+ * measured on a 2-core Zen 5 EPYC (cl_plan_tiled.c's in_panels); cachegrind with a 512 KB
+ * 8-way L2 (Zen 2 or 3) counted 46% fewer L2 read misses in 784-256-10's forward product with
+ * its 1 KB rows in panels, and with this EPYC's 1 MB, 16-way, 8% fewer (docs/benchmarks.md). */
+int mlpcl__panel_bytes(size_t l2)
+{
+    if (!l2) return 2048;
+    int pw = 512;
+    while (pw < 8192 && (size_t)pw * 2 * 512 <= l2) pw *= 2;
+    return pw;
 }
 
 mlpcl_status mlpcl__tuning_for(const mlpcl_ctx *ctx, mlpcl_precision p, mlpcl_tuning *t)

@@ -225,12 +225,21 @@ static int launches_of(mlpcl_trainer *tr, size_t b, mlpcl_kernel_id id)
     return n;
 }
 
-/* The tunable pw picks the layers read in panels: 20-300-3 has rows of W 1,200 bytes apart in
- * float and 2,400 in double, so its hidden layer reads panels in double with the default
- * (pw=2048) and in both precisions with pw=1024; the output layer (narrow) never. Epochs
+/* The tunable pw, derived from the L2, picks the layers read in panels: 20-300-3 has rows of W
+ * 1,200 bytes apart in float and 2,400 in double, so its hidden layer reads panels in double
+ * with pw=2048 and in both precisions with pw=1024; the output layer (narrow) never. Epochs
  * against the reference either way, as above. GPUs' kernels read no panels. */
 static void pw_picks_layers(mlpcl_ctx *ctx, mlpcl_ctx *host)
 {
+    /* derived from the L2: l2 / 512 within 512 … 8192 bytes, 2048 where the L2 is unknown */
+    static const size_t l2[] = {0,       64 << 10,   256 << 10, 512 << 10,
+                                1 << 20, 1280 << 10, 2 << 20,   32 << 20};
+    static const int pw[] = {2048, 512, 512, 1024, 2048, 2048, 4096, 8192};
+    for (size_t i = 0; i < sizeof l2 / sizeof *l2; ++i)
+        CHECK(mlpcl__panel_bytes(l2[i]) == pw[i], "an L2 of %zu KB: pw %d, expected %d",
+              l2[i] >> 10, mlpcl__panel_bytes(l2[i]), pw[i]);
+    printf("L2 %zu KB: pw %d\n", mlpcl__host_l2_bytes() >> 10,
+           mlpcl__panel_bytes(mlpcl__host_l2_bytes()));
     const size_t w[] = {20, 300, 3};
     problem q = make_problem(2, w, MLPCL_ACT_TANH, MLPCL_LOSS_MSE, 40, 5);
     for (int d = 0; d <= ctx->info.fp64; ++d)
@@ -241,11 +250,11 @@ static void pw_picks_layers(mlpcl_ctx *ctx, mlpcl_ctx *host)
             mlpcl_net *a, *b;
             OK(mlpcl_net_clone(q.net, &a));
             OK(mlpcl_net_clone(q.net, &b));
-            OK(mlpcl_ctx_set_tuning(ctx, set ? "pw=1024" : NULL));
+            OK(mlpcl_ctx_set_tuning(ctx, set ? "pw=1024" : "pw=2048"));
             OK(mlpcl_trainer_create(ctx, q.net, q.X, q.Y, q.m, prec, 16, &dev));
             OK(mlpcl_trainer_create(host, q.net, q.X, q.Y, q.m, MLPCL_PRECISION_DOUBLE, 16, &ref));
             snprintf(what, sizeof what, "20-300-3, %s, 2 epochs of SGD (%s)",
-                     set ? "pw=1024" : "default pw", d ? "double" : "float");
+                     set ? "pw=1024" : "pw=2048", d ? "double" : "float");
             wide_epochs(dev, ref, MLPCL_OPT_SGD, 0, 2, a, b, d ? 1e-12 : 2e-4, what);
             int want = !mlpcl__cl(dev)->tune.local && (set || d);
             int got = launches_of(dev, 16, K_GEMM_FORWARD_P);
