@@ -1,9 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* device.c: platforms and devices, their properties, device selection, and the context and
  * command queue of the chosen device (or a group of such contexts, for a list of devices). */
-#if defined(__x86_64__) || defined(__i386__)
-#include <cpuid.h>
-#endif
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -135,17 +132,6 @@ static void cpu_isa(cl_device_id d, mlpcl_device_info *info)
             CL_SUCCESS &&
         native)
         snprintf(info->isa, sizeof info->isa, "%u-bit", native * 32);
-}
-
-size_t mlpcl__host_l2_bytes(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    unsigned a, b, c, d;
-    if (__get_cpuid(0x80000000u, &a, &b, &c, &d) && a >= 0x80000006u &&
-        __get_cpuid(0x80000006u, &a, &b, &c, &d))
-        return (size_t)(c >> 16) * 1024; /* ECX[31:16]: the L2 in KB, on AMD and Intel alike */
-#endif
-    return 0;
 }
 
 mlpcl_status mlpcl__device_info(cl_platform_id p, cl_device_id d, int pi, int di,

@@ -126,9 +126,6 @@ static inline unsigned mlpcl__registers_a_vector(const mlpcl_ctx *ctx)
 }
 
 /* Reads one device's properties into info. */
-/* The L2 cache of one core of the CPU this process runs on (cpuid; POCL's CPU devices run on
- * it), in bytes; 0 where unknown (no x86, no such leaf). */
-size_t mlpcl__host_l2_bytes(void);
 mlpcl_status mlpcl__device_info(cl_platform_id p, cl_device_id d, int pi, int di,
                                 mlpcl_device_info *info);
 
@@ -198,6 +195,9 @@ static inline int mlpcl__tuning_one_block(const mlpcl_tuning *t, size_t batch)
 
 /* The tuning for a device: its type's defaults, then $MLPCL_TUNE ("tm=12,tnv=2,…"). */
 mlpcl_status mlpcl__tuning_for(const mlpcl_ctx *ctx, mlpcl_precision p, mlpcl_tuning *t);
+/* The L2 cache of one core of the CPU this process runs on (cpuid; POCL's CPU devices run on
+ * it), in bytes; 0 where unknown (no x86, no such leaf). */
+size_t mlpcl__host_l2_bytes(void);
 /* The tunable pw for a CPU whose L2 holds l2 bytes (0: unknown, the default 2048): l2 / 512,
  * a power of two within 512 … 8192 (tuning.c). */
 int mlpcl__panel_bytes(size_t l2);

@@ -3,6 +3,9 @@
  * range, what `mlpcl tune` tries), and what reads it: the defaults, parsing and printing tuning
  * strings, the kernels' -D options, and the per-device tuning cache. */
 #define _POSIX_C_SOURCE 200809L
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -276,6 +279,17 @@ static const char *derive_cpu(const mlpcl_ctx *ctx, mlpcl_tuning *t)
         t->tm = 2, t->tnv = 1;
     }
     return derived ? "derived" : "defaults";
+}
+
+size_t mlpcl__host_l2_bytes(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    unsigned a, b, c, d;
+    if (__get_cpuid(0x80000000u, &a, &b, &c, &d) && a >= 0x80000006u &&
+        __get_cpuid(0x80000006u, &a, &b, &c, &d))
+        return (size_t)(c >> 16) * 1024; /* ECX[31:16]: the L2 in KB, on AMD and Intel alike */
+#endif
+    return 0;
 }
 
 /* A forward product's tile walks a column of W, one cache line a row (784 rows for
