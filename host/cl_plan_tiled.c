@@ -77,8 +77,9 @@ static size_t max_split_size(const mlpcl_trainer *tr)
  * 19% less for 784-1024-10 (18% in batches of 64), but 2% less for 784-256-10 (1 KB rows) and
  * 3% more in batches of 64, where keeping the panels current costs the gradient what they save
  * the forward product. Rows s bytes apart leave a tile's column of W the room of L2/s lines
- * (1,024 at 1 KB in that EPYC's 1 MB L2): a CPU with a smaller L2 (Haswell's 256 KB, Zen 2's
- * 512 KB) gains at 1 KB rows already, so pw follows the L2 (tuning.c's mlpcl__panel_bytes). */
+ * (1,024 at 1 KB in that EPYC's 1 MB L2): with a smaller L2 (Haswell's 256 KB, Zen 2's 512
+ * KB) the panels cut the forward product's misses at 1 KB rows already (cachegrind; its time
+ * there is not measured), so pw follows the L2 (tuning.c's mlpcl__panel_bytes). */
 static int in_panels(const mlpcl_trainer *tr, size_t l)
 {
     size_t n = tr->net->width[l];
