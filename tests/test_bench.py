@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 """mlpcl bench and mlpcl tune as a user runs them, on small sizes: the table, CSV and JSON, the
 correctness check against the host reference, --compare, tools/plot's bar chart, and a tuning
-search whose winner lands in the cache and is then used.
+search whose winner lands in the cache and is then used; and tools/bench-peers fitting
+OpenBLAS's kernels to the CPU.
 
 usage: test_bench.py MLPCL_BINARY"""
 import csv
@@ -30,10 +31,47 @@ def run(args, env=None, code=0):
     return p.stdout, p.stderr
 
 
+def peers_blas(binary):
+    """tools/bench-peers fits OpenBLAS's kernels to the CPU: its choice for the cases met (Debian
+    12's OpenBLAS took an Emerald Rapids Xeon with AVX-512 for a Prescott, and an AVX-512 Zen
+    gets its AVX2 kernels at best), and where numpy here uses OpenBLAS, the kernels bench-peers
+    then reports use the CPU's widest vectors (AVX-512 at most: OpenBLAS has none wider)."""
+    from importlib.machinery import SourceFileLoader
+    from importlib.util import module_from_spec, spec_from_loader
+    path = os.path.join(ROOT, "tools", "bench-peers")
+    loader = SourceFileLoader("bench_peers", path)
+    peers = module_from_spec(spec_from_loader("bench_peers", loader))
+    loader.exec_module(peers)
+    for core, isa, want in (("Prescott", "AVX-512", "SkylakeX"), ("Zen", "AVX-512", "SkylakeX"),
+                            ("Prescott", "AVX2", "Haswell"), ("Sandybridge", "AVX2", "Haswell"),
+                            ("SkylakeX", "AVX-512", None), ("Cooperlake", "AVX-512", None),
+                            ("Haswell", "AVX2", None), ("Zen", "AVX2", None),
+                            ("Prescott", "SSE", None), ("Nehalem", "", None)):
+        got = peers.openblas_override(core, isa)
+        check(got == want, "bench-peers: OpenBLAS picked %s on an %s CPU: forces %r, expected %r"
+              % (core, isa or "unknown", got, want))
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_CORETYPE"}
+    p = subprocess.run([sys.executable, path, "--mlpcl", binary, "--blas"], capture_output=True,
+                       text=True, env=env)
+    check(p.returncode == 0, "bench-peers --blas: exit %d\n%s" % (p.returncode, p.stderr))
+    m = re.search(r"with OpenBLAS \(its (\w+) kernels", p.stdout)
+    isa = peers.cpu_isa()[0]
+    if not m:
+        print("note: numpy here does not use OpenBLAS (%s): the kernels it picks are not checked"
+              % p.stdout.strip())
+    else:
+        rank = peers.ISA_RANK
+        check(rank[peers.OPENBLAS_ISA.get(m.group(1), "SSE")] >= min(rank[isa], rank["AVX-512"])
+              or isa not in peers.OPENBLAS_FOR,
+              "bench-peers --blas: OpenBLAS's %s kernels on an %s CPU:\n%s%s" % (
+                  m.group(1), isa, p.stdout, p.stderr))
+
+
 def main():
     binary = sys.argv[1]
     if skip_without_device(binary):
         return SKIP
+    peers_blas(binary)
     with tempfile.TemporaryDirectory() as tmp:
         cache = {"MLPCL_TUNE_CACHE": os.path.join(tmp, "tuning")}
         js, cs = os.path.join(tmp, "b.json"), os.path.join(tmp, "b.csv")
