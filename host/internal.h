@@ -169,7 +169,7 @@ typedef enum mlpcl_path {
 /* ---- Tunables (tuning.c) ------------------------------------------------------------------ */
 
 /* The tunables of the tiled kernels, one field per row of tuning.c's table: built in (tm, tnv,
- * mc; bm … wn) or launch shapes (ly, gx, gy) and layouts (pw). */
+ * mc, pf; bm … wn) or launch shapes (ly, gx, gy) and layouts (pw). */
 typedef struct mlpcl_tuning {
     mlpcl_path path;
     int tm;                 /* rows of a work-item's tile */
@@ -177,6 +177,7 @@ typedef struct mlpcl_tuning {
     int mc;                 /* samples per barrier block of the gradient */
     int ly;                 /* forward and backward: work-items a work-group along the samples */
     int gx, gy;             /* gradient: work-group shape (tiles across, tiles down) */
+    int pf;                 /* CPUs: samples ahead the gradient prefetches D's rows (0: none) */
     int pw;                 /* CPUs: W's rows this many bytes apart or more are read in panels */
     int local;              /* GPUs: tiles staged in local memory (gemm_gpu.cl) */
     int bm, bn, bk, wm, wn; /* local: a work-group's tile, its depth, a work-item's subtile */
@@ -201,6 +202,12 @@ size_t mlpcl__host_l2_bytes(void);
 /* The tunable pw for a CPU whose L2 holds l2 bytes (0: unknown, the default 2048): l2 / 512,
  * a power of two within 512 … 8192 (tuning.c). */
 int mlpcl__panel_bytes(size_t l2);
+/* The tunable pf for a CPU: 8 on Intel's (vendor "GenuineIntel") running AVX-512 code (r, the
+ * registers a vector, 1), 0 on others (tuning.c). */
+int mlpcl__gradient_prefetch(const char *vendor, unsigned r);
+/* The vendor of the CPU this process runs on (cpuid leaf 0: "GenuineIntel", "AuthenticAMD"),
+ * into buf (13 bytes); "" where unknown. */
+void mlpcl__host_cpu_vendor(char buf[13]);
 /* Parses "key=value,…" into t (keys: path and the table's names); what names the source. */
 mlpcl_status mlpcl__tuning_parse(const char *s, const char *what, mlpcl_tuning *t);
 /* Writes t as "path=tiled,tm=12,…". */

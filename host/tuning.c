@@ -28,7 +28,7 @@ static const int tm_c[] = {4, 6, 8, 10, 12, 14, 0}, tnv_c[] = {1, 2, 3, 0},
                  mc_c[] = {16, 32, 64, 128, 256, 0}, ly_c[] = {1, 2, 4, 8, 16, 0},
                  gxy_c[] = {2, 4, 8, 16, 0}, bmn_c[] = {32, 64, 128, 0}, bk_c[] = {8, 16, 32, 0},
                  w_c[] = {2, 4, 8, 0}, lb_c[] = {1, 2, 0}, lv_c[] = {1, 4, 0},
-                 pw_c[] = {1024, 2048, 4096, 1 << 20, 0};
+                 pw_c[] = {1024, 2048, 4096, 1 << 20, 0}, pf_c[] = {8, 16, 0}; /* and 0 */
 
 #define CPU   MLPCL_TUNABLE_CPU
 #define GPU   MLPCL_TUNABLE_GPU
@@ -53,6 +53,10 @@ static const row rows[] = {
      NULL},
     {{"gx", CPU, 8, 8, 1, 1024, gxy_c, "the gradient's work-group: tiles across"}, AT(gx), NULL},
     {{"gy", CPU, 8, 8, 1, 1024, gxy_c, "the gradient's work-group: tiles down"}, AT(gy), NULL},
+    {{"pf", CPU, 0, 0, 0, 64, pf_c,
+      "samples ahead the gradient prefetches its rows of D (0: none)"},
+     AT(pf),
+     "PF"},
     {{"pw", CPU, 2048, 2048, 64, 1 << 20, pw_c,
       "bytes between rows of W from which the forward product reads W in panels"},
      AT(pw),
@@ -271,8 +275,11 @@ const char *mlpcl_ctx_tuning(const mlpcl_ctx *ctx)
 static const char *derive_cpu(const mlpcl_ctx *ctx, mlpcl_tuning *t)
 {
     unsigned r = mlpcl__registers_a_vector(ctx);
-    int pw = mlpcl__panel_bytes(mlpcl__host_l2_bytes()), derived = pw != t->pw || r > 1;
-    t->pw = pw;
+    char vendor[13];
+    mlpcl__host_cpu_vendor(vendor);
+    int pw = mlpcl__panel_bytes(mlpcl__host_l2_bytes()), pf = mlpcl__gradient_prefetch(vendor, r);
+    int derived = pw != t->pw || pf != t->pf || r > 1;
+    t->pw = pw, t->pf = pf;
     if (r == 2) {
         t->tm = 6, t->tnv = 1, t->ly = 2, t->gx = 4, t->gy = 16;
     } else if (r > 2) {
@@ -290,6 +297,32 @@ size_t mlpcl__host_l2_bytes(void)
         return (size_t)(c >> 16) * 1024; /* ECX[31:16]: the L2 in KB, on AMD and Intel alike */
 #endif
     return 0;
+}
+
+void mlpcl__host_cpu_vendor(char buf[13])
+{
+    buf[0] = 0;
+#if defined(__x86_64__) || defined(__i386__)
+    unsigned a, b, c, d;
+    if (__get_cpuid(0, &a, &b, &c, &d)) {
+        memcpy(buf, &b, 4), memcpy(buf + 4, &d, 4), memcpy(buf + 8, &c, 4);
+        buf[12] = 0;
+    }
+#endif
+}
+
+/* The CPU gradient's work-item walks the samples, reading a slice of each row of D (and of A):
+ * rows n · sizeof(REAL) apart, a page apart for 1,024 floats. Intel's L1 stride prefetcher
+ * follows strides up to 2 KB and its L2 streamer stays within a 4 KB page, so neither fetches
+ * those rows ahead. On a 2-core Emerald Rapids Xeon, prefetching D's slice 8 samples ahead in
+ * full batches (gemm_cpu.cl's tile_samples) cut 784-1024-10's gradient product from 861-978
+ * to 822-829 ms, four rounds alternating (docs/benchmarks-xeon.md). Its AVX2 code (6 × 1
+ * tiles, half a cache line of D a row) gained nothing there (1,390-1,625 against 1,387-1,397 ms),
+ * and AMD's CPUs are not measured with it (a prefetch of W's rows in the forward product was
+ * slower on a Zen 5): 0 for those. r: registers a vector (mlpcl__registers_a_vector). */
+int mlpcl__gradient_prefetch(const char *vendor, unsigned r)
+{
+    return vendor && !strcmp(vendor, "GenuineIntel") && r == 1 ? 8 : 0;
 }
 
 /* A forward product's tile walks a column of W, one cache line a row (784 rows for

@@ -19,6 +19,9 @@
 #ifndef MC
 #define MC 64 /* samples per block of the gradient's reduction (one barrier each) */
 #endif
+#ifndef PF
+#define PF 0 /* samples ahead the gradient prefetches its rows of D (0: none) */
+#endif
 #ifndef ONE_BLOCK
 #define ONE_BLOCK 0 /* 1: no product sees more than MC rows, so no barrier is needed */
 #endif
@@ -121,12 +124,23 @@ INLINE void product_backward(const int T, const int m, const int n, const int k,
 
 /* acc[r][c] += Σ_i a_i[r] · D[i][j0 + c·VW …] over the samples i of [ib, ie), where a_i[r] is
  * A[i][k0 + r] in a full tile, and in the edge tile A's column for rows below k, 1 for row k
- * (the bias) and 0 past it. */
+ * (the bias) and 0 past it. With PF, in programs whose gradients run several blocks (full
+ * batches from memory), this tile's slice of D's row PF samples ahead (of m) is prefetched: D's
+ * rows lie n · sizeof(REAL) apart, a page for 1,024 floats, a stride some CPUs' prefetchers do
+ * not follow (host/tuning.c derives PF). */
 INLINE void tile_samples(const int T, const int full, REALV acc[TM][TNV], __global const REAL *A,
-                         const int k, __global const REAL *D, const int n, const int ib,
-                         const int ie, const int k0, const int j0)
+                         const int k, __global const REAL *D, const int n, const int m,
+                         const int ib, const int ie, const int k0, const int j0)
 {
+    (void)m;
     for (int i = ib; i < ie; ++i) {
+#if PF > 0 && !ONE_BLOCK  /* one block: a batch's D, just written, is in cache */
+        if (i + PF < m) { /* its first two vectors: a loop here cost registers (spills) */
+            __global const REAL *ahead = D + (size_t)(i + PF) * n + j0;
+            __builtin_prefetch(ahead);
+            if (T > 1) __builtin_prefetch(ahead + VW);
+        }
+#endif
         REALV b[TNV];
         UNROLL
         for (int c = 0; c < T; ++c) b[c] = VLOAD(0, D + (size_t)i * n + j0 + c * VW);
@@ -175,9 +189,9 @@ INLINE void product_gradient(const int T, const int m, const int n, const int k,
     for (int ib = 0; ib < m; ib += MC) {
         const int ie = min(ib + MC, m);
         if (active && full)
-            tile_samples(T, 1, acc, A, k, D, n, ib, ie, k0, j0);
+            tile_samples(T, 1, acc, A, k, D, n, m, ib, ie, k0, j0);
         else if (active)
-            tile_samples(T, 0, acc, A, k, D, n, ib, ie, k0, j0);
+            tile_samples(T, 0, acc, A, k, D, n, m, ib, ie, k0, j0);
 #if !ONE_BLOCK
         barrier(CLK_GLOBAL_MEM_FENCE);
 #endif

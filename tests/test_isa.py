@@ -69,6 +69,14 @@ def bench(binary, env, tmp):
         return [r for r in json.load(f)["results"] if r["device"] == "0:0"][0]
 
 
+def cpuinfo_vendor():
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("vendor_id"):
+                return line.split(":", 1)[1].strip()
+    return ""
+
+
 def main():
     binary = sys.argv[1]
     t0 = time.monotonic()
@@ -101,9 +109,14 @@ def main():
                 continue
             print("%s: %s, %s; check: %s" % (lib, d["name"], r["kernels"], r["check"]))
             check(r["isa"] == isa, "%s: bench isa %r, want %s" % (lib, r["isa"], isa))
-            # pw follows the L2 (host/tuning.c): where it is not the default's 2048, AVX-512's
-            # tiles are derived too
-            if ",pw=2048)" not in r["kernels"]:
+            # pw follows the L2 and pf the CPU's vendor (host/tuning.c): where they are not the
+            # defaults (2048, 0), AVX-512's tiles are derived too; pf is 8 for AVX-512 code on
+            # Intel's CPUs
+            intel = "GenuineIntel" in cpuinfo_vendor()
+            pf = 8 if intel and isa == "AVX-512" else 0
+            check((",pf=%d," % pf) in r["kernels"], "%s: kernels %r on a CPU %s Intel's, want pf=%d"
+                  % (lib, r["kernels"], "of" if intel else "not of", pf))
+            if ",pw=2048)" not in r["kernels"] or ",pf=0," not in r["kernels"]:
                 source = "derived"
             check(("(%s," % tiles) in r["kernels"] and r["kernels"].endswith("from " + source),
                   "%s: kernels %r, want tiles %s from %s" % (lib, r["kernels"], tiles, source))

@@ -268,6 +268,76 @@ static void pw_picks_layers(mlpcl_ctx *ctx, mlpcl_ctx *host)
     free_problem(&q);
 }
 
+/* The tunable pf, derived from the CPU's vendor and vector registers (8 on Intel's running
+ * AVX-512 code, 0 elsewhere), makes the CPU gradient prefetch rows of D ahead and changes no
+ * arithmetic: epochs with pf 0, 8 and 16 give the same parameters to the last bit, and match the
+ * reference, in full batches of 200 (the gradient's samples in blocks of MC, with barriers, where
+ * the kernels prefetch) and in batches of 16 (one block, built without). */
+static void pf_changes_no_result(mlpcl_ctx *ctx, mlpcl_ctx *host)
+{
+    static const struct {
+        const char *vendor;
+        unsigned r; /* registers a vector: 1 AVX-512, 2 AVX2, 4 SSE */
+        int pf;
+    } cases[] = {{"GenuineIntel", 1, 8},
+                 {"GenuineIntel", 2, 0},
+                 {"GenuineIntel", 4, 0},
+                 {"AuthenticAMD", 1, 0},
+                 {"AuthenticAMD", 2, 0},
+                 {"HygonGenuine", 1, 0},
+                 {"", 1, 0},
+                 {NULL, 1, 0}};
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; ++i) {
+        int got = mlpcl__gradient_prefetch(cases[i].vendor, cases[i].r);
+        CHECK(got == cases[i].pf, "vendor %s, %u registers a vector: pf %d, expected %d",
+              cases[i].vendor ? cases[i].vendor : "(null)", cases[i].r, got, cases[i].pf);
+    }
+    char here[13];
+    mlpcl__host_cpu_vendor(here);
+    printf("CPU vendor %s: pf %d with AVX-512 code\n", here, mlpcl__gradient_prefetch(here, 1));
+    const size_t w[] = {20, 300, 3};
+    problem q = make_problem(2, w, MLPCL_ACT_TANH, MLPCL_LOSS_MSE, 200, 7);
+    size_t np = mlpcl_net_n_params(q.net);
+    static const char *const set[] = {"pf=0", "pf=8", "pf=16"};
+    for (int full = 0; full < 2; ++full) {
+        double *first = malloc(np * sizeof *first);
+        for (size_t s = 0; s < sizeof set / sizeof *set; ++s) {
+            char what[96], opts[256];
+            mlpcl_trainer *dev, *ref;
+            mlpcl_net *a, *b;
+            OK(mlpcl_net_clone(q.net, &a));
+            OK(mlpcl_net_clone(q.net, &b));
+            OK(mlpcl_ctx_set_tuning(ctx, set[s]));
+            OK(mlpcl_trainer_create(ctx, q.net, q.X, q.Y, q.m, MLPCL_PRECISION_FLOAT, full ? 0 : 16,
+                                    &dev));
+            OK(mlpcl_trainer_create(host, q.net, q.X, q.Y, q.m, MLPCL_PRECISION_DOUBLE,
+                                    full ? 0 : 16, &ref));
+            const mlpcl_tuning *t = &mlpcl__cl(dev)->tune;
+            mlpcl__tuning_options(t, opts, sizeof opts);
+            snprintf(what, sizeof what, "20-300-3, %s, 2 epochs of SGD (float, %s)", set[s],
+                     full ? "full batches" : "batches of 16");
+            char define[32];
+            snprintf(define, sizeof define, "-DPF=%d ", atoi(set[s] + 3));
+            strncat(opts, " ", sizeof opts - strlen(opts) - 1);
+            if (!t->local) /* the kernels are built with it */
+                CHECK(strstr(opts, define), "%s: build options %s", what, opts);
+            wide_epochs(dev, ref, MLPCL_OPT_SGD, 0, 2, a, b, 2e-4, what);
+            if (!s)
+                memcpy(first, a->params, np * sizeof *first);
+            else
+                CHECK(!memcmp(first, a->params, np * sizeof *first),
+                      "%s: not the same parameters as with pf=0", what);
+            mlpcl_trainer_free(dev);
+            mlpcl_trainer_free(ref);
+            mlpcl_net_free(a);
+            mlpcl_net_free(b);
+        }
+        free(first);
+    }
+    OK(mlpcl_ctx_set_tuning(ctx, NULL));
+    free_problem(&q);
+}
+
 int main(void)
 {
     mlpcl_ctx *ctx = test_device(), *host, *group;
@@ -282,6 +352,7 @@ int main(void)
     diverged_run_goes_on_from_kept_weights(group, "a group");
     fused_run_then_predictions(ctx);
     pw_picks_layers(ctx, host);
+    pf_changes_no_result(ctx, host);
     mlpcl_ctx_free(group);
     mlpcl_ctx_free(host);
     mlpcl_ctx_free(ctx);
