@@ -340,11 +340,27 @@ int mlpcl__panel_bytes(size_t l2)
     return pw;
 }
 
-mlpcl_status mlpcl__tuning_for(const mlpcl_ctx *ctx, mlpcl_precision p, mlpcl_tuning *t)
+/* The device type's defaults, on CPUs derived from the device. */
+static void derived(const mlpcl_ctx *ctx, mlpcl_tuning *t)
 {
     int gpu = !strcmp(ctx->info.type, "gpu");
     defaults(gpu, t);
     t->source = gpu || ctx->info.platform < 0 ? "defaults" : derive_cpu(ctx, t);
+}
+
+mlpcl_status mlpcl_ctx_derived_tuning(const mlpcl_ctx *ctx, char *buf, size_t size)
+{
+    if (!ctx || !buf || !size)
+        return mlpcl__fail(MLPCL_ERR_ARG, "derived tuning: no context or buffer");
+    mlpcl_tuning t;
+    derived(ctx, &t);
+    mlpcl__tuning_format(&t, buf, size);
+    return MLPCL_OK;
+}
+
+mlpcl_status mlpcl__tuning_for(const mlpcl_ctx *ctx, mlpcl_precision p, mlpcl_tuning *t)
+{
+    derived(ctx, t);
     char cached[1024], path[4096];
     mlpcl_status st = MLPCL_OK;
     if (cache_lookup(ctx, p, cached, sizeof cached)) {

@@ -120,6 +120,10 @@ void mlpcl_ctx_free(mlpcl_ctx *ctx);
 mlpcl_status mlpcl_ctx_set_tuning(mlpcl_ctx *ctx, const char *tuning);
 /* What mlpcl_ctx_set_tuning last set (owned by ctx, valid until the next set), or NULL. */
 const char *mlpcl_ctx_tuning(const mlpcl_ctx *ctx);
+/* The tunables trainers on ctx start from, before the tuning cache, mlpcl_ctx_set_tuning and
+ * $MLPCL_TUNE: the device type's defaults, on CPUs derived from the device (its vector
+ * registers, L2 and vendor), as a tuning string ("path=auto,tm=6,tnv=1,…") into buf. */
+mlpcl_status mlpcl_ctx_derived_tuning(const mlpcl_ctx *ctx, char *buf, size_t size);
 /* Where `mlpcl tune` keeps the best tunables per device, driver and precision:
  * $MLPCL_TUNE_CACHE, else $XDG_CACHE_HOME/mlpcl/tuning, else ~/.cache/mlpcl/tuning. */
 void mlpcl_tuning_cache_path(char *buf, size_t size);

@@ -146,6 +146,18 @@ def main():
             best = m.group(1).replace("local=0,", "")
             check("tiled (%s)" % best in out or "local=1" in best,
                   "bench does not use the tuned %s:\n%s" % (best, out))
+        # With no --from the search starts from what runs use without a cache (on CPUs derived
+        # from the device): the tunables bench showed above, from an empty cache.
+        out, _ = run([binary, "tune", "--dry-run", "--budget", "0.001", "--samples", "64",
+                      "--hidden", "32", "--iterations", "1"], cache)
+        m = re.search(r"; default path=\w+,(?:local=\d,)?(\S+)$", out, re.M)
+        shown = [re.search(r"^tiled \((?:local=\d,)?([^)]*)\)", r["kernels"]) for r in rs
+                 if r["device"] != "host"]
+        shown = [x.group(1) for x in shown if x]
+        if check(m and shown, "tune's starting point, or bench's tiled kernels:\n%s\n%s" % (
+                out, [r["kernels"] for r in rs])):
+            check(m.group(1) == shown[0], "tune starts from %s, runs use %s" % (m.group(1),
+                                                                              shown[0]))
         run([binary, "tune", "--from", "bogus=1"], cache, code=2)
         # A budget: the search starts no candidate once it is spent (here at once, after the
         # starting point's), and still reports the best so far, which is that point.

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* cmd_tune.c: `mlpcl tune` searches the tiled kernels' tunables for one device: full-batch
- * steps of 784-H-10 timed for each candidate, one tunable at a time from the defaults
+ * steps of 784-H-10 timed for each candidate, one tunable at a time from the defaults (on CPUs
+ * derived from the device, mlpcl_ctx_derived_tuning: what runs use without a tuning cache)
  * (coordinate descent; on GPUs optionally every tile shape), within an optional time budget,
  * and the fastest saved in the tuning cache, which every later trainer on that device, driver
  * and precision uses. The tunables, their defaults and candidates are the library's table
@@ -19,9 +20,11 @@ static const char usage[] =
     "\n"
     "Searches the tunables of the tiled kernels (tile shapes, work-group shapes) for a device:\n"
     "each candidate runs full-batch steps of a 784-H-10 network on random samples, one tunable\n"
-    "at a time is varied from the best so far, and the fastest is saved in the tuning cache\n"
-    "($MLPCL_TUNE_CACHE, else ~/.cache/mlpcl/tuning), keyed by device name, driver and\n"
-    "precision. Every later run on that device uses it ($MLPCL_TUNE still overrides it).\n"
+    "at a time is varied from the best so far, starting from the defaults runs use without\n"
+    "a cache (on CPUs derived from the device: its vector registers, L2 and vendor), and the\n"
+    "fastest is saved in the tuning cache ($MLPCL_TUNE_CACHE, else ~/.cache/mlpcl/tuning),\n"
+    "keyed by device name, driver and precision. Every later run on that device uses it\n"
+    "($MLPCL_TUNE still overrides it).\n"
     "Each candidate compiles the kernels anew: on POCL a full search takes minutes; --budget\n"
     "stops it in time, with the best found so far. On GPUs --exhaustive tries every tile\n"
     "shape of 64 to 256 work-items instead (hundreds of candidates).\n"
@@ -41,7 +44,7 @@ static const char usage[] =
     "      --hidden H         hidden units (default 1024)\n"
     "      --iterations N     timed iterations a candidate, after one to warm up (default 3)\n"
     "      --params LIST      only these tunables, comma-separated (default: all)\n"
-    "      --from SETTINGS    start from these values instead of the defaults (e.g. tm=8,tnv=1)\n"
+    "      --from SETTINGS    start from these values over the defaults (e.g. tm=8,tnv=1)\n"
     "      --budget S         start no candidate after S seconds of searching (default: none)\n"
     "      --exhaustive       GPUs: every tile shape rather than one tunable at a time\n"
     "  -n, --dry-run          search and print, but save nothing\n"
@@ -76,6 +79,20 @@ static int param_index(const params *ps, const char *name)
 typedef struct setting {
     int v[MAX_PARAMS]; /* by the index of the parameter in its list */
 } setting;
+
+/* Sets s's value of the tunable that the pair "name=value" (len characters at p) names;
+ * returns its index in ps, or -1 where it names none of them. */
+static int set_pair(const params *ps, setting *s, const char *p, size_t len)
+{
+    for (int i = 0; i < ps->n; ++i) {
+        size_t k = strlen(ps->p[i]->name);
+        if (len > k + 1 && !strncmp(p, ps->p[i]->name, k) && p[k] == '=') {
+            s->v[i] = atoi(p + k + 1);
+            return i;
+        }
+    }
+    return -1;
+}
 
 /* "path=tiled,local=…,name=value,…" */
 static void format(const params *ps, int local, const setting *s, char *buf, size_t size)
@@ -259,18 +276,20 @@ int cmd_tune(int argc, char **argv)
     device_params(gpu, &ps);
     setting best = {{0}};
     for (int i = 0; i < ps.n; ++i) best.v[i] = gpu ? ps.p[i]->gpu_default : ps.p[i]->cpu_default;
+    char derived[512]; /* what runs without tuning use: on CPUs derived from the device */
+    if ((st = mlpcl_ctx_derived_tuning(j.ctx, derived, sizeof derived)) != MLPCL_OK) {
+        rc = lib_fail(st);
+        goto done;
+    }
+    for (const char *p = derived; *p;) { /* path=… and the other kind's tunables: not searched */
+        size_t len = strcspn(p, ",");
+        set_pair(&ps, &best, p, len);
+        p += len + (p[len] == ',');
+    }
     for (const char *p = from; p && *p;) { /* --from: name=value pairs over the defaults */
         size_t len = strcspn(p, ",");
-        int i = 0, found = 0;
-        for (; i < ps.n; ++i) {
-            size_t k = strlen(ps.p[i]->name);
-            if (len > k + 1 && !strncmp(p, ps.p[i]->name, k) && p[k] == '=') {
-                best.v[i] = atoi(p + k + 1);
-                found = best.v[i] >= ps.p[i]->lo && best.v[i] <= ps.p[i]->hi;
-                break;
-            }
-        }
-        if (!found) {
+        int i = set_pair(&ps, &best, p, len);
+        if (i < 0 || best.v[i] < ps.p[i]->lo || best.v[i] > ps.p[i]->hi) {
             rc = failf(EXIT_USAGE,
                        "tune: --from expects name=value pairs of %s tunables, not "
                        "'%.*s'",
