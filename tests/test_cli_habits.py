@@ -141,6 +141,41 @@ def test_help_and_version():
     expect_error(["help", "train", "predict"], r"one command at most")
 
 
+def selected(sel, env_device=None):
+    """The selectors `mlpcl devices --device sel --json` lists, with $MLPCL_DEVICE as given."""
+    env = {k: v for k, v in os.environ.items() if k != "MLPCL_DEVICE"}
+    if env_device is not None:
+        env["MLPCL_DEVICE"] = env_device
+    p = subprocess.run([BIN, "devices", "--device", sel, "--json"], capture_output=True,
+                       text=True, env=env)
+    try:
+        return p.returncode, [d["selector"] for d in json.loads(p.stdout)], p.stderr
+    except (ValueError, KeyError, TypeError):
+        return p.returncode, None, p.stderr
+
+
+def check_selected(devs):
+    """--device SEL lists the one device SEL selects: each selector itself, a type its first
+    device, "" the first GPU else the first CPU, or $MLPCL_DEVICE's."""
+    for d in devs:
+        rc, sels, err = selected(d["selector"])
+        check(rc == 0 and sels == [d["selector"]], "devices --device %s: %d %s %s" % (
+            d["selector"], rc, sels, err))
+    first = {t: next((d["selector"] for d in devs if d["type"] == t), None) for t in ("gpu", "cpu")}
+    for sel, want in (("cpu", first["cpu"]), ("gpu", first["gpu"]),
+                      ("", first["gpu"] or first["cpu"])):
+        if want:
+            rc, sels, err = selected(sel)
+            check(rc == 0 and sels == [want], "devices --device %r: %d %s, expected %s: %s" % (
+                sel, rc, sels, want, err))
+    rc, sels, err = selected("", env_device="host")
+    check(rc == 0 and sels == ["host"], "MLPCL_DEVICE=host devices --device '': %s %s" % (
+        sels, err))
+    rc, sels, err = selected("no-such-device")
+    check(rc == 3 and 'no OpenCL device matches "no-such-device"' in err,
+          "devices --device no-such-device: exit %d: %s" % (rc, err))
+
+
 def test_devices():
     rc, text, err = run("devices")
     check(rc == 0, "mlpcl devices: exit %d: %s" % (rc, err))
@@ -195,6 +230,7 @@ def test_devices():
             for e in d["extensions"]:
                 check(re.search(r"^ +(Extensions +)?%s$" % re.escape(e), verbose, re.M),
                       "devices --verbose lacks the extension %s" % e)
+    check_selected(devs)
     return [d["selector"] for d in devs]
 
 

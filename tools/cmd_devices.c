@@ -22,6 +22,9 @@ static const char usage[] =
     "                     global memory, the largest buffer, double precision, extensions\n"
     "      --json         the same as one JSON array, an object a device (the host last, with\n"
     "                     null indices)\n"
+    "  -d, --device SEL   only the device SEL selects, as `mlpcl train --device SEL` would\n"
+    "                     (\"\": the default, $MLPCL_DEVICE, else the first GPU, else the\n"
+    "                     first CPU; of a list, its first device)\n"
     "  -h, --help         print this text and exit\n"
     "  -V, --version      print the version and exit\n";
 
@@ -172,15 +175,29 @@ static int show(const mlpcl_device_info *list, size_t n, int how)
     return 0;
 }
 
+/* The device sel selects, opened as a trainer would open it (the library's own choice, so a
+ * program such as tools/bench-peers learns which device and ISA a run will use). */
+static int show_selected(const char *sel, int how)
+{
+    mlpcl_ctx *ctx;
+    int st = mlpcl_ctx_create(sel, 0, &ctx);
+    if (st != MLPCL_OK) return lib_fail(st);
+    int rc = show(mlpcl_ctx_device(ctx), 1, how);
+    mlpcl_ctx_free(ctx);
+    return rc ? rc : cli_close_stdout();
+}
+
 int cmd_devices(int argc, char **argv)
 {
-    enum { O_VERBOSE, O_JSON };
+    enum { O_VERBOSE, O_JSON, O_DEVICE };
     static const cli_option options[] = {
         {"verbose", 'v', 0, O_VERBOSE},
         {"json", 0, 0, O_JSON},
+        {"device", 'd', 1, O_DEVICE},
         {NULL, 0, 0, 0},
     };
     int how = SHOW_LINES;
+    const char *sel = NULL;
     cli_parser cp;
     cli_begin(&cp, "devices", usage, options, argc, argv);
     for (int id; (id = cli_next(&cp)) != CLI_END;) {
@@ -195,8 +212,12 @@ int cmd_devices(int argc, char **argv)
         case O_JSON:
             how = SHOW_JSON;
             break;
+        case O_DEVICE:
+            sel = cp.value;
+            break;
         }
     }
+    if (sel) return show_selected(sel, how);
     mlpcl_device_info *list;
     size_t n;
     int st = mlpcl_devices(&list, &n), rc;
