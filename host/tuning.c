@@ -25,7 +25,7 @@ typedef struct row {
 } row;
 
 static const int tm_c[] = {4, 6, 8, 10, 12, 14, 0}, tnv_c[] = {1, 2, 3, 0},
-                 mc_c[] = {16, 32, 64, 128, 256, 0}, ly_c[] = {1, 2, 4, 8, 16, 0},
+                 mc_c[] = {16, 32, 64, 128, 256, 512, 0}, ly_c[] = {1, 2, 4, 8, 16, 0},
                  gxy_c[] = {2, 4, 8, 16, 0}, bmn_c[] = {32, 64, 128, 0}, bk_c[] = {8, 16, 32, 0},
                  w_c[] = {2, 4, 8, 0}, lb_c[] = {1, 2, 0}, lv_c[] = {1, 4, 0},
                  pw_c[] = {1024, 2048, 4096, 1 << 20, 0}, pf_c[] = {8, 16, 0}; /* and 0 */
@@ -40,12 +40,17 @@ static const int tm_c[] = {4, 6, 8, 10, 12, 14, 0}, tnv_c[] = {1, 2, 3, 0},
  * local memory, 16 deep, 4 × 4 a work-item (256 a group), two buffers an operand (lb=2,
  * measured faster than one on an H200: 784-1024-10 steps 15.1 against 16.2 ms, 784-256-10 4.0
  * against 4.5 ms, a batch-64 epoch 140 against 176 ms; docs/benchmarks-gpu.md), each read one
- * element at a time (lv=1: lv=4 is not measured on a GPU yet). The kernels' #ifndef defaults equal
- * the CPU column; the host passes every tunable its kernels read. */
+ * element at a time (lv=1: lv=4 is not measured on a GPU yet). The CPU gradient's blocks are
+ * 256 samples (mc): at each block's barrier POCL saves and restores every work-item's
+ * accumulators (a group of 8 × 8 tiles holds 96 KB of them in AVX-512 code), and blocks of 64
+ * paid that four times as often: 784-1024-10's gradient 0.53 s against 0.41 s (mc=256) and
+ * 0.42 s (512) on a 2-core Zen 5, its step 0.92 against 0.78 s, 784-256-10's 0.25 against
+ * 0.20 s, three rounds alternating (docs/benchmarks-epyc.md). The kernels' #ifndef defaults
+ * equal the CPU column; the host passes every tunable its kernels read. */
 static const row rows[] = {
     {{"tm", CPU, 12, 12, 1, 32, tm_c, "rows of a work-item's tile"}, AT(tm), "TM"},
     {{"tnv", CPU, 2, 2, 1, 8, tnv_c, "vectors across a work-item's tile"}, AT(tnv), "TNV"},
-    {{"mc", CPU, 64, 64, 1, 4096, mc_c, "samples a barrier block of the gradient's reduction"},
+    {{"mc", CPU, 256, 64, 1, 4096, mc_c, "samples a barrier block of the gradient's reduction"},
      AT(mc),
      "MC"},
     {{"ly", CPU, 8, 8, 1, 1024, ly_c, "work-items a group along the samples (products)"},
@@ -267,7 +272,10 @@ const char *mlpcl_ctx_tuning(const mlpcl_ctx *ctx)
  * registers each, TNV · r more for a row of B, one for the broadcast. AVX-512 (r = 1, 32
  * registers): the defaults, 24 + 2 + 1. AVX and AVX2 (r = 2, 16 registers): 6 × 1, 12 + 2 + 1,
  * with the gradient's work-groups 4 × 16 tiles and the products' 2 deep. SSE (r = 4, 16
- * registers): 2 × 1, 8 + 4 + 1. Measured with POCL_KERNELLIB_NAME=avx2 and sse41 on a 2-core
+ * registers): 2 × 1, 8 + 4 + 1. Both with the gradient's blocks of 64 samples: their groups'
+ * accumulators are a quarter of AVX-512's or less, and blocks of 256 or 512 measured the same
+ * with the AVX2 code (784-1024-10's gradient 0.97-1.03 s with 64, 0.98-1.02 s with 256,
+ * 0.98-1.12 s with 512). Measured with POCL_KERNELLIB_NAME=avx2 and sse41 on a 2-core
  * AVX-512 EPYC (docs/benchmarks.md): the AVX2 shape takes a 784-256-10 step from 580-640 ms
  * (the defaults, spilling) or 585 ms (4 × 2) to 440-450 ms, and a batch-64 epoch from 0.88-1.0 s
  * to 0.61-0.68 s; for SSE 2 × 1 beats 1 × 1 and 3 × 1 (108-110 ms against 150 and 232 ms on 6000
@@ -281,9 +289,9 @@ static const char *derive_cpu(const mlpcl_ctx *ctx, mlpcl_tuning *t)
     int derived = pw != t->pw || pf != t->pf || r > 1;
     t->pw = pw, t->pf = pf;
     if (r == 2) {
-        t->tm = 6, t->tnv = 1, t->ly = 2, t->gx = 4, t->gy = 16;
+        t->tm = 6, t->tnv = 1, t->ly = 2, t->gx = 4, t->gy = 16, t->mc = 64;
     } else if (r > 2) {
-        t->tm = 2, t->tnv = 1;
+        t->tm = 2, t->tnv = 1, t->mc = 64;
     }
     return derived ? "derived" : "defaults";
 }

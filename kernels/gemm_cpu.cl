@@ -17,7 +17,7 @@
 #define TNV 2 /* vectors across a work-item's tile */
 #endif
 #ifndef MC
-#define MC 64 /* samples per block of the gradient's reduction (one barrier each) */
+#define MC 256 /* samples per block of the gradient's reduction (one barrier each) */
 #endif
 #ifndef PF
 #define PF 0 /* samples ahead the gradient prefetches its rows of D (0: none) */

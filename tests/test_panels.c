@@ -298,7 +298,8 @@ static void pf_changes_no_result(mlpcl_ctx *ctx, mlpcl_ctx *host)
     const size_t w[] = {20, 300, 3};
     problem q = make_problem(2, w, MLPCL_ACT_TANH, MLPCL_LOSS_MSE, 200, 7);
     size_t np = mlpcl_net_n_params(q.net);
-    static const char *const set[] = {"pf=0", "pf=8", "pf=16"};
+    /* blocks of 64 samples, so that full batches of 200 run several (the default is 256) */
+    static const char *const set[] = {"pf=0,mc=64", "pf=8,mc=64", "pf=16,mc=64"};
     for (int full = 0; full < 2; ++full) {
         double *first = malloc(np * sizeof *first);
         for (size_t s = 0; s < sizeof set / sizeof *set; ++s) {
