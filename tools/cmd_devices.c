@@ -224,11 +224,7 @@ int cmd_devices(int argc, char **argv)
     if (st != MLPCL_OK && strstr(mlpcl_last_error(), "CL_PLATFORM_NOT_FOUND_KHR")) {
         /* No OpenCL at all is not an error here: the host trainer is still there to list. */
         fprintf(stderr, "mlpcl: note: no OpenCL platform: %s\n", mlpcl_last_error());
-        mlpcl_ctx *host;
-        if ((st = mlpcl_ctx_create("host", 0, &host)) != MLPCL_OK) return lib_fail(st);
-        rc = show(mlpcl_ctx_device(host), 1, how);
-        mlpcl_ctx_free(host);
-        return rc ? rc : cli_close_stdout();
+        return show_selected("host", how);
     }
     if (st != MLPCL_OK) return lib_fail(st);
     rc = show(list, n, how);
