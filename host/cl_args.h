@@ -126,7 +126,7 @@ enum {
 
 /* gemm_cpu.cl, gemm_gpu.cl: gemm_forward, gemm_forward_narrow and gemm_forward_panels
  * (FORWARD_ARGS): m, n (outputs), k (inputs), act, A, P, off, Out, Wp, woff (the weights' panels at
- * Wp + woff, or NULL; CPUs) */
+ * Wp + woff, or NULL; CPUs), aw, ow (A's and Out's widths: strips, or rows), cap (strips' rows) */
 enum {
     GEMM_FORWARD_M,
     GEMM_FORWARD_N,
@@ -138,6 +138,9 @@ enum {
     GEMM_FORWARD_OUT,
     GEMM_FORWARD_WP,
     GEMM_FORWARD_WOFF,
+    GEMM_FORWARD_AW,
+    GEMM_FORWARD_OW,
+    GEMM_FORWARD_CAP,
     GEMM_FORWARD_NARGS
 };
 
@@ -145,7 +148,7 @@ enum {
 enum { PACK_N, PACK_K, PACK_TV, PACK_P, PACK_OFF, PACK_WP, PACK_WOFF, PACK_NARGS };
 
 /* gemm_cpu.cl, gemm_gpu.cl: gemm_backward and gemm_backward_narrow (BACKWARD_ARGS): m, n, k, act,
- * Dn, WT, Act, D */
+ * Dn, WT, Act, D, dnw, dw (Dn's and D's widths), cap */
 enum {
     GEMM_BACKWARD_M,
     GEMM_BACKWARD_N,
@@ -155,12 +158,15 @@ enum {
     GEMM_BACKWARD_WT,
     GEMM_BACKWARD_ACT_IN,
     GEMM_BACKWARD_D,
+    GEMM_BACKWARD_DNW,
+    GEMM_BACKWARD_DW,
+    GEMM_BACKWARD_CAP,
     GEMM_BACKWARD_NARGS
 };
 
-/* gemm_cpu.cl, gemm_gpu.cl: gemm_gradient and gemm_gradient_narrow (GRADIENT_ARGS): m, n (outputs),
- * k (inputs), A, D, G, off, P, V, V_next, P_next, lr, mu, state, split, Gs, WT, Wp, woff (the
- * stepped weights' panels, or NULL) */
+/* gemm_cpu.cl, gemm_gpu.cl: gemm_gradient, gemm_gradient_narrow and their _strips (GRADIENT_ARGS):
+ * m, n (outputs), k (inputs), A, D, G, off, P, V, V_next, P_next, lr, mu, state, split, Gs, WT, Wp,
+ * woff (the stepped weights' panels, or NULL), aw, dw (A's and D's widths), cap */
 enum {
     GEMM_GRADIENT_M,
     GEMM_GRADIENT_N,
@@ -181,6 +187,9 @@ enum {
     GEMM_GRADIENT_WT,
     GEMM_GRADIENT_WP,
     GEMM_GRADIENT_WOFF,
+    GEMM_GRADIENT_AW,
+    GEMM_GRADIENT_DW,
+    GEMM_GRADIENT_CAP,
     GEMM_GRADIENT_NARGS
 };
 

@@ -330,6 +330,20 @@ mlpcl_status mlpcl__cl_check_sizes(const mlpcl_trainer *tr, size_t n_partials)
     return MLPCL_OK;
 }
 
+/* Layer l's activations or deltas (buf) into out in rows, from strips where they lie in them. */
+static mlpcl_status read_layer(mlpcl_trainer *tr, cl_mem buf, size_t l, double *out)
+{
+    size_t B = tr->batch, n = tr->net->width[l], w = mlpcl__cl_strip_width(tr, l);
+    if (w == n) return mlpcl__cl_download(tr, buf, out, B * n);
+    double *strips = malloc(B * n * sizeof *strips);
+    if (!strips) return mlpcl__fail(MLPCL_ERR_NOMEM, "out of host memory reading layer %zu", l);
+    mlpcl_status st = mlpcl__cl_download(tr, buf, strips, B * n);
+    for (size_t i = 0; st == MLPCL_OK && i < B; ++i)
+        for (size_t j = 0; j < n; ++j) out[i * n + j] = strips[j / w * B * w + i * w + j % w];
+    free(strips);
+    return st;
+}
+
 mlpcl_status mlpcl__trainer_read(mlpcl_trainer *tr, char what, size_t l, double *out)
 {
     mlpcl_cl *c = mlpcl__cl(tr);
@@ -337,9 +351,9 @@ mlpcl_status mlpcl__trainer_read(mlpcl_trainer *tr, char what, size_t l, double 
     size_t n = mlpcl_net_n_params(net);
     switch (what) {
     case 'A':
-        return mlpcl__cl_download(tr, c->A[l], out, tr->batch * net->width[l]);
+        return read_layer(tr, c->A[l], l, out);
     case 'D':
-        return mlpcl__cl_download(tr, c->D[l], out, tr->batch * net->width[l]);
+        return read_layer(tr, c->D[l], l, out);
     case 'G':
         if (!c->keep_gradients)
             return mlpcl__fail(MLPCL_ERR_ARG, "the gradients are not kept: call "

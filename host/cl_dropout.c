@@ -112,6 +112,8 @@ static mlpcl_status add(mlpcl_trainer *tr, mlpcl_plan *p, const mlpcl_stage *s, 
                                      [DROPOUT_EPOCH] = ARG_UINT(d->epoch),
                                      [DROPOUT_LAYER] = ARG_UINT(l),
                                      [DROPOUT_POS0] = ARG_UINT(0),
+                                     [DROPOUT_W] = ARG_INT(mlpcl__cl_strip_width(tr, l)),
+                                     [DROPOUT_CAP] = ARG_INT(tr->batch),
                                      [DROPOUT_V] = ARG_MEM(*V),
                                      [DROPOUT_H] = ARG_MEM(d->H[l])};
     size_t nargs = id == K_DROPOUT_FORWARD ? DROPOUT_FORWARD_NARGS : DROPOUT_BACKWARD_NARGS;

@@ -8,8 +8,9 @@
 
 #include "cl_backend.h"
 
-/* dropout.cl: dropout_forward(m, n, threshold, scale, seed_lo, seed_hi, epoch, layer, pos0, A, H)
- * and dropout_backward(the same, D in A's place, no H) */
+/* dropout.cl: dropout_forward(m, n, threshold, scale, seed_lo, seed_hi, epoch, layer, pos0, w,
+ * cap, A, H) and dropout_backward(the same, D in A's place, no H); w and cap: the layer's layout
+ * (mlpcl__cl_strip_width) */
 enum {
     DROPOUT_M,
     DROPOUT_N,
@@ -20,6 +21,8 @@ enum {
     DROPOUT_EPOCH,
     DROPOUT_LAYER,
     DROPOUT_POS0,
+    DROPOUT_W,
+    DROPOUT_CAP,
     DROPOUT_V, /* A (forward) or D (backward) */
     DROPOUT_H,
     DROPOUT_FORWARD_NARGS,

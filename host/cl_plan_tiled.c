@@ -7,16 +7,10 @@
 #include "cl_backend.h"
 #include "cl_dropout.h"
 
-/* The width of the kernels' vectors: 16 floats or 8 doubles. */
-static size_t vector_width(const mlpcl_trainer *tr)
-{
-    return tr->precision == MLPCL_PRECISION_DOUBLE ? 8 : 16;
-}
-
 /* Outputs n wide take the narrow kernels (one vector a tile) when one vector covers them. */
 static int narrow(const mlpcl_trainer *tr, size_t n)
 {
-    return n <= vector_width(tr);
+    return n <= mlpcl__cl_vector_width(tr);
 }
 
 /* Columns of a tile of kernel id. */
@@ -24,7 +18,7 @@ static size_t width_of(const mlpcl_trainer *tr, mlpcl_kernel_id id)
 {
     const mlpcl_cl *c = mlpcl__cl(tr);
     int n = id == K_GEMM_FORWARD_N || id == K_GEMM_BACKWARD_N || id == K_GEMM_GRADIENT_N;
-    return (n ? 1 : (size_t)c->tune.tnv) * vector_width(tr);
+    return (n ? 1 : (size_t)c->tune.tnv) * mlpcl__cl_vector_width(tr);
 }
 
 /* The CPU gradient's work-group, in tiles across × down: the tunables gx × gy where its
@@ -151,7 +145,10 @@ static mlpcl_status tiled_forward(mlpcl_trainer *tr, mlpcl_plan *p, const mlpcl_
                                   [GEMM_FORWARD_OFF] = ARG_INT(net->offset[l]),
                                   [GEMM_FORWARD_OUT] = ARG_MEM(c->A[l]),
                                   [GEMM_FORWARD_WP] = ARG_MEM(Wp),
-                                  [GEMM_FORWARD_WOFF] = ARG_INT(panel_offset(tr, l))};
+                                  [GEMM_FORWARD_WOFF] = ARG_INT(panel_offset(tr, l)),
+                                  [GEMM_FORWARD_AW] = ARG_INT(mlpcl__cl_strip_width(tr, l - 1)),
+                                  [GEMM_FORWARD_OW] = ARG_INT(mlpcl__cl_strip_width(tr, l)),
+                                  [GEMM_FORWARD_CAP] = ARG_INT(tr->batch)};
     mlpcl_kernel_id id = narrow(tr, net->width[l]) ? K_GEMM_FORWARD_N
                          : Wp                      ? K_GEMM_FORWARD_P
                                                    : K_GEMM_FORWARD;
@@ -179,7 +176,10 @@ static mlpcl_status tiled_backward(mlpcl_trainer *tr, mlpcl_plan *p, const mlpcl
                                    [GEMM_BACKWARD_DN] = ARG_MEM(c->D[l + 1]),
                                    [GEMM_BACKWARD_WT] = ARG_MEM(c->WT),
                                    [GEMM_BACKWARD_ACT_IN] = ARG_MEM(*mlpcl__cl_dropout_act(tr, l)),
-                                   [GEMM_BACKWARD_D] = ARG_MEM(c->D[l])};
+                                   [GEMM_BACKWARD_D] = ARG_MEM(c->D[l]),
+                                   [GEMM_BACKWARD_DNW] = ARG_INT(mlpcl__cl_strip_width(tr, l + 1)),
+                                   [GEMM_BACKWARD_DW] = ARG_INT(mlpcl__cl_strip_width(tr, l)),
+                                   [GEMM_BACKWARD_CAP] = ARG_INT(tr->batch)};
     mlpcl_kernel_id id = narrow(tr, n_l) ? K_GEMM_BACKWARD_N : K_GEMM_BACKWARD;
     TRY(mlpcl__cl_make_kernel(tr, id, &k, N_ARGS(a), a));
     TRY(mlpcl__cl_add_gemm_launch(p, tr, k, id, l, s->mb, n_l, 1, (size_t)c->tune.ly,
@@ -231,8 +231,14 @@ static mlpcl_status tiled_gradient(mlpcl_trainer *tr, mlpcl_plan *p, const mlpcl
                                    [GEMM_GRADIENT_GS] = ARG_MEM(c->Gs),
                                    [GEMM_GRADIENT_WT] = ARG_MEM(WT),
                                    [GEMM_GRADIENT_WP] = ARG_MEM(Wp),
-                                   [GEMM_GRADIENT_WOFF] = ARG_INT(panel_offset(tr, l))};
-    mlpcl_kernel_id id = narrow(tr, n_out) ? K_GEMM_GRADIENT_N : K_GEMM_GRADIENT;
+                                   [GEMM_GRADIENT_WOFF] = ARG_INT(panel_offset(tr, l)),
+                                   [GEMM_GRADIENT_AW] = ARG_INT(mlpcl__cl_strip_width(tr, l - 1)),
+                                   [GEMM_GRADIENT_DW] = ARG_INT(mlpcl__cl_strip_width(tr, l)),
+                                   [GEMM_GRADIENT_CAP] = ARG_INT(tr->batch)};
+    int strips = mlpcl__cl_in_strips(tr, l - 1); /* A in strips */
+    mlpcl_kernel_id id = narrow(tr, n_out) ? strips ? K_GEMM_GRADIENT_NS : K_GEMM_GRADIENT_N
+                         : strips          ? K_GEMM_GRADIENT_S
+                                           : K_GEMM_GRADIENT;
     TRY(mlpcl__cl_make_kernel(tr, id, &k, N_ARGS(a), a));
     if (own) TRY(mlpcl__cl_add_step(p, k, GEMM_GRADIENT_LR));
     size_t gx, gy;

@@ -146,7 +146,9 @@ typedef enum mlpcl_kernel_id {
     K_GEMM_FORWARD_N, /* the same three for outputs no wider than one vector */
     K_GEMM_BACKWARD_N,
     K_GEMM_GRADIENT_N,
-    K_GEMM_FORWARD_P,   /* the wide forward product reading W in panels (CPUs) */
+    K_GEMM_FORWARD_P,  /* the wide forward product reading W in panels (CPUs) */
+    K_GEMM_GRADIENT_S, /* the two gradients reading A in strips (CPUs' hidden layers) */
+    K_GEMM_GRADIENT_NS,
     K_FUSED,            /* fused.cl: a small network's whole iteration in one work-group */
     K_GRADIENT_REDUCE,  /* gemm_epilogue.cl: the sum of a split gradient, and the update */
     K_DROPOUT_FORWARD,  /* dropout.cl: a hidden layer's mask on its activations */
@@ -178,6 +180,7 @@ typedef struct mlpcl_tuning {
     int ly;                 /* forward and backward: work-items a work-group along the samples */
     int gx, gy;             /* gradient: work-group shape (tiles across, tiles down) */
     int pf;                 /* CPUs: samples ahead the gradient prefetches D's rows (0: none) */
+    int st;                 /* CPUs: 1: the wide hidden layers' activations in strips */
     int pw;                 /* CPUs: W's rows this many bytes apart or more are read in panels */
     int local;              /* GPUs: tiles staged in local memory (gemm_gpu.cl) */
     int bm, bn, bk, wm, wn; /* local: a work-group's tile, its depth, a work-item's subtile */

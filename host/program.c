@@ -32,6 +32,8 @@ const char *const mlpcl__kernel_name[K_COUNT] = {
     [K_GEMM_BACKWARD_N] = "gemm_backward_narrow",
     [K_GEMM_GRADIENT_N] = "gemm_gradient_narrow",
     [K_GEMM_FORWARD_P] = "gemm_forward_panels",
+    [K_GEMM_GRADIENT_S] = "gemm_gradient_strips",
+    [K_GEMM_GRADIENT_NS] = "gemm_gradient_narrow_strips",
     [K_FUSED] = "fused",
     [K_GRADIENT_REDUCE] = "gradient_reduce",
     [K_DROPOUT_FORWARD] = "dropout_forward",
@@ -59,10 +61,15 @@ static void build_options(const mlpcl_ctx *ctx, const mlpcl_build_params *bp, ch
      * 64-byte vector passed between the kernels' functions ("changes the ABI", -Wpsabi, 22-24
      * lines a build on stderr), which are all inlined; POCL takes no -Wno-psabi. */
     int narrower = mlpcl__registers_a_vector(ctx) > 1;
-    snprintf(buf, size, "-cl-std=CL1.2 -DPRECISION=%d -DWG=%zu %s%s%s%s%s%s",
+    /* x86 CPUs named by POCL (an isa of the instructions' name, not of bits): clang's
+     * __builtin_prefetch, for gemm_cpu.cl's PREFETCH (OpenCL's prefetch() does nothing there,
+     * and Oclgrind, another CPU device, has no such builtin) */
+    int x86 = no_fma || !strcmp(isa, "AVX2") || !strcmp(isa, "AVX-512");
+    snprintf(buf, size, "-cl-std=CL1.2 -DPRECISION=%d -DWG=%zu %s%s%s%s%s%s%s",
              bp->precision == MLPCL_PRECISION_DOUBLE ? 64 : 32, bp->wg, tiles,
-             one_block ? " -DONE_BLOCK=1" : "", no_fma ? " -DNO_FMA=1" : "", narrower ? " -w" : "",
-             extra ? " " : "", extra ? extra : "");
+             one_block ? " -DONE_BLOCK=1" : "", no_fma ? " -DNO_FMA=1" : "",
+             x86 ? " -DCPU_PREFETCH=1" : "", narrower ? " -w" : "", extra ? " " : "",
+             extra ? extra : "");
 }
 
 /* Whether a kernel file goes into the program: all but the tiled variant the device does not

@@ -29,6 +29,8 @@ static const int tm_c[] = {4, 6, 8, 10, 12, 14, 0}, tnv_c[] = {1, 2, 3, 0},
                  gxy_c[] = {2, 4, 8, 16, 0}, bmn_c[] = {32, 64, 128, 0}, bk_c[] = {8, 16, 32, 0},
                  w_c[] = {2, 4, 8, 0}, lb_c[] = {1, 2, 0}, lv_c[] = {1, 4, 0},
                  pw_c[] = {1024, 2048, 4096, 1 << 20, 0}, pf_c[] = {8, 16, 0}; /* and 0 */
+/* The search keeps the strips (a list ends at 0): st=0 is there to compare layouts. */
+static const int st_c[] = {1, 0};
 
 #define CPU   MLPCL_TUNABLE_CPU
 #define GPU   MLPCL_TUNABLE_GPU
@@ -62,6 +64,9 @@ static const row rows[] = {
       "samples ahead the gradient prefetches its rows of D (0: none)"},
      AT(pf),
      "PF"},
+    {{"st", CPU, 1, 0, 0, 1, st_c, "1: the wide hidden layers' activations and deltas in strips"},
+     AT(st),
+     NULL},
     {{"pw", CPU, 2048, 2048, 64, 1 << 20, pw_c,
       "bytes between rows of W from which the forward product reads W in panels"},
      AT(pw),

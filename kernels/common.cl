@@ -22,6 +22,15 @@
 
 #define INLINE static inline __attribute__((always_inline))
 
+/* Where element (i, j) of a layer's activations or deltas lies. Rows (w = n, the layer's
+ * width): i·n + j. Strips (the CPUs' wide hidden layers, host/cl_plan_tiled.c): columns in
+ * strips w wide, each strip cap rows deep (the buffer's rows), so that the gradient's tile walks
+ * its strip's samples contiguously. */
+INLINE size_t strip_at(const int i, const int j, const int w, const int cap)
+{
+    return (size_t)(j / w) * cap * w + (size_t)i * w + j % w;
+}
+
 /* Activations, as host/reference.c numbers them; IDENTITY is internal (softmax's logits). */
 #define ACT_SIGMOID  0
 #define ACT_TANH     1

@@ -3,7 +3,8 @@
  * layer's activations before the mask (for act' in the backward pass) and masks and scales
  * them in place; dropout_backward applies the same mask to the layer's delta. The mask comes
  * from Philox4x32-10, the same algorithm as host/philox.c, so the device drops the units the
- * host reference drops. Matrices are m×n row-major. Needs common.cl. */
+ * host reference drops. Matrices are m×n, in rows or in strips w wide
+ * of cap rows (common.cl's strip_at; w = n: rows). Needs common.cl. */
 
 #define PHILOX_M0 0xD2511F53u /* the round multipliers */
 #define PHILOX_M1 0xCD9E8D57u
@@ -34,11 +35,12 @@ INLINE int dropout_keep(uint seed_lo, uint seed_hi, uint epoch, uint layer, uint
  * rounded up. With threshold 0 and scale 1 (predicting) A stays as it is. */
 __kernel void dropout_forward(const int m, const int n, const uint threshold, const REAL scale,
                               const uint seed_lo, const uint seed_hi, const uint epoch,
-                              const uint layer, const uint pos0, __global REAL *A, __global REAL *H)
+                              const uint layer, const uint pos0, const int w, const int cap,
+                              __global REAL *A, __global REAL *H)
 {
     const int j = get_global_id(0), i = get_global_id(1);
     if (i >= m || j >= n) return;
-    const size_t ij = (size_t)i * n + j;
+    const size_t ij = strip_at(i, j, w, cap);
     const REAL a = A[ij];
     H[ij] = a;
     A[ij] = dropout_keep(seed_lo, seed_hi, epoch, layer, pos0 + (uint)i, (uint)j, threshold)
@@ -49,11 +51,12 @@ __kernel void dropout_forward(const int m, const int n, const uint threshold, co
 /* D = kept ? D · scale : 0, the forward pass's mask. Global (n, m) rounded up. */
 __kernel void dropout_backward(const int m, const int n, const uint threshold, const REAL scale,
                                const uint seed_lo, const uint seed_hi, const uint epoch,
-                               const uint layer, const uint pos0, __global REAL *D)
+                               const uint layer, const uint pos0, const int w, const int cap,
+                               __global REAL *D)
 {
     const int j = get_global_id(0), i = get_global_id(1);
     if (i >= m || j >= n) return;
-    const size_t ij = (size_t)i * n + j;
+    const size_t ij = strip_at(i, j, w, cap);
     D[ij] = dropout_keep(seed_lo, seed_hi, epoch, layer, pos0 + (uint)i, (uint)j, threshold)
                 ? D[ij] * scale
                 : (REAL)0;

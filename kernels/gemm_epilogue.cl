@@ -146,20 +146,23 @@ __kernel void pack_weights(const int n, const int k, const int tv, __global cons
         VSTORE((REALV)0, 0, panel_at(Wp, k, tv, v, s));
 }
 
-/* The products' kernels, wide and `_narrow`, take these arguments (the host names them). */
+/* The products' kernels, wide and `_narrow`, take these arguments (the host names them). The
+ * layers' activations and deltas lie in rows or in strips (common.cl's strip_at): aw, ow, dnw and
+ * dw are the widths of A, Out, Dn and D (their n: rows), cap the strips' depth. GPUs take rows. */
 #define FORWARD_ARGS                                                                               \
     const int m, const int n, const int k, const int act, __global const REAL *A,                  \
         __global const REAL *P, const int off, __global REAL *Out, __global const REAL *Wp,        \
-        const int woff
+        const int woff, const int aw, const int ow, const int cap
 #define BACKWARD_ARGS                                                                              \
     const int m, const int n, const int k, const int act, __global const REAL *Dn,                 \
-        __global const REAL *WT, __global const REAL *Act, __global REAL *D
+        __global const REAL *WT, __global const REAL *Act, __global REAL *D, const int dnw,        \
+        const int dw, const int cap
 #define GRADIENT_ARGS                                                                              \
     const int m, const int n, const int k, __global const REAL *A, __global const REAL *D,         \
         __global REAL *G, const int off, __global const REAL *P, __global const REAL *V,           \
         __global REAL *V_next, __global REAL *P_next, const REAL lr, const REAL mu,                \
         __global const int *state, const int split, __global REAL *Gs, __global REAL *WT,          \
-        __global REAL *Wp, const int woff
+        __global REAL *Wp, const int woff, const int aw, const int dw, const int cap
 
 /* Finishes a split gradient (GPUs): G = Σ_s Gs[s] (in order; stored at G + off unless G is
  * NULL) for one layer's count parameters, (k + 1) rows of n, with their transposed weights (as

@@ -498,33 +498,35 @@ __kernel void gemm_forward(FORWARD_ARGS)
 {
     LOCAL_TILES
     product_forward(m, n, k, act, A, P, off, Out TILES);
-    (void)Wp, (void)woff; /* the weights' panels are for CPUs (gemm_cpu.cl) */
+    (void)Wp, (void)woff, (void)aw, (void)ow, (void)cap; /* panels, strips: CPUs (gemm_cpu.cl) */
 }
 
 __kernel void gemm_forward_panels(FORWARD_ARGS) /* the same: GPUs read no panels */
 {
     LOCAL_TILES
     product_forward(m, n, k, act, A, P, off, Out TILES);
-    (void)Wp, (void)woff;
+    (void)Wp, (void)woff, (void)aw, (void)ow, (void)cap;
 }
 
 __kernel void gemm_forward_narrow(FORWARD_ARGS)
 {
     LOCAL_TILES
     product_forward(m, n, k, act, A, P, off, Out TILES);
-    (void)Wp, (void)woff; /* the weights' panels are for CPUs (gemm_cpu.cl) */
+    (void)Wp, (void)woff, (void)aw, (void)ow, (void)cap; /* panels, strips: CPUs (gemm_cpu.cl) */
 }
 
 __kernel void gemm_backward(BACKWARD_ARGS)
 {
     LOCAL_TILES
     product_backward(m, n, k, act, Dn, WT, Act, D TILES);
+    (void)dnw, (void)dw, (void)cap; /* strips: CPUs */
 }
 
 __kernel void gemm_backward_narrow(BACKWARD_ARGS)
 {
     LOCAL_TILES
     product_backward(m, n, k, act, Dn, WT, Act, D TILES);
+    (void)dnw, (void)dw, (void)cap; /* strips: CPUs */
 }
 
 __kernel void gemm_gradient(GRADIENT_ARGS)
@@ -532,7 +534,7 @@ __kernel void gemm_gradient(GRADIENT_ARGS)
     LOCAL_TILES
     product_gradient(m, n, k, A, D, G, off, P, V, V_next, P_next, lr, mu, state, split, Gs,
                      WT TILES);
-    (void)Wp, (void)woff; /* the weights' panels are for CPUs (gemm_cpu.cl) */
+    (void)Wp, (void)woff, (void)aw, (void)dw, (void)cap; /* panels, strips: CPUs (gemm_cpu.cl) */
 }
 
 __kernel void gemm_gradient_narrow(GRADIENT_ARGS)
@@ -540,5 +542,21 @@ __kernel void gemm_gradient_narrow(GRADIENT_ARGS)
     LOCAL_TILES
     product_gradient(m, n, k, A, D, G, off, P, V, V_next, P_next, lr, mu, state, split, Gs,
                      WT TILES);
-    (void)Wp, (void)woff; /* the weights' panels are for CPUs (gemm_cpu.cl) */
+    (void)Wp, (void)woff, (void)aw, (void)dw, (void)cap; /* panels, strips: CPUs (gemm_cpu.cl) */
+}
+
+__kernel void gemm_gradient_strips(GRADIENT_ARGS) /* the same: GPUs' layers lie in rows */
+{
+    LOCAL_TILES
+    product_gradient(m, n, k, A, D, G, off, P, V, V_next, P_next, lr, mu, state, split, Gs,
+                     WT TILES);
+    (void)Wp, (void)woff, (void)aw, (void)dw, (void)cap;
+}
+
+__kernel void gemm_gradient_narrow_strips(GRADIENT_ARGS)
+{
+    LOCAL_TILES
+    product_gradient(m, n, k, A, D, G, off, P, V, V_next, P_next, lr, mu, state, split, Gs,
+                     WT TILES);
+    (void)Wp, (void)woff, (void)aw, (void)dw, (void)cap;
 }

@@ -3,7 +3,8 @@
  * iteration: forward (A_l), output delta (D_L and the cost), hidden deltas (D_l), gradients
  * (dW, db) and the update (P'), with the canaries after every device buffer checked after each
  * stage (a write past an output's end fails). Sizes are chosen not to be multiples of any
- * work-group size: m = 1, 7, 10, 1000 and widths 1, 3, 17, 129; every activation and both losses.
+ * work-group size: m = 1, 7, 10, 1000 and widths 1, 3, 17, 129; every activation and both losses;
+ * and 64 and 48, which CPUs keep in strips (cl_backend.h's mlpcl__cl_in_strips).
  *
  * Tolerances, norm-wise (max error ≤ rtol · max|reference|): double 1e-12, since both sides sum
  * in double and differ only by rounding order (~1e-15 relative per operation, chains of at
@@ -30,6 +31,8 @@ static const net_case cases[] = {
     {3, {17, 1, 129, 17}, {0, MLPCL_ACT_RELU, MLPCL_ACT_TANH, MLPCL_ACT_RELU}, MLPCL_LOSS_MSE},
     {2, {17, 129, 3}, {0, MLPCL_ACT_RELU, MLPCL_ACT_SIGMOID}, MLPCL_LOSS_CE},
     {1, {3, 17}, {0, MLPCL_ACT_SIGMOID}, MLPCL_LOSS_CE},
+    /* hidden layers in strips on CPUs' tiled paths: 64 always, 48 where tiles are 16 wide */
+    {3, {17, 64, 48, 3}, {0, MLPCL_ACT_TANH, MLPCL_ACT_RELU, MLPCL_ACT_SIGMOID}, MLPCL_LOSS_MSE},
 };
 static const size_t sizes[] = {1, 7, 10, 1000};
 

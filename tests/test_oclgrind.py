@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 """The kernels under Oclgrind, a second OpenCL implementation that simulates a device and
 reports every out-of-bounds access and data race (`oclgrind --data-races`): short trainings of a
-5-20-17-2 network (and of 5-520-2, whose 2 KB rows of weights the CPU kernels read in panels),
+5-20-17-2 network (and of 5-520-2, whose 2 KB rows of weights the CPU kernels read in panels,
+and of 5-32-48-2, whose hidden layers the CPU kernels keep in strips),
 on every kernel path (the tiled CPU kernels with edge tiles everywhere, the
 local-memory GPU kernels with single and double buffers, the simple kernels, the fused one), in
 batches of 16 and full batch, with dropout and in double, must run to their end with nothing
@@ -40,6 +41,10 @@ RUNS = [(CPU, ["--batch", "16"]), (CPU, ["--batch", "0"]),
         (GPU, ["--batch", "16"]), (GPU, ["--batch", "0", "--dropout", "0.3"]),
         (GPU2, ["--batch", "16"]), (GPU4, ["--batch", "16"]), (GPU4, ["--batch", "0"]),
         (CPU, ["--batch", "16", "--layers", "5,520,2"]),  # 2 KB rows: the weights' panels
+        # hidden layers in strips (multiples of the tiles' 16 floats, 8 doubles)
+        (CPU, ["--batch", "16", "--layers", "5,32,48,2", "--dropout", "0.3"]),
+        (CPU, ["--batch", "0", "--layers", "5,32,48,2"]),
+        (CPU, ["--batch", "16", "--layers", "5,32,48,2", "--precision", "double"]),
         ("path=simple", ["--batch", "16"]),
         ("path=fused", ["--batch", "0"])]
 

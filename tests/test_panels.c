@@ -6,7 +6,8 @@
  * breaking each: the epilogues' store, the repacking after set_params, after another
  * optimiser's step, after a data-parallel group's update, after a diverged run, on one device
  * and on a group, and after the fused kernel's run). On GPUs, whose
- * kernels read no panels, the same checks hold trivially. */
+ * kernels read no panels, the same checks hold trivially. Last, the wide hidden layers'
+ * activations and deltas in strips (tunable st) change no result. */
 #include "check.h"
 
 typedef struct problem {
@@ -339,6 +340,85 @@ static void pf_changes_no_result(mlpcl_ctx *ctx, mlpcl_ctx *host)
     free_problem(&q);
 }
 
+/* Epochs of 20-64-48-32-3 (path=tiled, m = 200) with SGD and momentum, dropout 0.25, then
+ * Adam, on ctx with the tunables `tune`; the parameters after them into out. Batches of 16 (a
+ * last one of 8) or full batches in blocks of 64 samples (several blocks, with barriers). */
+static void strip_epochs(mlpcl_ctx *ctx, const problem *q, const char *tune, size_t batch,
+                         mlpcl_precision prec, mlpcl_net *out, mlpcl_trainer **keep)
+{
+    mlpcl_trainer *tr;
+    if (tune) OK(mlpcl_ctx_set_tuning(ctx, tune));
+    OK(mlpcl_trainer_create(ctx, q->net, q->X, q->Y, q->m, prec, batch, &tr));
+    mlpcl_epoch_opts eo;
+    mlpcl_train_result r;
+    mlpcl_epoch_opts_default(&eo);
+    eo.lr = 0.3, eo.momentum = 0.5, eo.seed = 5, eo.dropout = 0.25;
+    for (eo.epoch = 0; eo.epoch < 3; ++eo.epoch) {
+        if (eo.epoch == 2) /* Adam: the optimiser kernel after the gradients */
+            eo.optimizer = MLPCL_OPT_ADAM, eo.lr = 1e-3, eo.momentum = 0, eo.dropout = 0;
+        OK(mlpcl_trainer_epoch(tr, &eo, &r));
+    }
+    OK(mlpcl_trainer_params(tr, out));
+    if (keep)
+        *keep = tr;
+    else
+        mlpcl_trainer_free(tr);
+}
+
+/* The wide hidden layers' activations and deltas lie in strips of a wide tile's width on CPUs
+ * (tunable st, cl_plan_tiled.c's mlpcl__cl_in_strips): only where the layout changes, never the
+ * arithmetic. 20-64-48-32-3: 64 and 32 are multiples of every CPU tile width (16 or 32 floats),
+ * 48 of 16 only, so the gradients of layers 2 and 4 read A in strips (gemm_gradient_strips,
+ * _narrow_strips), and that of layer 3 where tiles are 16 wide. Epochs with st=1 and st=0 end
+ * with the same parameters to the last bit, on one device and on a group, in batches of 16 and
+ * in full batches, and match the reference (2e-4, float, as above). GPUs keep rows. */
+static void strips_change_no_result(mlpcl_ctx *ctx, mlpcl_ctx *group, mlpcl_ctx *host)
+{
+    const size_t w[] = {20, 64, 48, 32, 3};
+    problem q = make_problem(4, w, MLPCL_ACT_TANH, MLPCL_LOSS_MSE, 200, 11);
+    size_t np = mlpcl_net_n_params(q.net);
+    const mlpcl_precision F = MLPCL_PRECISION_FLOAT;
+    mlpcl_net *rows, *strips, *ref;
+    OK(mlpcl_net_clone(q.net, &rows));
+    OK(mlpcl_net_clone(q.net, &strips));
+    OK(mlpcl_net_clone(q.net, &ref));
+    for (int full = 0; full < 2; ++full) {
+        size_t batch = full ? 0 : 16;
+        char what[96];
+        mlpcl_trainer *dev;
+        strip_epochs(ctx, &q, "path=tiled,mc=64,st=0", batch, F, rows, NULL);
+        strip_epochs(ctx, &q, "path=tiled,mc=64,st=1", batch, F, strips, &dev);
+        strip_epochs(host, &q, NULL, batch, MLPCL_PRECISION_DOUBLE, ref, NULL);
+        const mlpcl_tuning *t = &mlpcl__cl(dev)->tune;
+        int tw = t->tnv * 16, s_want = t->local ? 0 : 1 + (48 % tw == 0), ns_want = !t->local;
+        size_t b = full ? q.m : 16;
+        int s = launches_of(dev, b, K_GEMM_GRADIENT_S),
+            ns = launches_of(dev, b, K_GEMM_GRADIENT_NS);
+        snprintf(what, sizeof what, "20-64-48-32-3 in %s", full ? "full batches" : "batches of 16");
+        CHECK(s == s_want && ns == ns_want,
+              "%s, tiles %d wide: %d wide and %d narrow gradients read strips, expected %d and %d",
+              what, tw, s, ns, s_want, ns_want);
+        CHECK(!memcmp(rows->params, strips->params, np * sizeof(double)),
+              "%s: other parameters in strips than in rows", what);
+        CHECK(memcmp(strips->params, q.net->params, np * sizeof(double)),
+              "%s: the epochs moved nothing", what);
+        compare(what, strips->params, ref->params, np, 2e-4, 1e-300);
+        mlpcl_trainer_free(dev);
+        if (full) continue;
+        strip_epochs(group, &q, "path=tiled,mc=64,st=0", batch, F, rows, NULL);
+        strip_epochs(group, &q, "path=tiled,mc=64,st=1", batch, F, strips, NULL);
+        CHECK(!memcmp(rows->params, strips->params, np * sizeof(double)),
+              "%s on a group: other parameters in strips than in rows", what);
+        compare("20-64-48-32-3 on a group", strips->params, ref->params, np, 2e-4, 1e-300);
+    }
+    OK(mlpcl_ctx_set_tuning(ctx, NULL));
+    OK(mlpcl_ctx_set_tuning(group, NULL));
+    mlpcl_net_free(rows);
+    mlpcl_net_free(strips);
+    mlpcl_net_free(ref);
+    free_problem(&q);
+}
+
 int main(void)
 {
     mlpcl_ctx *ctx = test_device(), *host, *group;
@@ -354,6 +434,7 @@ int main(void)
     fused_run_then_predictions(ctx);
     pw_picks_layers(ctx, host);
     pf_changes_no_result(ctx, host);
+    strips_change_no_result(ctx, group, host);
     mlpcl_ctx_free(group);
     mlpcl_ctx_free(host);
     mlpcl_ctx_free(ctx);
