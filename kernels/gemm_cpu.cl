@@ -195,20 +195,22 @@ INLINE void tile_samples(const int T, const int full, const int strips, REALV ac
  * _strips kernels), D m×n (strips dw wide; a wide tile's strip is its own columns). The
  * work-group walks the samples in blocks of MC with a barrier after each, so that a block's
  * rows of A and D stay in cache while all its work-items use them (built without it when
- * m ≤ MC: one block, nothing to keep). The narrow kernels (T = 1) keep no barrier either: a
- * sample's D is one vector there, and the barrier in a loop doubled POCL's compile at first
- * launch (gemm_gradient_narrow_strips 0.90 s against 0.42 s, AVX-512 code on a 2-core EPYC)
- * for the same run time (784-1024-10's output layer: 21 ms either way). Where
- * Wp is not NULL the stepped weights also go to their places in the forward's panels at
+ * m ≤ MC: one block, nothing to keep). The narrow kernels (narrow, a constant: not T, which
+ * is 1 in the wide ones too in AVX2 code) keep no barrier either: a sample's D is one vector
+ * there, and the barrier in a loop doubled POCL's compile at first launch
+ * (gemm_gradient_narrow_strips 0.90 s against 0.42 s, AVX-512 code on a 2-core EPYC) for the
+ * same run time (784-1024-10's output layer: 21 ms either way; 17 against 24 ms in AVX2 code).
+ * Where Wp is not NULL the stepped weights also go to their places in the forward's panels at
  * Wp + woff, which the wide forward product of the next iteration reads (T vectors a panel, as
  * this tile: see pack_weights). */
-INLINE void product_gradient(const int T, const int strips, const int m, const int n, const int k,
-                             __global const REAL *A, __global const REAL *D, __global REAL *G,
-                             const int off, __global const REAL *P, __global const REAL *V,
-                             __global REAL *V_next, __global REAL *P_next, const REAL lr,
-                             const REAL mu, __global const int *state, const int split,
-                             __global REAL *Gs, __global REAL *WT, __global REAL *Wp,
-                             const int woff, const int aw, const int dw, const int cap)
+INLINE void product_gradient(const int T, const int narrow, const int strips, const int m,
+                             const int n, const int k, __global const REAL *A,
+                             __global const REAL *D, __global REAL *G, const int off,
+                             __global const REAL *P, __global const REAL *V, __global REAL *V_next,
+                             __global REAL *P_next, const REAL lr, const REAL mu,
+                             __global const int *state, const int split, __global REAL *Gs,
+                             __global REAL *WT, __global REAL *Wp, const int woff, const int aw,
+                             const int dw, const int cap)
 {
     (void)split, (void)Gs; /* CPUs fill themselves without splitting the samples */
     const int j0 = get_global_id(0) * (T * VW), k0 = get_global_id(1) * TM;
@@ -226,8 +228,8 @@ INLINE void product_gradient(const int T, const int strips, const int m, const i
             tile_samples(T, 1, strips, acc, A, k, aw, cap, Dt, dw, m, ib, ie, k0);
         else if (active)
             tile_samples(T, 0, strips, acc, A, k, aw, cap, Dt, dw, m, ib, ie, k0);
-#if !ONE_BLOCK /* narrow tiles: none, see above */
-        if (T > 1) barrier(CLK_GLOBAL_MEM_FENCE);
+#if !ONE_BLOCK /* the narrow kernels: none, see above */
+        if (!narrow) barrier(CLK_GLOBAL_MEM_FENCE);
 #endif
     }
     if (!active) return;
@@ -285,26 +287,26 @@ __kernel void gemm_backward_narrow(BACKWARD_ARGS)
     product_backward(1, m, n, k, act, Dn, WT, Act, D, dnw, dw, cap);
 }
 
-#define GRADIENT_CALL(T, strips)                                                                   \
-    product_gradient(T, strips, m, n, k, A, D, G, off, P, V, V_next, P_next, lr, mu, state, split, \
-                     Gs, WT, Wp, woff, aw, dw, cap)
+#define GRADIENT_CALL(T, narrow, strips)                                                           \
+    product_gradient(T, narrow, strips, m, n, k, A, D, G, off, P, V, V_next, P_next, lr, mu,       \
+                     state, split, Gs, WT, Wp, woff, aw, dw, cap)
 
 __kernel void gemm_gradient(GRADIENT_ARGS)
 {
-    GRADIENT_CALL(TNV, 0);
+    GRADIENT_CALL(TNV, 0, 0);
 }
 
 __kernel void gemm_gradient_narrow(GRADIENT_ARGS)
 {
-    GRADIENT_CALL(1, 0);
+    GRADIENT_CALL(1, 1, 0);
 }
 
 __kernel void gemm_gradient_strips(GRADIENT_ARGS)
 {
-    GRADIENT_CALL(TNV, 1);
+    GRADIENT_CALL(TNV, 0, 1);
 }
 
 __kernel void gemm_gradient_narrow_strips(GRADIENT_ARGS)
 {
-    GRADIENT_CALL(1, 1);
+    GRADIENT_CALL(1, 1, 1);
 }
