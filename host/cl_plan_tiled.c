@@ -17,7 +17,8 @@ static int narrow(const mlpcl_trainer *tr, size_t n)
 static size_t width_of(const mlpcl_trainer *tr, mlpcl_kernel_id id)
 {
     const mlpcl_cl *c = mlpcl__cl(tr);
-    int n = id == K_GEMM_FORWARD_N || id == K_GEMM_BACKWARD_N || id == K_GEMM_GRADIENT_N;
+    int n = id == K_GEMM_FORWARD_N || id == K_GEMM_BACKWARD_N || id == K_GEMM_GRADIENT_N ||
+            id == K_GEMM_GRADIENT_NS;
     return (n ? 1 : (size_t)c->tune.tnv) * mlpcl__cl_vector_width(tr);
 }
 
