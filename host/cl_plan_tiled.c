@@ -22,21 +22,68 @@ static size_t width_of(const mlpcl_trainer *tr, mlpcl_kernel_id id)
     return (n ? 1 : (size_t)c->tune.tnv) * mlpcl__cl_vector_width(tr);
 }
 
-/* The CPU gradient's work-group, in tiles across × down: the tunables gx × gy where its
- * samples run in blocks of MC, between barriers, so that the group's tiles share each block in
- * cache; 1 × 2 where one block holds every batch (the program built with ONE_BLOCK, program.c),
- * nothing is shared through a barrier and small groups keep each one's rows of A and D in L1
- * and spread evenly over the threads: a batch-64 epoch of 784-256-10 on a 2-core AVX-512 EPYC,
- * gemm_gradient 189-196 us a batch against 237-299 us with 8 × 8, while full batches stay
- * faster with 8 × 8 (143-165 ms against 233-273 ms a step). With blocks of 256 (AVX-512's mc)
- * batches of 128 and 256 take the small groups too: two epochs of 784-256-10 took 3.65 s
- * against 3.87-3.95 s (batch 128) and 3.39 against 3.51 s (256) there. */
+/* The CPU gradient's tiles across × down that a work-item walks (see walks), or else a
+ * work-group's, one tile a work-item: the tunables gx × gy, whose tiles share each block of MC
+ * samples in cache; 1 × 2 where one block holds every batch (m ≤ MC, a program built with
+ * ONE_BLOCK): nothing is shared between blocks, and small groups keep each one's rows of A and
+ * D in L1 and spread evenly over the threads: a batch-64 epoch of 784-256-10 on a 2-core
+ * AVX-512 EPYC, gemm_gradient 189-196 us a batch against 237-299 us with 8 × 8, while full
+ * batches stay faster with 8 × 8 (143-165 ms against 233-273 ms a step). With blocks of 256
+ * (AVX-512's mc) batches of 128 and 256 take the small groups too: two epochs of 784-256-10
+ * took 3.65 s against 3.87-3.95 s (batch 128) and 3.39 against 3.51 s (256) there. (Measured
+ * when the 8 × 8 tiles were work-groups sharing each block through a barrier.) */
 static void gradient_group(const mlpcl_trainer *tr, size_t *gx, size_t *gy)
 {
     const mlpcl_tuning *t = &mlpcl__cl(tr)->tune;
     int one_block = mlpcl__tuning_one_block(t, tr->batch);
     *gx = one_block ? 1 : (size_t)t->gx;
     *gy = one_block ? 2 : (size_t)t->gy;
+}
+
+/* Whether layer l's gradient has work-items that walk gx × gy tiles, each its own work-group
+ * (gemm_cpu.cl's product_gradient): the wide products on register tiles whose batches run
+ * several blocks, where the tunable gw is 1 (CPUs). The walk does what a work-group's barrier
+ * after each block did, which POCL compiled three times slower at first launch, and runs as fast
+ * or faster: 784-1024-10's gemm_gradient 357 ms a step against 414 ms, 784-256-10's 100 against
+ * 108 ms in AVX-512 code; in AVX2 code 788 against 805 ms and 213 against 194 ms, within the
+ * noise (a 2-core AVX-512 EPYC, medians of three runs alternating). Not with one block:
+ * work-groups of 1 × 2 work-items, a tile each, ran a batch-64 epoch's gemm_gradient in 0.16 ms
+ * a batch against 0.27 ms for work-items walking the two (AVX2 code, medians of four epochs).
+ * Nor the narrow products (one vector a tile, such as 10 classes), which share no block: a
+ * k-tile's columns of A are its own and D's rows are one vector (784-1024-10's output layer,
+ * 15.6 ms a step in work-groups against 19.5 ms in walks of 16 tiles, AVX2 code; 20.9 ms either
+ * way in AVX-512 code). GPUs on register tiles (whose local memory does not hold theirs) have
+ * gw=0: a work-item a tile, as their many threads want. */
+static int walks(const mlpcl_trainer *tr, size_t l)
+{
+    const mlpcl_tuning *t = &mlpcl__cl(tr)->tune;
+    return !t->local && t->gw && !mlpcl__tuning_one_block(t, tr->batch) &&
+           !narrow(tr, tr->net->width[l]);
+}
+
+/* Tiles of layer l's gradient, across (n_out) and down (n_in + 1 rows), for kernel id. */
+static void gradient_tiles(const mlpcl_trainer *tr, size_t l, mlpcl_kernel_id id, size_t *nt,
+                           size_t *kt)
+{
+    size_t w = width_of(tr, id), tm = (size_t)mlpcl__cl(tr)->tune.tm;
+    *nt = (tr->net->width[l] + w - 1) / w;
+    *kt = tr->net->width[l - 1] / tm + 1;
+}
+
+/* Elements of the walking gradients' slots (their sums between blocks): TM · TNV vectors a
+ * tile, for every tile of the walks that cover the largest layer that walks. */
+static size_t max_slots_size(const mlpcl_trainer *tr, size_t tx, size_t ty)
+{
+    const mlpcl_tuning *t = &mlpcl__cl(tr)->tune;
+    size_t most = 0, slot = (size_t)t->tm * (size_t)t->tnv * mlpcl__cl_vector_width(tr);
+    for (size_t l = 1; l <= tr->net->L; ++l) {
+        if (!walks(tr, l)) continue;
+        size_t nt, kt;
+        gradient_tiles(tr, l, K_GEMM_GRADIENT, &nt, &kt);
+        size_t need = (nt + tx - 1) / tx * tx * ((kt + ty - 1) / ty * ty) * slot;
+        if (need > most) most = need;
+    }
+    return most;
 }
 
 /* How many slices of the samples a layer's gradient is split into on GPUs (local tiles): enough
@@ -214,6 +261,12 @@ static mlpcl_status tiled_gradient(mlpcl_trainer *tr, mlpcl_plan *p, const mlpcl
     cl_mem Wp = in_panels(tr, l) && epilogue_packs(tr) ? c->Wp : NULL;
     if (split > 1 && !c->Gs) /* sized for the largest batch and layer */
         TRY(mlpcl__cl_buffer(tr, &c->Gs, max_split_size(tr), 0, tr->real, "gradient slices", 0));
+    size_t tx = 1, ty = 1; /* tiles a work-item walks */
+    if (walks(tr, l)) gradient_group(tr, &tx, &ty);
+    /* the walks' slots, where a batch runs several blocks (split is 1 on CPUs: Gs is free) */
+    if (walks(tr, l) && s->mb > (size_t)c->tune.mc && !c->Gs)
+        TRY(mlpcl__cl_buffer(tr, &c->Gs, max_slots_size(tr, tx, ty), 0, tr->real,
+                             "gradient tiles' sums", 0));
     karg a[GEMM_GRADIENT_NARGS] = {[GEMM_GRADIENT_M] = ARG_INT(s->mb),
                                    [GEMM_GRADIENT_N] = ARG_INT(n_out),
                                    [GEMM_GRADIENT_K] = ARG_INT(n_in),
@@ -235,16 +288,25 @@ static mlpcl_status tiled_gradient(mlpcl_trainer *tr, mlpcl_plan *p, const mlpcl
                                    [GEMM_GRADIENT_WOFF] = ARG_INT(panel_offset(tr, l)),
                                    [GEMM_GRADIENT_AW] = ARG_INT(mlpcl__cl_strip_width(tr, l - 1)),
                                    [GEMM_GRADIENT_DW] = ARG_INT(mlpcl__cl_strip_width(tr, l)),
-                                   [GEMM_GRADIENT_CAP] = ARG_INT(tr->batch)};
+                                   [GEMM_GRADIENT_CAP] = ARG_INT(tr->batch),
+                                   [GEMM_GRADIENT_TX] = ARG_INT(tx),
+                                   [GEMM_GRADIENT_TY] = ARG_INT(ty)};
     int strips = mlpcl__cl_in_strips(tr, l - 1); /* A in strips */
     mlpcl_kernel_id id = narrow(tr, n_out) ? strips ? K_GEMM_GRADIENT_NS : K_GEMM_GRADIENT_N
                          : strips          ? K_GEMM_GRADIENT_S
                                            : K_GEMM_GRADIENT;
     TRY(mlpcl__cl_make_kernel(tr, id, &k, N_ARGS(a), a));
     if (own) TRY(mlpcl__cl_add_step(p, k, GEMM_GRADIENT_LR));
-    size_t gx, gy;
-    gradient_group(tr, &gx, &gy);
-    TRY(mlpcl__cl_add_gemm_launch(p, tr, k, id, l, n_in + 1, n_out, gx, gy, width_of(tr, id)));
+    if (walks(tr, l)) { /* a work-item a walk, each its own work-group */
+        size_t nt, kt;
+        gradient_tiles(tr, l, id, &nt, &kt);
+        TRY(mlpcl__cl_add_launch_shaped(p, tr, k, id, l, (nt + tx - 1) / tx, (kt + ty - 1) / ty, 1,
+                                        1));
+    } else {
+        size_t gx, gy;
+        gradient_group(tr, &gx, &gy);
+        TRY(mlpcl__cl_add_gemm_launch(p, tr, k, id, l, n_in + 1, n_out, gx, gy, width_of(tr, id)));
+    }
     if (split == 1) return MLPCL_OK;
     mlpcl_launch *G3 = &p->launch[p->n_launch - 1]; /* the slices in dimension 2 */
     G3->dims = 3;

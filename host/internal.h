@@ -176,9 +176,10 @@ typedef struct mlpcl_tuning {
     mlpcl_path path;
     int tm;                 /* rows of a work-item's tile */
     int tnv;                /* vectors across a work-item's tile */
-    int mc;                 /* samples per barrier block of the gradient */
+    int mc;                 /* samples a block of the gradient's walk */
     int ly;                 /* forward and backward: work-items a work-group along the samples */
-    int gx, gy;             /* gradient: work-group shape (tiles across, tiles down) */
+    int gx, gy;             /* gradient: a walk's or work-group's tiles (across, down) */
+    int gw;                 /* CPUs: 1: the gradient's work-items walk gx × gy tiles each */
     int pf;                 /* CPUs: samples ahead the gradient prefetches D's rows (0: none) */
     int st;                 /* CPUs: 1: the wide hidden layers' activations in strips */
     int pw;                 /* CPUs: W's rows this many bytes apart or more are read in panels */
@@ -190,8 +191,8 @@ typedef struct mlpcl_tuning {
 } mlpcl_tuning;
 
 /* Whether a CPU gradient's samples, batches of at most `batch` rows (0: unknown), fit one block
- * of MC: its program is then built without the block's barrier (-DONE_BLOCK, program.c) and
- * launched in small work-groups (cl_plan_tiled.c). */
+ * of MC: its program is then built without the walks and the prefetch of D (-DONE_BLOCK,
+ * program.c), and its tiles launched in small work-groups (cl_plan_tiled.c). */
 static inline int mlpcl__tuning_one_block(const mlpcl_tuning *t, size_t batch)
 {
     return !t->local && batch && batch <= (size_t)t->mc;

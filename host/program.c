@@ -44,9 +44,9 @@ const char *const mlpcl__kernel_name[K_COUNT] = {
 
 /* Assembles the build options: the precision, the reductions' work-group size, the tiled
  * kernels' tunables (tuning.c), then $MLPCL_BUILD_OPTIONS. Batches no longer than one block of
- * the CPU gradient's reduction (MC samples) get -DONE_BLOCK=1, which leaves out its barrier: it
- * only keeps a block in cache, and POCL compiles a kernel with a barrier in a loop several
- * times slower (37 s against 10 s for gemm_gradient on a loaded 2-core AVX-512 machine). */
+ * the CPU gradient (MC samples) get -DONE_BLOCK=1, which compiles its work-items one tile each,
+ * not walking several through the blocks, and without the prefetch of D: a batch's D, just
+ * written, is in cache. */
 static void build_options(const mlpcl_ctx *ctx, const mlpcl_build_params *bp, char *buf,
                           size_t size)
 {

@@ -29,8 +29,9 @@ static const int tm_c[] = {4, 6, 8, 10, 12, 14, 0}, tnv_c[] = {1, 2, 3, 0},
                  gxy_c[] = {2, 4, 8, 16, 0}, bmn_c[] = {32, 64, 128, 0}, bk_c[] = {8, 16, 32, 0},
                  w_c[] = {2, 4, 8, 0}, lb_c[] = {1, 2, 0}, lv_c[] = {1, 4, 0},
                  pw_c[] = {1024, 2048, 4096, 1 << 20, 0}, pf_c[] = {8, 16, 0}; /* and 0 */
-/* The search keeps the strips (a list ends at 0): st=0 is there to compare layouts. */
-static const int st_c[] = {1, 0};
+/* The search keeps the strips and the gradient's walks (a list ends at 0): st=0 and gw=0 are
+ * there to compare. */
+static const int st_c[] = {1, 0}, gw_c[] = {1, 0};
 
 #define CPU   MLPCL_TUNABLE_CPU
 #define GPU   MLPCL_TUNABLE_GPU
@@ -43,23 +44,29 @@ static const int st_c[] = {1, 0};
  * measured faster than one on an H200: 784-1024-10 steps 15.1 against 16.2 ms, 784-256-10 4.0
  * against 4.5 ms, a batch-64 epoch 140 against 176 ms; docs/benchmarks-gpu.md), each read one
  * element at a time (lv=1: lv=4 is not measured on a GPU yet). The CPU gradient's blocks are
- * 256 samples (mc): at each block's barrier POCL saves and restores every work-item's
- * accumulators (a group of 8 × 8 tiles holds 96 KB of them in AVX-512 code), and blocks of 64
- * paid that four times as often: 784-1024-10's gradient 0.53 s against 0.41 s (mc=256) and
- * 0.42 s (512) on a 2-core Zen 5, its step 0.92 against 0.78 s, 784-256-10's 0.25 against
- * 0.20 s, three rounds alternating (docs/benchmarks-epyc.md). The kernels' #ifndef defaults
- * equal the CPU column; the host passes every tunable its kernels read. */
+ * 256 samples (mc): after each block a work-item's walk keeps the sums of its tiles (8 × 8 of
+ * them, 96 KB in AVX-512 code) until the next, and blocks of 64 paid that four times as often:
+ * 784-1024-10's gradient 0.53 s against 0.41 s (mc=256) and 0.42 s (512) on a 2-core Zen 5,
+ * its step 0.92 against 0.78 s, 784-256-10's 0.25 against 0.20 s, three rounds alternating
+ * (docs/benchmarks-epyc.md; measured when a work-group's barrier kept them). The kernels' #ifndef
+ * defaults equal the CPU column; the host passes every tunable its kernels read. */
 static const row rows[] = {
     {{"tm", CPU, 12, 12, 1, 32, tm_c, "rows of a work-item's tile"}, AT(tm), "TM"},
     {{"tnv", CPU, 2, 2, 1, 8, tnv_c, "vectors across a work-item's tile"}, AT(tnv), "TNV"},
-    {{"mc", CPU, 256, 64, 1, 4096, mc_c, "samples a barrier block of the gradient's reduction"},
-     AT(mc),
-     "MC"},
+    {{"mc", CPU, 256, 64, 1, 4096, mc_c, "samples a block of the gradient's walk"}, AT(mc), "MC"},
     {{"ly", CPU, 8, 8, 1, 1024, ly_c, "work-items a group along the samples (products)"},
      AT(ly),
      NULL},
-    {{"gx", CPU, 8, 8, 1, 1024, gxy_c, "the gradient's work-group: tiles across"}, AT(gx), NULL},
-    {{"gy", CPU, 8, 8, 1, 1024, gxy_c, "the gradient's work-group: tiles down"}, AT(gy), NULL},
+    {{"gx", CPU, 8, 8, 1, 1024, gxy_c, "the gradient's walk or work-group: tiles across"},
+     AT(gx),
+     NULL},
+    {{"gy", CPU, 8, 8, 1, 1024, gxy_c, "the gradient's walk or work-group: tiles down"},
+     AT(gy),
+     NULL},
+    {{"gw", CPU, 1, 0, 0, 1, gw_c,
+      "1: a gradient's work-item walks its gx x gy tiles block by block (0: a tile each)"},
+     AT(gw),
+     "GW"},
     {{"pf", CPU, 0, 0, 0, 64, pf_c,
       "samples ahead the gradient prefetches its rows of D (0: none)"},
      AT(pf),

@@ -17,13 +17,16 @@
 #define TNV 2 /* vectors across a work-item's tile */
 #endif
 #ifndef MC
-#define MC 256 /* samples per block of the gradient's reduction (one barrier each) */
+#define MC 256 /* samples a block of the gradient's walk (product_gradient) */
 #endif
 #ifndef PF
 #define PF 0 /* samples ahead the gradient prefetches its rows of D (0: none) */
 #endif
 #ifndef ONE_BLOCK
-#define ONE_BLOCK 0 /* 1: no product sees more than MC rows, so no barrier is needed */
+#define ONE_BLOCK 0 /* 1: no product sees more than MC rows: no walk, no prefetch of D */
+#endif
+#ifndef GW
+#define GW 1 /* 1: the wide gradients' work-items walk several tiles (product_gradient) */
 #endif
 
 /* A software prefetch of the line at p: clang's builtin where the host says the compiler has it
@@ -189,51 +192,18 @@ INLINE void tile_samples(const int T, const int full, const int strips, REALV ac
     }
 }
 
-/* G = [A 1]ᵀ · D for one layer (rows 0 … k−1 the weights, row k the biases), written to
- * G + off, then the update of those parameters unless the stop flag is set: V = mu·V + G (when
- * mu ≠ 0) and P_next = P − lr·V. A is m×k (strips aw wide where strips, a constant: the
- * _strips kernels), D m×n (strips dw wide; a wide tile's strip is its own columns). The
- * work-group walks the samples in blocks of MC with a barrier after each, so that a block's
- * rows of A and D stay in cache while all its work-items use them (built without it when
- * m ≤ MC: one block, nothing to keep). The narrow kernels (narrow, a constant: not T, which
- * is 1 in the wide ones too in AVX2 code) keep no barrier either: a sample's D is one vector
- * there, and the barrier in a loop doubled POCL's compile at first launch
- * (gemm_gradient_narrow_strips 0.90 s against 0.42 s, AVX-512 code on a 2-core EPYC) for the
- * same run time (784-1024-10's output layer: 21 ms either way; 17 against 24 ms in AVX2 code).
- * Where Wp is not NULL the stepped weights also go to their places in the forward's panels at
- * Wp + woff, which the wide forward product of the next iteration reads (T vectors a panel, as
- * this tile: see pack_weights). */
-INLINE void product_gradient(const int T, const int narrow, const int strips, const int m,
-                             const int n, const int k, __global const REAL *A,
-                             __global const REAL *D, __global REAL *G, const int off,
-                             __global const REAL *P, __global const REAL *V, __global REAL *V_next,
-                             __global REAL *P_next, const REAL lr, const REAL mu,
-                             __global const int *state, const int split, __global REAL *Gs,
-                             __global REAL *WT, __global REAL *Wp, const int woff, const int aw,
-                             const int dw, const int cap)
+/* The end of a gradient tile, its sums acc over every sample: G's rows k0 … k0 + TM − 1 (row k
+ * the biases) and columns j0 …, written to G + off, then the update of those parameters unless
+ * stop: V = mu·V + G (when mu ≠ 0) and P_next = P − lr·V. Where WT is not NULL, P's weights of
+ * the tile transposed into it; where Wp is not NULL, the stepped weights also go to their places
+ * in the forward's panels at Wp + woff, which the wide forward product of the next iteration
+ * reads (T vectors a panel, as this tile, the x-th across: see pack_weights). */
+INLINE void finish_gradient(const int T, REALV acc[TM][TNV], const int n, const int k, const int j0,
+                            const int k0, const int x, __global REAL *G, const int off,
+                            __global const REAL *P, __global const REAL *V, __global REAL *V_next,
+                            __global REAL *P_next, const REAL lr, const REAL mu, const int stop,
+                            __global REAL *WT, __global REAL *Wp, const int woff)
 {
-    (void)split, (void)Gs; /* CPUs fill themselves without splitting the samples */
-    const int j0 = get_global_id(0) * (T * VW), k0 = get_global_id(1) * TM;
-    const int active = j0 < n && k0 <= k, full = k0 + TM <= k;
-    REALV acc[TM][TNV];
-    UNROLL
-    for (int r = 0; r < TM; ++r) {
-        UNROLL
-        for (int c = 0; c < T; ++c) acc[r][c] = (REALV)0;
-    }
-    __global const REAL *Dt = D + (active ? strip_at(0, j0, dw, cap) : 0);
-    for (int ib = 0; ib < m; ib += MC) {
-        const int ie = min(ib + MC, m);
-        if (active && full)
-            tile_samples(T, 1, strips, acc, A, k, aw, cap, Dt, dw, m, ib, ie, k0);
-        else if (active)
-            tile_samples(T, 0, strips, acc, A, k, aw, cap, Dt, dw, m, ib, ie, k0);
-#if !ONE_BLOCK /* the narrow kernels: none, see above */
-        if (!narrow) barrier(CLK_GLOBAL_MEM_FENCE);
-#endif
-    }
-    if (!active) return;
-    const int stop = state[0];
     REALV tile[TM][TNV];
     copy_out(T, acc, tile);
     if (WT) { /* loops of their own, so that layers without it pay one test */
@@ -251,11 +221,97 @@ INLINE void product_gradient(const int T, const int narrow, const int strips, co
         for (int r = 0; r < TM; ++r) {
             if (k0 + r > k) break;
             __global REAL *panel =
-                Wp && k0 + r < k ? panel_at(Wp + woff, k, T, get_global_id(0) * T + c, k0 + r) : 0;
+                Wp && k0 + r < k ? panel_at(Wp + woff, k, T, x * T + c, k0 + r) : 0;
             epilogue_gradient(tile[r][c], off + (size_t)(k0 + r) * n + j, lanes, stop, lr, mu, G, P,
                               V, V_next, P_next, panel);
         }
     }
+}
+
+/* acc += the samples [ib, ie) of the tile at (j0, k0): tile_samples, for a full tile or the
+ * edge tile (the last rows, with the biases' row k). */
+INLINE void tile_block(const int T, const int strips, REALV acc[TM][TNV], __global const REAL *A,
+                       const int k, const int aw, const int cap, __global const REAL *D,
+                       const int dw, const int m, const int ib, const int ie, const int j0,
+                       const int k0)
+{
+    __global const REAL *Dt = D + strip_at(0, j0, dw, cap);
+    if (k0 + TM <= k)
+        tile_samples(T, 1, strips, acc, A, k, aw, cap, Dt, dw, m, ib, ie, k0);
+    else
+        tile_samples(T, 0, strips, acc, A, k, aw, cap, Dt, dw, m, ib, ie, k0);
+}
+
+/* G = [A 1]ᵀ · D for one layer (rows 0 … k−1 the weights, row k the biases), each TM × T·VW
+ * tile finished by finish_gradient. A is m×k (strips aw wide where strips, a constant: the
+ * _strips kernels), D m×n (strips dw wide; a wide tile's strip is its own columns). Where walk
+ * (a constant) is 0, a work-item is the launch's own tile, through every sample. Where it is 1,
+ * a work-item walks tx × ty tiles, across then down, through the samples in blocks of MC, all
+ * its tiles one block after another, so that a block's rows of A and D stay in cache while its
+ * tiles use them; between blocks a tile's sums wait in its slot of Gs (TM · TNV vectors, this
+ * work-item's tx · ty slots after those of the ones before). This is the sharing a work-group's
+ * barrier after each block gave, without the barrier, which POCL compiled three times slower at
+ * first launch (784-256-10's gemm_gradient 1.5 s against 0.5 s, AVX-512 code on a 2-core
+ * EPYC). A constant, since a kernel that could do both ran the one tile slower: 0.34 ms a batch
+ * of 64 against 0.18 ms (784-256-10's first layer, AVX2 code). */
+INLINE void product_gradient(const int T, const int walk, const int strips, const int m,
+                             const int n, const int k, __global const REAL *A,
+                             __global const REAL *D, __global REAL *G, const int off,
+                             __global const REAL *P, __global const REAL *V, __global REAL *V_next,
+                             __global REAL *P_next, const REAL lr, const REAL mu,
+                             __global const int *state, __global REAL *Gs, __global REAL *WT,
+                             __global REAL *Wp, const int woff, const int aw, const int dw,
+                             const int cap, const int tx, const int ty)
+{
+    const int stop = state[0];
+    REALV acc[TM][TNV];
+    if (!walk) {
+        const int x = get_global_id(0), j0 = x * (T * VW), k0 = get_global_id(1) * TM;
+        if (j0 >= n || k0 > k) return;
+        UNROLL
+        for (int r = 0; r < TM; ++r) {
+            UNROLL
+            for (int c = 0; c < T; ++c) acc[r][c] = (REALV)0;
+        }
+        tile_block(T, strips, acc, A, k, aw, cap, D, dw, m, 0, m, j0, k0);
+        finish_gradient(T, acc, n, k, j0, k0, x, G, off, P, V, V_next, P_next, lr, mu, stop, WT, Wp,
+                        woff);
+        return;
+    }
+    const int nt = (n + T * VW - 1) / (T * VW), kt = k / TM + 1; /* tiles across, down */
+    const int x0 = get_global_id(0) * tx, y0 = get_global_id(1) * ty;
+    const int x1 = min(x0 + tx, nt), y1 = min(y0 + ty, kt);
+    const size_t slot_size = TM * TNV * VW;
+    __global REAL *slots = Gs + (get_global_id(1) * get_global_size(0) + get_global_id(0)) *
+                                    (size_t)(tx * ty) * slot_size;
+    int ib = 0;
+    do { /* once where m is 0: the tiles' gradients are then 0 */
+        const int ie = min(ib + MC, m), first = ib == 0, last = ie >= m;
+        for (int y = y0; y < y1; ++y) {
+            for (int x = x0; x < x1; ++x) {
+                const int j0 = x * (T * VW), k0 = y * TM;
+                __global REAL *slot = slots + (size_t)((y - y0) * tx + x - x0) * slot_size;
+                UNROLL
+                for (int r = 0; r < TM; ++r) {
+                    UNROLL
+                    for (int c = 0; c < T; ++c)
+                        acc[r][c] = first ? (REALV)0 : VLOAD(0, slot + (r * TNV + c) * VW);
+                }
+                tile_block(T, strips, acc, A, k, aw, cap, D, dw, m, ib, ie, j0, k0);
+                if (last) {
+                    finish_gradient(T, acc, n, k, j0, k0, x, G, off, P, V, V_next, P_next, lr, mu,
+                                    stop, WT, Wp, woff);
+                } else {
+                    UNROLL
+                    for (int r = 0; r < TM; ++r) {
+                        UNROLL
+                        for (int c = 0; c < T; ++c) VSTORE(acc[r][c], 0, slot + (r * TNV + c) * VW);
+                    }
+                }
+            }
+        }
+        ib = ie;
+    } while (ib < m);
 }
 
 /* The kernels, wide (TNV vectors) and narrow (one), the wide forward reading W's panels, and
@@ -287,26 +343,30 @@ __kernel void gemm_backward_narrow(BACKWARD_ARGS)
     product_backward(1, m, n, k, act, Dn, WT, Act, D, dnw, dw, cap);
 }
 
-#define GRADIENT_CALL(T, narrow, strips)                                                           \
-    product_gradient(T, narrow, strips, m, n, k, A, D, G, off, P, V, V_next, P_next, lr, mu,       \
-                     state, split, Gs, WT, Wp, woff, aw, dw, cap)
+/* The wide gradients walk where the host says (GW, the tunable gw) and batches run several
+ * blocks; the narrow ones never (cl_plan_tiled.c's walks). */
+#define WALK (GW && !ONE_BLOCK)
+#define GRADIENT_CALL(T, walk, strips)                                                             \
+    product_gradient(T, walk, strips, m, n, k, A, D, G, off, P, V, V_next, P_next, lr, mu, state,  \
+                     Gs, WT, Wp, woff, aw, dw, cap, tx, ty);                                       \
+    (void)split
 
 __kernel void gemm_gradient(GRADIENT_ARGS)
 {
-    GRADIENT_CALL(TNV, 0, 0);
+    GRADIENT_CALL(TNV, WALK, 0);
 }
 
 __kernel void gemm_gradient_narrow(GRADIENT_ARGS)
 {
-    GRADIENT_CALL(1, 1, 0);
+    GRADIENT_CALL(1, 0, 0);
 }
 
 __kernel void gemm_gradient_strips(GRADIENT_ARGS)
 {
-    GRADIENT_CALL(TNV, 0, 1);
+    GRADIENT_CALL(TNV, WALK, 1);
 }
 
 __kernel void gemm_gradient_narrow_strips(GRADIENT_ARGS)
 {
-    GRADIENT_CALL(1, 1, 1);
+    GRADIENT_CALL(1, 0, 1);
 }

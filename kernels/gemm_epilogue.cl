@@ -162,7 +162,8 @@ __kernel void pack_weights(const int n, const int k, const int tv, __global cons
         __global REAL *G, const int off, __global const REAL *P, __global const REAL *V,           \
         __global REAL *V_next, __global REAL *P_next, const REAL lr, const REAL mu,                \
         __global const int *state, const int split, __global REAL *Gs, __global REAL *WT,          \
-        __global REAL *Wp, const int woff, const int aw, const int dw, const int cap
+        __global REAL *Wp, const int woff, const int aw, const int dw, const int cap,              \
+        const int tx, const int ty
 
 /* Finishes a split gradient (GPUs): G = Σ_s Gs[s] (in order; stored at G + off unless G is
  * NULL) for one layer's count parameters, (k + 1) rows of n, with their transposed weights (as

@@ -534,7 +534,7 @@ __kernel void gemm_gradient(GRADIENT_ARGS)
     LOCAL_TILES
     product_gradient(m, n, k, A, D, G, off, P, V, V_next, P_next, lr, mu, state, split, Gs,
                      WT TILES);
-    (void)Wp, (void)woff, (void)aw, (void)dw, (void)cap; /* panels, strips: CPUs (gemm_cpu.cl) */
+    (void)Wp, (void)woff, (void)aw, (void)dw, (void)cap, (void)tx, (void)ty; /* CPUs' */
 }
 
 __kernel void gemm_gradient_narrow(GRADIENT_ARGS)
@@ -542,7 +542,7 @@ __kernel void gemm_gradient_narrow(GRADIENT_ARGS)
     LOCAL_TILES
     product_gradient(m, n, k, A, D, G, off, P, V, V_next, P_next, lr, mu, state, split, Gs,
                      WT TILES);
-    (void)Wp, (void)woff, (void)aw, (void)dw, (void)cap; /* panels, strips: CPUs (gemm_cpu.cl) */
+    (void)Wp, (void)woff, (void)aw, (void)dw, (void)cap, (void)tx, (void)ty; /* CPUs' */
 }
 
 __kernel void gemm_gradient_strips(GRADIENT_ARGS) /* the same: GPUs' layers lie in rows */
@@ -550,7 +550,7 @@ __kernel void gemm_gradient_strips(GRADIENT_ARGS) /* the same: GPUs' layers lie 
     LOCAL_TILES
     product_gradient(m, n, k, A, D, G, off, P, V, V_next, P_next, lr, mu, state, split, Gs,
                      WT TILES);
-    (void)Wp, (void)woff, (void)aw, (void)dw, (void)cap;
+    (void)Wp, (void)woff, (void)aw, (void)dw, (void)cap, (void)tx, (void)ty;
 }
 
 __kernel void gemm_gradient_narrow_strips(GRADIENT_ARGS)
@@ -558,5 +558,5 @@ __kernel void gemm_gradient_narrow_strips(GRADIENT_ARGS)
     LOCAL_TILES
     product_gradient(m, n, k, A, D, G, off, P, V, V_next, P_next, lr, mu, state, split, Gs,
                      WT TILES);
-    (void)Wp, (void)woff, (void)aw, (void)dw, (void)cap;
+    (void)Wp, (void)woff, (void)aw, (void)dw, (void)cap, (void)tx, (void)ty;
 }

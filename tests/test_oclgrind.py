@@ -3,7 +3,9 @@
 """The kernels under Oclgrind, a second OpenCL implementation that simulates a device and
 reports every out-of-bounds access and data race (`oclgrind --data-races`): short trainings of a
 5-20-17-2 network (and of 5-520-2, whose 2 KB rows of weights the CPU kernels read in panels,
-and of 5-32-48-2, whose hidden layers the CPU kernels keep in strips),
+and of 5-32-48-2, whose hidden layers the CPU kernels keep in strips, also in full batches of
+several blocks, where each work-item of the CPU gradient walks 2 x 2 tiles and keeps their sums
+in slots between blocks),
 on every kernel path (the tiled CPU kernels with edge tiles everywhere, the
 local-memory GPU kernels with single and double buffers, the simple kernels, the fused one), in
 batches of 16 and full batch, with dropout and in double, must run to their end with nothing
@@ -45,6 +47,10 @@ RUNS = [(CPU, ["--batch", "16"]), (CPU, ["--batch", "0"]),
         (CPU, ["--batch", "16", "--layers", "5,32,48,2", "--dropout", "0.3"]),
         (CPU, ["--batch", "0", "--layers", "5,32,48,2"]),
         (CPU, ["--batch", "16", "--layers", "5,32,48,2", "--precision", "double"]),
+        # 40 samples in blocks of 16: the gradient's walks, their slots (float and double)
+        (CPU + ",mc=16,gx=2,gy=2", ["--batch", "0", "--layers", "5,32,48,2"]),
+        (CPU + ",mc=16,gx=2,gy=2", ["--batch", "0", "--layers", "5,32,48,2", "--precision",
+                                    "double", "--dropout", "0.3"]),
         ("path=simple", ["--batch", "16"]),
         ("path=fused", ["--batch", "0"])]
 

@@ -7,7 +7,8 @@
  * optimiser's step, after a data-parallel group's update, after a diverged run, on one device
  * and on a group, and after the fused kernel's run). On GPUs, whose
  * kernels read no panels, the same checks hold trivially. Last, the wide hidden layers'
- * activations and deltas in strips (tunable st) change no result. */
+ * activations and deltas in strips (tunable st) change no result, nor do the CPU gradient's
+ * walks (tunable gw). */
 #include "check.h"
 
 typedef struct problem {
@@ -419,6 +420,66 @@ static void strips_change_no_result(mlpcl_ctx *ctx, mlpcl_ctx *group, mlpcl_ctx 
     free_problem(&q);
 }
 
+/* Gradient launches of layers 1 … L − 1 (the wide ones of 20-64-48-32-3) in one work-item
+ * groups: the walks (cl_plan_tiled.c's walks). */
+static int walking_gradients(mlpcl_trainer *tr, size_t b)
+{
+    mlpcl_plan *p;
+    int n = 0;
+    OK(mlpcl__plan_get(tr, b, 1, 0, &p));
+    for (size_t i = 0; i < p->n_launch; ++i) {
+        const mlpcl_launch *L = &p->launch[i];
+        n += (L->id == K_GEMM_GRADIENT || L->id == K_GEMM_GRADIENT_S) && L->local[0] == 1 &&
+             L->local[1] == 1;
+    }
+    return n;
+}
+
+/* The CPU gradient's work-items walk gx × gy tiles through blocks of mc samples, keeping their
+ * sums in slots between blocks (tunable gw, 1 on CPUs), where work-groups of one tile a
+ * work-item shared the blocks before: the same sums in the same order. Full batches of 200 in
+ * blocks of 64 and of 16, walks that cover the layers evenly, walks of 3 × 5 that do not and
+ * walks of one tile, end with the same parameters to the last bit as gw=0, and match the reference
+ * (2e-4, float), after SGD with momentum and dropout, then Adam (strip_epochs). */
+static void walks_change_no_result(mlpcl_ctx *ctx, mlpcl_ctx *host)
+{
+    const size_t w[] = {20, 64, 48, 32, 3};
+    problem q = make_problem(4, w, MLPCL_ACT_TANH, MLPCL_LOSS_MSE, 200, 13);
+    size_t np = mlpcl_net_n_params(q.net);
+    static const char *const set[] = {"path=tiled,mc=64,gw=1", "path=tiled,mc=64,gw=1,gx=3,gy=5",
+                                      "path=tiled,mc=16,gw=1,gx=2,gy=16",
+                                      "path=tiled,mc=64,gw=1,gx=1,gy=1"};
+    mlpcl_net *groups, *walks, *ref;
+    OK(mlpcl_net_clone(q.net, &groups));
+    OK(mlpcl_net_clone(q.net, &walks));
+    OK(mlpcl_net_clone(q.net, &ref));
+    strip_epochs(host, &q, NULL, 0, MLPCL_PRECISION_DOUBLE, ref, NULL);
+    for (size_t s = 0; s < sizeof set / sizeof *set; ++s) {
+        char what[96], off[64];
+        mlpcl_trainer *dev;
+        snprintf(off, sizeof off, "path=tiled,mc=%d,gw=0", atoi(strstr(set[s], "mc=") + 3));
+        strip_epochs(ctx, &q, off, 0, MLPCL_PRECISION_FLOAT, groups, &dev);
+        CHECK(walking_gradients(dev, q.m) == 0, "%s: gradients walk", off);
+        mlpcl_trainer_free(dev);
+        strip_epochs(ctx, &q, set[s], 0, MLPCL_PRECISION_FLOAT, walks, &dev);
+        const mlpcl_tuning *t = &mlpcl__cl(dev)->tune;
+        int want = !t->local && t->gw ? 3 : 0, got = walking_gradients(dev, q.m);
+        snprintf(what, sizeof what, "20-64-48-32-3, full batches, %s", set[s]);
+        CHECK(got == want, "%s: %d gradients walk, expected %d", what, got, want);
+        CHECK(!memcmp(groups->params, walks->params, np * sizeof(double)),
+              "%s: other parameters than with gw=0", what);
+        CHECK(memcmp(walks->params, q.net->params, np * sizeof(double)),
+              "%s: the epochs moved nothing", what);
+        compare(what, walks->params, ref->params, np, 2e-4, 1e-300);
+        mlpcl_trainer_free(dev);
+    }
+    OK(mlpcl_ctx_set_tuning(ctx, NULL));
+    mlpcl_net_free(groups);
+    mlpcl_net_free(walks);
+    mlpcl_net_free(ref);
+    free_problem(&q);
+}
+
 int main(void)
 {
     mlpcl_ctx *ctx = test_device(), *host, *group;
@@ -435,6 +496,7 @@ int main(void)
     pw_picks_layers(ctx, host);
     pf_changes_no_result(ctx, host);
     strips_change_no_result(ctx, group, host);
+    walks_change_no_result(ctx, host);
     mlpcl_ctx_free(group);
     mlpcl_ctx_free(host);
     mlpcl_ctx_free(ctx);
