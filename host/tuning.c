@@ -283,11 +283,14 @@ const char *mlpcl_ctx_tuning(const mlpcl_ctx *ctx)
 /* CPU tiles that fit the device's 16 or 32 vector registers: TM × TNV accumulators of r
  * registers each, TNV · r more for a row of B, one for the broadcast. AVX-512 (r = 1, 32
  * registers): the defaults, 24 + 2 + 1. AVX and AVX2 (r = 2, 16 registers): 6 × 1, 12 + 2 + 1,
- * with the gradient's work-groups 4 × 16 tiles and the products' 2 deep. SSE (r = 4, 16
- * registers): 2 × 1, 8 + 4 + 1. Both with the gradient's blocks of 64 samples: their groups'
- * accumulators are a quarter of AVX-512's or less, and blocks of 256 or 512 measured the same
- * with the AVX2 code (784-1024-10's gradient 0.97-1.03 s with 64, 0.98-1.02 s with 256,
- * 0.98-1.12 s with 512). Measured with POCL_KERNELLIB_NAME=avx2 and sse41 on a 2-core
+ * with the gradient's walks 4 × 16 tiles and the products' 2 deep, and the gradient's blocks of
+ * 256 samples as AVX-512's: since the walks replaced the work-groups' barrier, 784-1024-10's
+ * gradient took 685 ms against 823 ms with blocks of 64, 784-256-10's 184 against 231 ms (three
+ * rounds alternating, medians; the other order gave 704 against 871 ms, 201 against 237 ms),
+ * and batches of 256 and 128, one block now, ran epochs in 384-390 against 415-431 ms and
+ * 420-467 against 442-497 ms (with the barrier, 64, 256 and 512 had measured the same). SSE
+ * (r = 4, 16 registers): 2 × 1, 8 + 4 + 1, its blocks 64 samples (not measured against 256).
+ * Measured with POCL_KERNELLIB_NAME=avx2 and sse41 on a 2-core
  * AVX-512 EPYC (docs/benchmarks.md): the AVX2 shape takes a 784-256-10 step from 580-640 ms
  * (the defaults, spilling) or 585 ms (4 × 2) to 440-450 ms, and a batch-64 epoch from 0.88-1.0 s
  * to 0.61-0.68 s; for SSE 2 × 1 beats 1 × 1 and 3 × 1 (108-110 ms against 150 and 232 ms on 6000
@@ -301,7 +304,7 @@ static const char *derive_cpu(const mlpcl_ctx *ctx, mlpcl_tuning *t)
     int derived = pw != t->pw || pf != t->pf || r > 1;
     t->pw = pw, t->pf = pf;
     if (r == 2) {
-        t->tm = 6, t->tnv = 1, t->ly = 2, t->gx = 4, t->gy = 16, t->mc = 64;
+        t->tm = 6, t->tnv = 1, t->ly = 2, t->gx = 4, t->gy = 16, t->mc = 256;
     } else if (r > 2) {
         t->tm = 2, t->tnv = 1, t->mc = 64;
     }
