@@ -366,6 +366,17 @@ static void strip_epochs(mlpcl_ctx *ctx, const problem *q, const char *tune, siz
         mlpcl_trainer_free(tr);
 }
 
+/* Parameters x after a layout or schedule that changes no arithmetic: the same to the last bit
+ * as same (those of the other way, `other`), moved from start, and within 2e-4 of the reference
+ * ref (float against double, as above). */
+static void same_moved_near(const char *what, const char *other, const double *x,
+                            const double *same, const double *start, const double *ref, size_t np)
+{
+    CHECK(!memcmp(same, x, np * sizeof(double)), "%s: other parameters than %s", what, other);
+    CHECK(memcmp(x, start, np * sizeof(double)), "%s: the epochs moved nothing", what);
+    compare(what, x, ref, np, 2e-4, 1e-300);
+}
+
 /* The wide hidden layers' activations and deltas lie in strips of a wide tile's width on CPUs
  * (tunable st, cl_plan_tiled.c's mlpcl__cl_in_strips): only where the layout changes, never the
  * arithmetic. 20-64-48-32-3: 64 and 32 are multiples of every CPU tile width (16 or 32 floats),
@@ -399,11 +410,8 @@ static void strips_change_no_result(mlpcl_ctx *ctx, mlpcl_ctx *group, mlpcl_ctx 
         CHECK(s == s_want && ns == ns_want,
               "%s, tiles %d wide: %d wide and %d narrow gradients read strips, expected %d and %d",
               what, tw, s, ns, s_want, ns_want);
-        CHECK(!memcmp(rows->params, strips->params, np * sizeof(double)),
-              "%s: other parameters in strips than in rows", what);
-        CHECK(memcmp(strips->params, q.net->params, np * sizeof(double)),
-              "%s: the epochs moved nothing", what);
-        compare(what, strips->params, ref->params, np, 2e-4, 1e-300);
+        same_moved_near(what, "in rows", strips->params, rows->params, q.net->params, ref->params,
+                        np);
         mlpcl_trainer_free(dev);
         if (full) continue;
         strip_epochs(group, &q, "path=tiled,mc=64,st=0", batch, F, rows, NULL);
@@ -466,11 +474,8 @@ static void walks_change_no_result(mlpcl_ctx *ctx, mlpcl_ctx *host)
         int want = !t->local && t->gw ? 3 : 0, got = walking_gradients(dev, q.m);
         snprintf(what, sizeof what, "20-64-48-32-3, full batches, %s", set[s]);
         CHECK(got == want, "%s: %d gradients walk, expected %d", what, got, want);
-        CHECK(!memcmp(groups->params, walks->params, np * sizeof(double)),
-              "%s: other parameters than with gw=0", what);
-        CHECK(memcmp(walks->params, q.net->params, np * sizeof(double)),
-              "%s: the epochs moved nothing", what);
-        compare(what, walks->params, ref->params, np, 2e-4, 1e-300);
+        same_moved_near(what, "with gw=0", walks->params, groups->params, q.net->params,
+                        ref->params, np);
         mlpcl_trainer_free(dev);
     }
     OK(mlpcl_ctx_set_tuning(ctx, NULL));
