@@ -316,7 +316,8 @@ INLINE void product_gradient(const int T, const int walk, const int strips, cons
 
 /* The kernels, wide (TNV vectors) and narrow (one), the wide forward reading W's panels, and
  * the gradients reading A in strips. Launch shapes: forward and backward (⌈n/(T·VW)⌉, ⌈m/TM⌉),
- * gradient (⌈n/(T·VW)⌉, ⌈(k+1)/TM⌉), each rounded up to its local size. */
+ * gradient (⌈n/(T·VW)⌉, ⌈(k+1)/TM⌉), each rounded up to its local size; a walking gradient
+ * (⌈nt/tx⌉, ⌈kt/ty⌉) of those tiles, a work-item a work-group. */
 
 __kernel void gemm_forward(FORWARD_ARGS)
 {

@@ -447,9 +447,10 @@ static int walking_gradients(mlpcl_trainer *tr, size_t b)
  * sums in slots between blocks (tunable gw, 1 on CPUs), where work-groups of one tile a
  * work-item shared the blocks before: the same sums in the same order. Full batches of 200 in
  * blocks of 64 and of 16, walks that cover the layers evenly, walks of 3 × 5 that do not and
- * walks of one tile, end with the same parameters to the last bit as gw=0, and match the reference
- * (2e-4, float), after SGD with momentum and dropout, then Adam (strip_epochs). */
-static void walks_change_no_result(mlpcl_ctx *ctx, mlpcl_ctx *host)
+ * walks of one tile, and batches of 128 on a group in blocks of 16, end with the same
+ * parameters to the last bit as gw=0, and match the reference (2e-4, float), after SGD with
+ * momentum and dropout, then Adam (strip_epochs). */
+static void walks_change_no_result(mlpcl_ctx *ctx, mlpcl_ctx *group, mlpcl_ctx *host)
 {
     const size_t w[] = {20, 64, 48, 32, 3};
     problem q = make_problem(4, w, MLPCL_ACT_TANH, MLPCL_LOSS_MSE, 200, 13);
@@ -478,7 +479,15 @@ static void walks_change_no_result(mlpcl_ctx *ctx, mlpcl_ctx *host)
                         ref->params, np);
         mlpcl_trainer_free(dev);
     }
+    /* a group of two (dropout there needs mini-batches): batches of 128, each worker's 64
+     * samples (36 in the last) in blocks of 16 */
+    strip_epochs(host, &q, NULL, 128, MLPCL_PRECISION_DOUBLE, ref, NULL);
+    strip_epochs(group, &q, "path=tiled,mc=16,gw=0", 128, MLPCL_PRECISION_FLOAT, groups, NULL);
+    strip_epochs(group, &q, "path=tiled,mc=16,gw=1", 128, MLPCL_PRECISION_FLOAT, walks, NULL);
+    same_moved_near("20-64-48-32-3, batches of 128 on a group, mc=16", "with gw=0", walks->params,
+                    groups->params, q.net->params, ref->params, np);
     OK(mlpcl_ctx_set_tuning(ctx, NULL));
+    OK(mlpcl_ctx_set_tuning(group, NULL));
     mlpcl_net_free(groups);
     mlpcl_net_free(walks);
     mlpcl_net_free(ref);
@@ -501,7 +510,7 @@ int main(void)
     pw_picks_layers(ctx, host);
     pf_changes_no_result(ctx, host);
     strips_change_no_result(ctx, group, host);
-    walks_change_no_result(ctx, host);
+    walks_change_no_result(ctx, group, host);
     mlpcl_ctx_free(group);
     mlpcl_ctx_free(host);
     mlpcl_ctx_free(ctx);
