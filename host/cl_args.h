@@ -166,7 +166,8 @@ enum {
 
 /* gemm_cpu.cl, gemm_gpu.cl: gemm_gradient, gemm_gradient_narrow and their _strips (GRADIENT_ARGS):
  * m, n (outputs), k (inputs), A, D, G, off, P, V, V_next, P_next, lr, mu, state, split, Gs, WT, Wp,
- * woff (the stepped weights' panels, or NULL), aw, dw (A's and D's widths), cap */
+ * woff (the stepped weights' panels, or NULL), aw, dw (A's and D's widths), cap, tx, ty (the
+ * tiles a CPU work-item walks, keeping their sums in Gs; GPUs ignore aw … ty) */
 enum {
     GEMM_GRADIENT_M,
     GEMM_GRADIENT_N,
