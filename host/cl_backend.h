@@ -196,6 +196,10 @@ union real_box {
 #define ARG_REAL(v) mlpcl__cl_real(tr, (v), &(union real_box){0})
 #define N_ARGS(a)   (sizeof(a) / sizeof *(a))
 
+/* Gets bp's program for tr (c->program, its build time counted) and lowers *kmax to the least
+ * work-group size its kernels allow (K_FUSED's alone in a fused-only program). */
+mlpcl_status mlpcl__cl_program_build(mlpcl_trainer *tr, const mlpcl_build_params *bp, size_t *kmax);
+
 /* A real argument in the device's precision, held in box. */
 karg mlpcl__cl_real(const mlpcl_trainer *tr, double v, union real_box *box);
 mlpcl_status mlpcl__cl_set_arg(mlpcl_trainer *tr, cl_kernel k, cl_uint i, karg a);

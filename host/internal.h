@@ -227,6 +227,7 @@ typedef struct mlpcl_build_params {
     size_t wg;         /* work-group size of the 1-D reductions (a power of two) */
     mlpcl_tuning tune; /* its variant and tiles are built in */
     size_t batch;      /* the most rows a product sees (0: unknown), for program.c's choices */
+    int fused_only;    /* only the files fused.cl needs (K_FUSED alone): a smaller build */
 } mlpcl_build_params;
 
 struct mlpcl_program {
@@ -235,6 +236,7 @@ struct mlpcl_program {
     double build_seconds; /* wall time of clBuildProgram (from the source or a cached binary) */
     int fresh;            /* built and not yet claimed by a trainer */
     int from_cache;       /* created from program_cache.c's binary, not compiled */
+    int fused_only;       /* holds K_FUSED only (mlpcl_build_params) */
     mlpcl_program *next;
 };
 

@@ -73,11 +73,13 @@ static void build_options(const mlpcl_ctx *ctx, const mlpcl_build_params *bp, ch
 }
 
 /* Whether a kernel file goes into the program: all but the tiled variant the device does not
- * use (the two define the same kernels). */
-static int file_used(const char *name, const mlpcl_tuning *t)
+ * use (the two define the same kernels); in a fused-only program, the files fused.cl needs. */
+static int file_used(const char *name, const mlpcl_build_params *bp)
 {
-    if (!strcmp(name, GEMM_CPU_FILE)) return !t->local;
-    if (!strcmp(name, GEMM_GPU_FILE)) return t->local;
+    if (bp->fused_only)
+        return !strcmp(name, "common.cl") || !strcmp(name, "ops.cl") || !strcmp(name, "fused.cl");
+    if (!strcmp(name, GEMM_CPU_FILE)) return !bp->tune.local;
+    if (!strcmp(name, GEMM_GPU_FILE)) return bp->tune.local;
     return 1;
 }
 
@@ -132,13 +134,14 @@ mlpcl_status mlpcl__program_get(mlpcl_ctx *ctx, const mlpcl_build_params *bp, ml
                            dn);
     build_options(ctx, bp, options, sizeof options);
     for (mlpcl_program *p = ctx->programs; p; p = p->next)
-        if (!strcmp(p->options, options)) {
+        if (!strcmp(p->options, options) && p->fused_only == bp->fused_only) {
             *out = p;
             return MLPCL_OK;
         }
     mlpcl_program *p = calloc(1, sizeof *p);
     if (!p) return mlpcl__fail(MLPCL_ERR_NOMEM, "out of host memory for a program");
     snprintf(p->options, sizeof p->options, "%s", options);
+    p->fused_only = bp->fused_only;
     const char *dir = getenv("MLPCL_KERNEL_DIR");
     if (dir && *dir) TRY(read_kernel_dir(dir, &dir_texts));
     const char *const *texts = dir_texts ? (const char *const *)dir_texts : mlpcl__kernel_texts;
@@ -147,7 +150,7 @@ mlpcl_status mlpcl__program_get(mlpcl_ctx *ctx, const mlpcl_build_params *bp, ml
     char lines[MAX_KERNEL_FILES][80];
     cl_uint n_parts = 0;
     for (size_t i = 0; i < mlpcl__kernel_file_count; ++i) {
-        if (!file_used(mlpcl__kernel_files[i], &bp->tune)) continue;
+        if (!file_used(mlpcl__kernel_files[i], bp)) continue;
         snprintf(lines[i], sizeof lines[i], "#line 1 \"%s\"\n", mlpcl__kernel_files[i]);
         parts[n_parts++] = lines[i];
         parts[n_parts++] = texts[i];

@@ -258,6 +258,71 @@ static void run_whole(mlpcl_ctx *ctx)
     mlpcl_net_free(net);
 }
 
+/* The program a fused trainer builds first: on a CPU fused.cl alone, the rest built when a
+ * prediction or an epoch first needs it. One fused and one simple trainer of the tutorial's
+ * shape take the same turns (a run, a prediction, an epoch, a run again): their parameters and
+ * outputs must stay equal bit for bit in double, as the header says. */
+static void run_lazy(mlpcl_ctx *ctx)
+{
+    const net_case *c = &cases[2];
+    const size_t m = 10;
+    mlpcl_rng rng = {7};
+    mlpcl_net *net = make_net(c, m, &rng);
+    size_t np = mlpcl_net_n_params(net), nL = c->widths[c->L];
+    double X[10 * 2], Y[10 * 2], out[2][10 * 2], *P[2][3];
+    make_data(&rng, c, m, X, Y);
+    mlpcl_train_opts o;
+    mlpcl_train_opts_default(&o);
+    o.lr = 0.5, o.target = -1, o.max_iter = 40;
+    mlpcl_epoch_opts e;
+    mlpcl_epoch_opts_default(&e);
+    e.lr = 0.5;
+    mlpcl_train_result r;
+    const int cpu = mlpcl__ctx_is_cpu(ctx);
+    for (int f = 0; f < 2; ++f) {
+        mlpcl_trainer *tr =
+            trainer_on(ctx, f ? "path=fused" : "path=simple", net, X, Y, m, MLPCL_PRECISION_DOUBLE);
+        const mlpcl_program *first = mlpcl__cl(tr)->program;
+        if (f)
+            CHECK(first->fused_only == cpu, "a fused trainer's first program %s fused.cl alone",
+                  first->fused_only ? "holds" : "does not hold");
+        int id = -1;
+        OK(mlpcl_trainer_add_set(tr, X, m, &id));
+        for (int turn = 0; turn < 3; ++turn) {
+            if (turn == 1) {
+                OK(mlpcl_trainer_predict(tr, id, out[f]));
+                OK(mlpcl_trainer_epoch(tr, &e, &r));
+            } else {
+                OK(mlpcl_trainer_run(tr, &o, &r));
+            }
+            CHECK(r.iterations > 0, "lazy program, turn %d: nothing ran", turn);
+            mlpcl_net *now;
+            OK(mlpcl_net_clone(net, &now));
+            OK(mlpcl_trainer_params(tr, now));
+            P[f][turn] = malloc(np * sizeof **P);
+            memcpy(P[f][turn], now->params, np * sizeof **P);
+            mlpcl_net_free(now);
+        }
+        if (f && cpu)
+            CHECK(!mlpcl__cl(tr)->program->fused_only,
+                  "the fused trainer's epoch and prediction ran on its fused-only program");
+        mlpcl_trainer_free(tr);
+    }
+    static const char *const turns[] = {"a run", "a prediction and an epoch", "a run again"};
+    for (int turn = 0; turn < 3; ++turn) {
+        CHECK(!memcmp(P[0][turn], P[1][turn], np * sizeof **P),
+              "lazy program: after %s the fused trainer's parameters differ from the simple's",
+              turns[turn]);
+        if (turn) CHECK(memcmp(P[1][turn], P[1][turn - 1], np * sizeof **P), "%s moved nothing",
+                        turns[turn]);
+    }
+    CHECK(!memcmp(out[0], out[1], m * nL * sizeof **out),
+          "lazy program: the fused trainer's predictions differ from the simple's");
+    for (int f = 0; f < 2; ++f)
+        for (int turn = 0; turn < 3; ++turn) free(P[f][turn]);
+    mlpcl_net_free(net);
+}
+
 int main(void)
 {
     mlpcl_ctx *ctx = test_device();
@@ -272,9 +337,10 @@ int main(void)
                 run_case(ctx, &cases[c], sizes[s], prec);
     }
     printf("largest error / tolerance: float %.3g, double %.3g\n", worst[0], worst[1]);
-    if (ctx->info.fp64)
+    if (ctx->info.fp64) {
         run_whole(ctx);
-    else
+        run_lazy(ctx);
+    } else
         printf("note: no fp64 on this device; the 6-layer run is not compared\n");
     mlpcl_ctx_free(ctx);
     return report("test_fused");
