@@ -313,8 +313,9 @@ static void run_lazy(mlpcl_ctx *ctx)
         CHECK(!memcmp(P[0][turn], P[1][turn], np * sizeof **P),
               "lazy program: after %s the fused trainer's parameters differ from the simple's",
               turns[turn]);
-        if (turn) CHECK(memcmp(P[1][turn], P[1][turn - 1], np * sizeof **P), "%s moved nothing",
-                        turns[turn]);
+        if (turn)
+            CHECK(memcmp(P[1][turn], P[1][turn - 1], np * sizeof **P), "%s moved nothing",
+                  turns[turn]);
     }
     CHECK(!memcmp(out[0], out[1], m * nL * sizeof **out),
           "lazy program: the fused trainer's predictions differ from the simple's");
