@@ -28,6 +28,8 @@ typedef struct result {
     double gflops;             /* NaN when not meaningful */
     double samples_per_second; /* epochs; else NaN */
     double build, first_run;   /* seconds */
+    double last_cost;          /* full-batch: a run of no update (its one cost), left out of the
+                                  runs' times, median seconds; else 0 */
     double peak_mib;           /* the process's peak resident memory during the workload */
     int peak_whole;            /* 1: since the process began (the peak could not be reset) */
     char isa[48];              /* the CPU's vector instructions (CPU devices and the host) */

@@ -99,6 +99,7 @@ void bench_print_table(const result *rs, size_t n)
         if (*r->isa) printf(", %s", r->isa);
         printf(", peak memory %.0f MiB%s", r->peak_mib, r->peak_whole ? " (the process's)" : "");
         if (!isnan(r->samples_per_second)) printf(", %.0f samples/s", r->samples_per_second);
+        if (r->last_cost > 0) printf(", a run's last cost %.3g s (not in its time)", r->last_cost);
         printf("\n    kernels: %s\n", r->n_kt ? sh : "(no profile)");
         dp_split(r);
         if (r->checked) printf("    check: %s: %s\n", r->ok ? "ok" : "MISMATCH", r->check);
@@ -198,6 +199,7 @@ int bench_write_json(const char *path, const bench_cli *o, const result *rs, siz
         add_number(x, "min_s", r->min);
         add_number(x, "max_s", r->max);
         add_number(x, "per_iteration_s", r->per_iteration);
+        add_number(x, "last_cost_s", r->last_cost > 0 ? r->last_cost : NAN);
         add_number(x, "gflops", r->gflops);
         add_number(x, "samples_per_second", r->samples_per_second);
         add_number(x, "build_s", r->build);
