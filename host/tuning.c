@@ -289,7 +289,9 @@ const char *mlpcl_ctx_tuning(const mlpcl_ctx *ctx)
  * rounds alternating, medians; the other order gave 704 against 871 ms, 201 against 237 ms),
  * and batches of 256 and 128, one block now, ran epochs in 384-390 against 415-431 ms and
  * 420-467 against 442-497 ms (with the barrier, 64, 256 and 512 had measured the same). SSE
- * (r = 4, 16 registers): 2 × 1, 8 + 4 + 1, its blocks 64 samples (not measured against 256).
+ * (r = 4, 16 registers): 2 × 1, 8 + 4 + 1, its blocks 256 samples too: 784-1024-10's gradient
+ * 2.19 against 2.47 s with blocks of 64, 784-256-10's 608 against 693 ms (alternating, medians
+ * of two and three rounds; docs/benchmarks-epyc.md, "Cold starts and the last cost").
  * Measured with POCL_KERNELLIB_NAME=avx2 and sse41 on a 2-core
  * AVX-512 EPYC (docs/benchmarks.md): the AVX2 shape takes a 784-256-10 step from 580-640 ms
  * (the defaults, spilling) or 585 ms (4 × 2) to 440-450 ms, and a batch-64 epoch from 0.88-1.0 s
@@ -306,7 +308,7 @@ static const char *derive_cpu(const mlpcl_ctx *ctx, mlpcl_tuning *t)
     if (r == 2) {
         t->tm = 6, t->tnv = 1, t->ly = 2, t->gx = 4, t->gy = 16, t->mc = 256;
     } else if (r > 2) {
-        t->tm = 2, t->tnv = 1, t->mc = 64;
+        t->tm = 2, t->tnv = 1;
     }
     return derived ? "derived" : "defaults";
 }

@@ -37,7 +37,7 @@ KERNELLIB = "/usr/share/pocl/kernel-x86_64-pc-linux-gnu-%s.bc"
 # (and the gradient's block of samples) and where they come from.
 LEVELS = [("avx512", "avx512f", "AVX-512", "tm=12,tnv=2,mc=256", "defaults"),
           ("avx2", "avx2", "AVX2", "tm=6,tnv=1,mc=256", "derived"),
-          ("sse41", "sse4_1", "SSE", "tm=2,tnv=1,mc=64", "derived")]
+          ("sse41", "sse4_1", "SSE", "tm=2,tnv=1,mc=256", "derived")]
 
 
 def cpu_flags():
