@@ -57,12 +57,12 @@ fail:
     return st;
 }
 
-/* The fused kernel's work-group: one work-item on CPUs (which run a work-group on one core
- * anyway, and then need no synchronisation), the reductions' size elsewhere. */
+/* The fused kernel's work-group: one work-item on CPUs (mlpcl__fused_one_item), the
+ * reductions' size elsewhere. */
 size_t mlpcl__cl_fused_size(const mlpcl_trainer *tr)
 {
     const mlpcl_cl *c = mlpcl__cl(tr);
-    return mlpcl__ctx_is_cpu(tr->ctx) ? 1 : c->wg;
+    return mlpcl__fused_one_item(tr->ctx) ? 1 : c->wg;
 }
 
 /* A full-batch iteration as one launch of fused.cl (with its update), and the same without the

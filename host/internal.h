@@ -113,6 +113,14 @@ static inline int mlpcl__ctx_is_cpu(const mlpcl_ctx *ctx)
     return !strcmp(ctx->info.type, "cpu");
 }
 
+/* Whether fused.cl runs as one work-item on ctx's device (CPUs, which run a work-group on one
+ * core anyway), built without its barriers (FUSED_ONE_ITEM); else as a work-group of the
+ * reductions' size. */
+static inline int mlpcl__fused_one_item(const mlpcl_ctx *ctx)
+{
+    return mlpcl__ctx_is_cpu(ctx);
+}
+
 /* Registers one of gemm_cpu.cl's 64-byte vectors (VW = 16 floats or 8 doubles) takes on ctx's
  * device, by its isa (device.c): one AVX-512 register, two AVX or AVX2 ones, four SSE ones; 1
  * for devices of other or unknown vectors. The tiles (tuning.c) and the build options (program.c)

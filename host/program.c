@@ -46,7 +46,7 @@ const char *const mlpcl__kernel_name[K_COUNT] = {
  * kernels' tunables (tuning.c), then $MLPCL_BUILD_OPTIONS. Batches no longer than one block of
  * the CPU gradient (MC samples) get -DONE_BLOCK=1, which compiles its work-items one tile each,
  * not walking several through the blocks, and without the prefetch of D: a batch's D, just
- * written, is in cache. */
+ * written, is in cache. CPUs get -DFUSED_ONE_ITEM=1: fused.cl as one work-item, no barriers. */
 static void build_options(const mlpcl_ctx *ctx, const mlpcl_build_params *bp, char *buf,
                           size_t size)
 {
@@ -65,11 +65,12 @@ static void build_options(const mlpcl_ctx *ctx, const mlpcl_build_params *bp, ch
      * __builtin_prefetch, for gemm_cpu.cl's PREFETCH (OpenCL's prefetch() does nothing there,
      * and Oclgrind, another CPU device, has no such builtin) */
     int x86 = no_fma || !strcmp(isa, "AVX2") || !strcmp(isa, "AVX-512");
-    snprintf(buf, size, "-cl-std=CL1.2 -DPRECISION=%d -DWG=%zu %s%s%s%s%s%s%s",
+    snprintf(buf, size, "-cl-std=CL1.2 -DPRECISION=%d -DWG=%zu %s%s%s%s%s%s%s%s",
              bp->precision == MLPCL_PRECISION_DOUBLE ? 64 : 32, bp->wg, tiles,
              one_block ? " -DONE_BLOCK=1" : "", no_fma ? " -DNO_FMA=1" : "",
-             x86 ? " -DCPU_PREFETCH=1" : "", narrower ? " -w" : "", extra ? " " : "",
-             extra ? extra : "");
+             x86 ? " -DCPU_PREFETCH=1" : "",
+             mlpcl__fused_one_item(ctx) ? " -DFUSED_ONE_ITEM=1" : "", narrower ? " -w" : "",
+             extra ? " " : "", extra ? extra : "");
 }
 
 /* Whether a kernel file goes into the program: all but the tiled variant the device does not

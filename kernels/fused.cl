@@ -3,7 +3,7 @@
  * output delta and cost, the stop decision, hidden deltas, gradients and the update, for one
  * iteration or several in a row (where POCL's cost of a command outweighs an iteration's
  * arithmetic, as in the tutorial). Any depth: every layer's activations lie in one buffer and
- * its deltas in another, at offsets the shape buffer gives; barriers separate the phases. Needs
+ * its deltas in another, at offsets the shape buffer gives; barriers separate the phases (SYNC). Needs
  * common.cl and ops.cl. */
 
 /* The network's shape, in a small constant buffer of 2 + 4L ints: L, the widths n_0 … n_L, then
@@ -15,7 +15,17 @@
 #define SHAPE_OFFSET(l) (shape[1 + 2 * SHAPE_L + (l)])
 #define SHAPE_AT(l)     (shape[1 + 3 * SHAPE_L + (l)])
 
-#define FENCE (CLK_GLOBAL_MEM_FENCE | CLK_LOCAL_MEM_FENCE)
+/* Between phases, every work-item's writes before any reads them. CPUs run the kernel as one
+ * work-item (the host's mlpcl__cl_fused_size) and build it with FUSED_ONE_ITEM=1, without
+ * barriers: POCL compiled the barriers in these loops about 0.5 s slower at the first launch. */
+#ifndef FUSED_ONE_ITEM
+#define FUSED_ONE_ITEM 0
+#endif
+#if FUSED_ONE_ITEM
+#define SYNC() ((void)0)
+#else
+#define SYNC() barrier(CLK_GLOBAL_MEM_FENCE | CLK_LOCAL_MEM_FENCE)
+#endif
 
 /* The optimiser of a fused launch: kind −1 is plain SGD (ops.cl's sgd_update), else
  * optim_update's kind with its constants (hyper), Adam's second moments S and step count T,
@@ -50,13 +60,13 @@ INLINE int fused_iteration(const int m, const int loss, const REAL target, const
         __global REAL *out = A + SHAPE_AT(l);
         for (int e = lid; e < m * n; e += NL)
             out[e] = forward_element(act, n_in, n, in + (e / n) * n_in, W, e % n);
-        barrier(FENCE);
+        SYNC();
     }
     const int nL = SHAPE_WIDTH(L);
     __global REAL *AL = A + SHAPE_AT(L), *DL = D + SHAPE_AT(L);
     if (loss == LOSS_CE) {
         for (int i = lid; i < m; i += NL) softmax_row(nL, AL + i * nL);
-        barrier(FENCE);
+        SYNC();
     }
 
     /* output delta and the cost */
@@ -67,12 +77,14 @@ INLINE int fused_iteration(const int m, const int loss, const REAL target, const
         part += term;
     }
     sums[lid] = part;
+#if !FUSED_ONE_ITEM
     group_sum(sums, NL);
+#endif
     if (lid == 0) {
         record_cost(scale * sums[0], target, cost, state);
         *stop = state[0] || !update;
     }
-    barrier(FENCE);
+    SYNC();
     if (*stop) return 1;
 
     /* hidden deltas, from the top down */
@@ -85,7 +97,7 @@ INLINE int fused_iteration(const int m, const int loss, const REAL target, const
             const int i = e / n, j = e % n;
             Dl[e] = hidden_delta_element(act, n_next, Dn + i * n_next, W + j * n_next, Al[e]);
         }
-        barrier(FENCE);
+        SYNC();
     }
 
     /* gradients and the update, every parameter independent of the others */
@@ -109,7 +121,7 @@ INLINE int fused_iteration(const int m, const int loss, const REAL target, const
     return 0;
 }
 
-/* One work-group, its size a power of two up to WG (1 suits CPUs: no barrier costs anything).
+/* One work-group, its size a power of two up to WG (1 on CPUs, built with FUSED_ONE_ITEM).
  * A and D hold every layer's activations and deltas (m × n_l at SHAPE_AT(l)). Runs iters
  * iterations in a row, iteration i from the parameters P (V) when i is even, P_next (V_next)
  * when odd, each writing the other pair, and its cost to cost[i]; it stops after the first
@@ -141,6 +153,6 @@ __kernel void fused(const int m, const int loss, const REAL target, const REAL s
                             G, odd ? V_next : V, odd ? V : V_next, A, D, cost + i, state, lr, mu,
                             do_update || i < iters - 1, sums, &stop, &o))
             break;
-        barrier(FENCE); /* the update's parameters before the next forward reads them */
+        SYNC(); /* the update's parameters before the next forward reads them */
     }
 }
