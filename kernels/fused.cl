@@ -3,8 +3,8 @@
  * output delta and cost, the stop decision, hidden deltas, gradients and the update, for one
  * iteration or several in a row (where POCL's cost of a command outweighs an iteration's
  * arithmetic, as in the tutorial). Any depth: every layer's activations lie in one buffer and
- * its deltas in another, at offsets the shape buffer gives; barriers separate the phases (SYNC). Needs
- * common.cl and ops.cl. */
+ * its deltas in another, at offsets the shape buffer gives; barriers separate the phases (SYNC).
+ * Needs common.cl and ops.cl. */
 
 /* The network's shape, in a small constant buffer of 2 + 4L ints: L, the widths n_0 … n_L, then
  * for layers 1 … L their activations, parameter offsets (into P, G, V) and activation offsets
