@@ -91,7 +91,7 @@ static mlpcl_status choose_program(mlpcl_trainer *tr)
     for (;;) {
         mlpcl_build_params bp = {tr->precision, wg, c->tune, tr->batch, fused_only};
         size_t kmax = wg;
-        TRY(mlpcl__cl_program_build(tr, &bp, &kmax));
+        TRY(mlpcl__cl_program_build(tr, &bp, &c->program, &kmax));
         if (c->tune.local && !local_fits(tr)) { /* the device cannot run such tiles: one */
             if (c->tune.lb > 1)                 /* buffer an operand, else register tiles */
                 c->tune.lb = 1;

@@ -75,7 +75,7 @@ typedef struct mlpcl_cl {
     int panels_current;   /* Wp holds the weights the next forward reads (mlpcl__plan_enqueue) */
     cl_mem shape;         /* the fused kernel's view of the network (ints) */
     int fused;            /* full-batch iterations run fused.cl */
-    double build_seconds; /* of its program, when this trainer built it */
+    double build_seconds; /* of its programs, those this trainer built */
     cl_mem X, Y;          /* the training set, m×n_0 and m×n_L */
     cl_mem Xb, Yb;        /* one batch, batch×n_0 and batch×n_L (when gathering) */
     cl_mem idx;           /* m ints: the epoch's shuffle */
@@ -196,9 +196,10 @@ union real_box {
 #define ARG_REAL(v) mlpcl__cl_real(tr, (v), &(union real_box){0})
 #define N_ARGS(a)   (sizeof(a) / sizeof *(a))
 
-/* Gets bp's program for tr (c->program, its build time counted) and lowers *kmax to the least
- * work-group size its kernels allow (K_FUSED's alone in a fused-only program). */
-mlpcl_status mlpcl__cl_program_build(mlpcl_trainer *tr, const mlpcl_build_params *bp, size_t *kmax);
+/* Gets bp's program for tr in *out (its build time counted in the trainer's) and lowers *kmax
+ * to the least work-group size its kernels allow (K_FUSED's alone in a fused-only program). */
+mlpcl_status mlpcl__cl_program_build(mlpcl_trainer *tr, const mlpcl_build_params *bp,
+                                     mlpcl_program **out, size_t *kmax);
 
 /* A real argument in the device's precision, held in box. */
 karg mlpcl__cl_real(const mlpcl_trainer *tr, double v, union real_box *box);

@@ -33,18 +33,20 @@ mlpcl_status mlpcl__cl_set_arg(mlpcl_trainer *tr, cl_kernel k, cl_uint i, karg a
     return st;
 }
 
-mlpcl_status mlpcl__cl_program_build(mlpcl_trainer *tr, const mlpcl_build_params *bp, size_t *kmax)
+mlpcl_status mlpcl__cl_program_build(mlpcl_trainer *tr, const mlpcl_build_params *bp,
+                                     mlpcl_program **out, size_t *kmax)
 {
     mlpcl_cl *c = mlpcl__cl(tr);
     mlpcl_status st = MLPCL_OK;
     const char *dn = tr->ctx->info.name;
-    TRY(mlpcl__program_get(tr->ctx, bp, &c->program));
-    if (c->program->fresh) c->build_seconds += c->program->build_seconds;
-    c->program->fresh = 0;
+    mlpcl_program *prog;
+    TRY(mlpcl__program_get(tr->ctx, bp, &prog));
+    if (prog->fresh) c->build_seconds += prog->build_seconds;
+    prog->fresh = 0;
     for (int id = 0; id < K_COUNT; ++id) {
         if (bp->fused_only && id != K_FUSED) continue;
         cl_int err;
-        cl_kernel k = clCreateKernel(c->program->program, mlpcl__kernel_name[id], &err);
+        cl_kernel k = clCreateKernel(prog->program, mlpcl__kernel_name[id], &err);
         CL_CHECK(err, "clCreateKernel", dn);
         size_t kwg = 0;
         err = clGetKernelWorkGroupInfo(k, tr->ctx->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kwg,
@@ -53,26 +55,31 @@ mlpcl_status mlpcl__cl_program_build(mlpcl_trainer *tr, const mlpcl_build_params
         CL_CHECK(err, "clGetKernelWorkGroupInfo(CL_KERNEL_WORK_GROUP_SIZE)", dn);
         if (kwg < *kmax) *kmax = kwg;
     }
+    *out = prog;
 fail:
     return st;
 }
 
-/* Makes sure tr's program holds kernel id: a fused-only program gives way to the whole one, built
- * with the same options, whose kernels must take the work-group size the trainer has. */
+/* Makes sure tr's program holds kernel id: a fused-only program gives way to the whole one,
+ * built with the same tunables and the build options' environment as it is now, whose kernels
+ * must take the work-group size the trainer has. On failure the trainer keeps the fused-only
+ * program, and the next kernel made tries again. */
 static mlpcl_status program_with(mlpcl_trainer *tr, mlpcl_kernel_id id)
 {
     mlpcl_cl *c = mlpcl__cl(tr);
     mlpcl_status st = MLPCL_OK;
     if (!c->program->fused_only || id == K_FUSED) return MLPCL_OK;
     mlpcl_build_params bp = {tr->precision, c->wg, c->tune, tr->batch, 0};
+    mlpcl_program *whole;
     size_t kmax = c->wg;
-    TRY(mlpcl__cl_program_build(tr, &bp, &kmax));
+    TRY(mlpcl__cl_program_build(tr, &bp, &whole, &kmax));
     if (kmax < c->wg)
-        return mlpcl__fail(CL_INVALID_WORK_GROUP_SIZE,
+        return mlpcl__fail((mlpcl_status)CL_INVALID_WORK_GROUP_SIZE,
                            "device \"%s\": a kernel allows %zu work-items a group, fewer than "
                            "the %zu its fused program was built for; MLPCL_TUNE=path=simple "
-                           "builds for both",
+                           "trains without the fused kernel",
                            tr->ctx->info.name, kmax, c->wg);
+    c->program = whole;
 fail:
     return st;
 }
@@ -84,7 +91,8 @@ mlpcl_status mlpcl__cl_make_kernel(mlpcl_trainer *tr, mlpcl_kernel_id id, cl_ker
     mlpcl_cl *c = mlpcl__cl(tr);
     mlpcl_status st = MLPCL_OK;
     cl_int err;
-    TRY(program_with(tr, id));
+    st = program_with(tr, id);
+    if (st != MLPCL_OK) return st; /* its message is whole: no kernel name after a build log */
     cl_kernel *grown = realloc(c->kernels, (c->n_kernels + 1) * sizeof *grown);
     if (!grown) return mlpcl__fail(MLPCL_ERR_NOMEM, "out of host memory for kernels");
     c->kernels = grown;

@@ -158,6 +158,14 @@ fail:
     return st;
 }
 
+static void plan_free(mlpcl_plan *p)
+{
+    free(p->launch);
+    free(p->step);
+    free(p->step_arg);
+    free(p);
+}
+
 mlpcl_status mlpcl__plan_get(mlpcl_trainer *tr, size_t mb, int gathered, long iter,
                              mlpcl_plan **out)
 {
@@ -177,7 +185,12 @@ mlpcl_status mlpcl__plan_get(mlpcl_trainer *tr, size_t mb, int gathered, long it
     mlpcl_plan *p = calloc(1, sizeof *p);
     if (!p) return mlpcl__fail(MLPCL_ERR_NOMEM, "out of host memory for a launch plan");
     st = build_plan(tr, mb, gathered, parity, p);
-    p->next = c->plans; /* even on failure, so that its kernels and launches are freed */
+    if (st != MLPCL_OK) { /* not kept, so that a retry builds it again (its kernels are in
+                             c->kernels, released with the trainer) */
+        plan_free(p);
+        return st;
+    }
+    p->next = c->plans;
     c->plans = p;
     *out = p;
 fail:
@@ -188,10 +201,7 @@ void mlpcl__cl_plans_free(mlpcl_cl *c)
 {
     while (c->plans) {
         mlpcl_plan *next = c->plans->next;
-        free(c->plans->launch);
-        free(c->plans->step);
-        free(c->plans->step_arg);
-        free(c->plans);
+        plan_free(c->plans);
         c->plans = next;
     }
 }

@@ -139,16 +139,19 @@ static mlpcl_status check_optim(mlpcl_trainer *tr, mlpcl_optimizer kind, int nes
 }
 
 /* Whether a build notice's end is owed, on ctx or a member of its group. */
-static int notice_owed(const mlpcl_ctx *ctx)
+/* Whether ctx (or a member) has a build notice: one may start during a run or an epoch, as a
+ * fused trainer builds the rest of its kernels (cl_launch.c), or be owed from the build. */
+static int notice_set(const mlpcl_ctx *ctx)
 {
-    if (ctx->notice && ctx->notice_t0 > 0) return 1;
+    if (ctx->notice) return 1;
     for (size_t i = 0; i < ctx->n_members; ++i)
-        if (notice_owed(ctx->members[i])) return 1;
+        if (notice_set(ctx->members[i])) return 1;
     return 0;
 }
 
-/* Stands between a run and its caller's callback while a build notice is owed: drivers compile
- * kernels at their first launch, so the kernels are ready once an iteration's cost is read. */
+/* Stands between a run and its caller's callback where a build notice may be owed: drivers
+ * compile kernels at their first launch, so the kernels are ready once an iteration's cost is
+ * read. Ending a notice that is not owed does nothing. */
 typedef struct notice_relay {
     mlpcl_ctx *ctx;
     void (*on_cost)(void *user, long iter, double cost);
@@ -186,7 +189,7 @@ mlpcl_status mlpcl_trainer_run(mlpcl_trainer *tr, const mlpcl_train_opts *opts,
                            tr->batch, tr->m);
     TRY(check_optim(tr, opts->optimizer, opts->nesterov, opts->momentum, opts->beta1, opts->beta2,
                     opts->eps, opts->weight_decay));
-    if (notice_owed(tr->ctx)) {
+    if (notice_set(tr->ctx)) {
         notice_relay r = {tr->ctx, opts->on_cost, NULL, opts->user};
         mlpcl_train_opts o = *opts;
         o.on_cost = relay_cost;
@@ -214,7 +217,7 @@ mlpcl_status mlpcl_trainer_epoch(mlpcl_trainer *tr, const mlpcl_epoch_opts *opts
                            opts->first_batch, nb);
     TRY(check_optim(tr, opts->optimizer, opts->nesterov, opts->momentum, opts->beta1, opts->beta2,
                     opts->eps, opts->weight_decay));
-    if (notice_owed(tr->ctx)) {
+    if (notice_set(tr->ctx)) {
         notice_relay r = {tr->ctx, NULL, opts->on_batch, opts->user};
         mlpcl_epoch_opts o = *opts;
         o.on_batch = relay_batch;

@@ -336,8 +336,10 @@ void mlpcl_epoch_opts_default(mlpcl_epoch_opts *opts);
 mlpcl_status mlpcl_trainer_epoch(mlpcl_trainer *tr, const mlpcl_epoch_opts *opts,
                                  mlpcl_train_result *result);
 
-/* Seconds this trainer spent building its OpenCL program (0 when its context had built it
- * already, and on the host); the kernels' first launches may add compiling time of their own. */
+/* Seconds this trainer spent building its OpenCL programs (0 when its context had built them
+ * already, and on the host); the kernels' first launches may add compiling time of their own.
+ * On a CPU a full-batch trainer small enough for the fused kernel builds that kernel alone at
+ * its creation, and the rest at its first epoch or prediction, which adds to this figure. */
 double mlpcl_trainer_build_seconds(const mlpcl_trainer *tr);
 /* Names the kernels the trainer runs and their tunables, e.g. "tiled (tm=12,tnv=2,…)". */
 void mlpcl_trainer_describe(const mlpcl_trainer *tr, char *buf, size_t size);

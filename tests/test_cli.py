@@ -193,7 +193,7 @@ def test_device_errors(tmp):
         write(os.path.join(kdir, name), text)
     expect(["train"], 3, [r"clBuildProgram failed: CL_BUILD_PROGRAM_FAILURE \(-11\) on device",
                           r"build options: -cl-std=CL1\.2 -DPRECISION=32", r"build log:",
-                          # the log names the file (POCL: fused.cl:11:33), or at least the error
+                          # the log names the file (POCL: fused.cl:LINE:COLUMN), or at least the error
                           r"(?s)build log:.*(fused\.cl|expected ';'|error)"],
            env={"MLPCL_KERNEL_DIR": kdir, "POCL_CACHE_DIR": os.path.join(tmp, "cache")})
     # The device's own limits: a data set larger than the device's memory is refused before

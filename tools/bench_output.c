@@ -265,10 +265,14 @@ int bench_compare(const char *path, const result *rs, size_t n)
             const cJSON *w = cJSON_GetObjectItemCaseSensitive(x, "workload"),
                         *d = cJSON_GetObjectItemCaseSensitive(x, "device"),
                         *t = cJSON_GetObjectItemCaseSensitive(x, "median_s");
+            /* a file from before last_cost_s timed its full-batch runs with their last cost */
+            int then_whole =
+                rs[i].last_cost > 0 && !cJSON_GetObjectItemCaseSensitive(x, "last_cost_s");
             if (cJSON_IsString(w) && cJSON_IsString(d) && cJSON_IsNumber(t) &&
                 !strcmp(w->valuestring, rs[i].workload) && !strcmp(d->valuestring, rs[i].where))
-                printf("  %-12s %-8s %.3g -> %.3g s: x%.3f\n", rs[i].workload, rs[i].where,
-                       t->valuedouble, rs[i].median, rs[i].median / t->valuedouble);
+                printf("  %-12s %-8s %.3g -> %.3g s: x%.3f%s\n", rs[i].workload, rs[i].where,
+                       t->valuedouble, rs[i].median, rs[i].median / t->valuedouble,
+                       then_whole ? " (then with each run's last cost, now without)" : "");
         }
     }
     cJSON_Delete(root);

@@ -209,23 +209,28 @@ int bench_run_full_batch(bench_env *e, size_t hidden, result *r)
         r->first_run = res.seconds;
     }
     /* A run of N updates reads N + 1 costs, the last after a forward pass of its own; numpy's
-     * loop of N steps computes N. Each time is a run of N less a run of none (that last cost
-     * alone), taken just before it: N updates with their N costs (on a tiny data set, a
-     * difference lost in the noise keeps the whole run's time). The host runs once, whole. */
+     * loop of N steps computes N. Before each run of N comes a run of none (that last cost
+     * alone), and the runs' times less the median of those are N updates with their N costs;
+     * unless that median is not clear of the noise (within 10% of the shortest run of N, as on
+     * a tiny data set): then the whole runs' times, and no last cost reported. The host runs
+     * once, whole. */
     for (long i = 0; i < n; ++i) {
         opts.max_iter = 0;
         if (!host && (st = mlpcl_trainer_run(tr, &opts, &res)) != MLPCL_OK) goto fail;
         t0[i] = host ? 0 : res.seconds;
         opts.max_iter = iters;
         if ((st = mlpcl_trainer_run(tr, &opts, &res)) != MLPCL_OK) goto fail;
-        t[i] = res.seconds > t0[i] ? res.seconds - t0[i] : res.seconds;
+        t[i] = res.seconds;
     }
+    summarise(r, t, n);
+    summarise(&last, t0, n);
+    r->last_cost = r->min - last.median > 0.1 * r->min ? last.median : 0;
+    for (long i = 0; i < n; ++i) t[i] -= r->last_cost;
     summarise(r, t, n);
     r->iterations = iters;
     r->per_iteration = r->median / (double)iters;
-    summarise(&last, t0, n); /* the warm-up's update and last cost, as the runs' */
-    r->last_cost = host ? 0 : last.median;
-    r->first_run = host ? 0 : r->first_run - r->per_iteration - r->last_cost;
+    /* the warm-up's run: its update, compiled, and its last cost */
+    r->first_run = host ? 0 : r->first_run - r->per_iteration - last.median;
     r->gflops = flops_per_iteration(net, d->n) / r->per_iteration * 1e-9;
     r->samples_per_second = NAN;
     if (!host) {
