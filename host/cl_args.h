@@ -37,7 +37,8 @@ enum {
 /* forward.cl: softmax(m, n, Z) */
 enum { SOFTMAX_M, SOFTMAX_N, SOFTMAX_Z, SOFTMAX_NARGS };
 
-/* delta.cl: output_delta(mn, m, act, loss, A, Y, D, partials) */
+/* delta.cl: output_delta(mn, m, act, loss, A, Y, D, partials, scale, target, cost, state,
+ * slot) */
 enum {
     OUTPUT_DELTA_MN,
     OUTPUT_DELTA_M,
@@ -47,6 +48,11 @@ enum {
     OUTPUT_DELTA_Y,
     OUTPUT_DELTA_D,
     OUTPUT_DELTA_PARTIALS,
+    OUTPUT_DELTA_SCALE,
+    OUTPUT_DELTA_TARGET,
+    OUTPUT_DELTA_COST,
+    OUTPUT_DELTA_STATE,
+    OUTPUT_DELTA_SLOT,
     OUTPUT_DELTA_NARGS
 };
 

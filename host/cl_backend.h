@@ -37,12 +37,14 @@ typedef struct mlpcl_plan {
     size_t seg[SEG_COUNT + 1]; /* segment s is launch[seg[s] … seg[s+1]) */
     cl_kernel gather;          /* its sources and offset are set for each batch */
     cl_kernel delta;           /* the output delta (its 1/m: mlpcl__cl_aim_loss) */
-    cl_kernel cost;            /* its target (argument cost_arg) is set for each run */
-    int cost_arg;
-    cl_kernel fused_last; /* fused plans: the iteration without its update, for a run's
-                             last cost */
-    cl_kernel *step;      /* the kernels that take lr and momentum (update, gradients) */
-    int *step_arg;        /* the index of lr in each; momentum follows it */
+    cl_kernel cost;            /* the kernel that writes the cost: the cost kernel, or the output
+                                  delta itself (one work-group), or fused.cl */
+    int cost_arg;              /* cost's argument: the target, set for each run */
+    int cost_scale, cost_slot; /* and its scale and slot (-1: none, fused.cl) */
+    cl_kernel fused_last;      /* fused plans: the iteration without its update, for a run's
+                                  last cost */
+    cl_kernel *step;           /* the kernels that take lr and momentum (update, gradients) */
+    int *step_arg;             /* the index of lr in each; momentum follows it */
     size_t n_step;
     struct mlpcl_plan *next;
 } mlpcl_plan;

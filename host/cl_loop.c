@@ -114,9 +114,9 @@ static mlpcl_status enqueue_head(mlpcl_trainer *tr, const loop *lp, long j, long
         TRY(mlpcl__cl_aim_gather(tr, p, &c->X, &c->Y, 1, (lp->first + (size_t)j) * tr->batch));
         TRY(mlpcl__cl_dropout_aim(tr, p, (lp->first + (size_t)j) * tr->batch));
     }
-    if (i) TRY(mlpcl__cl_set_arg(tr, p->cost, COST_SLOT, ARG_INT(i)));
+    if (i) TRY(mlpcl__cl_set_arg(tr, p->cost, (cl_uint)p->cost_slot, ARG_INT(i)));
     TRY(mlpcl__plan_enqueue(tr, p, SEG_GATHER, SEG_BACKWARD));
-    if (i) TRY(mlpcl__cl_set_arg(tr, p->cost, COST_SLOT, ARG_INT(0)));
+    if (i) TRY(mlpcl__cl_set_arg(tr, p->cost, (cl_uint)p->cost_slot, ARG_INT(0)));
     if (tail && j < lp->tails) TRY(mlpcl__plan_enqueue(tr, p, SEG_BACKWARD, SEG_COUNT));
     *out = p;
 fail:

@@ -61,23 +61,37 @@ fail:
     return st;
 }
 
-/* D_L with the loss's partial sums, then the cost and the stop flag. */
+/* D_L with the loss's partial sums, then the cost and the stop flag; for at most
+ * WHOLE_LOSS_ITEMS work-items' worth of outputs, one work-group of the output delta does it all:
+ * a batch-64 epoch of 784-256-10 (640 outputs) saves a launch a batch. */
+#define WHOLE_LOSS_ITEMS 64
 static mlpcl_status build_loss(mlpcl_trainer *tr, mlpcl_plan *p, const mlpcl_stage *s)
 {
     mlpcl_status st = MLPCL_OK;
     mlpcl_cl *c = mlpcl__cl(tr);
     const mlpcl_net *net = tr->net;
     size_t L = net->L, nL = net->width[L], mb = s->mb;
+    int whole = mb * nL <= WHOLE_LOSS_ITEMS * c->wg;
+    double scale = mlpcl__loss_scale(net->loss, mb);
     cl_kernel k;
     karg a[OUTPUT_DELTA_NARGS] = {
         [OUTPUT_DELTA_MN] = ARG_INT(mb * nL),      [OUTPUT_DELTA_M] = ARG_INT(mb),
         [OUTPUT_DELTA_ACT] = ARG_INT(net->act[L]), [OUTPUT_DELTA_LOSS] = ARG_INT(net->loss),
         [OUTPUT_DELTA_A] = ARG_MEM(c->A[L]),       [OUTPUT_DELTA_Y] = ARG_MEM(s->y),
-        [OUTPUT_DELTA_D] = ARG_MEM(c->D[L]),       [OUTPUT_DELTA_PARTIALS] = ARG_MEM(c->partials)};
+        [OUTPUT_DELTA_D] = ARG_MEM(c->D[L]),       [OUTPUT_DELTA_PARTIALS] = ARG_MEM(c->partials),
+        [OUTPUT_DELTA_SCALE] = ARG_REAL(scale),    [OUTPUT_DELTA_TARGET] = ARG_REAL(tr->target),
+        [OUTPUT_DELTA_COST] = ARG_MEM(c->costs),   [OUTPUT_DELTA_STATE] = ARG_MEM(c->state),
+        [OUTPUT_DELTA_SLOT] = ARG_INT(0)};
     TRY(mlpcl__cl_make_kernel(tr, K_OUTPUT_DELTA, &k, N_ARGS(a), a));
     p->delta = k;
-    TRY(mlpcl__cl_add_launch(p, tr, k, K_OUTPUT_DELTA, L, 1, mb * nL, 1));
-    double scale = mlpcl__loss_scale(net->loss, mb);
+    TRY(mlpcl__cl_add_launch(p, tr, k, K_OUTPUT_DELTA, L, 1, whole ? c->wg : mb * nL, 1));
+    if (whole) {
+        p->cost = k;
+        p->cost_arg = OUTPUT_DELTA_TARGET;
+        p->cost_scale = OUTPUT_DELTA_SCALE;
+        p->cost_slot = OUTPUT_DELTA_SLOT;
+        return MLPCL_OK;
+    }
     karg cost[COST_NARGS] = {[COST_N_PARTIALS] = ARG_INT(mlpcl__cl_partial_count(tr, mb)),
                              [COST_SCALE] = ARG_REAL(scale),
                              [COST_TARGET] = ARG_REAL(tr->target),
@@ -87,6 +101,8 @@ static mlpcl_status build_loss(mlpcl_trainer *tr, mlpcl_plan *p, const mlpcl_sta
                              [COST_SLOT] = ARG_INT(0)};
     TRY(mlpcl__cl_make_kernel(tr, K_COST, &p->cost, N_ARGS(cost), cost));
     p->cost_arg = COST_TARGET;
+    p->cost_scale = COST_SCALE;
+    p->cost_slot = COST_SLOT;
     TRY(mlpcl__cl_add_launch(p, tr, p->cost, K_COST, 0, 1, c->wg, 1));
 fail:
     return st;
@@ -224,7 +240,7 @@ mlpcl_status mlpcl__cl_aim_loss(mlpcl_trainer *tr, mlpcl_plan *p, size_t rows)
     mlpcl_status st = MLPCL_OK;
     double scale = tr->net->loss == MLPCL_LOSS_CE ? 1.0 / (double)rows : 1.0 / (2.0 * (double)rows);
     TRY(mlpcl__cl_set_arg(tr, p->delta, OUTPUT_DELTA_M, ARG_INT(rows)));
-    TRY(mlpcl__cl_set_arg(tr, p->cost, COST_SCALE, ARG_REAL(scale)));
+    TRY(mlpcl__cl_set_arg(tr, p->cost, (cl_uint)p->cost_scale, ARG_REAL(scale)));
 fail:
     return st;
 }

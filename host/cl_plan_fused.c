@@ -115,6 +115,7 @@ mlpcl_status mlpcl__cl_build_fused_plan(mlpcl_trainer *tr, int parity, mlpcl_pla
         }
         p->cost = k;
         p->cost_arg = FUSED_TARGET;
+        p->cost_scale = p->cost_slot = -1; /* fixed: its scale, a cost an iteration */
         p->seg[SEG_GATHER] = p->seg[SEG_FORWARD] = p->seg[SEG_LOSS] = p->n_launch;
         TRY(mlpcl__cl_add_launch(p, tr, k, K_FUSED, 0, 1, mlpcl__cl_fused_size(tr), 1));
         p->launch[p->n_launch - 1].local[0] = p->launch[p->n_launch - 1].global[0] =

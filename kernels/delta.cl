@@ -1,22 +1,34 @@
 // SPDX-License-Identifier: MIT
 /* delta.cl: the backward pass's deltas. output_delta writes D_L and per-work-group partial sums
- * of the loss; cost turns those into the cost and sets the stop flag; hidden_delta carries a
+ * of the loss (or, as one work-group, the cost); cost turns those into the cost and sets the
+ * stop flag; hidden_delta carries a
  * delta one layer down. Matrices are m×n row-major. Needs common.cl and
  * ops.cl. */
 
 /* D = (A − Y)/m ⊙ act'(A) for MSE, (A − Y)/m for softmax + cross-entropy; partials[g] = the
- * group's sum of (A − Y)² (MSE) or −Y·log A (CE). 1-D over m·n, work-group size WG. */
+ * group's sum of (A − Y)² (MSE) or −Y·log A (CE). 1-D over m·n, work-group size WG. A launch of
+ * one work-group (small batches) walks all m·n elements and finishes the cost itself, as the
+ * cost kernel would from its one partial sum: cost[slot] = scale · the sum, and the stop flag;
+ * one launch fewer a batch. */
 __kernel void output_delta(const int mn, const int m, const int act, const int loss,
                            __global const REAL *A, __global const REAL *Y, __global REAL *D,
-                           __global REAL *partials)
+                           __global REAL *partials, const REAL scale, const REAL target,
+                           __global REAL *cost, __global int *state, const int slot)
 {
     __local REAL sums[WG];
-    const int i = get_global_id(0);
-    REAL e = 0;
-    if (i < mn) D[i] = delta_and_loss(loss, act, m, A[i], Y[i], &e);
-    sums[get_local_id(0)] = e;
+    const int lid = get_local_id(0), whole = get_num_groups(0) == 1;
+    REAL sum = 0;
+    for (int i = get_global_id(0); i < mn; i += get_global_size(0)) {
+        REAL e;
+        D[i] = delta_and_loss(loss, act, m, A[i], Y[i], &e);
+        sum += e;
+    }
+    sums[lid] = sum;
     group_sum(sums, WG);
-    if (get_local_id(0) == 0) partials[get_group_id(0)] = sums[0];
+    if (lid == 0 && whole)
+        record_cost(scale * sums[0], target, cost + slot, state);
+    else if (lid == 0)
+        partials[get_group_id(0)] = sums[0];
 }
 
 /* One work-group of WG: cost[slot] = scale · Σ partials (fixed order), and state[0] = 1 (stop)
