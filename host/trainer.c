@@ -138,7 +138,6 @@ static mlpcl_status check_optim(mlpcl_trainer *tr, mlpcl_optimizer kind, int nes
     return MLPCL_OK;
 }
 
-/* Whether a build notice's end is owed, on ctx or a member of its group. */
 /* Whether ctx (or a member) has a build notice: one may start during a run or an epoch, as a
  * fused trainer builds the rest of its kernels (cl_launch.c), or be owed from the build. */
 static int notice_set(const mlpcl_ctx *ctx)
