@@ -238,9 +238,9 @@ fail:
 mlpcl_status mlpcl__cl_aim_loss(mlpcl_trainer *tr, mlpcl_plan *p, size_t rows)
 {
     mlpcl_status st = MLPCL_OK;
-    double scale = tr->net->loss == MLPCL_LOSS_CE ? 1.0 / (double)rows : 1.0 / (2.0 * (double)rows);
     TRY(mlpcl__cl_set_arg(tr, p->delta, OUTPUT_DELTA_M, ARG_INT(rows)));
-    TRY(mlpcl__cl_set_arg(tr, p->cost, (cl_uint)p->cost_scale, ARG_REAL(scale)));
+    TRY(mlpcl__cl_set_arg(tr, p->cost, (cl_uint)p->cost_scale,
+                          ARG_REAL(mlpcl__loss_scale(tr->net->loss, rows))));
 fail:
     return st;
 }

@@ -1,9 +1,8 @@
 // SPDX-License-Identifier: MIT
 /* delta.cl: the backward pass's deltas. output_delta writes D_L and per-work-group partial sums
  * of the loss (or, as one work-group, the cost); cost turns those into the cost and sets the
- * stop flag; hidden_delta carries a
- * delta one layer down. Matrices are m×n row-major. Needs common.cl and
- * ops.cl. */
+ * stop flag; hidden_delta carries a delta one layer down. Matrices are m×n row-major. Needs
+ * common.cl and ops.cl. */
 
 /* D = (A − Y)/m ⊙ act'(A) for MSE, (A − Y)/m for softmax + cross-entropy; partials[g] = the
  * group's sum of (A − Y)² (MSE) or −Y·log A (CE). 1-D over m·n, work-group size WG. A launch of
