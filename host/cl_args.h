@@ -132,7 +132,9 @@ enum {
 
 /* gemm_cpu.cl, gemm_gpu.cl: gemm_forward, gemm_forward_narrow and gemm_forward_panels
  * (FORWARD_ARGS): m, n (outputs), k (inputs), act, A, P, off, Out, Wp, woff (the weights' panels at
- * Wp + woff, or NULL; CPUs), aw, ow (A's and Out's widths: strips, or rows), cap (strips' rows) */
+ * Wp + woff, or NULL; CPUs), aw, ow (A's and Out's widths: strips, or rows), cap (strips' rows),
+ * idx, row0 (A's rows where they lie: common.cl's batch_row), Xb, Y, ny, Yb (the batch's rows of
+ * A and Y, ny wide, copied there for the rest of the iteration, or NULL; CPUs) */
 enum {
     GEMM_FORWARD_M,
     GEMM_FORWARD_N,
@@ -147,6 +149,12 @@ enum {
     GEMM_FORWARD_AW,
     GEMM_FORWARD_OW,
     GEMM_FORWARD_CAP,
+    GEMM_FORWARD_IDX,
+    GEMM_FORWARD_ROW0,
+    GEMM_FORWARD_XB,
+    GEMM_FORWARD_Y,
+    GEMM_FORWARD_NY,
+    GEMM_FORWARD_YB,
     GEMM_FORWARD_NARGS
 };
 

@@ -286,8 +286,9 @@ static mlpcl_status cl_predict(mlpcl_trainer *tr, int id, size_t start, size_t r
     mlpcl_plan *p;
     TRY(mlpcl__cl_fill_pending(tr)); /* the layers' rows, zeroed before any launch */
     TRY(mlpcl__plan_get(tr, rows, 1, 0, &p));
-    TRY(mlpcl__cl_aim_gather(tr, p, &c->sets[id], NULL, 0, start));
-    /* the gather of X alone (the targets' source NULL), then the forward segment */
+    TRY(mlpcl__cl_aim_rows(tr, p, &c->sets[id], NULL, 0, start));
+    /* the gather of X alone (the targets' source NULL), or none where the first layer reads the
+     * set in place, then the forward segment */
     TRY(mlpcl__plan_enqueue(tr, p, SEG_GATHER, SEG_LOSS));
     TRY(mlpcl__cl_download(tr, c->A[L], out, rows * tr->net->width[L]));
 fail:

@@ -36,6 +36,8 @@ typedef struct mlpcl_plan {
     size_t n_launch;
     size_t seg[SEG_COUNT + 1]; /* segment s is launch[seg[s] … seg[s+1]) */
     cl_kernel gather;          /* its sources and offset are set for each batch */
+    cl_kernel first;           /* or the first layer's forward product, where it gathers the
+                                  batch itself (mlpcl__cl_gathers_in_forward) */
     cl_kernel delta;           /* the output delta (its 1/m: mlpcl__cl_aim_loss) */
     cl_kernel cost;            /* the kernel that writes the cost: the cost kernel, or the output
                                   delta itself (one work-group), or fused.cl */
@@ -139,6 +141,16 @@ mlpcl_status mlpcl__cl_layer_buffers(mlpcl_trainer *tr, cl_mem *buf, const char 
 static inline size_t mlpcl__cl_vector_width(const mlpcl_trainer *tr)
 {
     return tr->precision == MLPCL_PRECISION_DOUBLE ? 8 : 16;
+}
+
+/* Whether the first layer's forward product gathers a mini-batch itself, reading its inputs
+ * where they lie through the shuffle and copying its rows of X and Y into Xb and Yb for the rest
+ * of the iteration (gemm_cpu.cl's gather_rows), instead of the gather's launch before it: the
+ * CPUs' tiled path. GPUs (local tiles) and the simple path launch the gather. */
+static inline int mlpcl__cl_gathers_in_forward(const mlpcl_trainer *tr)
+{
+    const mlpcl_tuning *t = &mlpcl__cl(tr)->tune;
+    return t->path == MLPCL_PATH_TILED && !t->local;
 }
 
 /* Whether layer l's activations and deltas lie in strips (common.cl's strip_at): the CPUs'
@@ -246,6 +258,7 @@ typedef struct mlpcl_stage {
     cl_mem V, V_next; /* V[parity], V[!parity] */
     cl_mem S, S_next; /* S[parity], S[!parity] (V's, as placeholders, before an Adam run) */
     cl_mem T, T_next; /* T[parity], T[!parity] */
+    int in_place;     /* the first layer's forward gathers the batch (as aimed), not in0 */
 } mlpcl_stage;
 
 /* One kernel path's stage builders, each appending the launches of one layer (update: of the
@@ -282,10 +295,11 @@ static inline int mlpcl__cl_forward_act(const mlpcl_net *net, size_t l)
 
 /* Cost partial sums of a loss over mb rows: one a work-group. */
 size_t mlpcl__cl_partial_count(const mlpcl_trainer *tr, size_t mb);
-/* Points a plan's gather at rows [offset, offset + mb) of X and, unless Y is NULL, of Y: through
- * the epoch's shuffle (the training set) or in order (a predicting set, whose Y is NULL). */
-mlpcl_status mlpcl__cl_aim_gather(mlpcl_trainer *tr, mlpcl_plan *p, cl_mem *X, cl_mem *Y,
-                                  int use_idx, size_t offset);
+/* Points a plan's gather (or its first forward product, where that gathers) at rows [offset,
+ * offset + mb) of X and, unless Y is NULL, of Y: through the epoch's shuffle (the training set)
+ * or in order (a predicting set, whose Y is NULL). */
+mlpcl_status mlpcl__cl_aim_rows(mlpcl_trainer *tr, mlpcl_plan *p, cl_mem *X, cl_mem *Y, int use_idx,
+                                size_t offset);
 void mlpcl__cl_plans_free(mlpcl_cl *c);
 /* Scales a plan's loss (the output delta's 1/m, the cost's 1/m or 1/(2m)) by rows instead of
  * its own: a data-parallel worker's share is summed with the others' into the whole batch's. */

@@ -111,7 +111,7 @@ static mlpcl_status enqueue_head(mlpcl_trainer *tr, const loop *lp, long j, long
     mlpcl_plan *p;
     TRY(mlpcl__plan_get(tr, rows_of(tr, lp, j), lp->epoch, j, &p));
     if (lp->epoch) {
-        TRY(mlpcl__cl_aim_gather(tr, p, &c->X, &c->Y, 1, (lp->first + (size_t)j) * tr->batch));
+        TRY(mlpcl__cl_aim_rows(tr, p, &c->X, &c->Y, 1, (lp->first + (size_t)j) * tr->batch));
         TRY(mlpcl__cl_dropout_aim(tr, p, (lp->first + (size_t)j) * tr->batch));
     }
     if (i) TRY(mlpcl__cl_set_arg(tr, p->cost, (cl_uint)p->cost_slot, ARG_INT(i)));

@@ -24,7 +24,7 @@ static size_t gather_chunk(const mlpcl_trainer *tr)
 }
 
 /* A batch's rows of the inputs and, when training, of the targets, through the shuffle, in one
- * launch; the sources and the offset are set for each batch (mlpcl__cl_aim_gather). */
+ * launch; the sources and the offset are set for each batch (mlpcl__cl_aim_rows). */
 static mlpcl_status build_gather(mlpcl_trainer *tr, mlpcl_plan *p, const mlpcl_stage *s)
 {
     mlpcl_status st = MLPCL_OK;
@@ -118,6 +118,7 @@ static mlpcl_status build_plan(mlpcl_trainer *tr, size_t mb, int gathered, int p
     size_t L = tr->net->L;
     const mlpcl_cl_path *path =
         c->tune.path == MLPCL_PATH_TILED ? &mlpcl__cl_tiled : &mlpcl__cl_simple;
+    int in_place = gathered && mlpcl__cl_gathers_in_forward(tr);
     const mlpcl_stage s = {mb,
                            parity,
                            gathered ? c->Xb : c->X,
@@ -129,7 +130,8 @@ static mlpcl_status build_plan(mlpcl_trainer *tr, size_t mb, int gathered, int p
                            c->S[0] ? c->S[parity] : c->V[parity],
                            c->S[0] ? c->S[!parity] : c->V[!parity],
                            c->T[parity],
-                           c->T[!parity]};
+                           c->T[!parity],
+                           in_place};
     p->mb = mb;
     p->gathered = gathered;
     p->parity = parity;
@@ -140,7 +142,7 @@ static mlpcl_status build_plan(mlpcl_trainer *tr, size_t mb, int gathered, int p
     for (size_t l = 1; path->pack && l <= L; ++l) TRY(path->pack(tr, p, &s, l));
 
     p->seg[SEG_GATHER] = p->n_launch;
-    if (gathered) TRY(build_gather(tr, p, &s));
+    if (gathered && !in_place) TRY(build_gather(tr, p, &s));
 
     p->seg[SEG_FORWARD] = p->n_launch;
     for (size_t l = 1; l <= L; ++l) {
@@ -222,11 +224,21 @@ void mlpcl__cl_plans_free(mlpcl_cl *c)
     }
 }
 
-mlpcl_status mlpcl__cl_aim_gather(mlpcl_trainer *tr, mlpcl_plan *p, cl_mem *X, cl_mem *Y,
-                                  int use_idx, size_t offset)
+mlpcl_status mlpcl__cl_aim_rows(mlpcl_trainer *tr, mlpcl_plan *p, cl_mem *X, cl_mem *Y, int use_idx,
+                                size_t offset)
 {
     mlpcl_status st = MLPCL_OK;
+    mlpcl_cl *c = mlpcl__cl(tr);
     cl_mem none = NULL;
+    if (p->first) { /* the product reads X's rows; with targets (training) it gathers them too */
+        cl_kernel k = p->first;
+        TRY(mlpcl__cl_set_arg(tr, k, GEMM_FORWARD_A, ARG_MEM(*X)));
+        TRY(mlpcl__cl_set_arg(tr, k, GEMM_FORWARD_IDX, ARG_MEM(*(use_idx ? &c->idx : &none))));
+        TRY(mlpcl__cl_set_arg(tr, k, GEMM_FORWARD_ROW0, ARG_INT(offset)));
+        TRY(mlpcl__cl_set_arg(tr, k, GEMM_FORWARD_XB, ARG_MEM(*(Y ? &c->Xb : &none))));
+        TRY(mlpcl__cl_set_arg(tr, k, GEMM_FORWARD_Y, ARG_MEM(*(Y ? Y : &none))));
+        return MLPCL_OK;
+    }
     TRY(mlpcl__cl_set_arg(tr, p->gather, GATHER_SRC, ARG_MEM(*X)));
     TRY(mlpcl__cl_set_arg(tr, p->gather, GATHER_SRC2, ARG_MEM(*(Y ? Y : &none))));
     TRY(mlpcl__cl_set_arg(tr, p->gather, GATHER_USE_IDX, ARG_INT(use_idx)));

@@ -182,7 +182,7 @@ static mlpcl_status tiled_forward(mlpcl_trainer *tr, mlpcl_plan *p, const mlpcl_
     mlpcl_status st = MLPCL_OK;
     mlpcl_cl *c = mlpcl__cl(tr);
     const mlpcl_net *net = tr->net;
-    cl_mem in = l == 1 ? s->in0 : c->A[l - 1], Wp = in_panels(tr, l) ? c->Wp : NULL;
+    cl_mem in = l == 1 ? s->in0 : c->A[l - 1], Wp = in_panels(tr, l) ? c->Wp : NULL, none = NULL;
     cl_kernel k;
     karg a[GEMM_FORWARD_NARGS] = {[GEMM_FORWARD_M] = ARG_INT(s->mb),
                                   [GEMM_FORWARD_N] = ARG_INT(net->width[l]),
@@ -196,11 +196,18 @@ static mlpcl_status tiled_forward(mlpcl_trainer *tr, mlpcl_plan *p, const mlpcl_
                                   [GEMM_FORWARD_WOFF] = ARG_INT(panel_offset(tr, l)),
                                   [GEMM_FORWARD_AW] = ARG_INT(mlpcl__cl_strip_width(tr, l - 1)),
                                   [GEMM_FORWARD_OW] = ARG_INT(mlpcl__cl_strip_width(tr, l)),
-                                  [GEMM_FORWARD_CAP] = ARG_INT(tr->batch)};
+                                  [GEMM_FORWARD_CAP] = ARG_INT(tr->batch),
+                                  [GEMM_FORWARD_IDX] = ARG_MEM(none),
+                                  [GEMM_FORWARD_ROW0] = ARG_INT(0),
+                                  [GEMM_FORWARD_XB] = ARG_MEM(none),
+                                  [GEMM_FORWARD_Y] = ARG_MEM(none),
+                                  [GEMM_FORWARD_NY] = ARG_INT(net->width[net->L]),
+                                  [GEMM_FORWARD_YB] = ARG_MEM(c->Yb)};
     mlpcl_kernel_id id = narrow(tr, net->width[l]) ? K_GEMM_FORWARD_N
                          : Wp                      ? K_GEMM_FORWARD_P
                                                    : K_GEMM_FORWARD;
     TRY(mlpcl__cl_make_kernel(tr, id, &k, N_ARGS(a), a));
+    if (l == 1 && s->in_place) p->first = k; /* it gathers the batch (mlpcl__cl_aim_rows) */
     TRY(mlpcl__cl_add_gemm_launch(p, tr, k, id, l, s->mb, net->width[l], 1, (size_t)c->tune.ly,
                                   width_of(tr, id)));
 fail:

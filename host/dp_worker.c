@@ -65,7 +65,7 @@ mlpcl_status mlpcl__dp_worker_gradient(mlpcl_trainer *tr, int gathered, size_t o
     mlpcl_plan *p;
     TRY(mlpcl__plan_get(tr, rows, gathered, 0, &p));
     if (gathered) {
-        TRY(mlpcl__cl_aim_gather(tr, p, &c->X, &c->Y, 1, offset));
+        TRY(mlpcl__cl_aim_rows(tr, p, &c->X, &c->Y, 1, offset));
         TRY(mlpcl__cl_dropout_aim(tr, p, offset));
     }
     TRY(mlpcl__cl_aim_loss(tr, p, total));
@@ -130,7 +130,8 @@ static mlpcl_status update_plan(mlpcl_trainer *tr, int parity, mlpcl_plan **out)
                            c->S[0] ? c->S[parity] : c->V[parity],
                            c->S[0] ? c->S[!parity] : c->V[!parity],
                            c->T[parity],
-                           c->T[!parity]};
+                           c->T[!parity],
+                           0};
     p->seg[SEG_UPDATE] = p->n_launch;
     if (mlpcl__optim_plain(&tr->optim))
         TRY(mlpcl__cl_simple.update(tr, p, &s));

@@ -54,11 +54,13 @@ INLINE void copy_out(const int T, REALV acc[TM][TNV], REALV tile[TM][TNV])
 
 /* acc[r][c] = Σ_s A[i0 + r][s] · B[s][j0 + c·VW …] for s < k, rows clamped to m: the inner
  * loop of the two products whose reduction runs along A's rows (forward and backward). A lies
- * in strips aw wide of cap rows (aw = k: rows), walked one strip after another. T is a
- * constant after inlining, so the loops unroll and acc stays in registers. */
+ * in strips aw wide of cap rows (aw = k: rows), walked one strip after another; in rows, the
+ * batch's row i is A's batch_row(idx, row0, i). T is a constant after inlining, so the loops
+ * unroll and acc stays in registers. */
 INLINE void tile_rows(const int T, REALV acc[TM][TNV], __global const REAL *A, const int m,
                       const int k, const int aw, const int cap, __global const REAL *B,
-                      const int ldb, const int i0, const int j0)
+                      const int ldb, const int i0, const int j0, __global const int *idx,
+                      const int row0)
 {
     UNROLL
     for (int r = 0; r < TM; ++r) {
@@ -69,7 +71,8 @@ INLINE void tile_rows(const int T, REALV acc[TM][TNV], __global const REAL *A, c
     for (int s0 = 0; s0 < k; s0 += aw, strip += (size_t)cap * aw) {
         __global const REAL *rows[TM];
         UNROLL
-        for (int r = 0; r < TM; ++r) rows[r] = strip + (size_t)min(i0 + r, m - 1) * aw;
+        for (int r = 0; r < TM; ++r)
+            rows[r] = strip + batch_row(idx, row0, min(i0 + r, m - 1)) * aw;
         /* the next strip's rows, cap · aw on: a jump no prefetcher follows (784-1024-10's
          * output product, AVX2 code, 2-core EPYC: 13-16 ms with, 50 ms without, 13 in rows) */
         if (s0 + aw < k) {
@@ -92,23 +95,60 @@ INLINE void tile_rows(const int T, REALV acc[TM][TNV], __global const REAL *A, c
     }
 }
 
+/* Copies elements [s0, s1) of the batch's rows i0 … i1 − 1 of M (w wide, row i at
+ * batch_row(idx, row0, i)) to the same places of rows i of Mb. */
+INLINE void copy_rows(__global const REAL *M, const int w, __global const int *idx, const int row0,
+                      __global REAL *Mb, const int i0, const int i1, const int s0, const int s1)
+{
+    NO_UNROLL
+    for (int i = i0; i < i1; ++i) {
+        __global const REAL *from = M + batch_row(idx, row0, i) * w;
+        __global REAL *to = Mb + (size_t)i * w;
+        int s = s0;
+        for (; s + VW <= s1; s += VW) VSTORE(VLOAD(0, from + s), 0, to + s);
+        for (; s < s1; ++s) to[s] = from[s];
+    }
+}
+
+/* The gather of a batch (gather.cl's work) in the first layer's forward product, which reads the
+ * batch's inputs where they lie: each tile copies its rows' share of A (1/nt of each, nt tiles
+ * across) to Xb, and the first column of tiles the rows' targets Y to Yb (unless Y is NULL), for
+ * the products and the loss after it. One launch fewer a batch: a batch-64 epoch of 784-256-10
+ * took 392 against 413 ms (2-core AVX-512 EPYC, medians of five alternating rounds, each
+ * faster). The products could read the rows through the index instead, but the gradient's reads
+ * of them so took 40-50 us a batch more than the launch saves. */
+INLINE void gather_rows(const int T, const int m, const int n, const int k, __global const REAL *A,
+                        __global const int *idx, const int row0, __global REAL *Xb,
+                        __global const REAL *Y, const int ny, __global REAL *Yb, const int i0)
+{
+    const int nt = (n + T * VW - 1) / (T * VW), share = (k + nt * VW - 1) / (nt * VW) * VW;
+    const int x = get_global_id(0), i1 = min(i0 + TM, m);
+    copy_rows(A, k, idx, row0, Xb, i0, i1, x * share, min(x * share + share, k));
+    if (Y && x == 0) copy_rows(Y, ny, idx, row0, Yb, i0, i1, 0, ny);
+}
+
 /* Out = act(A · W + b): A m×k (strips aw wide), W k×n at P + off with b (n) after it, Out m×n
  * (strips ow wide). Where packed (a constant: the kernel gemm_forward_panels) W is read in panels
- * of T vectors at Wp + woff (gemm_epilogue.cl's pack_weights), else along its rows. */
+ * of T vectors at Wp + woff (gemm_epilogue.cl's pack_weights), else along its rows. A's row i
+ * is batch_row(idx, row0, i): the first layer's batch read where it lies, gathered into Xb and
+ * Yb too (gather_rows) unless Xb is NULL. */
 INLINE void product_forward(const int T, const int packed, const int m, const int n, const int k,
                             const int act, __global const REAL *A, __global const REAL *P,
                             const int off, __global REAL *Out, __global const REAL *Wp,
-                            const int woff, const int aw, const int ow, const int cap)
+                            const int woff, const int aw, const int ow, const int cap,
+                            __global const int *idx, const int row0, __global REAL *Xb,
+                            __global const REAL *Y, const int ny, __global REAL *Yb)
 {
     const int j0 = get_global_id(0) * (T * VW), i0 = get_global_id(1) * TM;
     if (i0 >= m || j0 >= n) return;
+    if (Xb) gather_rows(T, m, n, k, A, idx, row0, Xb, Y, ny, Yb, i0);
     __global const REAL *W = P + off;
     REALV acc[TM][TNV], tile[TM][TNV];
     if (packed) /* this tile's panel: k rows of T vectors */
         tile_rows(T, acc, A, m, k, aw, cap, Wp + woff + (size_t)get_global_id(0) * k * (T * VW),
-                  T * VW, i0, 0);
+                  T * VW, i0, 0, idx, row0);
     else
-        tile_rows(T, acc, A, m, k, aw, cap, W, n, i0, j0);
+        tile_rows(T, acc, A, m, k, aw, cap, W, n, i0, j0, idx, row0);
     copy_out(T, acc, tile);
     NO_UNROLL
     for (int c = 0; c < T; ++c) {
@@ -132,7 +172,7 @@ INLINE void product_backward(const int T, const int m, const int n, const int k,
     const int j0 = get_global_id(0) * (T * VW), i0 = get_global_id(1) * TM;
     if (i0 >= m || j0 >= n) return;
     REALV acc[TM][TNV], tile[TM][TNV];
-    tile_rows(T, acc, Dn, m, k, dnw, cap, WT, n, i0, j0);
+    tile_rows(T, acc, Dn, m, k, dnw, cap, WT, n, i0, j0, 0, 0);
     copy_out(T, acc, tile);
     NO_UNROLL
     for (int c = 0; c < T; ++c) {
@@ -321,17 +361,20 @@ INLINE void product_gradient(const int T, const int walk, const int strips, cons
 
 __kernel void gemm_forward(FORWARD_ARGS)
 {
-    product_forward(TNV, 0, m, n, k, act, A, P, off, Out, Wp, woff, aw, ow, cap);
+    product_forward(TNV, 0, m, n, k, act, A, P, off, Out, Wp, woff, aw, ow, cap, idx, row0, Xb, Y,
+                    ny, Yb);
 }
 
 __kernel void gemm_forward_panels(FORWARD_ARGS)
 {
-    product_forward(TNV, 1, m, n, k, act, A, P, off, Out, Wp, woff, aw, ow, cap);
+    product_forward(TNV, 1, m, n, k, act, A, P, off, Out, Wp, woff, aw, ow, cap, idx, row0, Xb, Y,
+                    ny, Yb);
 }
 
 __kernel void gemm_forward_narrow(FORWARD_ARGS)
 {
-    product_forward(1, 0, m, n, k, act, A, P, off, Out, Wp, woff, aw, ow, cap);
+    product_forward(1, 0, m, n, k, act, A, P, off, Out, Wp, woff, aw, ow, cap, idx, row0, Xb, Y, ny,
+                    Yb);
 }
 
 __kernel void gemm_backward(BACKWARD_ARGS)

@@ -148,11 +148,16 @@ __kernel void pack_weights(const int n, const int k, const int tv, __global cons
 
 /* The products' kernels, wide and `_narrow`, take these arguments (the host names them). The
  * layers' activations and deltas lie in rows or in strips (common.cl's strip_at): aw, ow, dnw and
- * dw are the widths of A, Out, Dn and D (their n: rows), cap the strips' depth. GPUs take rows. */
+ * dw are the widths of A, Out, Dn and D (their n: rows), cap the strips' depth. GPUs take rows.
+ * On CPUs the first layer's forward product reads its batch's rows of A where they lie, row i
+ * at common.cl's batch_row(idx, row0, i), and (unless Xb is NULL) gathers them and those of the
+ * targets Y (ny wide) into Xb and Yb for the rest of the iteration; elsewhere idx, Xb, Y and Yb
+ * are NULL and row0 0. GPUs, whose batches the host gathers, ignore the six. */
 #define FORWARD_ARGS                                                                               \
     const int m, const int n, const int k, const int act, __global const REAL *A,                  \
         __global const REAL *P, const int off, __global REAL *Out, __global const REAL *Wp,        \
-        const int woff, const int aw, const int ow, const int cap
+        const int woff, const int aw, const int ow, const int cap, __global const int *idx,        \
+        const int row0, __global REAL *Xb, __global const REAL *Y, const int ny, __global REAL *Yb
 #define BACKWARD_ARGS                                                                              \
     const int m, const int n, const int k, const int act, __global const REAL *Dn,                 \
         __global const REAL *WT, __global const REAL *Act, __global REAL *D, const int dnw,        \

@@ -498,21 +498,24 @@ __kernel void gemm_forward(FORWARD_ARGS)
 {
     LOCAL_TILES
     product_forward(m, n, k, act, A, P, off, Out TILES);
-    (void)Wp, (void)woff, (void)aw, (void)ow, (void)cap; /* panels, strips: CPUs (gemm_cpu.cl) */
+    (void)Wp, (void)woff, (void)aw, (void)ow, (void)cap, (void)idx, (void)row0, (void)Xb, (void)Y,
+        (void)ny, (void)Yb; /* panels, strips: CPUs (gemm_cpu.cl) */
 }
 
 __kernel void gemm_forward_panels(FORWARD_ARGS) /* the same: GPUs read no panels */
 {
     LOCAL_TILES
     product_forward(m, n, k, act, A, P, off, Out TILES);
-    (void)Wp, (void)woff, (void)aw, (void)ow, (void)cap;
+    (void)Wp, (void)woff, (void)aw, (void)ow, (void)cap, (void)idx, (void)row0, (void)Xb, (void)Y,
+        (void)ny, (void)Yb;
 }
 
 __kernel void gemm_forward_narrow(FORWARD_ARGS)
 {
     LOCAL_TILES
     product_forward(m, n, k, act, A, P, off, Out TILES);
-    (void)Wp, (void)woff, (void)aw, (void)ow, (void)cap; /* panels, strips: CPUs (gemm_cpu.cl) */
+    (void)Wp, (void)woff, (void)aw, (void)ow, (void)cap, (void)idx, (void)row0, (void)Xb, (void)Y,
+        (void)ny, (void)Yb; /* panels, strips: CPUs (gemm_cpu.cl) */
 }
 
 __kernel void gemm_backward(BACKWARD_ARGS)
