@@ -428,6 +428,58 @@ static void strips_change_no_result(mlpcl_ctx *ctx, mlpcl_ctx *group, mlpcl_ctx 
     free_problem(&q);
 }
 
+/* Mini-batches stepped by plain SGD (no momentum, no gradients kept): on CPUs the gradients'
+ * full tiles step in an unrolled epilogue of their own (gemm_cpu.cl, programs for batches of one
+ * block). 20-64-48-32-3 (tanh, MSE; 48 leaves an edge tile where tiles are 32 wide) in batches of
+ * 16, two epochs (26 updates), the same shuffle as the reference: the parameters' moves, not
+ * the parameters, compared, so that an error in the steps alone shows (norm-wise, of the largest
+ * move): double 1e-10, float 2e-4, where POCL's AVX-512 code came to 4e-15 and 6e-6 (the steps'
+ * rounding, about 1e-16 and 6e-8 of the parameters, 26 times over moves of about 1e-2 of them).
+ * A step 0.1% too long fails both (proven by breaking it). */
+static void plain_sgd_epochs_match_reference(mlpcl_ctx *ctx, mlpcl_ctx *host)
+{
+    const size_t w[] = {20, 64, 48, 32, 3};
+    problem q = make_problem(4, w, MLPCL_ACT_TANH, MLPCL_LOSS_MSE, 200, 13);
+    size_t np = mlpcl_net_n_params(q.net);
+    double *moved = malloc(np * sizeof *moved), *moved_ref = malloc(np * sizeof *moved_ref);
+    mlpcl_net *a, *b;
+    OK(mlpcl_net_clone(q.net, &a));
+    OK(mlpcl_net_clone(q.net, &b));
+    OK(mlpcl_ctx_set_tuning(ctx, "path=tiled"));
+    for (int d = 0; d <= ctx->info.fp64; ++d) {
+        mlpcl_precision prec = d ? MLPCL_PRECISION_DOUBLE : MLPCL_PRECISION_FLOAT;
+        mlpcl_trainer *dev, *ref;
+        OK(mlpcl_trainer_create(ctx, q.net, q.X, q.Y, q.m, prec, 16, &dev));
+        OK(mlpcl_trainer_create(host, q.net, q.X, q.Y, q.m, MLPCL_PRECISION_DOUBLE, 16, &ref));
+        mlpcl_epoch_opts eo;
+        mlpcl_train_result rd, rr;
+        mlpcl_epoch_opts_default(&eo);
+        eo.lr = 0.3, eo.momentum = 0, eo.seed = 7;
+        for (eo.epoch = 0; eo.epoch < 2; ++eo.epoch) {
+            OK(mlpcl_trainer_epoch(dev, &eo, &rd));
+            OK(mlpcl_trainer_epoch(ref, &eo, &rr));
+        }
+        OK(mlpcl_trainer_params(dev, a));
+        OK(mlpcl_trainer_params(ref, b));
+        for (size_t i = 0; i < np; ++i) {
+            moved[i] = a->params[i] - q.net->params[i];
+            moved_ref[i] = b->params[i] - q.net->params[i];
+        }
+        compare(d ? "plain SGD in batches of 16: the parameters' moves (double)"
+                  : "plain SGD in batches of 16: the parameters' moves (float)",
+                moved, moved_ref, np, d ? 1e-10 : 2e-4, 1e-300);
+        CHECK(memcmp(a->params, q.net->params, np * sizeof(double)), "the epochs moved nothing");
+        mlpcl_trainer_free(dev);
+        mlpcl_trainer_free(ref);
+    }
+    OK(mlpcl_ctx_set_tuning(ctx, NULL));
+    mlpcl_net_free(a);
+    mlpcl_net_free(b);
+    free(moved);
+    free(moved_ref);
+    free_problem(&q);
+}
+
 /* Gradient launches of layers 1 … L − 1 (the wide ones of 20-64-48-32-3) in one work-item
  * groups: the walks (cl_plan_tiled.c's walks). */
 static int walking_gradients(mlpcl_trainer *tr, size_t b)
@@ -511,6 +563,7 @@ int main(void)
     pf_changes_no_result(ctx, host);
     strips_change_no_result(ctx, group, host);
     walks_change_no_result(ctx, group, host);
+    plain_sgd_epochs_match_reference(ctx, host);
     mlpcl_ctx_free(group);
     mlpcl_ctx_free(host);
     mlpcl_ctx_free(ctx);
