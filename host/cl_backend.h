@@ -146,7 +146,8 @@ static inline size_t mlpcl__cl_vector_width(const mlpcl_trainer *tr)
 /* Whether the first layer's forward product gathers a mini-batch itself, reading its inputs
  * where they lie through the shuffle and copying its rows of X and Y into Xb and Yb for the rest
  * of the iteration (gemm_cpu.cl's gather_rows), instead of the gather's launch before it: the
- * CPUs' tiled path. GPUs (local tiles) and the simple path launch the gather. */
+ * register tiles' path (tiled, local=0: gemm_cpu.cl), the CPUs'. The local tiles' (GPUs') and
+ * the simple path launch the gather. */
 static inline int mlpcl__cl_gathers_in_forward(const mlpcl_trainer *tr)
 {
     const mlpcl_tuning *t = &mlpcl__cl(tr)->tune;

@@ -150,9 +150,10 @@ __kernel void pack_weights(const int n, const int k, const int tv, __global cons
  * layers' activations and deltas lie in rows or in strips (common.cl's strip_at): aw, ow, dnw and
  * dw are the widths of A, Out, Dn and D (their n: rows), cap the strips' depth. GPUs take rows.
  * On CPUs the first layer's forward product reads its batch's rows of A where they lie, row i
- * at common.cl's batch_row(idx, row0, i), and (unless Xb is NULL) gathers them and those of the
- * targets Y (ny wide) into Xb and Yb for the rest of the iteration; elsewhere idx, Xb, Y and Yb
- * are NULL and row0 0. GPUs, whose batches the host gathers, ignore the six. */
+ * at common.cl's batch_row(idx, row0, i) (a prediction's chunk: idx NULL, row0 its start), and
+ * (unless Xb is NULL) gathers them and those of the targets Y (ny wide) into Xb and Yb for the
+ * rest of the iteration; elsewhere idx, Xb and Y are NULL and row0 0 (Yb, set once, is written
+ * only where Y is not NULL). GPUs, whose batches the host gathers, ignore the six. */
 #define FORWARD_ARGS                                                                               \
     const int m, const int n, const int k, const int act, __global const REAL *A,                  \
         __global const REAL *P, const int off, __global REAL *Out, __global const REAL *Wp,        \

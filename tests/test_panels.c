@@ -445,7 +445,9 @@ static void plain_sgd_epochs_match_reference(mlpcl_ctx *ctx, mlpcl_ctx *host)
     mlpcl_net *a, *b;
     OK(mlpcl_net_clone(q.net, &a));
     OK(mlpcl_net_clone(q.net, &b));
-    OK(mlpcl_ctx_set_tuning(ctx, "path=tiled"));
+    /* pw=8192: no layer in panels (the derived pw follows the L2, down to 512 bytes, where
+     * layer 1's rows of doubles would take panels and the rolled loops) */
+    OK(mlpcl_ctx_set_tuning(ctx, "path=tiled,pw=8192"));
     for (int d = 0; d <= ctx->info.fp64; ++d) {
         mlpcl_precision prec = d ? MLPCL_PRECISION_DOUBLE : MLPCL_PRECISION_FLOAT;
         mlpcl_trainer *dev, *ref;
