@@ -31,8 +31,8 @@ INLINE size_t strip_at(const int i, const int j, const int w, const int cap)
     return (size_t)(j / w) * cap * w + (size_t)i * w + j % w;
 }
 
-/* Row i of a batch read where it lies (gemm_cpu.cl's first forward product, which gathers the
- * batch itself): the row idx[row0 + i] of the source through an index (an epoch's shuffle),
+/* Row i of a batch in its source (gather.cl, and gemm_cpu.cl's first forward product, which
+ * gathers the batch itself): the row idx[row0 + i] through an index (an epoch's shuffle),
  * row0 + i without one (held-out data in chunks; other matrices: idx NULL, row0 0). */
 INLINE size_t batch_row(__global const int *idx, const int row0, const int i)
 {
