@@ -3,7 +3,7 @@
 """mlpcl bench and mlpcl tune as a user runs them, on small sizes: the table, CSV and JSON, the
 correctness check against the host reference, --compare, tools/plot's bar chart, and a tuning
 search whose winner lands in the cache and is then used; and tools/bench-peers fitting
-OpenBLAS's kernels to the vector instructions of mlpcl's code.
+OpenBLAS's kernels to the vector instructions of mlpcl's code, and its ratios over rounds.
 
 usage: test_bench.py MLPCL_BINARY"""
 import csv
@@ -31,6 +31,35 @@ def run(args, env=None, code=0):
     return p.stdout, p.stderr
 
 
+def load_peers():
+    """tools/bench-peers as a module, and its path."""
+    from importlib.machinery import SourceFileLoader
+    from importlib.util import module_from_spec, spec_from_loader
+    path = os.path.join(ROOT, "tools", "bench-peers")
+    loader = SourceFileLoader("bench_peers", path)
+    peers = module_from_spec(spec_from_loader("bench_peers", loader))
+    loader.exec_module(peers)
+    return peers, path
+
+
+def peers_rounds():
+    """bench-peers --rounds: each ratio is the median of the rounds' own ratios (here 1.2, of
+    1.2, 1.5 and 1.1; the ratio of the medians would be 1.5), with their range; a workload
+    missing from a round, or without a time in one, is left out; --rounds 0 is refused."""
+    peers, path = load_peers()
+    got = peers.round_ratios([{"epoch": (1.0, 1.2), "a": (1.0, 3.0), "b": (1.0, 2.0)},
+                              {"epoch": (2.0, 3.0), "b": (1.0, 2.0)},
+                              {"epoch": (4.0, 4.4), "a": (1.0, 3.0), "b": (1.0, None)}])
+    check(set(got) == {"epoch"}, "bench-peers: round_ratios kept %s" % sorted(got))
+    want = (2.0, 3.0, 1.2, 1.1, 1.5)
+    check(all(abs(g - w) < 1e-12 for g, w in zip(got.get("epoch", ()), want))
+          and len(got.get("epoch", ())) == 5, "bench-peers: round_ratios %r, expected %r" % (
+              got.get("epoch"), want))
+    p = subprocess.run([sys.executable, path, "--rounds", "0"], capture_output=True, text=True)
+    check(p.returncode != 0 and "--rounds" in p.stderr, "bench-peers --rounds 0: exit %d, %s"
+          % (p.returncode, p.stderr.strip()))
+
+
 def peers_blas(binary):
     """tools/bench-peers fits OpenBLAS's kernels to the vector instructions of mlpcl's code: its
     choice for the cases met (Debian 12's OpenBLAS took an Emerald Rapids Xeon with AVX-512 for
@@ -38,12 +67,7 @@ def peers_blas(binary):
     POCL_KERNELLIB_NAME=avx2 runs AVX2 code on an AVX-512 CPU), and where numpy here uses
     OpenBLAS, the kernels bench-peers then reports use the vectors mlpcl's device uses, whether
     OPENBLAS_CORETYPE is unset or names SSE kernels; --blas-as-set keeps what it names."""
-    from importlib.machinery import SourceFileLoader
-    from importlib.util import module_from_spec, spec_from_loader
-    path = os.path.join(ROOT, "tools", "bench-peers")
-    loader = SourceFileLoader("bench_peers", path)
-    peers = module_from_spec(spec_from_loader("bench_peers", loader))
-    loader.exec_module(peers)
+    peers, path = load_peers()
     for core, isa, want in (("Prescott", "AVX-512", "SkylakeX"), ("Zen", "AVX-512", "SkylakeX"),
                             ("Haswell", "AVX-512", "SkylakeX"),
                             ("Prescott", "AVX2", "Haswell"), ("Sandybridge", "AVX2", "Haswell"),
@@ -86,6 +110,7 @@ def main():
     if skip_without_device(binary):
         return SKIP
     peers_blas(binary)
+    peers_rounds()
     with tempfile.TemporaryDirectory() as tmp:
         cache = {"MLPCL_TUNE_CACHE": os.path.join(tmp, "tuning")}
         js, cs = os.path.join(tmp, "b.json"), os.path.join(tmp, "b.csv")
