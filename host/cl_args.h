@@ -161,6 +161,32 @@ enum {
 /* gemm_epilogue.cl: pack_weights(n, k, tv, P, off, Wp, woff) */
 enum { PACK_N, PACK_K, PACK_TV, PACK_P, PACK_OFF, PACK_WP, PACK_WOFF, PACK_NARGS };
 
+/* gemm_cpu.cl: output_layer(m, n, k, act, dact, loss, dm, A, aw, cap, P, off, Out, Y, D, scale,
+ * target, cost, state, slot) */
+enum {
+    OUTPUT_LAYER_M,
+    OUTPUT_LAYER_N,
+    OUTPUT_LAYER_K,
+    OUTPUT_LAYER_ACT,
+    OUTPUT_LAYER_DACT,
+    OUTPUT_LAYER_LOSS,
+    OUTPUT_LAYER_DM,
+    OUTPUT_LAYER_A,
+    OUTPUT_LAYER_AW,
+    OUTPUT_LAYER_CAP,
+    OUTPUT_LAYER_P,
+    OUTPUT_LAYER_OFF,
+    OUTPUT_LAYER_OUT,
+    OUTPUT_LAYER_Y,
+    OUTPUT_LAYER_D,
+    OUTPUT_LAYER_SCALE,
+    OUTPUT_LAYER_TARGET,
+    OUTPUT_LAYER_COST,
+    OUTPUT_LAYER_STATE,
+    OUTPUT_LAYER_SLOT,
+    OUTPUT_LAYER_NARGS
+};
+
 /* gemm_cpu.cl, gemm_gpu.cl: gemm_backward and gemm_backward_narrow (BACKWARD_ARGS): m, n, k, act,
  * Dn, WT, Act, D, dnw, dw (Dn's and D's widths), cap */
 enum {

@@ -285,7 +285,7 @@ static mlpcl_status cl_predict(mlpcl_trainer *tr, int id, size_t start, size_t r
     size_t L = tr->net->L;
     mlpcl_plan *p;
     TRY(mlpcl__cl_fill_pending(tr)); /* the layers' rows, zeroed before any launch */
-    TRY(mlpcl__plan_get(tr, rows, 1, 0, &p));
+    TRY(mlpcl__plan_predict(tr, rows, &p));
     TRY(mlpcl__cl_aim_rows(tr, p, &c->sets[id], NULL, 0, start));
     /* the gather of X alone (the targets' source NULL), or none where the first layer reads the
      * set in place, then the forward segment */

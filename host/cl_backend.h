@@ -31,6 +31,7 @@ typedef struct mlpcl_plan {
     size_t mb;    /* rows */
     int gathered; /* input from the batch buffers Xb, Yb (else X, Y direct) */
     int parity;
+    int predicting;       /* the forward pass alone (mlpcl__plan_predict); else it trains */
     int keeps_panels;     /* its tail writes the stepped weights' panels too (cl_plan_tiled.c) */
     mlpcl_launch *launch; /* all launches, segment after segment */
     size_t n_launch;
@@ -38,7 +39,8 @@ typedef struct mlpcl_plan {
     cl_kernel gather;          /* its sources and offset are set for each batch */
     cl_kernel first;           /* or the first layer's forward product, where it gathers the
                                   batch itself (mlpcl__cl_gathers_in_forward) */
-    cl_kernel delta;           /* the output delta (its 1/m: mlpcl__cl_aim_loss) */
+    cl_kernel delta;           /* the output delta (its 1/m, argument delta_m: */
+    int delta_m;               /* mlpcl__cl_aim_loss), or output_layer (cl_plan_tiled.c) */
     cl_kernel cost;            /* the kernel that writes the cost: the cost kernel, or the output
                                   delta itself (one work-group), or fused.cl */
     int cost_arg;              /* cost's argument: the target, set for each run */
@@ -264,13 +266,16 @@ typedef struct mlpcl_stage {
 
 /* One kernel path's stage builders, each appending the launches of one layer (update: of the
  * whole network; NULL where the gradient's epilogue updates; pack: NULL where nothing is
- * packed). */
+ * packed); output, where fuses_output says so for a training plan of mb rows, appends the output
+ * layer's forward product, softmax, delta and cost as one launch (NULL: the path never does). */
 typedef struct mlpcl_cl_path {
     mlpcl_status (*pack)(mlpcl_trainer *tr, mlpcl_plan *p, const mlpcl_stage *s, size_t l);
     mlpcl_status (*forward)(mlpcl_trainer *tr, mlpcl_plan *p, const mlpcl_stage *s, size_t l);
     mlpcl_status (*backward)(mlpcl_trainer *tr, mlpcl_plan *p, const mlpcl_stage *s, size_t l);
     mlpcl_status (*gradient)(mlpcl_trainer *tr, mlpcl_plan *p, const mlpcl_stage *s, size_t l);
     mlpcl_status (*update)(mlpcl_trainer *tr, mlpcl_plan *p, const mlpcl_stage *s);
+    int (*fuses_output)(const mlpcl_trainer *tr, size_t mb);
+    mlpcl_status (*output)(mlpcl_trainer *tr, mlpcl_plan *p, const mlpcl_stage *s);
 } mlpcl_cl_path;
 
 extern const mlpcl_cl_path mlpcl__cl_simple; /* cl_plan_simple.c */
@@ -328,10 +333,13 @@ mlpcl_status mlpcl__cl_epoch(mlpcl_trainer *tr, const mlpcl_epoch_opts *o, mlpcl
 
 /* ---- For the tests (and the backend itself) ----------------------------------------------- */
 
-/* The plan for mb rows (gathered or not) at the parity of iteration iter (counted from the
- * trainer's current parameters). */
+/* The training plan for mb rows (gathered or not) at the parity of iteration iter (counted
+ * from the trainer's current parameters). */
 mlpcl_status mlpcl__plan_get(mlpcl_trainer *tr, size_t mb, int gathered, long iter,
                              mlpcl_plan **out);
+/* The plan that predicts on mb gathered rows: the forward pass, its output layer's product
+ * apart (a training plan may fuse it with the loss: mlpcl_cl_path's output). */
+mlpcl_status mlpcl__plan_predict(mlpcl_trainer *tr, size_t mb, mlpcl_plan **out);
 /* Enqueues segments [from, to) of a plan. */
 mlpcl_status mlpcl__plan_enqueue(mlpcl_trainer *tr, const mlpcl_plan *p, int from, int to);
 /* Sets a run's step, momentum and target in every plan, and clears the stop flag; with another

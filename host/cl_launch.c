@@ -44,7 +44,7 @@ mlpcl_status mlpcl__cl_program_build(mlpcl_trainer *tr, const mlpcl_build_params
     if (prog->fresh) c->build_seconds += prog->build_seconds;
     prog->fresh = 0;
     for (int id = 0; id < K_COUNT; ++id) {
-        if (bp->fused_only && id != K_FUSED) continue;
+        if (!mlpcl__program_has(bp, (mlpcl_kernel_id)id)) continue;
         cl_int err;
         cl_kernel k = clCreateKernel(prog->program, mlpcl__kernel_name[id], &err);
         CL_CHECK(err, "clCreateKernel", dn);

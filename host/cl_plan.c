@@ -84,6 +84,7 @@ static mlpcl_status build_loss(mlpcl_trainer *tr, mlpcl_plan *p, const mlpcl_sta
         [OUTPUT_DELTA_SLOT] = ARG_INT(0)};
     TRY(mlpcl__cl_make_kernel(tr, K_OUTPUT_DELTA, &k, N_ARGS(a), a));
     p->delta = k;
+    p->delta_m = OUTPUT_DELTA_M;
     TRY(mlpcl__cl_add_launch(p, tr, k, K_OUTPUT_DELTA, L, 1, whole ? c->wg : mb * nL, 1));
     if (whole) {
         p->cost = k;
@@ -109,9 +110,11 @@ fail:
 }
 
 /* Builds the launches of one iteration over mb rows with the parameters in P[parity]: each
- * stage in its segment, the path's builders for the products. */
+ * stage in its segment, the path's builders for the products; a prediction's, the forward pass
+ * alone. A training plan's output layer may be one launch with its loss (the path's output):
+ * then the forward segment stops below it. */
 static mlpcl_status build_plan(mlpcl_trainer *tr, size_t mb, int gathered, int parity,
-                               mlpcl_plan *p)
+                               int predicting, mlpcl_plan *p)
 {
     mlpcl_status st = MLPCL_OK;
     mlpcl_cl *c = mlpcl__cl(tr);
@@ -135,6 +138,9 @@ static mlpcl_status build_plan(mlpcl_trainer *tr, size_t mb, int gathered, int p
     p->mb = mb;
     p->gathered = gathered;
     p->parity = parity;
+    p->predicting = predicting;
+    int trains = tr->m && !predicting;
+    int fused_out = trains && path->fuses_output && path->fuses_output(tr, mb);
 
     if (!gathered && c->fused) return mlpcl__cl_build_fused_plan(tr, parity, p);
 
@@ -145,19 +151,22 @@ static mlpcl_status build_plan(mlpcl_trainer *tr, size_t mb, int gathered, int p
     if (gathered && !in_place) TRY(build_gather(tr, p, &s));
 
     p->seg[SEG_FORWARD] = p->n_launch;
-    for (size_t l = 1; l <= L; ++l) {
+    for (size_t l = 1; l <= L - (size_t)fused_out; ++l) {
         TRY(path->forward(tr, p, &s, l));
         TRY(mlpcl__cl_dropout_forward(tr, p, &s, l)); /* hidden layers, when dropping */
     }
-    if (tr->net->loss == MLPCL_LOSS_CE) TRY(build_softmax(tr, p, &s));
+    if (tr->net->loss == MLPCL_LOSS_CE && !fused_out) TRY(build_softmax(tr, p, &s));
 
     p->seg[SEG_LOSS] = p->n_launch;
-    if (tr->m) TRY(build_loss(tr, p, &s));
+    if (fused_out)
+        TRY(path->output(tr, p, &s));
+    else if (trains)
+        TRY(build_loss(tr, p, &s));
 
     /* From the last layer down, each layer's gradient (the last reader of A_{l-1}) before the
      * deltas D_{l-1} that overwrite it (mlpcl__cl_delta_buffers). */
     p->seg[SEG_BACKWARD] = p->n_launch;
-    for (size_t l = L; tr->m && l >= 1; --l) {
+    for (size_t l = L; trains && l >= 1; --l) {
         TRY(path->gradient(tr, p, &s, l));
         if (l == 1) break;
         TRY(path->backward(tr, p, &s, l - 1));
@@ -167,9 +176,9 @@ static mlpcl_status build_plan(mlpcl_trainer *tr, size_t mb, int gathered, int p
     /* Plain SGD as the path does it; any other optimiser by update.cl's optim over the flat
      * parameters (the tiled epilogues then step by 0: cl_plan_tiled.c). */
     p->seg[SEG_UPDATE] = p->n_launch;
-    if (tr->m && !mlpcl__optim_plain(&tr->optim))
+    if (trains && !mlpcl__optim_plain(&tr->optim))
         TRY(mlpcl__cl_optim_update(tr, p, &s));
-    else if (tr->m && path->update)
+    else if (trains && path->update)
         TRY(path->update(tr, p, &s));
     p->seg[SEG_COUNT] = p->n_launch;
 fail:
@@ -184,13 +193,14 @@ static void plan_free(mlpcl_plan *p)
     free(p);
 }
 
-mlpcl_status mlpcl__plan_get(mlpcl_trainer *tr, size_t mb, int gathered, long iter,
+static mlpcl_status plan_get(mlpcl_trainer *tr, size_t mb, int gathered, long iter, int predicting,
                              mlpcl_plan **out)
 {
     mlpcl_cl *c = mlpcl__cl(tr);
     int parity = (int)((tr->iter + iter) & 1);
     for (mlpcl_plan *p = c->plans; p; p = p->next)
-        if (p->mb == mb && p->gathered == gathered && p->parity == parity) {
+        if (p->mb == mb && p->gathered == gathered && p->parity == parity &&
+            p->predicting == predicting) {
             *out = p;
             return MLPCL_OK;
         }
@@ -202,7 +212,7 @@ mlpcl_status mlpcl__plan_get(mlpcl_trainer *tr, size_t mb, int gathered, long it
         TRY(mlpcl__cl_buffer(tr, &c->Yb, tr->batch * nL, 0, tr->real, "batch targets", 0));
     mlpcl_plan *p = calloc(1, sizeof *p);
     if (!p) return mlpcl__fail(MLPCL_ERR_NOMEM, "out of host memory for a launch plan");
-    st = build_plan(tr, mb, gathered, parity, p);
+    st = build_plan(tr, mb, gathered, parity, predicting, p);
     if (st != MLPCL_OK) { /* not kept, so that a retry builds it again (its kernels are in
                              c->kernels, released with the trainer) */
         plan_free(p);
@@ -213,6 +223,17 @@ mlpcl_status mlpcl__plan_get(mlpcl_trainer *tr, size_t mb, int gathered, long it
     *out = p;
 fail:
     return st;
+}
+
+mlpcl_status mlpcl__plan_get(mlpcl_trainer *tr, size_t mb, int gathered, long iter,
+                             mlpcl_plan **out)
+{
+    return plan_get(tr, mb, gathered, iter, 0, out);
+}
+
+mlpcl_status mlpcl__plan_predict(mlpcl_trainer *tr, size_t mb, mlpcl_plan **out)
+{
+    return plan_get(tr, mb, 1, 0, 1, out);
 }
 
 void mlpcl__cl_plans_free(mlpcl_cl *c)
@@ -250,7 +271,7 @@ fail:
 mlpcl_status mlpcl__cl_aim_loss(mlpcl_trainer *tr, mlpcl_plan *p, size_t rows)
 {
     mlpcl_status st = MLPCL_OK;
-    TRY(mlpcl__cl_set_arg(tr, p->delta, OUTPUT_DELTA_M, ARG_INT(rows)));
+    TRY(mlpcl__cl_set_arg(tr, p->delta, (cl_uint)p->delta_m, ARG_INT(rows)));
     TRY(mlpcl__cl_set_arg(tr, p->cost, (cl_uint)p->cost_scale,
                           ARG_REAL(mlpcl__loss_scale(tr->net->loss, rows))));
 fail:

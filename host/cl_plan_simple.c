@@ -126,5 +126,5 @@ fail:
     return st;
 }
 
-const mlpcl_cl_path mlpcl__cl_simple = {NULL, simple_forward, simple_backward, simple_gradient,
-                                        simple_update};
+const mlpcl_cl_path mlpcl__cl_simple = {
+    NULL, simple_forward, simple_backward, simple_gradient, simple_update, NULL, NULL};

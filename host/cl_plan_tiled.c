@@ -340,5 +340,62 @@ fail:
     return st;
 }
 
-const mlpcl_cl_path mlpcl__cl_tiled = {tiled_pack, tiled_forward, tiled_backward, tiled_gradient,
-                                       NULL};
+/* Most rows × inputs of an output layer that output_layer's one work-item takes: a batch of 64
+ * on 256 inputs is a quarter of it. */
+#define OUTPUT_ONE_ITEM (1 << 16)
+
+/* Whether a training plan of mb rows runs its output layer as one launch of output_layer: on
+ * register tiles, below a hidden layer, no wider than a vector (in rows), and small: the
+ * product's launch on all threads, the softmax's and the output delta's cost more there than one
+ * thread's product (a batch-64 epoch of 784-256-10: see output_layer). */
+static int tiled_fuses_output(const mlpcl_trainer *tr, size_t mb)
+{
+    const mlpcl_net *net = tr->net;
+    size_t L = net->L, n = net->width[L];
+    return !mlpcl__cl(tr)->tune.local && L >= 2 && narrow(tr, n) &&
+           mlpcl__cl_strip_width(tr, L) == n && mb * net->width[L - 1] <= OUTPUT_ONE_ITEM;
+}
+
+/* A_L = act(A_{L-1} W_L + b_L) (softmax for cross-entropy), D_L and the cost with the stop flag,
+ * as one work-item (gemm_cpu.cl's output_layer): the output delta's and the cost's kernel too. */
+static mlpcl_status tiled_output(mlpcl_trainer *tr, mlpcl_plan *p, const mlpcl_stage *s)
+{
+    mlpcl_status st = MLPCL_OK;
+    mlpcl_cl *c = mlpcl__cl(tr);
+    const mlpcl_net *net = tr->net;
+    size_t L = net->L, mb = s->mb;
+    cl_kernel k;
+    karg a[OUTPUT_LAYER_NARGS] = {[OUTPUT_LAYER_M] = ARG_INT(mb),
+                                  [OUTPUT_LAYER_N] = ARG_INT(net->width[L]),
+                                  [OUTPUT_LAYER_K] = ARG_INT(net->width[L - 1]),
+                                  [OUTPUT_LAYER_ACT] = ARG_INT(mlpcl__cl_forward_act(net, L)),
+                                  [OUTPUT_LAYER_DACT] = ARG_INT(net->act[L]),
+                                  [OUTPUT_LAYER_LOSS] = ARG_INT(net->loss),
+                                  [OUTPUT_LAYER_DM] = ARG_INT(mb),
+                                  [OUTPUT_LAYER_A] = ARG_MEM(c->A[L - 1]),
+                                  [OUTPUT_LAYER_AW] = ARG_INT(mlpcl__cl_strip_width(tr, L - 1)),
+                                  [OUTPUT_LAYER_CAP] = ARG_INT(tr->batch),
+                                  [OUTPUT_LAYER_P] = ARG_MEM(s->P),
+                                  [OUTPUT_LAYER_OFF] = ARG_INT(net->offset[L]),
+                                  [OUTPUT_LAYER_OUT] = ARG_MEM(c->A[L]),
+                                  [OUTPUT_LAYER_Y] = ARG_MEM(s->y),
+                                  [OUTPUT_LAYER_D] = ARG_MEM(c->D[L]),
+                                  [OUTPUT_LAYER_SCALE] = ARG_REAL(mlpcl__loss_scale(net->loss, mb)),
+                                  [OUTPUT_LAYER_TARGET] = ARG_REAL(tr->target),
+                                  [OUTPUT_LAYER_COST] = ARG_MEM(c->costs),
+                                  [OUTPUT_LAYER_STATE] = ARG_MEM(c->state),
+                                  [OUTPUT_LAYER_SLOT] = ARG_INT(0)};
+    TRY(mlpcl__cl_make_kernel(tr, K_OUTPUT_LAYER, &k, N_ARGS(a), a));
+    p->delta = p->cost = k;
+    p->delta_m = OUTPUT_LAYER_DM;
+    p->cost_arg = OUTPUT_LAYER_TARGET;
+    p->cost_scale = OUTPUT_LAYER_SCALE;
+    p->cost_slot = OUTPUT_LAYER_SLOT;
+    TRY(mlpcl__cl_add_launch_shaped(p, tr, k, K_OUTPUT_LAYER, L, 1, 1, 1, 1));
+fail:
+    return st;
+}
+
+const mlpcl_cl_path mlpcl__cl_tiled = {tiled_pack,     tiled_forward, tiled_backward,
+                                       tiled_gradient, NULL,          tiled_fuses_output,
+                                       tiled_output};

@@ -163,6 +163,7 @@ typedef enum mlpcl_kernel_id {
     K_DROPOUT_BACKWARD, /* dropout.cl: the same mask on its delta */
     K_OPTIM,            /* update.cl: SGD with Nesterov or weight decay, Adam, AdamW */
     K_PACK_WEIGHTS,     /* gemm_epilogue.cl: weights in panels for the CPUs' forward product */
+    K_OUTPUT_LAYER,     /* gemm_cpu.cl: a small batch's output layer, delta and cost, on CPUs */
     K_COUNT
 } mlpcl_kernel_id;
 
@@ -248,6 +249,9 @@ struct mlpcl_program {
     mlpcl_program *next;
 };
 
+/* Whether a program built with bp defines kernel id: a fused-only one K_FUSED alone; one for
+ * local-memory tiles (gemm_gpu.cl) all but the CPUs' own (output_layer). */
+int mlpcl__program_has(const mlpcl_build_params *bp, mlpcl_kernel_id id);
 /* Builds (or finds already built in ctx) the program for these parameters. The result is
  * owned by ctx. */
 mlpcl_status mlpcl__program_get(mlpcl_ctx *ctx, const mlpcl_build_params *bp, mlpcl_program **out);

@@ -40,6 +40,7 @@ const char *const mlpcl__kernel_name[K_COUNT] = {
     [K_DROPOUT_BACKWARD] = "dropout_backward",
     [K_OPTIM] = "optim",
     [K_PACK_WEIGHTS] = "pack_weights",
+    [K_OUTPUT_LAYER] = "output_layer",
 };
 
 /* Assembles the build options: the precision, the reductions' work-group size, the tiled
@@ -82,6 +83,12 @@ static int file_used(const char *name, const mlpcl_build_params *bp)
     if (!strcmp(name, GEMM_CPU_FILE)) return !bp->tune.local;
     if (!strcmp(name, GEMM_GPU_FILE)) return bp->tune.local;
     return 1;
+}
+
+int mlpcl__program_has(const mlpcl_build_params *bp, mlpcl_kernel_id id)
+{
+    if (bp->fused_only) return id == K_FUSED;
+    return !(bp->tune.local && id == K_OUTPUT_LAYER);
 }
 
 static void free_texts(char **texts, size_t n)

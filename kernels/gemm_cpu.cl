@@ -7,7 +7,8 @@
  * widths: T = TNV vectors, and T = 1 (the `_narrow` kernels) for outputs no wider than one
  * vector, such as 10 classes. Edge tiles compute whole vectors and store only the valid lanes,
  * so matrices the vectors read past (W rows, D rows, activations, parameters) carry padding.
- * Needs common.cl, ops.cl and gemm_epilogue.cl. */
+ * A small training batch's narrow output layer runs with its softmax, delta and cost in one
+ * work-item (output_layer). Needs common.cl, ops.cl and gemm_epilogue.cl. */
 
 /* Tunables (host/tuning.c's table; the host passes each, these defaults equal its CPU ones). */
 #ifndef TM
@@ -372,6 +373,44 @@ INLINE void product_gradient(const int T, const int walk, const int strips, cons
         }
         ib = ie;
     } while (ib < m);
+}
+
+/* A training batch's output layer in one launch of one work-item, where it is no wider than a
+ * vector and the batch small (host/cl_plan_tiled.c's tiled_output): Out = act(A · W + b) (A m×k
+ * in strips aw wide, W k×n at P + off with b after it, Out m×n in rows) tile after tile as
+ * gemm_forward_narrow computes it, the softmax of each row for cross-entropy (forward.cl's), then
+ * D and the loss as delta.cl's output_delta, dm its 1/m, and cost[slot] = scale · the loss's sum
+ * (row after row) with the stop flag. Two launches a batch fewer (three with a softmax): the
+ * forward product's and the output delta's. */
+__kernel void output_layer(const int m, const int n, const int k, const int act, const int dact,
+                           const int loss, const int dm, __global const REAL *A, const int aw,
+                           const int cap, __global const REAL *P, const int off, __global REAL *Out,
+                           __global const REAL *Y, __global REAL *D, const REAL scale,
+                           const REAL target, __global REAL *cost, __global int *state,
+                           const int slot)
+{
+    if (get_global_id(0) != 0) return;
+    __global const REAL *W = P + off;
+    const REALV bias = VLOAD(0, W + (size_t)k * n);
+    REALV acc[TM][TNV], tile[TM][TNV];
+    REAL sum = 0;
+    NO_UNROLL
+    for (int i0 = 0; i0 < m; i0 += TM) {
+        tile_rows(1, acc, A, m, k, aw, cap, W, n, i0, 0, 0, 0);
+        copy_out(1, acc, tile);
+        NO_UNROLL
+        for (int r = 0; r < TM && i0 + r < m; ++r) {
+            const size_t at = (size_t)(i0 + r) * n;
+            epilogue_forward(act, tile[r][0], bias, n, Out + at);
+            if (loss == LOSS_CE) softmax_row(n, Out + at);
+            for (int j = 0; j < n; ++j) {
+                REAL e;
+                D[at + j] = delta_and_loss(loss, dact, dm, Out[at + j], Y[at + j], &e);
+                sum += e;
+            }
+        }
+    }
+    record_cost(scale * sum, target, cost + slot, state);
 }
 
 /* The kernels, wide (TNV vectors) and narrow (one), the wide forward reading W's panels, and

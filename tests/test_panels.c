@@ -8,7 +8,7 @@
  * and on a group, and after the fused kernel's run). On GPUs, whose
  * kernels read no panels, the same checks hold trivially. Last, the wide hidden layers'
  * activations and deltas in strips (tunable st) change no result, nor do the CPU gradient's
- * walks (tunable gw). */
+ * walks (tunable gw), and a small batch's output layer runs as one launch. */
 #include "check.h"
 
 typedef struct problem {
@@ -482,6 +482,76 @@ static void plain_sgd_epochs_match_reference(mlpcl_ctx *ctx, mlpcl_ctx *host)
     free_problem(&q);
 }
 
+/* On CPUs a training batch's output layer, no wider than a vector, is one launch of
+ * output_layer where the batch is small: its product, softmax, delta and cost
+ * (cl_plan_tiled.c's tiled_output). 20-64-3 on the tiled path with softmax and cross-entropy,
+ * and with sigmoid and least squares, m = 40 in batches of 16 (and a last one of 8): two epochs
+ * of SGD with momentum, whose last costs and parameters match the reference (float 2e-4, double
+ * 1e-12, as above), then predictions in chunks of 16 rows (a plan of the training batches' size,
+ * which predictions do not share: theirs computes the output layer alone) against the
+ * reference's. Batches of 1,100 (× 64 inputs, past what one work-item takes) keep the forward
+ * product and the output delta. GPUs (local tiles) never fuse the output layer. */
+static void output_layer_in_one_launch(mlpcl_ctx *ctx, mlpcl_ctx *host)
+{
+    const size_t w[] = {20, 64, 3};
+    OK(mlpcl_ctx_set_tuning(ctx, "path=tiled"));
+    for (int ce = 0; ce < 2; ++ce) {
+        problem q = make_problem(2, w, MLPCL_ACT_TANH, ce ? MLPCL_LOSS_CE : MLPCL_LOSS_MSE, 40, 21);
+        size_t np = mlpcl_net_n_params(q.net);
+        for (int d = 0; d <= ctx->info.fp64; ++d) {
+            mlpcl_precision prec = d ? MLPCL_PRECISION_DOUBLE : MLPCL_PRECISION_FLOAT;
+            double rtol = d ? 1e-12 : 2e-4;
+            char what[96];
+            mlpcl_trainer *dev, *ref;
+            mlpcl_net *a, *b;
+            OK(mlpcl_net_clone(q.net, &a));
+            OK(mlpcl_net_clone(q.net, &b));
+            OK(mlpcl_trainer_create(ctx, q.net, q.X, q.Y, q.m, prec, 16, &dev));
+            OK(mlpcl_trainer_create(host, q.net, q.X, q.Y, q.m, MLPCL_PRECISION_DOUBLE, 16, &ref));
+            int cpu = mlpcl__ctx_is_cpu(ctx) && !mlpcl__cl(dev)->tune.local;
+            snprintf(what, sizeof what, "20-64-3 %s, batches of 16 (%s)", ce ? "CE" : "MSE",
+                     d ? "double" : "float");
+            CHECK(mlpcl__cl(dev)->tune.path == MLPCL_PATH_TILED, "%s: not on the tiled path", what);
+            int fused = launches_of(dev, 16, K_OUTPUT_LAYER),
+                apart = launches_of(dev, 16, K_OUTPUT_DELTA) + launches_of(dev, 16, K_SOFTMAX);
+            CHECK(fused == cpu && apart == !cpu * (1 + ce),
+                  "%s: %d launches of output_layer, %d of the delta and softmax", what, fused,
+                  apart);
+            CHECK(launches_of(dev, 1100, K_OUTPUT_LAYER) == 0 &&
+                      launches_of(dev, 1100, K_OUTPUT_DELTA) == 1,
+                  "%s: batches of 1,100 fuse the output layer", what);
+            mlpcl_epoch_opts eo;
+            mlpcl_train_result rd, rr;
+            mlpcl_epoch_opts_default(&eo);
+            eo.lr = 0.5, eo.momentum = 0.5, eo.seed = 5;
+            for (eo.epoch = 0; eo.epoch < 2; ++eo.epoch) {
+                OK(mlpcl_trainer_epoch(dev, &eo, &rd));
+                OK(mlpcl_trainer_epoch(ref, &eo, &rr));
+            }
+            compare(what, &rd.cost, &rr.cost, 1, rtol, 1e-300);
+            OK(mlpcl_trainer_params(dev, a));
+            OK(mlpcl_trainer_params(ref, b));
+            compare(what, a->params, b->params, np, rtol, 1e-300);
+            CHECK(memcmp(a->params, q.net->params, np * sizeof(double)), "%s: nothing moved", what);
+            int ida, idb;
+            double pa[40 * 3], pb[40 * 3];
+            OK(mlpcl_trainer_add_set(dev, q.X, 40, &ida));
+            OK(mlpcl_trainer_add_set(ref, q.X, 40, &idb));
+            OK(mlpcl_trainer_predict(dev, ida, pa));
+            OK(mlpcl_trainer_predict(ref, idb, pb));
+            snprintf(what, sizeof what, "20-64-3 %s, predictions after (%s)", ce ? "CE" : "MSE",
+                     d ? "double" : "float");
+            compare(what, pa, pb, 40 * 3, rtol, 1e-300);
+            mlpcl_trainer_free(dev);
+            mlpcl_trainer_free(ref);
+            mlpcl_net_free(a);
+            mlpcl_net_free(b);
+        }
+        free_problem(&q);
+    }
+    OK(mlpcl_ctx_set_tuning(ctx, NULL));
+}
+
 /* Gradient launches of layers 1 … L − 1 (the wide ones of 20-64-48-32-3) in one work-item
  * groups: the walks (cl_plan_tiled.c's walks). */
 static int walking_gradients(mlpcl_trainer *tr, size_t b)
@@ -566,6 +636,7 @@ int main(void)
     strips_change_no_result(ctx, group, host);
     walks_change_no_result(ctx, group, host);
     plain_sgd_epochs_match_reference(ctx, host);
+    output_layer_in_one_launch(ctx, host);
     mlpcl_ctx_free(group);
     mlpcl_ctx_free(host);
     mlpcl_ctx_free(ctx);
