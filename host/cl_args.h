@@ -236,6 +236,17 @@ enum {
     GEMM_GRADIENT_NARGS
 };
 
+/* gemm_cpu.cl: output_backward_rows and _strips: GRADIENT_ARGS of the output layer, then n1,
+ * act1, Act1, D1, d1w (the layer below's width, activation, output, deltas and their width) */
+enum {
+    OUTPUT_BACKWARD_N1 = GEMM_GRADIENT_NARGS,
+    OUTPUT_BACKWARD_ACT1,
+    OUTPUT_BACKWARD_ACT_IN1,
+    OUTPUT_BACKWARD_D1,
+    OUTPUT_BACKWARD_D1W,
+    OUTPUT_BACKWARD_NARGS
+};
+
 /* gemm_epilogue.cl: gradient_reduce(count, split, Gs, G, off, P, V, V_next, P_next, lr, mu, state)
  */
 enum {

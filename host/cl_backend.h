@@ -267,7 +267,9 @@ typedef struct mlpcl_stage {
 /* One kernel path's stage builders, each appending the launches of one layer (update: of the
  * whole network; NULL where the gradient's epilogue updates; pack: NULL where nothing is
  * packed); output, where fuses_output says so for a training plan of mb rows, appends the output
- * layer's forward product, softmax, delta and cost as one launch (NULL: the path never does). */
+ * layer's forward product, softmax, delta and cost as one launch, and output_backward, where
+ * fuses_output_backward says so, its gradient and the deltas of the layer below (NULL: the path
+ * never does). */
 typedef struct mlpcl_cl_path {
     mlpcl_status (*pack)(mlpcl_trainer *tr, mlpcl_plan *p, const mlpcl_stage *s, size_t l);
     mlpcl_status (*forward)(mlpcl_trainer *tr, mlpcl_plan *p, const mlpcl_stage *s, size_t l);
@@ -276,6 +278,8 @@ typedef struct mlpcl_cl_path {
     mlpcl_status (*update)(mlpcl_trainer *tr, mlpcl_plan *p, const mlpcl_stage *s);
     int (*fuses_output)(const mlpcl_trainer *tr, size_t mb);
     mlpcl_status (*output)(mlpcl_trainer *tr, mlpcl_plan *p, const mlpcl_stage *s);
+    int (*fuses_output_backward)(const mlpcl_trainer *tr, size_t mb);
+    mlpcl_status (*output_backward)(mlpcl_trainer *tr, mlpcl_plan *p, const mlpcl_stage *s);
 } mlpcl_cl_path;
 
 extern const mlpcl_cl_path mlpcl__cl_simple; /* cl_plan_simple.c */

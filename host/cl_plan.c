@@ -166,10 +166,15 @@ static mlpcl_status build_plan(mlpcl_trainer *tr, size_t mb, int gathered, int p
     /* From the last layer down, each layer's gradient (the last reader of A_{l-1}) before the
      * deltas D_{l-1} that overwrite it (mlpcl__cl_delta_buffers). */
     p->seg[SEG_BACKWARD] = p->n_launch;
+    int fused_back = trains && path->fuses_output_backward && path->fuses_output_backward(tr, mb);
     for (size_t l = L; trains && l >= 1; --l) {
-        TRY(path->gradient(tr, p, &s, l));
-        if (l == 1) break;
-        TRY(path->backward(tr, p, &s, l - 1));
+        if (l == L && fused_back) { /* the output layer's gradient and the deltas below it */
+            TRY(path->output_backward(tr, p, &s));
+        } else {
+            TRY(path->gradient(tr, p, &s, l));
+            if (l == 1) break;
+            TRY(path->backward(tr, p, &s, l - 1));
+        }
         TRY(mlpcl__cl_dropout_backward(tr, p, &s, l - 1));
     }
 

@@ -127,4 +127,4 @@ fail:
 }
 
 const mlpcl_cl_path mlpcl__cl_simple = {
-    NULL, simple_forward, simple_backward, simple_gradient, simple_update, NULL, NULL};
+    NULL, simple_forward, simple_backward, simple_gradient, simple_update, NULL, NULL, NULL, NULL};

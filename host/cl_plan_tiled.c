@@ -247,7 +247,8 @@ fail:
  * first layer, W_l transposed into WT for the deltas of layer l − 1 next); split over
  * slices of the samples (dimension 2 of the launch) and then summed and stepped by
  * gradient_reduce where one layer's tiles would leave compute units idle. */
-static mlpcl_status tiled_gradient(mlpcl_trainer *tr, mlpcl_plan *p, const mlpcl_stage *s, size_t l)
+static mlpcl_status gradient_launch(mlpcl_trainer *tr, mlpcl_plan *p, const mlpcl_stage *s,
+                                    size_t l, int with_backward)
 {
     mlpcl_status st = MLPCL_OK;
     mlpcl_cl *c = mlpcl__cl(tr);
@@ -274,36 +275,48 @@ static mlpcl_status tiled_gradient(mlpcl_trainer *tr, mlpcl_plan *p, const mlpcl
     if (walks(tr, l) && s->mb > (size_t)c->tune.mc && !c->Gs)
         TRY(mlpcl__cl_buffer(tr, &c->Gs, max_slots_size(tr, tx, ty), 0, tr->real,
                              "gradient tiles' sums", 0));
-    karg a[GEMM_GRADIENT_NARGS] = {[GEMM_GRADIENT_M] = ARG_INT(s->mb),
-                                   [GEMM_GRADIENT_N] = ARG_INT(n_out),
-                                   [GEMM_GRADIENT_K] = ARG_INT(n_in),
-                                   [GEMM_GRADIENT_A] = ARG_MEM(in),
-                                   [GEMM_GRADIENT_D] = ARG_MEM(c->D[l]),
-                                   [GEMM_GRADIENT_G] = ARG_MEM(G),
-                                   [GEMM_GRADIENT_OFF] = ARG_INT(net->offset[l]),
-                                   [GEMM_GRADIENT_P] = ARG_MEM(s->P),
-                                   [GEMM_GRADIENT_V] = ARG_MEM(s->V),
-                                   [GEMM_GRADIENT_V_NEXT] = ARG_MEM(s->V_next),
-                                   [GEMM_GRADIENT_P_NEXT] = ARG_MEM(s->P_next),
-                                   [GEMM_GRADIENT_LR] = ARG_REAL(lr),
-                                   [GEMM_GRADIENT_MU] = ARG_REAL(mu),
-                                   [GEMM_GRADIENT_STATE] = ARG_MEM(c->state),
-                                   [GEMM_GRADIENT_SPLIT] = ARG_INT(split),
-                                   [GEMM_GRADIENT_GS] = ARG_MEM(c->Gs),
-                                   [GEMM_GRADIENT_WT] = ARG_MEM(WT),
-                                   [GEMM_GRADIENT_WP] = ARG_MEM(Wp),
-                                   [GEMM_GRADIENT_WOFF] = ARG_INT(panel_offset(tr, l)),
-                                   [GEMM_GRADIENT_AW] = ARG_INT(mlpcl__cl_strip_width(tr, l - 1)),
-                                   [GEMM_GRADIENT_DW] = ARG_INT(mlpcl__cl_strip_width(tr, l)),
-                                   [GEMM_GRADIENT_CAP] = ARG_INT(tr->batch),
-                                   [GEMM_GRADIENT_TX] = ARG_INT(tx),
-                                   [GEMM_GRADIENT_TY] = ARG_INT(ty)};
+    /* with_backward (the output layer): the layer below's deltas, in the same launch */
+    cl_mem *act1 = mlpcl__cl_dropout_act(tr, l - 1), none = NULL;
+    karg a[OUTPUT_BACKWARD_NARGS] = {[GEMM_GRADIENT_M] = ARG_INT(s->mb),
+                                     [GEMM_GRADIENT_N] = ARG_INT(n_out),
+                                     [GEMM_GRADIENT_K] = ARG_INT(n_in),
+                                     [GEMM_GRADIENT_A] = ARG_MEM(in),
+                                     [GEMM_GRADIENT_D] = ARG_MEM(c->D[l]),
+                                     [GEMM_GRADIENT_G] = ARG_MEM(G),
+                                     [GEMM_GRADIENT_OFF] = ARG_INT(net->offset[l]),
+                                     [GEMM_GRADIENT_P] = ARG_MEM(s->P),
+                                     [GEMM_GRADIENT_V] = ARG_MEM(s->V),
+                                     [GEMM_GRADIENT_V_NEXT] = ARG_MEM(s->V_next),
+                                     [GEMM_GRADIENT_P_NEXT] = ARG_MEM(s->P_next),
+                                     [GEMM_GRADIENT_LR] = ARG_REAL(lr),
+                                     [GEMM_GRADIENT_MU] = ARG_REAL(mu),
+                                     [GEMM_GRADIENT_STATE] = ARG_MEM(c->state),
+                                     [GEMM_GRADIENT_SPLIT] = ARG_INT(split),
+                                     [GEMM_GRADIENT_GS] = ARG_MEM(c->Gs),
+                                     [GEMM_GRADIENT_WT] = ARG_MEM(WT),
+                                     [GEMM_GRADIENT_WP] = ARG_MEM(Wp),
+                                     [GEMM_GRADIENT_WOFF] = ARG_INT(panel_offset(tr, l)),
+                                     [GEMM_GRADIENT_AW] = ARG_INT(mlpcl__cl_strip_width(tr, l - 1)),
+                                     [GEMM_GRADIENT_DW] = ARG_INT(mlpcl__cl_strip_width(tr, l)),
+                                     [GEMM_GRADIENT_CAP] = ARG_INT(tr->batch),
+                                     [GEMM_GRADIENT_TX] = ARG_INT(tx),
+                                     [GEMM_GRADIENT_TY] = ARG_INT(ty),
+                                     [OUTPUT_BACKWARD_N1] = ARG_INT(n_in),
+                                     [OUTPUT_BACKWARD_ACT1] = ARG_INT(net->act[l - 1]),
+                                     [OUTPUT_BACKWARD_ACT_IN1] = ARG_MEM(*(l > 1 ? act1 : &none)),
+                                     [OUTPUT_BACKWARD_D1] = ARG_MEM(c->D[l - 1]),
+                                     [OUTPUT_BACKWARD_D1W] =
+                                         ARG_INT(mlpcl__cl_strip_width(tr, l - 1))};
     int strips = mlpcl__cl_in_strips(tr, l - 1); /* A in strips */
-    mlpcl_kernel_id id = narrow(tr, n_out) ? strips ? K_GEMM_GRADIENT_NS : K_GEMM_GRADIENT_N
-                         : strips          ? K_GEMM_GRADIENT_S
-                                           : K_GEMM_GRADIENT;
-    TRY(mlpcl__cl_make_kernel(tr, id, &k, N_ARGS(a), a));
+    mlpcl_kernel_id id = with_backward       ? strips ? K_OUTPUT_BACKWARD_S : K_OUTPUT_BACKWARD
+                         : narrow(tr, n_out) ? strips ? K_GEMM_GRADIENT_NS : K_GEMM_GRADIENT_N
+                         : strips            ? K_GEMM_GRADIENT_S
+                                             : K_GEMM_GRADIENT;
+    TRY(mlpcl__cl_make_kernel(tr, id, &k,
+                              with_backward ? OUTPUT_BACKWARD_NARGS : GEMM_GRADIENT_NARGS, a));
     if (own) TRY(mlpcl__cl_add_step(p, k, GEMM_GRADIENT_LR));
+    if (with_backward) /* one work-item (and split is 1: no slices on CPUs) */
+        return mlpcl__cl_add_launch_shaped(p, tr, k, id, l, 1, 1, 1, 1);
     if (walks(tr, l)) { /* a work-item a walk, each its own work-group */
         size_t nt, kt;
         gradient_tiles(tr, l, id, &nt, &kt);
@@ -338,6 +351,11 @@ static mlpcl_status tiled_gradient(mlpcl_trainer *tr, mlpcl_plan *p, const mlpcl
     TRY(mlpcl__cl_add_launch(p, tr, k, K_GRADIENT_REDUCE, l, 1, count, 1));
 fail:
     return st;
+}
+
+static mlpcl_status tiled_gradient(mlpcl_trainer *tr, mlpcl_plan *p, const mlpcl_stage *s, size_t l)
+{
+    return gradient_launch(tr, p, s, l, 0);
 }
 
 /* Most rows × inputs of an output layer that output_layer's one work-item takes: a batch of 64
@@ -396,6 +414,30 @@ fail:
     return st;
 }
 
-const mlpcl_cl_path mlpcl__cl_tiled = {tiled_pack,     tiled_forward, tiled_backward,
-                                       tiled_gradient, NULL,          tiled_fuses_output,
-                                       tiled_output};
+/* Whether a training plan of mb rows runs its output layer's gradient and the layer below's
+ * deltas as one launch of output_backward_*: as tiled_fuses_output, with the layer below wider
+ * than a vector (its deltas in wide tiles). */
+static int tiled_fuses_output_backward(const mlpcl_trainer *tr, size_t mb)
+{
+    const mlpcl_net *net = tr->net;
+    size_t L = net->L;
+    return !mlpcl__cl(tr)->tune.local && L >= 2 && narrow(tr, net->width[L]) &&
+           !narrow(tr, net->width[L - 1]) && mb * net->width[L - 1] <= OUTPUT_ONE_ITEM;
+}
+
+/* The output layer's gradient and step, then D_{L-1}, as one work-item (gemm_cpu.cl's
+ * output_backward): the gradient's launch with the backward product's arguments after. */
+static mlpcl_status tiled_output_backward(mlpcl_trainer *tr, mlpcl_plan *p, const mlpcl_stage *s)
+{
+    return gradient_launch(tr, p, s, tr->net->L, 1);
+}
+
+const mlpcl_cl_path mlpcl__cl_tiled = {tiled_pack,
+                                       tiled_forward,
+                                       tiled_backward,
+                                       tiled_gradient,
+                                       NULL,
+                                       tiled_fuses_output,
+                                       tiled_output,
+                                       tiled_fuses_output_backward,
+                                       tiled_output_backward};

@@ -39,7 +39,8 @@ mlpcl_status mlpcl__dp_worker_dropout_end(mlpcl_trainer *tr)
 static int is_gradient(mlpcl_kernel_id id)
 {
     return id == K_GRADIENT || id == K_GEMM_GRADIENT || id == K_GEMM_GRADIENT_N ||
-           id == K_GEMM_GRADIENT_S || id == K_GEMM_GRADIENT_NS || id == K_GRADIENT_REDUCE;
+           id == K_GEMM_GRADIENT_S || id == K_GEMM_GRADIENT_NS || id == K_GRADIENT_REDUCE ||
+           id == K_OUTPUT_BACKWARD || id == K_OUTPUT_BACKWARD_S;
 }
 
 /* Reads count reals of a buffer from element at into buf's same place, without waiting. */

@@ -157,13 +157,15 @@ typedef enum mlpcl_kernel_id {
     K_GEMM_FORWARD_P,  /* the wide forward product reading W in panels (CPUs) */
     K_GEMM_GRADIENT_S, /* the two gradients reading A in strips (CPUs' hidden layers) */
     K_GEMM_GRADIENT_NS,
-    K_FUSED,            /* fused.cl: a small network's whole iteration in one work-group */
-    K_GRADIENT_REDUCE,  /* gemm_epilogue.cl: the sum of a split gradient, and the update */
-    K_DROPOUT_FORWARD,  /* dropout.cl: a hidden layer's mask on its activations */
-    K_DROPOUT_BACKWARD, /* dropout.cl: the same mask on its delta */
-    K_OPTIM,            /* update.cl: SGD with Nesterov or weight decay, Adam, AdamW */
-    K_PACK_WEIGHTS,     /* gemm_epilogue.cl: weights in panels for the CPUs' forward product */
-    K_OUTPUT_LAYER,     /* gemm_cpu.cl: a small batch's output layer, delta and cost, on CPUs */
+    K_FUSED,             /* fused.cl: a small network's whole iteration in one work-group */
+    K_GRADIENT_REDUCE,   /* gemm_epilogue.cl: the sum of a split gradient, and the update */
+    K_DROPOUT_FORWARD,   /* dropout.cl: a hidden layer's mask on its activations */
+    K_DROPOUT_BACKWARD,  /* dropout.cl: the same mask on its delta */
+    K_OPTIM,             /* update.cl: SGD with Nesterov or weight decay, Adam, AdamW */
+    K_PACK_WEIGHTS,      /* gemm_epilogue.cl: weights in panels for the CPUs' forward product */
+    K_OUTPUT_LAYER,      /* gemm_cpu.cl: a small batch's output layer, delta and cost, on CPUs */
+    K_OUTPUT_BACKWARD,   /* gemm_cpu.cl: its gradient and the deltas below it (A in rows) */
+    K_OUTPUT_BACKWARD_S, /* the same, A in strips */
     K_COUNT
 } mlpcl_kernel_id;
 
@@ -250,7 +252,7 @@ struct mlpcl_program {
 };
 
 /* Whether a program built with bp defines kernel id: a fused-only one K_FUSED alone; one for
- * local-memory tiles (gemm_gpu.cl) all but the CPUs' own (output_layer). */
+ * local-memory tiles (gemm_gpu.cl) all but the CPUs' own (output_layer, output_backward_*). */
 int mlpcl__program_has(const mlpcl_build_params *bp, mlpcl_kernel_id id);
 /* Builds (or finds already built in ctx) the program for these parameters. The result is
  * owned by ctx. */

@@ -41,6 +41,8 @@ const char *const mlpcl__kernel_name[K_COUNT] = {
     [K_OPTIM] = "optim",
     [K_PACK_WEIGHTS] = "pack_weights",
     [K_OUTPUT_LAYER] = "output_layer",
+    [K_OUTPUT_BACKWARD] = "output_backward_rows",
+    [K_OUTPUT_BACKWARD_S] = "output_backward_strips",
 };
 
 /* Assembles the build options: the precision, the reductions' work-group size, the tiled
@@ -88,7 +90,8 @@ static int file_used(const char *name, const mlpcl_build_params *bp)
 int mlpcl__program_has(const mlpcl_build_params *bp, mlpcl_kernel_id id)
 {
     if (bp->fused_only) return id == K_FUSED;
-    return !(bp->tune.local && id == K_OUTPUT_LAYER);
+    return !(bp->tune.local &&
+             (id == K_OUTPUT_LAYER || id == K_OUTPUT_BACKWARD || id == K_OUTPUT_BACKWARD_S));
 }
 
 static void free_texts(char **texts, size_t n)

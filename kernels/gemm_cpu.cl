@@ -165,13 +165,11 @@ INLINE void product_forward(const int T, const int packed, const int m, const in
 
 /* D = (Dn · WT) ⊙ act'(Act): Dn m×k (the next layer's delta, strips dnw wide), WT k×n (its
  * weights, transposed), Act and D m×n (strips dw wide). */
-INLINE void product_backward(const int T, const int m, const int n, const int k, const int act,
-                             __global const REAL *Dn, __global const REAL *WT,
-                             __global const REAL *Act, __global REAL *D, const int dnw,
-                             const int dw, const int cap)
+INLINE void backward_tile(const int T, const int i0, const int j0, const int m, const int n,
+                          const int k, const int act, __global const REAL *Dn,
+                          __global const REAL *WT, __global const REAL *Act, __global REAL *D,
+                          const int dnw, const int dw, const int cap)
 {
-    const int j0 = get_global_id(0) * (T * VW), i0 = get_global_id(1) * TM;
-    if (i0 >= m || j0 >= n) return;
     REALV acc[TM][TNV], tile[TM][TNV];
     tile_rows(T, acc, Dn, m, k, dnw, cap, WT, n, i0, j0, 0, 0);
     copy_out(T, acc, tile);
@@ -187,6 +185,16 @@ INLINE void product_backward(const int T, const int m, const int n, const int k,
             epilogue_backward(act, tile[r][c], Act + at, n - j, D + at);
         }
     }
+}
+
+/* The backward product's tile of this work-item (TM rows × T vectors at its global ids). */
+INLINE void product_backward(const int T, const int m, const int n, const int k, const int act,
+                             __global const REAL *Dn, __global const REAL *WT,
+                             __global const REAL *Act, __global REAL *D, const int dnw,
+                             const int dw, const int cap)
+{
+    const int j0 = get_global_id(0) * (T * VW), i0 = get_global_id(1) * TM;
+    if (i0 < m && j0 < n) backward_tile(T, i0, j0, m, n, k, act, Dn, WT, Act, D, dnw, dw, cap);
 }
 
 /* acc[r][c] += Σ_i a_i[r] · D[i][j0 + c·VW …] over the samples i of [ib, ie), where a_i[r] is
@@ -303,6 +311,27 @@ INLINE void tile_block(const int T, const int strips, REALV acc[TM][TNV], __glob
         tile_samples(T, 0, strips, acc, A, k, aw, cap, Dt, dw, m, ib, ie, k0);
 }
 
+/* The gradient tile x across, rows k0 … k0 + TM − 1, through every sample, finished. */
+INLINE void gradient_tile(const int T, const int strips, const int x, const int k0, const int m,
+                          const int n, const int k, __global const REAL *A, __global const REAL *D,
+                          __global REAL *G, const int off, __global const REAL *P,
+                          __global const REAL *V, __global REAL *V_next, __global REAL *P_next,
+                          const REAL lr, const REAL mu, const int stop, __global REAL *WT,
+                          __global REAL *Wp, const int woff, const int aw, const int dw,
+                          const int cap)
+{
+    const int j0 = x * (T * VW);
+    REALV acc[TM][TNV];
+    UNROLL
+    for (int r = 0; r < TM; ++r) {
+        UNROLL
+        for (int c = 0; c < T; ++c) acc[r][c] = (REALV)0;
+    }
+    tile_block(T, strips, acc, A, k, aw, cap, D, dw, m, 0, m, j0, k0);
+    finish_gradient(T, acc, n, k, j0, k0, x, G, off, P, V, V_next, P_next, lr, mu, stop, WT, Wp,
+                    woff);
+}
+
 /* G = [A 1]ᵀ · D for one layer (rows 0 … k−1 the weights, row k the biases), each TM × T·VW
  * tile finished by finish_gradient. A is m×k (strips aw wide where strips, a constant: the
  * _strips kernels), D m×n (strips dw wide; a wide tile's strip is its own columns). Where walk
@@ -328,15 +357,9 @@ INLINE void product_gradient(const int T, const int walk, const int strips, cons
     REALV acc[TM][TNV];
     if (!walk) {
         const int x = get_global_id(0), j0 = x * (T * VW), k0 = get_global_id(1) * TM;
-        if (j0 >= n || k0 > k) return;
-        UNROLL
-        for (int r = 0; r < TM; ++r) {
-            UNROLL
-            for (int c = 0; c < T; ++c) acc[r][c] = (REALV)0;
-        }
-        tile_block(T, strips, acc, A, k, aw, cap, D, dw, m, 0, m, j0, k0);
-        finish_gradient(T, acc, n, k, j0, k0, x, G, off, P, V, V_next, P_next, lr, mu, stop, WT, Wp,
-                        woff);
+        if (j0 < n && k0 <= k)
+            gradient_tile(T, strips, x, k0, m, n, k, A, D, G, off, P, V, V_next, P_next, lr, mu,
+                          stop, WT, Wp, woff, aw, dw, cap);
         return;
     }
     const int nt = (n + T * VW - 1) / (T * VW), kt = k / TM + 1; /* tiles across, down */
@@ -472,4 +495,50 @@ __kernel void gemm_gradient_strips(GRADIENT_ARGS)
 __kernel void gemm_gradient_narrow_strips(GRADIENT_ARGS)
 {
     GRADIENT_CALL(1, 0, 1);
+}
+
+/* A small training batch's output layer, no wider than a vector, backward in one launch of one
+ * work-item (host/cl_plan_tiled.c's tiled_output_backward): its gradient and step as
+ * gemm_gradient_narrow (A, the layer below's output, in strips: _strips), tile after tile,
+ * then that layer's deltas D1 = (D · WT) ⊙ act1'(Act1) (m × n1, strips d1w wide, n1 wider than a
+ * vector) as gemm_backward, from the weights the tiles have just transposed into WT. One launch a
+ * batch fewer, and neither product is worth the threads' dispatch. */
+INLINE void output_backward(const int strips, const int m, const int n, const int k,
+                            __global const REAL *A, __global const REAL *D, __global REAL *G,
+                            const int off, __global const REAL *P, __global const REAL *V,
+                            __global REAL *V_next, __global REAL *P_next, const REAL lr,
+                            const REAL mu, __global const int *state, __global REAL *WT,
+                            const int aw, const int dw, const int cap, const int n1, const int act1,
+                            __global const REAL *Act1, __global REAL *D1, const int d1w)
+{
+    if (get_global_id(0) != 0) return;
+    const int stop = state[0];
+    NO_UNROLL
+    for (int k0 = 0; k0 <= k; k0 += TM)
+        gradient_tile(1, strips, 0, k0, m, n, k, A, D, G, off, P, V, V_next, P_next, lr, mu, stop,
+                      WT, 0, 0, aw, dw, cap);
+    NO_UNROLL
+    for (int i0 = 0; i0 < m; i0 += TM) {
+        NO_UNROLL
+        for (int j0 = 0; j0 < n1; j0 += TNV * VW)
+            backward_tile(TNV, i0, j0, m, n1, n, act1, D, WT, Act1, D1, dw, d1w, cap);
+    }
+}
+
+#define OUTPUT_BACKWARD_ARGS                                                                       \
+    GRADIENT_ARGS, const int n1, const int act1, __global const REAL *Act1, __global REAL *D1,     \
+        const int d1w
+#define OUTPUT_BACKWARD_CALL(strips)                                                               \
+    output_backward(strips, m, n, k, A, D, G, off, P, V, V_next, P_next, lr, mu, state, WT, aw,    \
+                    dw, cap, n1, act1, Act1, D1, d1w);                                             \
+    (void)split, (void)Gs, (void)Wp, (void)woff, (void)tx, (void)ty
+
+__kernel void output_backward_rows(OUTPUT_BACKWARD_ARGS)
+{
+    OUTPUT_BACKWARD_CALL(0);
+}
+
+__kernel void output_backward_strips(OUTPUT_BACKWARD_ARGS)
+{
+    OUTPUT_BACKWARD_CALL(1);
 }

@@ -8,7 +8,8 @@
  * and on a group, and after the fused kernel's run). On GPUs, whose
  * kernels read no panels, the same checks hold trivially. Last, the wide hidden layers'
  * activations and deltas in strips (tunable st) change no result, nor do the CPU gradient's
- * walks (tunable gw), and a small batch's output layer runs as one launch. */
+ * walks (tunable gw), and a small batch's output layer runs forward and backward in a launch
+ * each. */
 #include "check.h"
 
 typedef struct problem {
@@ -381,9 +382,10 @@ static void same_moved_near(const char *what, const char *other, const double *x
  * (tunable st, cl_plan_tiled.c's mlpcl__cl_in_strips): only where the layout changes, never the
  * arithmetic. 20-64-48-32-3: 64 and 32 are multiples of every CPU tile width (16 or 32 floats),
  * 48 of 16 only, so the gradients of layers 2 and 4 read A in strips (gemm_gradient_strips,
- * _narrow_strips), and that of layer 3 where tiles are 16 wide. Epochs with st=1 and st=0 end
- * with the same parameters to the last bit, on one device and on a group, in batches of 16 and
- * in full batches, and match the reference (2e-4, float, as above). GPUs keep rows. */
+ * and output_backward_strips, where the output layer's gradient and layer 3's deltas run as one
+ * launch in these small batches), and that of layer 3 where tiles are 16 wide. Epochs with st=1 and
+ * st=0 end with the same parameters to the last bit, on one device and on a group, in batches of 16
+ * and in full batches, and match the reference (2e-4, float, as above). GPUs keep rows. */
 static void strips_change_no_result(mlpcl_ctx *ctx, mlpcl_ctx *group, mlpcl_ctx *host)
 {
     const size_t w[] = {20, 64, 48, 32, 3};
@@ -405,7 +407,7 @@ static void strips_change_no_result(mlpcl_ctx *ctx, mlpcl_ctx *group, mlpcl_ctx 
         int tw = t->tnv * 16, s_want = t->local ? 0 : 1 + (48 % tw == 0), ns_want = !t->local;
         size_t b = full ? q.m : 16;
         int s = launches_of(dev, b, K_GEMM_GRADIENT_S),
-            ns = launches_of(dev, b, K_GEMM_GRADIENT_NS);
+            ns = launches_of(dev, b, K_GEMM_GRADIENT_NS) + launches_of(dev, b, K_OUTPUT_BACKWARD_S);
         snprintf(what, sizeof what, "20-64-48-32-3 in %s", full ? "full batches" : "batches of 16");
         CHECK(s == s_want && ns == ns_want,
               "%s, tiles %d wide: %d wide and %d narrow gradients read strips, expected %d and %d",
@@ -482,20 +484,22 @@ static void plain_sgd_epochs_match_reference(mlpcl_ctx *ctx, mlpcl_ctx *host)
     free_problem(&q);
 }
 
-/* On CPUs a training batch's output layer, no wider than a vector, is one launch of
- * output_layer where the batch is small: its product, softmax, delta and cost
- * (cl_plan_tiled.c's tiled_output). 20-64-3 on the tiled path with softmax and cross-entropy,
- * and with sigmoid and least squares, m = 40 in batches of 16 (and a last one of 8): two epochs
- * of SGD with momentum, whose last costs and parameters match the reference (float 2e-4, double
- * 1e-12, as above), then predictions in chunks of 16 rows (a plan of the training batches' size,
- * which predictions do not share: theirs computes the output layer alone) against the
- * reference's. Batches of 1,100 (× 64 inputs, past what one work-item takes) keep the forward
- * product and the output delta. GPUs (local tiles) never fuse the output layer. */
+/* On CPUs a small training batch's output layer, no wider than a vector, runs forward in one
+ * launch of output_layer (its product, softmax, delta and cost) and backward in one of
+ * output_backward_* (its gradient and step, and the deltas of the layer below: cl_plan_tiled.c).
+ * 20-64-3 (layer 1 in strips) and 20-40-3 (in rows) on the tiled path, with softmax and
+ * cross-entropy and with sigmoid and least squares, m = 40 in batches of 16 (and a last one of
+ * 8): two epochs of SGD with momentum, whose last costs and parameters match the reference
+ * (float 2e-4, double 1e-12, as above), then predictions in chunks of 16 rows (a plan of the
+ * training batches' size, which predictions do not share: theirs computes the output layer
+ * alone) against the reference's. Batches of 1,700 (× 40 or 64 inputs, past what one work-item
+ * takes) keep the products and the output delta apart. GPUs (local tiles) never fuse them. */
 static void output_layer_in_one_launch(mlpcl_ctx *ctx, mlpcl_ctx *host)
 {
-    const size_t w[] = {20, 64, 3};
     OK(mlpcl_ctx_set_tuning(ctx, "path=tiled"));
-    for (int ce = 0; ce < 2; ++ce) {
+    for (int h = 0; h < 4; ++h) {
+        const int ce = h & 1;
+        const size_t w[] = {20, h < 2 ? 64 : 40, 3};
         problem q = make_problem(2, w, MLPCL_ACT_TANH, ce ? MLPCL_LOSS_CE : MLPCL_LOSS_MSE, 40, 21);
         size_t np = mlpcl_net_n_params(q.net);
         for (int d = 0; d <= ctx->info.fp64; ++d) {
@@ -509,17 +513,21 @@ static void output_layer_in_one_launch(mlpcl_ctx *ctx, mlpcl_ctx *host)
             OK(mlpcl_trainer_create(ctx, q.net, q.X, q.Y, q.m, prec, 16, &dev));
             OK(mlpcl_trainer_create(host, q.net, q.X, q.Y, q.m, MLPCL_PRECISION_DOUBLE, 16, &ref));
             int cpu = mlpcl__ctx_is_cpu(ctx) && !mlpcl__cl(dev)->tune.local;
-            snprintf(what, sizeof what, "20-64-3 %s, batches of 16 (%s)", ce ? "CE" : "MSE",
+            snprintf(what, sizeof what, "20-%zu-3 %s, batches of 16 (%s)", w[1], ce ? "CE" : "MSE",
                      d ? "double" : "float");
             CHECK(mlpcl__cl(dev)->tune.path == MLPCL_PATH_TILED, "%s: not on the tiled path", what);
-            int fused = launches_of(dev, 16, K_OUTPUT_LAYER),
-                apart = launches_of(dev, 16, K_OUTPUT_DELTA) + launches_of(dev, 16, K_SOFTMAX);
-            CHECK(fused == cpu && apart == !cpu * (1 + ce),
-                  "%s: %d launches of output_layer, %d of the delta and softmax", what, fused,
-                  apart);
-            CHECK(launches_of(dev, 1100, K_OUTPUT_LAYER) == 0 &&
-                      launches_of(dev, 1100, K_OUTPUT_DELTA) == 1,
-                  "%s: batches of 1,100 fuse the output layer", what);
+            mlpcl_kernel_id both =
+                mlpcl__cl_in_strips(dev, 1) ? K_OUTPUT_BACKWARD_S : K_OUTPUT_BACKWARD;
+            int fused = launches_of(dev, 16, K_OUTPUT_LAYER) + launches_of(dev, 16, both),
+                apart = launches_of(dev, 16, K_OUTPUT_DELTA) + launches_of(dev, 16, K_SOFTMAX) +
+                        launches_of(dev, 16, K_GEMM_BACKWARD);
+            CHECK(fused == 2 * cpu && apart == !cpu * (2 + ce),
+                  "%s: %d launches of output_layer and %s, %d of the delta, softmax and "
+                  "backward product",
+                  what, fused, mlpcl__kernel_name[both], apart);
+            CHECK(launches_of(dev, 1700, K_OUTPUT_LAYER) + launches_of(dev, 1700, both) == 0 &&
+                      launches_of(dev, 1700, K_OUTPUT_DELTA) == 1,
+                  "%s: batches of 1,700 fuse the output layer", what);
             mlpcl_epoch_opts eo;
             mlpcl_train_result rd, rr;
             mlpcl_epoch_opts_default(&eo);
@@ -539,8 +547,8 @@ static void output_layer_in_one_launch(mlpcl_ctx *ctx, mlpcl_ctx *host)
             OK(mlpcl_trainer_add_set(ref, q.X, 40, &idb));
             OK(mlpcl_trainer_predict(dev, ida, pa));
             OK(mlpcl_trainer_predict(ref, idb, pb));
-            snprintf(what, sizeof what, "20-64-3 %s, predictions after (%s)", ce ? "CE" : "MSE",
-                     d ? "double" : "float");
+            snprintf(what, sizeof what, "20-%zu-3 %s, predictions after (%s)", w[1],
+                     ce ? "CE" : "MSE", d ? "double" : "float");
             compare(what, pa, pb, 40 * 3, rtol, 1e-300);
             mlpcl_trainer_free(dev);
             mlpcl_trainer_free(ref);
