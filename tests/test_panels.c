@@ -45,6 +45,46 @@ static void free_problem(problem *p)
     free(p->Y);
 }
 
+/* A trainer of q on ctx in prec and the reference's (host, double), both in batches of 16, and two
+ * copies of q's network to read their parameters into. */
+static void trainer_pair(mlpcl_ctx *ctx, mlpcl_ctx *host, const problem *q, mlpcl_precision prec,
+                         mlpcl_trainer **dev, mlpcl_trainer **ref, mlpcl_net **a, mlpcl_net **b)
+{
+    OK(mlpcl_net_clone(q->net, a));
+    OK(mlpcl_net_clone(q->net, b));
+    OK(mlpcl_trainer_create(ctx, q->net, q->X, q->Y, q->m, prec, 16, dev));
+    OK(mlpcl_trainer_create(host, q->net, q->X, q->Y, q->m, MLPCL_PRECISION_DOUBLE, 16, ref));
+}
+
+/* Both trainers' predictions on q's first rows agree within rtol. */
+static void same_predictions(mlpcl_trainer *dev, mlpcl_trainer *ref, const problem *q, size_t rows,
+                             double rtol, const char *what)
+{
+    size_t nL = q->net->width[q->net->L];
+    int ida, idb;
+    double *pa = malloc(rows * nL * sizeof *pa), *pb = malloc(rows * nL * sizeof *pb);
+    OK(mlpcl_trainer_add_set(dev, q->X, rows, &ida));
+    OK(mlpcl_trainer_add_set(ref, q->X, rows, &idb));
+    OK(mlpcl_trainer_predict(dev, ida, pa));
+    OK(mlpcl_trainer_predict(ref, idb, pb));
+    compare(what, pa, pb, rows * nL, rtol, 1e-300);
+    free(pa);
+    free(pb);
+}
+
+/* Two epochs of SGD (step lr, momentum mu, shuffled by seed) on both trainers; their results. */
+static void two_epochs(mlpcl_trainer *dev, mlpcl_trainer *ref, double lr, double mu, uint64_t seed,
+                       mlpcl_train_result *rd, mlpcl_train_result *rr)
+{
+    mlpcl_epoch_opts eo;
+    mlpcl_epoch_opts_default(&eo);
+    eo.lr = lr, eo.momentum = mu, eo.seed = seed;
+    for (eo.epoch = 0; eo.epoch < 2; ++eo.epoch) {
+        OK(mlpcl_trainer_epoch(dev, &eo, rd));
+        OK(mlpcl_trainer_epoch(ref, &eo, rr));
+    }
+}
+
 /* Epochs of batch b with opts (seed 3, optimizer kind, Nesterov's momentum where nesterov) on
  * both trainers; their weights compared after. */
 static void wide_epochs(mlpcl_trainer *dev, mlpcl_trainer *ref, mlpcl_optimizer kind, int nesterov,
@@ -81,10 +121,7 @@ static void epochs_and_switches_match_reference(mlpcl_ctx *ctx, mlpcl_ctx *host)
         char what[96];
         mlpcl_trainer *dev, *ref;
         mlpcl_net *a, *b;
-        OK(mlpcl_net_clone(q.net, &a));
-        OK(mlpcl_net_clone(q.net, &b));
-        OK(mlpcl_trainer_create(ctx, q.net, q.X, q.Y, q.m, prec, 16, &dev));
-        OK(mlpcl_trainer_create(host, q.net, q.X, q.Y, q.m, MLPCL_PRECISION_DOUBLE, 16, &ref));
+        trainer_pair(ctx, host, &q, prec, &dev, &ref, &a, &b);
         snprintf(what, sizeof what, "wide layers, 2 epochs of SGD (%s)", pn);
         wide_epochs(dev, ref, MLPCL_OPT_SGD, 0, 2, a, b, rtol, what);
 
@@ -101,14 +138,8 @@ static void epochs_and_switches_match_reference(mlpcl_ctx *ctx, mlpcl_ctx *host)
         CHECK(memcmp(a->params, q.net->params, np * sizeof(double)),
               "the updates did not move the parameters");
 
-        int ida, idb;
-        double pa[9 * 3], pb[9 * 3];
-        OK(mlpcl_trainer_add_set(dev, q.X, 9, &ida));
-        OK(mlpcl_trainer_add_set(ref, q.X, 9, &idb));
-        OK(mlpcl_trainer_predict(dev, ida, pa));
-        OK(mlpcl_trainer_predict(ref, idb, pb));
         snprintf(what, sizeof what, "wide layers, predictions (%s)", pn);
-        compare(what, pa, pb, 9 * 3, rtol, 1e-300);
+        same_predictions(dev, ref, &q, 9, rtol, what);
         mlpcl_trainer_free(dev);
         mlpcl_trainer_free(ref);
         mlpcl_net_free(a);
@@ -455,14 +486,8 @@ static void plain_sgd_epochs_match_reference(mlpcl_ctx *ctx, mlpcl_ctx *host)
         mlpcl_trainer *dev, *ref;
         OK(mlpcl_trainer_create(ctx, q.net, q.X, q.Y, q.m, prec, 16, &dev));
         OK(mlpcl_trainer_create(host, q.net, q.X, q.Y, q.m, MLPCL_PRECISION_DOUBLE, 16, &ref));
-        mlpcl_epoch_opts eo;
         mlpcl_train_result rd, rr;
-        mlpcl_epoch_opts_default(&eo);
-        eo.lr = 0.3, eo.momentum = 0, eo.seed = 7;
-        for (eo.epoch = 0; eo.epoch < 2; ++eo.epoch) {
-            OK(mlpcl_trainer_epoch(dev, &eo, &rd));
-            OK(mlpcl_trainer_epoch(ref, &eo, &rr));
-        }
+        two_epochs(dev, ref, 0.3, 0, 7, &rd, &rr);
         OK(mlpcl_trainer_params(dev, a));
         OK(mlpcl_trainer_params(ref, b));
         for (size_t i = 0; i < np; ++i) {
@@ -508,10 +533,7 @@ static void output_layer_in_one_launch(mlpcl_ctx *ctx, mlpcl_ctx *host)
             char what[96];
             mlpcl_trainer *dev, *ref;
             mlpcl_net *a, *b;
-            OK(mlpcl_net_clone(q.net, &a));
-            OK(mlpcl_net_clone(q.net, &b));
-            OK(mlpcl_trainer_create(ctx, q.net, q.X, q.Y, q.m, prec, 16, &dev));
-            OK(mlpcl_trainer_create(host, q.net, q.X, q.Y, q.m, MLPCL_PRECISION_DOUBLE, 16, &ref));
+            trainer_pair(ctx, host, &q, prec, &dev, &ref, &a, &b);
             int cpu = mlpcl__ctx_is_cpu(ctx) && !mlpcl__cl(dev)->tune.local;
             snprintf(what, sizeof what, "20-%zu-3 %s, batches of 16 (%s)", w[1], ce ? "CE" : "MSE",
                      d ? "double" : "float");
@@ -528,28 +550,16 @@ static void output_layer_in_one_launch(mlpcl_ctx *ctx, mlpcl_ctx *host)
             CHECK(launches_of(dev, 1700, K_OUTPUT_LAYER) + launches_of(dev, 1700, both) == 0 &&
                       launches_of(dev, 1700, K_OUTPUT_DELTA) == 1,
                   "%s: batches of 1,700 fuse the output layer", what);
-            mlpcl_epoch_opts eo;
             mlpcl_train_result rd, rr;
-            mlpcl_epoch_opts_default(&eo);
-            eo.lr = 0.5, eo.momentum = 0.5, eo.seed = 5;
-            for (eo.epoch = 0; eo.epoch < 2; ++eo.epoch) {
-                OK(mlpcl_trainer_epoch(dev, &eo, &rd));
-                OK(mlpcl_trainer_epoch(ref, &eo, &rr));
-            }
+            two_epochs(dev, ref, 0.5, 0.5, 5, &rd, &rr);
             compare(what, &rd.cost, &rr.cost, 1, rtol, 1e-300);
             OK(mlpcl_trainer_params(dev, a));
             OK(mlpcl_trainer_params(ref, b));
             compare(what, a->params, b->params, np, rtol, 1e-300);
             CHECK(memcmp(a->params, q.net->params, np * sizeof(double)), "%s: nothing moved", what);
-            int ida, idb;
-            double pa[40 * 3], pb[40 * 3];
-            OK(mlpcl_trainer_add_set(dev, q.X, 40, &ida));
-            OK(mlpcl_trainer_add_set(ref, q.X, 40, &idb));
-            OK(mlpcl_trainer_predict(dev, ida, pa));
-            OK(mlpcl_trainer_predict(ref, idb, pb));
             snprintf(what, sizeof what, "20-%zu-3 %s, predictions after (%s)", w[1],
                      ce ? "CE" : "MSE", d ? "double" : "float");
-            compare(what, pa, pb, 40 * 3, rtol, 1e-300);
+            same_predictions(dev, ref, &q, 40, rtol, what);
             mlpcl_trainer_free(dev);
             mlpcl_trainer_free(ref);
             mlpcl_net_free(a);
