@@ -276,7 +276,7 @@ static mlpcl_status gradient_launch(mlpcl_trainer *tr, mlpcl_plan *p, const mlpc
         TRY(mlpcl__cl_buffer(tr, &c->Gs, max_slots_size(tr, tx, ty), 0, tr->real,
                              "gradient tiles' sums", 0));
     /* with_backward (the output layer): the layer below's deltas, in the same launch */
-    cl_mem *act1 = mlpcl__cl_dropout_act(tr, l - 1), none = NULL;
+    cl_mem none = NULL, *act1 = l > 1 ? mlpcl__cl_dropout_act(tr, l - 1) : &none;
     karg a[OUTPUT_BACKWARD_NARGS] = {[GEMM_GRADIENT_M] = ARG_INT(s->mb),
                                      [GEMM_GRADIENT_N] = ARG_INT(n_out),
                                      [GEMM_GRADIENT_K] = ARG_INT(n_in),
@@ -303,7 +303,7 @@ static mlpcl_status gradient_launch(mlpcl_trainer *tr, mlpcl_plan *p, const mlpc
                                      [GEMM_GRADIENT_TY] = ARG_INT(ty),
                                      [OUTPUT_BACKWARD_N1] = ARG_INT(n_in),
                                      [OUTPUT_BACKWARD_ACT1] = ARG_INT(net->act[l - 1]),
-                                     [OUTPUT_BACKWARD_ACT_IN1] = ARG_MEM(*(l > 1 ? act1 : &none)),
+                                     [OUTPUT_BACKWARD_ACT_IN1] = ARG_MEM(*act1),
                                      [OUTPUT_BACKWARD_D1] = ARG_MEM(c->D[l - 1]),
                                      [OUTPUT_BACKWARD_D1W] =
                                          ARG_INT(mlpcl__cl_strip_width(tr, l - 1))};

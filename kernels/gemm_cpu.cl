@@ -7,8 +7,9 @@
  * widths: T = TNV vectors, and T = 1 (the `_narrow` kernels) for outputs no wider than one
  * vector, such as 10 classes. Edge tiles compute whole vectors and store only the valid lanes,
  * so matrices the vectors read past (W rows, D rows, activations, parameters) carry padding.
- * A small training batch's narrow output layer runs with its softmax, delta and cost in one
- * work-item (output_layer). Needs common.cl, ops.cl and gemm_epilogue.cl. */
+ * A small training batch's narrow output layer runs forward (with its softmax, delta and cost)
+ * and backward (its gradient, and the deltas of the layer below) in one work-item each
+ * (output_layer, output_backward_*). Needs common.cl, ops.cl and gemm_epilogue.cl. */
 
 /* Tunables (host/tuning.c's table; the host passes each, these defaults equal its CPU ones). */
 #ifndef TM
@@ -403,8 +404,8 @@ INLINE void product_gradient(const int T, const int walk, const int strips, cons
  * in strips aw wide, W k×n at P + off with b after it, Out m×n in rows) tile after tile as
  * gemm_forward_narrow computes it, the softmax of each row for cross-entropy (forward.cl's), then
  * D and the loss as delta.cl's output_delta, dm its 1/m, and cost[slot] = scale · the loss's sum
- * (row after row) with the stop flag. Two launches a batch fewer (three with a softmax): the
- * forward product's and the output delta's. */
+ * (row after row) with the stop flag: one launch for the narrow forward product's and the
+ * output delta's (and the softmax's). */
 __kernel void output_layer(const int m, const int n, const int k, const int act, const int dact,
                            const int loss, const int dm, __global const REAL *A, const int aw,
                            const int cap, __global const REAL *P, const int off, __global REAL *Out,
