@@ -269,14 +269,18 @@ INLINE void finish_gradient(const int T, REALV acc[TM][TNV], const int n, const 
      * mini-batches, whose product is short beside its epilogue: the unrolled step made an epoch's
      * first launches compile 0.1-0.5 s longer, which full batches would pay for nothing
      * measurable. Momentum, kept gradients and panels take the loops below. */
-    if (!G && !Wp && !stop && mu == (REAL)0 && k0 + TM <= k && j0 + T * VW <= n) {
+    if (!G && !stop && mu == (REAL)0 && k0 + TM <= k && j0 + T * VW <= n) {
         UNROLL
         for (int r = 0; r < TM; ++r) {
             __global const REAL *p = P + off + (size_t)(k0 + r) * n + j0;
             __global REAL *p_next = P_next + off + (size_t)(k0 + r) * n + j0;
+            __global REAL *panel = Wp ? panel_at(Wp + woff, k, T, x * T, k0 + r) : 0;
             UNROLL
-            for (int c = 0; c < T; ++c)
-                VSTORE(SGD_STEP(REALV, VLOAD(0, p + c * VW), lr, acc[r][c]), 0, p_next + c * VW);
+            for (int c = 0; c < T; ++c) {
+                const REALV w = SGD_STEP(REALV, VLOAD(0, p + c * VW), lr, acc[r][c]);
+                VSTORE(w, 0, p_next + c * VW);
+                if (panel) VSTORE(w, 0, panel + c * VW);
+            }
         }
         return;
     }
