@@ -268,7 +268,9 @@ INLINE void finish_gradient(const int T, REALV acc[TM][TNV], const int n, const 
      * alternating rounds), where its epilogue had been a third of it. Only in programs for
      * mini-batches, whose product is short beside its epilogue: the unrolled step made an epoch's
      * first launches compile 0.1-0.5 s longer, which full batches would pay for nothing
-     * measurable. Momentum, kept gradients and panels take the loops below. */
+     * measurable. The stepped weights go to the forward's panels too, where it reads them
+     * (panel_at: a tile's row of T vectors is one run of them). Momentum and kept gradients
+     * take the loops below. */
     if (!G && !stop && mu == (REAL)0 && k0 + TM <= k && j0 + T * VW <= n) {
         UNROLL
         for (int r = 0; r < TM; ++r) {

@@ -85,14 +85,15 @@ static void two_epochs(mlpcl_trainer *dev, mlpcl_trainer *ref, double lr, double
     }
 }
 
-/* Epochs of batch b with opts (seed 3, optimizer kind, Nesterov's momentum where nesterov) on
- * both trainers; their weights compared after. */
-static void wide_epochs(mlpcl_trainer *dev, mlpcl_trainer *ref, mlpcl_optimizer kind, int nesterov,
-                        long epochs, mlpcl_net *a, mlpcl_net *b, double rtol, const char *what)
+/* Epochs of batch b with opts (step 0.5, momentum mu, seed 3, optimizer kind, Nesterov's
+ * momentum where nesterov) on both trainers; their weights compared after. */
+static void wide_epochs(mlpcl_trainer *dev, mlpcl_trainer *ref, mlpcl_optimizer kind, double mu,
+                        int nesterov, long epochs, mlpcl_net *a, mlpcl_net *b, double rtol,
+                        const char *what)
 {
     mlpcl_epoch_opts eo;
     mlpcl_epoch_opts_default(&eo);
-    eo.lr = 0.5, eo.momentum = 0.5, eo.seed = 3, eo.optimizer = kind, eo.nesterov = nesterov;
+    eo.lr = 0.5, eo.momentum = mu, eo.seed = 3, eo.optimizer = kind, eo.nesterov = nesterov;
     for (long e = 0; e < epochs; ++e) {
         mlpcl_train_result rd, rr;
         eo.epoch = e;
@@ -123,18 +124,18 @@ static void epochs_and_switches_match_reference(mlpcl_ctx *ctx, mlpcl_ctx *host)
         mlpcl_net *a, *b;
         trainer_pair(ctx, host, &q, prec, &dev, &ref, &a, &b);
         snprintf(what, sizeof what, "wide layers, 2 epochs of SGD (%s)", pn);
-        wide_epochs(dev, ref, MLPCL_OPT_SGD, 0, 2, a, b, rtol, what);
+        wide_epochs(dev, ref, MLPCL_OPT_SGD, 0.5, 0, 2, a, b, rtol, what);
 
         for (size_t i = 0; i < np; ++i) a->params[i] = 0.5 * q.net->params[i] + 0.01;
         OK(mlpcl_trainer_set_params(dev, a));
         OK(mlpcl_trainer_set_params(ref, a));
         snprintf(what, sizeof what, "wide layers, weights set, an epoch (%s)", pn);
-        wide_epochs(dev, ref, MLPCL_OPT_SGD, 0, 1, a, b, rtol, what);
+        wide_epochs(dev, ref, MLPCL_OPT_SGD, 0.5, 0, 1, a, b, rtol, what);
 
         snprintf(what, sizeof what, "wide layers, an epoch of Nesterov's SGD (%s)", pn);
-        wide_epochs(dev, ref, MLPCL_OPT_SGD, 1, 1, a, b, rtol, what);
+        wide_epochs(dev, ref, MLPCL_OPT_SGD, 0.5, 1, 1, a, b, rtol, what);
         snprintf(what, sizeof what, "wide layers, SGD again (%s)", pn);
-        wide_epochs(dev, ref, MLPCL_OPT_SGD, 0, 1, a, b, rtol, what);
+        wide_epochs(dev, ref, MLPCL_OPT_SGD, 0.5, 0, 1, a, b, rtol, what);
         CHECK(memcmp(a->params, q.net->params, np * sizeof(double)),
               "the updates did not move the parameters");
 
@@ -161,7 +162,7 @@ static void group_epochs_match_reference(mlpcl_ctx *group, mlpcl_ctx *host)
     OK(mlpcl_net_clone(q.net, &b));
     OK(mlpcl_trainer_create(group, q.net, q.X, q.Y, q.m, MLPCL_PRECISION_FLOAT, 16, &dev));
     OK(mlpcl_trainer_create(host, q.net, q.X, q.Y, q.m, MLPCL_PRECISION_DOUBLE, 16, &ref));
-    wide_epochs(dev, ref, MLPCL_OPT_SGD, 0, 2, a, b, 2e-4, "wide layers, 2 epochs on a group");
+    wide_epochs(dev, ref, MLPCL_OPT_SGD, 0.5, 0, 2, a, b, 2e-4, "wide layers, 2 epochs on a group");
     mlpcl_trainer_free(dev);
     mlpcl_trainer_free(ref);
     mlpcl_net_free(a);
@@ -262,7 +263,9 @@ static int launches_of(mlpcl_trainer *tr, size_t b, mlpcl_kernel_id id)
 /* The tunable pw, derived from the L2, picks the layers read in panels: 20-300-3 has rows of W
  * 1,200 bytes apart in float and 2,400 in double, so its hidden layer reads panels in double
  * with pw=2048 and in both precisions with pw=1024; the output layer (narrow) never. Epochs
- * against the reference either way, as above. GPUs' kernels read no panels. */
+ * against the reference either way, as above, of plain SGD, whose mini-batches' gradients
+ * write the panels in their unrolled step (the tests above step with momentum, through the
+ * epilogue's loops). GPUs' kernels read no panels. */
 static void pw_picks_layers(mlpcl_ctx *ctx, mlpcl_ctx *host)
 {
     /* derived from the L2: l2 / 512 within 512 … 8192 bytes, 2048 where the L2 is unknown */
@@ -287,9 +290,9 @@ static void pw_picks_layers(mlpcl_ctx *ctx, mlpcl_ctx *host)
             OK(mlpcl_ctx_set_tuning(ctx, set ? "pw=1024" : "pw=2048"));
             OK(mlpcl_trainer_create(ctx, q.net, q.X, q.Y, q.m, prec, 16, &dev));
             OK(mlpcl_trainer_create(host, q.net, q.X, q.Y, q.m, MLPCL_PRECISION_DOUBLE, 16, &ref));
-            snprintf(what, sizeof what, "20-300-3, %s, 2 epochs of SGD (%s)",
+            snprintf(what, sizeof what, "20-300-3, %s, 2 epochs of plain SGD (%s)",
                      set ? "pw=1024" : "pw=2048", d ? "double" : "float");
-            wide_epochs(dev, ref, MLPCL_OPT_SGD, 0, 2, a, b, d ? 1e-12 : 2e-4, what);
+            wide_epochs(dev, ref, MLPCL_OPT_SGD, 0.0, 0, 2, a, b, d ? 1e-12 : 2e-4, what);
             int want = !mlpcl__cl(dev)->tune.local && (set || d);
             int got = launches_of(dev, 16, K_GEMM_FORWARD_P);
             CHECK(got == want, "%s: %d forward products read panels, expected %d", what, got, want);
@@ -356,7 +359,7 @@ static void pf_changes_no_result(mlpcl_ctx *ctx, mlpcl_ctx *host)
             strncat(opts, " ", sizeof opts - strlen(opts) - 1);
             if (!t->local) /* the kernels are built with it */
                 CHECK(strstr(opts, define), "%s: build options %s", what, opts);
-            wide_epochs(dev, ref, MLPCL_OPT_SGD, 0, 2, a, b, 2e-4, what);
+            wide_epochs(dev, ref, MLPCL_OPT_SGD, 0.5, 0, 2, a, b, 2e-4, what);
             if (!s)
                 memcpy(first, a->params, np * sizeof *first);
             else
