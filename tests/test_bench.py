@@ -45,8 +45,18 @@ def load_peers():
 def peers_rounds():
     """bench-peers --rounds: each ratio is the median of the rounds' own ratios (here 1.2, of
     1.2, 1.5 and 1.1; the ratio of the medians would be 1.5), with their range; a workload
-    missing from a round, or without a time in one, is left out; --rounds 0 is refused."""
+    missing from a round, or without a time in one, is left out; --rounds 0 is refused. Each
+    round runs every workload once in each, a workload's two runs one right after the other (its
+    ratio's times seconds apart), mlpcl's first in even rounds, numpy's in odd ones."""
     peers, path = load_peers()
+    for r in range(4):
+        order = peers.turns(r)
+        first = "mlpcl" if r % 2 == 0 else "numpy"
+        pairs = [order[i:i + 2] for i in range(0, len(order), 2)]
+        check(len(order) == 2 * len(peers.WORKLOADS)
+              and [p[0][1] for p in pairs] == list(peers.WORKLOADS)
+              and all(p[0] == (first, p[0][1]) and p[1][1] == p[0][1] and p[1][0] != first
+                      for p in pairs), "bench-peers: round %d runs %r" % (r, order))
     got = peers.round_ratios([{"epoch": (1.0, 1.2), "a": (1.0, 3.0), "b": (1.0, 2.0)},
                               {"epoch": (2.0, 3.0), "b": (1.0, 2.0)},
                               {"epoch": (4.0, 4.4), "a": (1.0, 3.0), "b": (1.0, None)}])
