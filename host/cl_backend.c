@@ -22,7 +22,7 @@ static size_t floor_pow2(size_t x)
 
 /* Whether the local-memory tiles fit the device and the built kernels: work-items a group and
  * local memory. */
-static int local_fits(const mlpcl_trainer *tr)
+static int local_fits(const mlpcl_trainer *tr, const mlpcl_program *prog)
 {
     const mlpcl_cl *c = mlpcl__cl(tr);
     const mlpcl_tuning *t = &c->tune;
@@ -41,7 +41,7 @@ static int local_fits(const mlpcl_trainer *tr)
     for (size_t i = 0; i < sizeof ids / sizeof *ids; ++i) {
         cl_int err;
         size_t kwg = 0;
-        cl_kernel k = clCreateKernel(c->program->program, mlpcl__kernel_name[ids[i]], &err);
+        cl_kernel k = clCreateKernel(prog->program, mlpcl__kernel_name[ids[i]], &err);
         if (err != CL_SUCCESS) return 0;
         err = clGetKernelWorkGroupInfo(k, tr->ctx->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof kwg,
                                        &kwg, NULL);
@@ -83,23 +83,29 @@ static mlpcl_status choose_program(mlpcl_trainer *tr)
     if (wg > tr->ctx->info.max_work_group) wg = tr->ctx->info.max_work_group;
     if (wg > items[0]) wg = items[0];
     wg = floor_pow2(wg ? wg : 1);
-    /* A full-batch fused trainer on a CPU builds fused.cl alone for its runs to a target (on
-     * POCL, whose builds our binary cache does not skip, 1.3 s against 2 s for every file on a
-     * 2-core EPYC); the rest is built when a kernel of it is first made (mlpcl__cl_make_kernel):
-     * for an epoch or a prediction. Mini-batch trainers never launch fused.cl. */
-    int fused_only = c->fused && tr->batch >= tr->m && mlpcl__ctx_is_cpu(tr->ctx) && !c->tune.local;
-    for (;;) {
-        mlpcl_build_params bp = {tr->precision, wg, c->tune, tr->batch, fused_only};
+    /* CPUs (POCL, whose builds our binary cache does not skip) build, for each new launch plan,
+     * a program of the kernels it makes that the trainer lacks (cl_plan.c's plan_get): only
+     * fused.cl for a small network's runs to a target, 4 of the 26 for a batch-64 epoch of
+     * 784-256-10, and the kernels compile in a second or less where they all took two. GPUs,
+     * whose binaries are cached, build every kernel now, and fit the work-group to them all. */
+    c->lazy = mlpcl__ctx_is_cpu(tr->ctx) && !c->tune.local;
+    while (!c->lazy) {
+        mlpcl_build_params bp = {tr->precision, wg, c->tune, tr->batch, 0};
         size_t kmax = wg;
-        TRY(mlpcl__cl_program_build(tr, &bp, &c->program, &kmax));
-        if (c->tune.local && !local_fits(tr)) { /* the device cannot run such tiles: one */
-            if (c->tune.lb > 1)                 /* buffer an operand, else register tiles */
+        mlpcl_program *prog;
+        TRY(mlpcl__cl_program_build(tr, &bp, &prog, &kmax));
+        if (c->tune.local && !local_fits(tr, prog)) { /* the device cannot run such tiles: one */
+            if (c->tune.lb > 1)                       /* buffer an operand, else register tiles */
                 c->tune.lb = 1;
             else
                 c->tune.local = 0;
             continue;
         }
-        if (kmax >= wg || wg == 1) break;
+        if (kmax >= wg || wg == 1) {
+            for (int id = 0; id < K_COUNT; ++id)
+                if (mlpcl__program_has(&bp, (mlpcl_kernel_id)id)) c->program_of[id] = prog;
+            break;
+        }
         wg = floor_pow2(kmax ? kmax : 1);
     }
     c->wg = wg;

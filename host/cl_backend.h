@@ -70,8 +70,10 @@ typedef struct mlpcl_canary {
 
 /* The OpenCL backend's state (tr->backend). */
 typedef struct mlpcl_cl {
-    mlpcl_program *program;      /* owned by ctx */
-    size_t wg;                   /* 1-D work-group size */
+    mlpcl_program *program_of[K_COUNT]; /* where each kernel is made from (owned by ctx) */
+    int lazy;          /* programs are built for the kernels of each new plan (CPUs), not at once */
+    uint32_t *collect; /* while a plan is built to list its kernels: they go here, none made */
+    size_t wg;         /* 1-D work-group size */
     size_t max_wg, max_items[3]; /* the device's work-group limits */
     mlpcl_tuning tune;           /* kernel path and tile shapes */
     size_t pad;           /* elements of padding after matrices the tiled kernels read past */
@@ -214,9 +216,12 @@ union real_box {
 #define N_ARGS(a)   (sizeof(a) / sizeof *(a))
 
 /* Gets bp's program for tr in *out (its build time counted in the trainer's) and lowers *kmax
- * to the least work-group size its kernels allow (K_FUSED's alone in a fused-only program). */
+ * to the least work-group size its kernels allow (of bp's kernels). */
 mlpcl_status mlpcl__cl_program_build(mlpcl_trainer *tr, const mlpcl_build_params *bp,
                                      mlpcl_program **out, size_t *kmax);
+/* Makes sure tr has a program for each kernel of need (a bit each, 1u << id): one program, with
+ * the trainer's build parameters, for those it lacks. */
+mlpcl_status mlpcl__cl_kernels_ready(mlpcl_trainer *tr, uint32_t need);
 
 /* A real argument in the device's precision, held in box. */
 karg mlpcl__cl_real(const mlpcl_trainer *tr, double v, union real_box *box);

@@ -118,7 +118,7 @@ static mlpcl_status add(mlpcl_trainer *tr, mlpcl_plan *p, const mlpcl_stage *s, 
                                      [DROPOUT_H] = ARG_MEM(d->H[l])};
     size_t nargs = id == K_DROPOUT_FORWARD ? DROPOUT_FORWARD_NARGS : DROPOUT_BACKWARD_NARGS;
     TRY(mlpcl__cl_make_kernel(tr, id, &k, nargs, a));
-    d->k[d->n_k++] = (drop_kernel){p, k};
+    if (k) d->k[d->n_k++] = (drop_kernel){p, k}; /* none while a plan lists its kernels */
     TRY(mlpcl__cl_add_launch(p, tr, k, id, l, 2, n, s->mb));
 fail:
     return st;

@@ -60,26 +60,25 @@ fail:
     return st;
 }
 
-/* Makes sure tr's program holds kernel id: a fused-only program gives way to the whole one,
- * built with the same tunables and the build options' environment as it is now, whose kernels
- * must take the work-group size the trainer has. On failure the trainer keeps the fused-only
- * program, and the next kernel made tries again. */
-static mlpcl_status program_with(mlpcl_trainer *tr, mlpcl_kernel_id id)
+mlpcl_status mlpcl__cl_kernels_ready(mlpcl_trainer *tr, uint32_t need)
 {
     mlpcl_cl *c = mlpcl__cl(tr);
     mlpcl_status st = MLPCL_OK;
-    if (!c->program->fused_only || id == K_FUSED) return MLPCL_OK;
-    mlpcl_build_params bp = {tr->precision, c->wg, c->tune, tr->batch, 0};
-    mlpcl_program *whole;
+    uint32_t missing = 0;
+    for (int id = 0; id < K_COUNT; ++id)
+        if ((need >> id & 1u) && !c->program_of[id]) missing |= 1u << id;
+    if (!missing) return MLPCL_OK;
+    mlpcl_build_params bp = {tr->precision, c->wg, c->tune, tr->batch, missing};
+    mlpcl_program *prog;
     size_t kmax = c->wg;
-    TRY(mlpcl__cl_program_build(tr, &bp, &whole, &kmax));
+    TRY(mlpcl__cl_program_build(tr, &bp, &prog, &kmax));
     if (kmax < c->wg)
         return mlpcl__fail((mlpcl_status)CL_INVALID_WORK_GROUP_SIZE,
                            "device \"%s\": a kernel allows %zu work-items a group, fewer than "
-                           "the %zu its fused program was built for; MLPCL_TUNE=path=simple "
-                           "trains without the fused kernel",
+                           "the %zu the trainer's other kernels were built for",
                            tr->ctx->info.name, kmax, c->wg);
-    c->program = whole;
+    for (int id = 0; id < K_COUNT; ++id)
+        if (missing >> id & 1u) c->program_of[id] = prog;
 fail:
     return st;
 }
@@ -91,12 +90,17 @@ mlpcl_status mlpcl__cl_make_kernel(mlpcl_trainer *tr, mlpcl_kernel_id id, cl_ker
     mlpcl_cl *c = mlpcl__cl(tr);
     mlpcl_status st = MLPCL_OK;
     cl_int err;
-    st = program_with(tr, id);
+    if (c->collect) { /* a plan built to list its kernels (cl_plan.c's plan_get) */
+        *c->collect |= 1u << id;
+        *out = NULL;
+        return MLPCL_OK;
+    }
+    st = mlpcl__cl_kernels_ready(tr, 1u << id); /* where a plan's listing did not build it */
     if (st != MLPCL_OK) return st; /* its message is whole: no kernel name after a build log */
     cl_kernel *grown = realloc(c->kernels, (c->n_kernels + 1) * sizeof *grown);
     if (!grown) return mlpcl__fail(MLPCL_ERR_NOMEM, "out of host memory for kernels");
     c->kernels = grown;
-    cl_kernel k = clCreateKernel(c->program->program, mlpcl__kernel_name[id], &err);
+    cl_kernel k = clCreateKernel(c->program_of[id]->program, mlpcl__kernel_name[id], &err);
     CL_CHECK(err, "clCreateKernel", tr->ctx->info.name);
     c->kernels[c->n_kernels++] = k;
     *out = k;

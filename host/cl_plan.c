@@ -190,11 +190,18 @@ fail:
     return st;
 }
 
-static void plan_free(mlpcl_plan *p)
+/* Empties p, as calloc made it. */
+static void plan_clear(mlpcl_plan *p)
 {
     free(p->launch);
     free(p->step);
     free(p->step_arg);
+    memset(p, 0, sizeof *p);
+}
+
+static void plan_free(mlpcl_plan *p)
+{
+    plan_clear(p);
     free(p);
 }
 
@@ -217,7 +224,15 @@ static mlpcl_status plan_get(mlpcl_trainer *tr, size_t mb, int gathered, long it
         TRY(mlpcl__cl_buffer(tr, &c->Yb, tr->batch * nL, 0, tr->real, "batch targets", 0));
     mlpcl_plan *p = calloc(1, sizeof *p);
     if (!p) return mlpcl__fail(MLPCL_ERR_NOMEM, "out of host memory for a launch plan");
-    st = build_plan(tr, mb, gathered, parity, predicting, p);
+    if (c->lazy) { /* the plan built once to list its kernels, then one program of those */
+        uint32_t kernels = 0;
+        c->collect = &kernels;
+        st = build_plan(tr, mb, gathered, parity, predicting, p);
+        c->collect = NULL;
+        plan_clear(p);
+        if (st == MLPCL_OK) st = mlpcl__cl_kernels_ready(tr, kernels);
+    }
+    if (st == MLPCL_OK) st = build_plan(tr, mb, gathered, parity, predicting, p);
     if (st != MLPCL_OK) { /* not kept, so that a retry builds it again (its kernels are in
                              c->kernels, released with the trainer) */
         plan_free(p);

@@ -8,6 +8,7 @@
 #ifndef CL_TARGET_OPENCL_VERSION
 #define CL_TARGET_OPENCL_VERSION 120
 #endif
+#include <stdint.h>
 #include <string.h>
 
 #include <CL/cl.h>
@@ -238,7 +239,7 @@ typedef struct mlpcl_build_params {
     size_t wg;         /* work-group size of the 1-D reductions (a power of two) */
     mlpcl_tuning tune; /* its variant and tiles are built in */
     size_t batch;      /* the most rows a product sees (0: unknown), for program.c's choices */
-    int fused_only;    /* only the files fused.cl needs (K_FUSED alone): a smaller build */
+    uint32_t kernels;  /* the kernels to define, a bit each (1u << id); 0: all the device's */
 } mlpcl_build_params;
 
 struct mlpcl_program {
@@ -247,15 +248,15 @@ struct mlpcl_program {
     double build_seconds; /* wall time of clBuildProgram (from the source or a cached binary) */
     int fresh;            /* built and not yet claimed by a trainer */
     int from_cache;       /* created from program_cache.c's binary, not compiled */
-    int fused_only;       /* holds K_FUSED only (mlpcl_build_params) */
+    uint32_t kernels;     /* the kernels it defines (mlpcl_build_params) */
     mlpcl_program *next;
 };
 
-/* Whether a program built with bp defines kernel id: a fused-only one K_FUSED alone; one for
- * local-memory tiles (gemm_gpu.cl) all but the CPUs' own (output_layer, output_backward_*). */
+/* Whether a program built with bp defines kernel id: those of bp->kernels, or all; but one for
+ * local-memory tiles (gemm_gpu.cl) never the CPUs' own (output_layer, output_backward_*). */
 int mlpcl__program_has(const mlpcl_build_params *bp, mlpcl_kernel_id id);
-/* Builds (or finds already built in ctx) the program for these parameters. The result is
- * owned by ctx. */
+/* Builds (or finds already built in ctx: the same options, and bp's kernels among its own) the
+ * program for these parameters. The result is owned by ctx. */
 mlpcl_status mlpcl__program_get(mlpcl_ctx *ctx, const mlpcl_build_params *bp, mlpcl_program **out);
 void mlpcl__programs_free(mlpcl_ctx *ctx);
 /* Tells ctx's notice (and its members') that the kernels are ready, where a start is owed. */

@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: MIT
 /* common.cl: what every kernel file shares: the precision, the reductions' work-group size,
  * the numbering of activations and losses, and the fixed-order group sum. The library puts it
- * first in the program, and the build's syntax check includes it before each file. */
+ * first in the program, and the build's syntax check includes it before each file. Every
+ * kernel of every file stands between #ifndef SKIP_<its name> and #endif: a program built for
+ * some kernels only (on CPUs, those its trainer's launch plans make: host/program.c) defines
+ * SKIP_ for the others, which then cost its build nothing. */
 #ifndef MLPCL_COMMON_CL
 #define MLPCL_COMMON_CL
 

@@ -33,6 +33,7 @@ INLINE int dropout_keep(uint seed_lo, uint seed_hi, uint epoch, uint layer, uint
 
 /* H = A; A = kept ? A · scale : 0, for rows pos0 … pos0 + m − 1 of the epoch. Global (n, m)
  * rounded up. With threshold 0 and scale 1 (predicting) A stays as it is. */
+#ifndef SKIP_dropout_forward
 __kernel void dropout_forward(const int m, const int n, const uint threshold, const REAL scale,
                               const uint seed_lo, const uint seed_hi, const uint epoch,
                               const uint layer, const uint pos0, const int w, const int cap,
@@ -47,8 +48,10 @@ __kernel void dropout_forward(const int m, const int n, const uint threshold, co
                 ? a * scale
                 : (REAL)0;
 }
+#endif
 
 /* D = kept ? D · scale : 0, the forward pass's mask. Global (n, m) rounded up. */
+#ifndef SKIP_dropout_backward
 __kernel void dropout_backward(const int m, const int n, const uint threshold, const REAL scale,
                                const uint seed_lo, const uint seed_hi, const uint epoch,
                                const uint layer, const uint pos0, const int w, const int cap,
@@ -61,3 +64,4 @@ __kernel void dropout_backward(const int m, const int n, const uint threshold, c
                 ? D[ij] * scale
                 : (REAL)0;
 }
+#endif

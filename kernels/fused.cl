@@ -130,6 +130,7 @@ INLINE int fused_iteration(const int m, const int loss, const REAL target, const
  * names them): m, loss, target, scale, shape, X, Y, P, P_next, G, V, V_next, A, D, cost, state,
  * lr, mu, do_update, iters, then the optimiser (fused_optim's fields): kind, nesterov, hyper,
  * S, S_next, T, T_next. */
+#ifndef SKIP_fused
 __kernel void fused(const int m, const int loss, const REAL target, const REAL scale,
                     __constant int *shape, __global const REAL *X, __global const REAL *Y,
                     __global REAL *P, __global REAL *P_next, __global REAL *G, __global REAL *V,
@@ -156,3 +157,4 @@ __kernel void fused(const int m, const int loss, const REAL target, const REAL s
         SYNC(); /* the update's parameters before the next forward reads them */
     }
 }
+#endif

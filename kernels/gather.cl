@@ -11,6 +11,7 @@
  * row on CPUs, where one element a work-item made a work-group of 64 per 64 elements copied and
  * the work-groups' overhead the most of an epoch's gather. Global (⌈width/chunk⌉ +
  * ⌈width2/chunk⌉, mb) rounded up: the first ⌈width/chunk⌉ columns of work-items copy src. */
+#ifndef SKIP_gather
 __kernel void gather(const int mb, const int width, __global const REAL *src,
                      __global const int *idx, const int use_idx, const int offset,
                      __global REAL *dst, const int chunk, const int width2,
@@ -34,3 +35,4 @@ __kernel void gather(const int mb, const int width, __global const REAL *src,
     for (; j + 16 <= end; j += 16) vstore16(vload16(0, from + j), 0, to + j);
     for (; j < end; ++j) to[j] = from[j];
 }
+#endif

@@ -261,25 +261,28 @@ INLINE void finish_gradient(const int T, REALV acc[TM][TNV], const int n, const 
             for (int r = 0; r < TM; ++r) transpose_weights(P, off, k0 + r, j0 + c * VW, n, k, WT);
         }
     }
+    REALV tile[TM][TNV];
+    copy_out(T, acc, tile);
 #if ONE_BLOCK
     /* Mini-batches: a full tile (no edge lanes, not the biases' row) stepped by plain SGD with
-     * nothing else stored, as plain SGD's epochs do, unrolled, from the registers: a batch-64
-     * epoch of 784-256-10's gemm_gradient 132 against 150 us a batch (2-core AVX-512 EPYC, four
-     * alternating rounds), where its epilogue had been a third of it. Only in programs for
-     * mini-batches, whose product is short beside its epilogue: the unrolled step made an epoch's
-     * first launches compile 0.1-0.5 s longer, which full batches would pay for nothing
-     * measurable. The stepped weights go to the forward's panels too, where it reads them
-     * (panel_at: a tile's row of T vectors is one run of them). Momentum and kept gradients
-     * take the loops below. */
+     * nothing else stored, as plain SGD's epochs do: whole vectors, no tests a lane. A batch-64
+     * epoch of 784-256-10's gemm_gradient took 159 against 175 us a batch without it (2-core
+     * AVX-512 EPYC, five alternating rounds). Its rows in a loop: unrolled, from the registers,
+     * it took 5-7 us a batch less (98 against 103 us; AVX2 code 164 against 171), but the
+     * epoch's first launches compiled 0.5 s longer (gemm_gradient 1.06 against 0.70 s,
+     * output_backward_strips 0.60 against 0.48 s), which every first run pays. Only in programs
+     * for mini-batches, whose product is short beside its epilogue. The stepped weights go to
+     * the forward's panels too, where it reads them (panel_at: a tile's row of T vectors is one
+     * run of them). Momentum and kept gradients take the loops below. */
     if (!G && !stop && mu == (REAL)0 && k0 + TM <= k && j0 + T * VW <= n) {
-        UNROLL
+        NO_UNROLL
         for (int r = 0; r < TM; ++r) {
             __global const REAL *p = P + off + (size_t)(k0 + r) * n + j0;
             __global REAL *p_next = P_next + off + (size_t)(k0 + r) * n + j0;
             __global REAL *panel = Wp ? panel_at(Wp + woff, k, T, x * T, k0 + r) : 0;
             UNROLL
             for (int c = 0; c < T; ++c) {
-                const REALV w = SGD_STEP(REALV, VLOAD(0, p + c * VW), lr, acc[r][c]);
+                const REALV w = SGD_STEP(REALV, VLOAD(0, p + c * VW), lr, tile[r][c]);
                 VSTORE(w, 0, p_next + c * VW);
                 if (panel) VSTORE(w, 0, panel + c * VW);
             }
@@ -287,8 +290,6 @@ INLINE void finish_gradient(const int T, REALV acc[TM][TNV], const int n, const 
         return;
     }
 #endif
-    REALV tile[TM][TNV];
-    copy_out(T, acc, tile);
     NO_UNROLL
     for (int c = 0; c < T; ++c) {
         const int j = j0 + c * VW, lanes = n - j;
@@ -412,6 +413,7 @@ INLINE void product_gradient(const int T, const int walk, const int strips, cons
  * D and the loss as delta.cl's output_delta, dm its 1/m, and cost[slot] = scale · the loss's sum
  * (row after row) with the stop flag: one launch for the narrow forward product's and the
  * output delta's (and the softmax's). */
+#ifndef SKIP_output_layer
 __kernel void output_layer(const int m, const int n, const int k, const int act, const int dact,
                            const int loss, const int dm, __global const REAL *A, const int aw,
                            const int cap, __global const REAL *P, const int off, __global REAL *Out,
@@ -442,39 +444,50 @@ __kernel void output_layer(const int m, const int n, const int k, const int act,
     }
     record_cost(scale * sum, target, cost + slot, state);
 }
+#endif
 
 /* The kernels, wide (TNV vectors) and narrow (one), the wide forward reading W's panels, and
  * the gradients reading A in strips. Launch shapes: forward and backward (⌈n/(T·VW)⌉, ⌈m/TM⌉),
  * gradient (⌈n/(T·VW)⌉, ⌈(k+1)/TM⌉), each rounded up to its local size; a walking gradient
  * (⌈nt/tx⌉, ⌈kt/ty⌉) of those tiles, a work-item a work-group. */
 
+#ifndef SKIP_gemm_forward
 __kernel void gemm_forward(FORWARD_ARGS)
 {
     product_forward(TNV, 0, m, n, k, act, A, P, off, Out, Wp, woff, aw, ow, cap, idx, row0, Xb, Y,
                     ny, Yb);
 }
+#endif
 
+#ifndef SKIP_gemm_forward_panels
 __kernel void gemm_forward_panels(FORWARD_ARGS)
 {
     product_forward(TNV, 1, m, n, k, act, A, P, off, Out, Wp, woff, aw, ow, cap, idx, row0, Xb, Y,
                     ny, Yb);
 }
+#endif
 
+#ifndef SKIP_gemm_forward_narrow
 __kernel void gemm_forward_narrow(FORWARD_ARGS)
 {
     product_forward(1, 0, m, n, k, act, A, P, off, Out, Wp, woff, aw, ow, cap, idx, row0, Xb, Y, ny,
                     Yb);
 }
+#endif
 
+#ifndef SKIP_gemm_backward
 __kernel void gemm_backward(BACKWARD_ARGS)
 {
     product_backward(TNV, m, n, k, act, Dn, WT, Act, D, dnw, dw, cap);
 }
+#endif
 
+#ifndef SKIP_gemm_backward_narrow
 __kernel void gemm_backward_narrow(BACKWARD_ARGS)
 {
     product_backward(1, m, n, k, act, Dn, WT, Act, D, dnw, dw, cap);
 }
+#endif
 
 /* The wide gradients walk where the host says (GW, the tunable gw) and batches run several
  * blocks; the narrow ones never (cl_plan_tiled.c's walks). */
@@ -484,25 +497,33 @@ __kernel void gemm_backward_narrow(BACKWARD_ARGS)
                      Gs, WT, Wp, woff, aw, dw, cap, tx, ty);                                       \
     (void)split
 
+#ifndef SKIP_gemm_gradient
 __kernel void gemm_gradient(GRADIENT_ARGS)
 {
     GRADIENT_CALL(TNV, WALK, 0);
 }
+#endif
 
+#ifndef SKIP_gemm_gradient_narrow
 __kernel void gemm_gradient_narrow(GRADIENT_ARGS)
 {
     GRADIENT_CALL(1, 0, 0);
 }
+#endif
 
+#ifndef SKIP_gemm_gradient_strips
 __kernel void gemm_gradient_strips(GRADIENT_ARGS)
 {
     GRADIENT_CALL(TNV, WALK, 1);
 }
+#endif
 
+#ifndef SKIP_gemm_gradient_narrow_strips
 __kernel void gemm_gradient_narrow_strips(GRADIENT_ARGS)
 {
     GRADIENT_CALL(1, 0, 1);
 }
+#endif
 
 /* A small training batch's output layer, no wider than a vector, backward in one launch of one
  * work-item (host/cl_plan_tiled.c's tiled_output_backward): its gradient and step as
@@ -540,12 +561,16 @@ INLINE void output_backward(const int strips, const int m, const int n, const in
                     dw, cap, n1, act1, Act1, D1, d1w);                                             \
     (void)split, (void)Gs, (void)Wp, (void)woff, (void)tx, (void)ty
 
+#ifndef SKIP_output_backward_rows
 __kernel void output_backward_rows(OUTPUT_BACKWARD_ARGS)
 {
     OUTPUT_BACKWARD_CALL(0);
 }
+#endif
 
+#ifndef SKIP_output_backward_strips
 __kernel void output_backward_strips(OUTPUT_BACKWARD_ARGS)
 {
     OUTPUT_BACKWARD_CALL(1);
 }
+#endif

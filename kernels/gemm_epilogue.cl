@@ -128,6 +128,7 @@ INLINE __global REAL *panel_at(__global REAL *Wp, const int k, const int tv, con
  * tile walks its k rows of B contiguously. Along W's rows a 1024-wide layer's tile steps 4 KB (a
  * page) a row: on a 2-core AMD EPYC, AVX2 code, a 784-1024-10 forward product on 16,384
  * samples took 300 ms, 215 ms from the panels (docs/benchmarks.md). Launch k: a work-item a row. */
+#ifndef SKIP_pack_weights
 __kernel void pack_weights(const int n, const int k, const int tv, __global const REAL *P,
                            const int off, __global REAL *Wp, const int woff)
 {
@@ -145,6 +146,7 @@ __kernel void pack_weights(const int n, const int k, const int tv, __global cons
     for (int v = (n + VW - 1) / VW; v % tv; ++v) /* the last panel's vectors past n */
         VSTORE((REALV)0, 0, panel_at(Wp, k, tv, v, s));
 }
+#endif
 
 /* The products' kernels, wide and `_narrow`, take these arguments (the host names them). The
  * layers' activations and deltas lie in rows or in strips (common.cl's strip_at): aw, ow, dnw and
@@ -174,6 +176,7 @@ __kernel void pack_weights(const int n, const int k, const int tv, __global cons
 /* Finishes a split gradient (GPUs): G = Σ_s Gs[s] (in order; stored at G + off unless G is
  * NULL) for one layer's count parameters, (k + 1) rows of n, with their transposed weights (as
  * transpose_weights), then their update unless the stop flag is set. Global count. */
+#ifndef SKIP_gradient_reduce
 __kernel void gradient_reduce(const int count, const int split, __global const REAL *Gs,
                               __global REAL *G, const int off, __global const REAL *P,
                               __global const REAL *V, __global REAL *V_next, __global REAL *P_next,
@@ -189,3 +192,4 @@ __kernel void gradient_reduce(const int count, const int split, __global const R
     if (state[0]) return;
     sgd_update(off + e, g, lr, mu, P, V, V_next, P_next);
 }
+#endif

@@ -494,6 +494,7 @@ INLINE void product_gradient(const int m, const int n, const int k, __global con
 /* The kernels declare the local tiles (only kernels may) and pass them down. The `_narrow`
  * kernels are the same kernels (the host passes narrow outputs to them). */
 
+#ifndef SKIP_gemm_forward
 __kernel void gemm_forward(FORWARD_ARGS)
 {
     LOCAL_TILES
@@ -501,7 +502,9 @@ __kernel void gemm_forward(FORWARD_ARGS)
     (void)Wp, (void)woff, (void)aw, (void)ow, (void)cap, (void)idx, (void)row0, (void)Xb, (void)Y,
         (void)ny, (void)Yb; /* panels, strips: CPUs (gemm_cpu.cl) */
 }
+#endif
 
+#ifndef SKIP_gemm_forward_panels
 __kernel void gemm_forward_panels(FORWARD_ARGS) /* the same: GPUs read no panels */
 {
     LOCAL_TILES
@@ -509,7 +512,9 @@ __kernel void gemm_forward_panels(FORWARD_ARGS) /* the same: GPUs read no panels
     (void)Wp, (void)woff, (void)aw, (void)ow, (void)cap, (void)idx, (void)row0, (void)Xb, (void)Y,
         (void)ny, (void)Yb;
 }
+#endif
 
+#ifndef SKIP_gemm_forward_narrow
 __kernel void gemm_forward_narrow(FORWARD_ARGS)
 {
     LOCAL_TILES
@@ -517,21 +522,27 @@ __kernel void gemm_forward_narrow(FORWARD_ARGS)
     (void)Wp, (void)woff, (void)aw, (void)ow, (void)cap, (void)idx, (void)row0, (void)Xb, (void)Y,
         (void)ny, (void)Yb; /* panels, strips: CPUs (gemm_cpu.cl) */
 }
+#endif
 
+#ifndef SKIP_gemm_backward
 __kernel void gemm_backward(BACKWARD_ARGS)
 {
     LOCAL_TILES
     product_backward(m, n, k, act, Dn, WT, Act, D TILES);
     (void)dnw, (void)dw, (void)cap; /* strips: CPUs */
 }
+#endif
 
+#ifndef SKIP_gemm_backward_narrow
 __kernel void gemm_backward_narrow(BACKWARD_ARGS)
 {
     LOCAL_TILES
     product_backward(m, n, k, act, Dn, WT, Act, D TILES);
     (void)dnw, (void)dw, (void)cap; /* strips: CPUs */
 }
+#endif
 
+#ifndef SKIP_gemm_gradient
 __kernel void gemm_gradient(GRADIENT_ARGS)
 {
     LOCAL_TILES
@@ -539,7 +550,9 @@ __kernel void gemm_gradient(GRADIENT_ARGS)
                      WT TILES);
     (void)Wp, (void)woff, (void)aw, (void)dw, (void)cap, (void)tx, (void)ty; /* CPUs' */
 }
+#endif
 
+#ifndef SKIP_gemm_gradient_narrow
 __kernel void gemm_gradient_narrow(GRADIENT_ARGS)
 {
     LOCAL_TILES
@@ -547,7 +560,9 @@ __kernel void gemm_gradient_narrow(GRADIENT_ARGS)
                      WT TILES);
     (void)Wp, (void)woff, (void)aw, (void)dw, (void)cap, (void)tx, (void)ty; /* CPUs' */
 }
+#endif
 
+#ifndef SKIP_gemm_gradient_strips
 __kernel void gemm_gradient_strips(GRADIENT_ARGS) /* the same: GPUs' layers lie in rows */
 {
     LOCAL_TILES
@@ -555,7 +570,9 @@ __kernel void gemm_gradient_strips(GRADIENT_ARGS) /* the same: GPUs' layers lie 
                      WT TILES);
     (void)Wp, (void)woff, (void)aw, (void)dw, (void)cap, (void)tx, (void)ty;
 }
+#endif
 
+#ifndef SKIP_gemm_gradient_narrow_strips
 __kernel void gemm_gradient_narrow_strips(GRADIENT_ARGS)
 {
     LOCAL_TILES
@@ -563,3 +580,4 @@ __kernel void gemm_gradient_narrow_strips(GRADIENT_ARGS)
                      WT TILES);
     (void)Wp, (void)woff, (void)aw, (void)dw, (void)cap, (void)tx, (void)ty;
 }
+#endif

@@ -6,6 +6,7 @@
  * ahead of the host's cost read cannot move the weights past the iteration that converged or
  * diverged. Needs common.cl and ops.cl. */
 
+#ifndef SKIP_update
 __kernel void update(const int n, const REAL lr, const REAL mu, __global const REAL *P,
                      __global const REAL *G, __global const REAL *V, __global REAL *V_next,
                      __global REAL *P_next, __global const int *state)
@@ -14,9 +15,11 @@ __kernel void update(const int n, const REAL lr, const REAL mu, __global const R
     if (i >= n || state[0]) return;
     sgd_update(i, G[i], lr, mu, P, V, V_next, P_next);
 }
+#endif
 
 /* ops.cl's optim_update for every parameter; T and T_next hold Adam's step count (one int),
  * which work-item 0 advances. */
+#ifndef SKIP_optim
 __kernel void optim(const int n, const REAL lr, const REAL mu, __global const REAL *P,
                     __global const REAL *G, __global const REAL *V, __global REAL *V_next,
                     __global REAL *P_next, __global const int *state, const int kind,
@@ -38,3 +41,4 @@ __kernel void optim(const int n, const REAL lr, const REAL mu, __global const RE
     const REAL c[2] = {shared[0], shared[1]};
     optim_update(i, G[i], lr, mu, kind, nesterov, hyper, c, P, V, V_next, S, S_next, P_next);
 }
+#endif

@@ -278,12 +278,14 @@ static void on_batch(void *user, size_t done, size_t total, double cost)
     if (n->ends != n->starts) ++n->late;
 }
 
-/* The program a fused trainer builds first: on a CPU fused.cl alone, the rest built when an
- * epoch or a prediction first needs it. On a context of its own (so that the whole program is
- * not built already), a fused and then a simple trainer of the tutorial's shape take the same
- * turns (a run, an epoch and a prediction, a run again): their parameters and outputs must
- * stay equal bit for bit in double, as the header says; the fused one's epoch must build (its
- * build time grows, a second notice starts) and end that notice by its first batch. */
+/* The programs a trainer builds: on a CPU none at its creation, then for each new launch plan
+ * one of the kernels it lacks (a fused trainer's first run fused.cl alone, the rest when an
+ * epoch or a prediction first needs it); elsewhere all of them at its creation. On a context of
+ * its own (so that no program is built already), a fused and then a simple trainer of the
+ * tutorial's shape take the same turns (a run, an epoch and a prediction, a run again): their
+ * parameters and outputs must stay equal bit for bit in double, as the header says; the fused
+ * one's epoch must build (its build time grows, a second notice starts) and end that notice by
+ * its first batch. */
 static void run_lazy(void)
 {
     mlpcl_ctx *ctx = test_device();
@@ -307,12 +309,14 @@ static void run_lazy(void)
     for (int f = 0; f < 2; ++f) { /* 0: fused, 1: simple */
         mlpcl_trainer *tr =
             trainer_on(ctx, f ? "path=simple" : "path=fused", net, X, Y, m, MLPCL_PRECISION_DOUBLE);
-        const mlpcl_program *first = mlpcl__cl(tr)->program;
+        mlpcl_program *const *of = mlpcl__cl(tr)->program_of;
         double built = mlpcl_trainer_build_seconds(tr);
-        if (!f)
-            CHECK(first->fused_only == cpu && built > 0,
-                  "a fused trainer's first program %s fused.cl alone (built in %g s)",
-                  first->fused_only ? "holds" : "does not hold", built);
+        CHECK(cpu ? built == 0 && !of[K_FUSED] : built > 0 && of[K_FUSED] && !of[K_FUSED]->kernels,
+              "a %s trainer's creation on a %s built %g s, %s", f ? "simple" : "fused",
+              cpu ? "CPU" : "GPU", built,
+              !of[K_FUSED]           ? "no fused.cl"
+              : of[K_FUSED]->kernels ? "a part"
+                                     : "every kernel");
         int id = -1;
         OK(mlpcl_trainer_add_set(tr, X, m, &id));
         for (int turn = 0; turn < 3; ++turn) {
@@ -323,6 +327,21 @@ static void run_lazy(void)
                 OK(mlpcl_trainer_run(tr, &o, &r));
             }
             CHECK(r.iterations > 0, "lazy program, turn %d: nothing ran", turn);
+            if (turn == 0 && !f && cpu) {
+                int others = 0;
+                for (int k = 0; k < K_COUNT; ++k) others += k != K_FUSED && of[k];
+                CHECK(of[K_FUSED] && of[K_FUSED]->kernels == 1u << K_FUSED && !others,
+                      "a fused trainer's first run on a CPU built %s and %d other kernels",
+                      of[K_FUSED] ? "a program" : "no program", others);
+                if (of[K_FUSED]) { /* and the program defines no other kernel */
+                    cl_int err;
+                    cl_kernel k = clCreateKernel(of[K_FUSED]->program, "gather", &err);
+                    CHECK(err == CL_INVALID_KERNEL_NAME,
+                          "the fused-only program made kernel gather: error %d", (int)err);
+                    if (k) clReleaseKernel(k);
+                }
+                built = mlpcl_trainer_build_seconds(tr);
+            }
             mlpcl_net *now;
             OK(mlpcl_net_clone(net, &now));
             OK(mlpcl_trainer_params(tr, now));
@@ -331,12 +350,21 @@ static void run_lazy(void)
             mlpcl_net_free(now);
         }
         if (!f && cpu) {
-            CHECK(!mlpcl__cl(tr)->program->fused_only && mlpcl_trainer_build_seconds(tr) > built,
+            CHECK(of[K_GATHER] && mlpcl_trainer_build_seconds(tr) > built,
                   "the fused trainer's epoch built nothing (%g s before, %g s after)", built,
                   mlpcl_trainer_build_seconds(tr));
-            CHECK(seen.starts == 2,
-                  "%d build notices started, not the creation's and the "
-                  "epoch's",
+            /* its plan's kernels, listed before any was made, in one program of them alone */
+            uint32_t made = 0;
+            int programs = 0;
+            for (int k = 0; k < K_COUNT; ++k)
+                if (k != K_FUSED && of[k]) {
+                    made |= 1u << k;
+                    programs += of[k] != of[K_GATHER];
+                }
+            CHECK(of[K_GATHER] && of[K_GATHER]->kernels == made && !programs,
+                  "the epoch's kernels (0x%x) came from %d programs besides one of 0x%x", made,
+                  programs + 1, of[K_GATHER] ? of[K_GATHER]->kernels : 0);
+            CHECK(seen.starts == 2, "%d build notices started, not the first run's and the epoch's",
                   seen.starts);
         }
         CHECK(seen.ends == seen.starts && !seen.late,
