@@ -47,7 +47,8 @@ def peers_rounds():
     1.2, 1.5 and 1.1; the ratio of the medians would be 1.5), with their range; a workload
     missing from a round, or without a time in one, is left out; --rounds 0 is refused. Each
     round runs every workload once in each, a workload's two runs one right after the other (its
-    ratio's times seconds apart), mlpcl's first in even rounds, numpy's in odd ones."""
+    ratio's times seconds apart), mlpcl's first in even rounds, numpy's in odd ones; each mlpcl
+    run from an empty POCL cache of its own, its cold start the median over the rounds."""
     peers, path = load_peers()
     for r in range(4):
         order = peers.turns(r)
@@ -65,6 +66,19 @@ def peers_rounds():
     check(all(abs(g - w) < 1e-12 for g, w in zip(got.get("epoch", ()), want))
           and len(got.get("epoch", ())) == 5, "bench-peers: round_ratios %r, expected %r" % (
               got.get("epoch"), want))
+    # every mlpcl run from an empty POCL cache of its own (unless --warm-cache), and each
+    # workload's start the median of its rounds' (build + first run's extra), with the range
+    dirs = [peers.pocl_cache("/t", r, w, False) for r in range(3) for w in peers.WORKLOADS]
+    check(len(set(dirs)) == len(dirs) and all(d and d.startswith("/t/") for d in dirs)
+          and peers.pocl_cache("/t", 0, "epoch", True) is None,
+          "bench-peers: POCL caches %r (and %r warm)" % (
+              dirs, peers.pocl_cache("/t", 0, "epoch", True)))
+    got = peers.cold_starts({"epoch": [{"build_s": 1.0, "first_run_s": 2.5},
+                                       {"build_s": 1.5, "first_run_s": 1.0},
+                                       {"build_s": 2.0, "first_run_s": 3.0}],
+                             "tutorial": [{"build_s": 1.0, "first_run_s": None}]})
+    check(got == {"epoch": (3.5, 2.5, 5.0)}, "bench-peers: cold_starts %r, expected "
+          "{'epoch': (3.5, 2.5, 5.0)}" % got)
     p = subprocess.run([sys.executable, path, "--rounds", "0"], capture_output=True, text=True)
     check(p.returncode != 0 and "--rounds" in p.stderr, "bench-peers --rounds 0: exit %d, %s"
           % (p.returncode, p.stderr.strip()))
