@@ -85,9 +85,9 @@ static mlpcl_status choose_program(mlpcl_trainer *tr)
     wg = floor_pow2(wg ? wg : 1);
     /* CPUs (POCL, whose builds our binary cache does not skip) build, for each new launch plan,
      * a program of the kernels it makes that the trainer lacks (cl_plan.c's plan_get): only
-     * fused.cl for a small network's runs to a target, 4 of the 26 for a batch-64 epoch of
-     * 784-256-10, and the kernels compile in a second or less where they all took two. GPUs,
-     * whose binaries are cached, build every kernel now, and fit the work-group to them all. */
+     * fused.cl's for a small network's runs to a target, 4 of the 26 for a batch-64 epoch of
+     * 784-256-10 (built in 1.3-1.4 s against 1.8-2.1 s for all, 2-core EPYC: docs/cold-start.md).
+     * GPUs, whose binaries are cached, build every kernel now, and fit the work-group to them. */
     c->lazy = mlpcl__ctx_is_cpu(tr->ctx) && !c->tune.local;
     while (!c->lazy) {
         mlpcl_build_params bp = {tr->precision, wg, c->tune, tr->batch, 0};
