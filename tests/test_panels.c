@@ -264,7 +264,7 @@ static int launches_of(mlpcl_trainer *tr, size_t b, mlpcl_kernel_id id)
  * 1,200 bytes apart in float and 2,400 in double, so its hidden layer reads panels in double
  * with pw=2048 and in both precisions with pw=1024; the output layer (narrow) never. Epochs
  * against the reference either way, as above, of plain SGD, whose mini-batches' gradients
- * write the panels in their unrolled step (the tests above step with momentum, through the
+ * write the panels in their plain-SGD step (the tests above step with momentum, through the
  * epilogue's loops). GPUs' kernels read no panels. */
 static void pw_picks_layers(mlpcl_ctx *ctx, mlpcl_ctx *host)
 {
@@ -465,13 +465,13 @@ static void strips_change_no_result(mlpcl_ctx *ctx, mlpcl_ctx *group, mlpcl_ctx 
 }
 
 /* Mini-batches stepped by plain SGD (no momentum, no gradients kept): on CPUs the gradients'
- * full tiles step in an unrolled epilogue of their own (gemm_cpu.cl, programs for batches of one
- * block). 20-64-48-32-3 (tanh, MSE; 48 leaves an edge tile where tiles are 32 wide) in batches of
- * 16, two epochs (26 updates), the same shuffle as the reference: the parameters' moves, not
- * the parameters, compared, so that an error in the steps alone shows (norm-wise, of the largest
- * move): double 1e-10, float 2e-4, where POCL's AVX-512 code came to 4e-15 and 6e-6 (the steps'
- * rounding, about 1e-16 and 6e-8 of the parameters, 26 times over moves of about 1e-2 of them).
- * A step 0.1% too long fails both (proven by breaking it). */
+ * full tiles step by whole vectors in an epilogue of their own (gemm_cpu.cl, programs for batches
+ * of one block). 20-64-48-32-3 (tanh, MSE; 48 leaves an edge tile where tiles are 32 wide) in
+ * batches of 16, two epochs (26 updates), the same shuffle as the reference: the parameters' moves,
+ * not the parameters, compared, so that an error in the steps alone shows (norm-wise, of the
+ * largest move): double 1e-10, float 2e-4, where POCL's AVX-512 code came to 4e-15 and 6e-6 (the
+ * steps' rounding, about 1e-16 and 6e-8 of the parameters, 26 times over moves of about 1e-2 of
+ * them). A step 0.1% too long fails both (proven by breaking it). */
 static void plain_sgd_epochs_match_reference(mlpcl_ctx *ctx, mlpcl_ctx *host)
 {
     const size_t w[] = {20, 64, 48, 32, 3};
