@@ -79,6 +79,8 @@ static mlpcl_status choose_program(mlpcl_trainer *tr)
     }
     if (tr->worker) c->fused = 0; /* a worker's update waits for the others' gradients */
     c->pad = 4 * (size_t)c->tune.tnv * (tr->precision == MLPCL_PRECISION_DOUBLE ? 8 : 16);
+    /* and the gradient's rows past k: up to TM − 1 elements past X's (Xb's) last row */
+    if (c->pad < (size_t)c->tune.tm) c->pad = (size_t)c->tune.tm;
     size_t wg = DEFAULT_WG;
     if (wg > tr->ctx->info.max_work_group) wg = tr->ctx->info.max_work_group;
     if (wg > items[0]) wg = items[0];
@@ -142,7 +144,7 @@ static mlpcl_status cl_create(mlpcl_trainer *tr, const double *X, const double *
         if (mlpcl__weights(net, l) > wt) wt = mlpcl__weights(net, l);
     if (wt && m) TRY(mlpcl__cl_buffer(tr, &c->WT, wt, pad, r, "transposed weights", 0));
     if (m) {
-        TRY(mlpcl__cl_buffer(tr, &c->X, m * n0, 0, r, "X", 0));
+        TRY(mlpcl__cl_buffer(tr, &c->X, m * n0, c->pad, r, "X", 0));
         TRY(mlpcl__cl_buffer(tr, &c->Y, m * nL, 0, r, "Y", 0));
         TRY(mlpcl__cl_buffer(tr, &c->idx, m, 0, sizeof(cl_int), "shuffle index", 0));
         TRY(mlpcl__cl_buffer(tr, &c->G, n, pad, r, "gradients", 0));

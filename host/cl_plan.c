@@ -219,7 +219,7 @@ static mlpcl_status plan_get(mlpcl_trainer *tr, size_t mb, int gathered, long it
     mlpcl_status st = MLPCL_OK;
     size_t n0 = tr->net->width[0], nL = tr->net->width[tr->net->L];
     if (gathered && !c->Xb)
-        TRY(mlpcl__cl_buffer(tr, &c->Xb, tr->batch * n0, 0, tr->real, "batch inputs", 0));
+        TRY(mlpcl__cl_buffer(tr, &c->Xb, tr->batch * n0, c->pad, tr->real, "batch inputs", 0));
     if (gathered && tr->m && !c->Yb)
         TRY(mlpcl__cl_buffer(tr, &c->Yb, tr->batch * nL, 0, tr->real, "batch targets", 0));
     mlpcl_plan *p = calloc(1, sizeof *p);

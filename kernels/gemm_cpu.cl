@@ -198,19 +198,24 @@ INLINE void product_backward(const int T, const int m, const int n, const int k,
     if (i0 < m && j0 < n) backward_tile(T, i0, j0, m, n, k, act, Dn, WT, Act, D, dnw, dw, cap);
 }
 
-/* acc[r][c] += Σ_i a_i[r] · D[i][j0 + c·VW …] over the samples i of [ib, ie), where a_i[r] is
- * A[i][k0 + r] in a full tile, and in the edge tile A's column for rows below k, 1 for row k
- * (the bias) and 0 past it. D's tile starts at Dt, each sample's dw after the one before: n in
- * rows, the strip's width in strips, where the walk down the samples is contiguous (784-1024-10's
- * gradient in AVX2 code on a 2-core AMD EPYC: 0.73-0.76 s against 1.00-1.07 s in rows 4 KB
- * apart). A lies in rows of k, or where strips (a constant) in strips aw wide of cap rows.
- * With PF, in programs whose gradients run several blocks (full batches from memory), this
- * tile's slice of D PF samples ahead (of m) is prefetched, for CPUs whose prefetchers do not
- * follow a stride of rows (host/tuning.c derives PF). */
-INLINE void tile_samples(const int T, const int full, const int strips, REALV acc[TM][TNV],
-                         __global const REAL *A, const int k, const int aw, const int cap,
-                         __global const REAL *Dt, const int dw, const int m, const int ib,
-                         const int ie, const int k0)
+/* acc[r][c] += Σ_i A[i][k0 + r] · D[i][j0 + c·VW …] over the samples i of [ib, ie). Rows k0 + r
+ * at or past k (the edge tile's, whose row k is the biases', made by bias_sums) hold whatever A
+ * has there: in strips its column k − 1 again, in rows the next sample's first columns, or the
+ * padding after the last row (every A a gradient reads has at least TM elements of it), and are
+ * not stored.
+ * One copy of the unrolled loop for every tile: an edge tile's own, which chose 1 or 0 for those
+ * rows, made the gradients' code a fifth larger (gemm_gradient's object 25.1 against 19.7 KB),
+ * and a cold 784-256-10 start 0.3 s of CPU longer (2-core AVX-512 EPYC). D's tile starts at Dt,
+ * each sample's dw after the one before: n in rows, the strip's width in strips, where the walk
+ * down the samples is contiguous (784-1024-10's gradient in AVX2 code on a 2-core AMD EPYC:
+ * 0.73-0.76 s against 1.00-1.07 s in rows 4 KB apart). A lies in rows of k, or where strips (a
+ * constant) in strips aw wide of cap rows. With PF, in programs whose gradients run several
+ * blocks (full batches from memory), this tile's slice of D PF samples ahead (of m) is
+ * prefetched, for CPUs whose prefetchers do not follow a stride of rows (host/tuning.c derives
+ * PF). */
+INLINE void tile_samples(const int T, const int strips, REALV acc[TM][TNV], __global const REAL *A,
+                         const int k, const int aw, const int cap, __global const REAL *Dt,
+                         const int dw, const int m, const int ib, const int ie, const int k0)
 {
     (void)m;
     __global const REAL *col[TM]; /* strips: A's column k0 + r (clamped below k) */
@@ -229,30 +234,43 @@ INLINE void tile_samples(const int T, const int full, const int strips, REALV ac
         REALV b[TNV];
         UNROLL
         for (int c = 0; c < T; ++c) b[c] = VLOAD(0, Dt + (size_t)i * dw + c * VW);
-        __global const REAL *a = A + (size_t)i * k;
+        __global const REAL *a = A + (size_t)i * k + k0;
         UNROLL
         for (int r = 0; r < TM; ++r) {
-            const int kk = k0 + r;
-            REAL v = strips ? col[r][(size_t)i * aw] : full ? a[kk] : a[min(kk, k - 1)];
-            if (!full) v = kk < k ? v : kk == k ? (REAL)1 : (REAL)0;
-            const REALV av = (REALV)v;
+            const REALV av = (REALV)(strips ? col[r][(size_t)i * aw] : a[r]);
             UNROLL
             for (int c = 0; c < T; ++c) acc[r][c] = MULADD(av, b[c], acc[r][c]);
         }
     }
 }
 
+/* s += the tile's slice of D summed over the samples [ib, ie), one after another: the gradient's
+ * row of biases, Σ 1 · D[i]. The same sums in the same order as a row of ones in tile_samples
+ * would make (1 · d + s is d + s, whether multiplied and added or fused), so the results are
+ * those of the product with [A 1], bit for bit. */
+INLINE void bias_sums(const int T, REALV s[TNV], __global const REAL *Dt, const int dw,
+                      const int ib, const int ie)
+{
+    NO_UNROLL
+    for (int i = ib; i < ie; ++i) {
+        UNROLL
+        for (int c = 0; c < T; ++c) s[c] += VLOAD(0, Dt + (size_t)i * dw + c * VW);
+    }
+}
+
 /* The end of a gradient tile, its sums acc over every sample: G's rows k0 … k0 + TM − 1 (row k
- * the biases) and columns j0 …, written to G + off, then the update of those parameters unless
- * stop: V = mu·V + G (when mu ≠ 0) and P_next = P − lr·V. Where WT is not NULL, P's weights of
- * the tile transposed into it; where Wp is not NULL, the stepped weights also go to their places
- * in the forward's panels at Wp + woff, which the wide forward product of the next iteration
- * reads (T vectors a panel, as this tile, the x-th across: see pack_weights). */
-INLINE void finish_gradient(const int T, REALV acc[TM][TNV], const int n, const int k, const int j0,
-                            const int k0, const int x, __global REAL *G, const int off,
-                            __global const REAL *P, __global const REAL *V, __global REAL *V_next,
-                            __global REAL *P_next, const REAL lr, const REAL mu, const int stop,
-                            __global REAL *WT, __global REAL *Wp, const int woff)
+ * the biases, whose sums are bias in the edge tile, where k0 + TM > k) and columns j0 …, written
+ * to G + off, then the update of those parameters unless stop: V = mu·V + G (when mu ≠ 0) and
+ * P_next = P − lr·V. Where WT is not NULL, P's weights of the tile transposed into it; where Wp
+ * is not NULL, the stepped weights also go to their places in the forward's panels at Wp + woff,
+ * which the wide forward product of the next iteration reads (T vectors a panel, as this tile,
+ * the x-th across: see pack_weights). */
+INLINE void finish_gradient(const int T, REALV acc[TM][TNV], REALV bias[TNV], const int n,
+                            const int k, const int j0, const int k0, const int x, __global REAL *G,
+                            const int off, __global const REAL *P, __global const REAL *V,
+                            __global REAL *V_next, __global REAL *P_next, const REAL lr,
+                            const REAL mu, const int stop, __global REAL *WT, __global REAL *Wp,
+                            const int woff)
 {
     if (WT) { /* loops of their own, so that layers without it pay one test */
         NO_UNROLL
@@ -263,6 +281,10 @@ INLINE void finish_gradient(const int T, REALV acc[TM][TNV], const int n, const 
     }
     REALV tile[TM][TNV];
     copy_out(T, acc, tile);
+    if (k0 + TM > k) {
+        UNROLL
+        for (int c = 0; c < T; ++c) tile[k - k0][c] = bias[c];
+    }
 #if ONE_BLOCK
     /* Mini-batches: a full tile (no edge lanes, not the biases' row) stepped by plain SGD with
      * nothing else stored, as plain SGD's epochs do: whole vectors, no tests a lane. A batch-64
@@ -305,20 +327,6 @@ INLINE void finish_gradient(const int T, REALV acc[TM][TNV], const int n, const 
     }
 }
 
-/* acc += the samples [ib, ie) of the tile at (j0, k0): tile_samples, for a full tile or the
- * edge tile (the last rows, with the biases' row k). */
-INLINE void tile_block(const int T, const int strips, REALV acc[TM][TNV], __global const REAL *A,
-                       const int k, const int aw, const int cap, __global const REAL *D,
-                       const int dw, const int m, const int ib, const int ie, const int j0,
-                       const int k0)
-{
-    __global const REAL *Dt = D + strip_at(0, j0, dw, cap);
-    if (k0 + TM <= k)
-        tile_samples(T, 1, strips, acc, A, k, aw, cap, Dt, dw, m, ib, ie, k0);
-    else
-        tile_samples(T, 0, strips, acc, A, k, aw, cap, Dt, dw, m, ib, ie, k0);
-}
-
 /* The gradient tile x across, rows k0 … k0 + TM − 1, through every sample, finished. */
 INLINE void gradient_tile(const int T, const int strips, const int x, const int k0, const int m,
                           const int n, const int k, __global const REAL *A, __global const REAL *D,
@@ -329,15 +337,18 @@ INLINE void gradient_tile(const int T, const int strips, const int x, const int 
                           const int cap)
 {
     const int j0 = x * (T * VW);
-    REALV acc[TM][TNV];
+    __global const REAL *Dt = D + strip_at(0, j0, dw, cap);
+    REALV acc[TM][TNV], bias[TNV];
     UNROLL
-    for (int r = 0; r < TM; ++r) {
+    for (int c = 0; c < T; ++c) {
+        bias[c] = (REALV)0;
         UNROLL
-        for (int c = 0; c < T; ++c) acc[r][c] = (REALV)0;
+        for (int r = 0; r < TM; ++r) acc[r][c] = (REALV)0;
     }
-    tile_block(T, strips, acc, A, k, aw, cap, D, dw, m, 0, m, j0, k0);
-    finish_gradient(T, acc, n, k, j0, k0, x, G, off, P, V, V_next, P_next, lr, mu, stop, WT, Wp,
-                    woff);
+    if (k0 < k) tile_samples(T, strips, acc, A, k, aw, cap, Dt, dw, m, 0, m, k0);
+    if (k0 + TM > k) bias_sums(T, bias, Dt, dw, 0, m);
+    finish_gradient(T, acc, bias, n, k, j0, k0, x, G, off, P, V, V_next, P_next, lr, mu, stop, WT,
+                    Wp, woff);
 }
 
 /* G = [A 1]ᵀ · D for one layer (rows 0 … k−1 the weights, row k the biases), each TM × T·VW
@@ -383,21 +394,35 @@ INLINE void product_gradient(const int T, const int walk, const int strips, cons
             for (int x = x0; x < x1; ++x) {
                 const int j0 = x * (T * VW), k0 = y * TM;
                 __global REAL *slot = slots + (size_t)((y - y0) * tx + x - x0) * slot_size;
+                __global const REAL *Dt = D + strip_at(0, j0, dw, cap);
+                /* the edge tile's row k − k0 in its slot holds the biases' sums, not acc's */
+                __global REAL *bias_slot = slot + (size_t)(k - k0) * TNV * VW;
+                REALV bias[TNV];
                 UNROLL
                 for (int r = 0; r < TM; ++r) {
                     UNROLL
                     for (int c = 0; c < T; ++c)
                         acc[r][c] = first ? (REALV)0 : VLOAD(0, slot + (r * TNV + c) * VW);
                 }
-                tile_block(T, strips, acc, A, k, aw, cap, D, dw, m, ib, ie, j0, k0);
+                if (k0 < k) tile_samples(T, strips, acc, A, k, aw, cap, Dt, dw, m, ib, ie, k0);
+                if (k0 + TM > k) {
+                    UNROLL
+                    for (int c = 0; c < T; ++c)
+                        bias[c] = first ? (REALV)0 : VLOAD(0, bias_slot + c * VW);
+                    bias_sums(T, bias, Dt, dw, ib, ie);
+                }
                 if (last) {
-                    finish_gradient(T, acc, n, k, j0, k0, x, G, off, P, V, V_next, P_next, lr, mu,
-                                    stop, WT, Wp, woff);
+                    finish_gradient(T, acc, bias, n, k, j0, k0, x, G, off, P, V, V_next, P_next, lr,
+                                    mu, stop, WT, Wp, woff);
                 } else {
                     UNROLL
                     for (int r = 0; r < TM; ++r) {
                         UNROLL
                         for (int c = 0; c < T; ++c) VSTORE(acc[r][c], 0, slot + (r * TNV + c) * VW);
+                    }
+                    if (k0 + TM > k) {
+                        UNROLL
+                        for (int c = 0; c < T; ++c) VSTORE(bias[c], 0, bias_slot + c * VW);
                     }
                 }
             }
