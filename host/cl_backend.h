@@ -151,11 +151,13 @@ static inline size_t mlpcl__cl_vector_width(const mlpcl_trainer *tr)
  * where they lie through the shuffle and copying its rows of X and Y into Xb and Yb for the rest
  * of the iteration (gemm_cpu.cl's gather_rows), instead of the gather's launch before it: the
  * register tiles' path (tiled, local=0: gemm_cpu.cl), the CPUs'. The local tiles' (GPUs') and
- * the simple path launch the gather. */
+ * the simple path launch the gather, and so does a first layer no wider than a vector: the
+ * narrow product (which full batches' output layers use) has no gather in it. */
 static inline int mlpcl__cl_gathers_in_forward(const mlpcl_trainer *tr)
 {
     const mlpcl_tuning *t = &mlpcl__cl(tr)->tune;
-    return t->path == MLPCL_PATH_TILED && !t->local;
+    return t->path == MLPCL_PATH_TILED && !t->local &&
+           (t->tnv == 1 || tr->net->width[1] > mlpcl__cl_vector_width(tr));
 }
 
 /* Whether layer l's activations and deltas lie in strips (common.cl's strip_at): the CPUs'

@@ -133,7 +133,7 @@ INLINE void gather_rows(const int T, const int m, const int n, const int k, __gl
  * (strips ow wide). Where packed (a constant: the kernel gemm_forward_panels) W is read in panels
  * of T vectors at Wp + woff (gemm_epilogue.cl's pack_weights), else along its rows. A's row i
  * is batch_row(idx, row0, i): the first layer's batch read where it lies, gathered into Xb and
- * Yb too (gather_rows) unless Xb is NULL. */
+ * Yb too (gather_rows) by the wide kernels unless Xb is NULL. */
 INLINE void product_forward(const int T, const int packed, const int m, const int n, const int k,
                             const int act, __global const REAL *A, __global const REAL *P,
                             const int off, __global REAL *Out, __global const REAL *Wp,
@@ -143,7 +143,10 @@ INLINE void product_forward(const int T, const int packed, const int m, const in
 {
     const int j0 = get_global_id(0) * (T * VW), i0 = get_global_id(1) * TM;
     if (i0 >= m || j0 >= n) return;
-    if (Xb) gather_rows(T, m, n, k, A, idx, row0, Xb, Y, ny, Yb, i0);
+    /* the wide kernels' only: the narrow one, full batches' output layer's, is a seventh smaller
+     * without (18.3 against 21.4 KB of code), and a first layer that narrow has the gather's
+     * launch (host: mlpcl__cl_gathers_in_forward) */
+    if (T == TNV && Xb) gather_rows(T, m, n, k, A, idx, row0, Xb, Y, ny, Yb, i0);
     __global const REAL *W = P + off;
     REALV acc[TM][TNV], tile[TM][TNV];
     if (packed) /* this tile's panel: k rows of T vectors */

@@ -371,17 +371,27 @@ static problem minibatch_problem(void)
 
 /* Mini-batches: epochs on the device equal the reference's (the same shuffle), with a batch
  * size that does not divide m, momentum, and every activation; then predictions. Over 2 epochs
- * of 8 updates: double 1e-12, float 2e-4 norm-wise (the chains are short). */
-static void minibatch_epochs_match_reference(mlpcl_ctx *ctx, mlpcl_ctx *host)
+ * of 8 updates: double 1e-12, float 2e-4 norm-wise (the chains are short). mb: a 5-…-3 network
+ * on 50 samples; tune: the device's tunables (NULL: the defaults). */
+static void minibatch_epochs_match(mlpcl_ctx *ctx, mlpcl_ctx *host, problem mb, const char *tune)
 {
-    problem mb = minibatch_problem();
     size_t np = mlpcl_net_n_params(mb.net);
+    OK(mlpcl_ctx_set_tuning(ctx, tune));
     for (int d = 0; d <= ctx->info.fp64; ++d) {
         mlpcl_precision prec = d ? MLPCL_PRECISION_DOUBLE : MLPCL_PRECISION_FLOAT;
         double rtol = d ? 1e-12 : 2e-4;
         mlpcl_trainer *dev, *rt;
         OK(mlpcl_trainer_create(ctx, mb.net, mb.X, mb.Y, mb.m, prec, 7, &dev));
         OK(mlpcl_trainer_create(host, mb.net, mb.X, mb.Y, mb.m, MLPCL_PRECISION_DOUBLE, 7, &rt));
+        if (tune) { /* a tiled first layer no wider than a vector: the gather's launch */
+            mlpcl_plan *p;
+            int gathers = 0;
+            OK(mlpcl__plan_get(dev, 7, 1, 0, &p));
+            for (size_t i = 0; i < p->n_launch; ++i) gathers += p->launch[i].id == K_GATHER;
+            CHECK(mlpcl__cl(dev)->tune.path == MLPCL_PATH_TILED && gathers == 1,
+                  "first layer of %zu on %s: %d launches of the gather", mb.net->width[1], tune,
+                  gathers);
+        }
         mlpcl_epoch_opts eo;
         mlpcl_epoch_opts_default(&eo);
         eo.lr = 0.2;
@@ -427,7 +437,25 @@ static void minibatch_epochs_match_reference(mlpcl_ctx *ctx, mlpcl_ctx *host)
         mlpcl_trainer_free(dev);
         mlpcl_trainer_free(rt);
     }
+    OK(mlpcl_ctx_set_tuning(ctx, NULL));
     free_problem(&mb);
+}
+
+static void minibatch_epochs_match_reference(mlpcl_ctx *ctx, mlpcl_ctx *host)
+{
+    minibatch_epochs_match(ctx, host, minibatch_problem(), NULL);
+}
+
+/* The same on the tiled path with a first layer of 7, no wider than a vector in either
+ * precision: on CPUs its forward product (the narrow one) has no gather in it, so the plan
+ * launches the gather before it (mlpcl__cl_gathers_in_forward), as GPUs' plans always do. */
+static void narrow_first_layer_epochs_match_reference(mlpcl_ctx *ctx, mlpcl_ctx *host)
+{
+    const size_t w[] = {5, 7, 9, 3};
+    minibatch_epochs_match(ctx, host,
+                           make_problem(3, w, MLPCL_ACT_TANH, MLPCL_ACT_RELU, MLPCL_LOSS_CE,
+                                        MLPCL_INIT_UNIFORM, 50, 21),
+                           "path=tiled");
 }
 
 /* Momentum in a full-batch run: 50 updates on the device equal the reference's. */
@@ -566,6 +594,7 @@ int main(void)
     SCENARIO(split_run_equals_one_run);
     SCENARIO(two_runs_are_identical);
     SCENARIO(minibatch_epochs_match_reference);
+    SCENARIO(narrow_first_layer_epochs_match_reference);
     SCENARIO(full_batch_momentum_matches_reference);
     SCENARIO(epoch_in_pieces_equals_whole);
     SCENARIO(interrupted_run_resumes_exactly);
