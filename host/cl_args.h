@@ -162,7 +162,7 @@ enum {
 enum { PACK_N, PACK_K, PACK_TV, PACK_P, PACK_OFF, PACK_WP, PACK_WOFF, PACK_NARGS };
 
 /* gemm_cpu.cl: output_layer(m, n, k, act, dact, loss, dm, A, aw, cap, P, off, Out, Y, D, scale,
- * target, cost, state, slot) */
+ * target, cost, state, slot, partials) */
 enum {
     OUTPUT_LAYER_M,
     OUTPUT_LAYER_N,
@@ -184,6 +184,7 @@ enum {
     OUTPUT_LAYER_COST,
     OUTPUT_LAYER_STATE,
     OUTPUT_LAYER_SLOT,
+    OUTPUT_LAYER_PARTIALS,
     OUTPUT_LAYER_NARGS
 };
 

@@ -310,8 +310,15 @@ static inline int mlpcl__cl_forward_act(const mlpcl_net *net, size_t l)
     return l == net->L && net->loss == MLPCL_LOSS_CE ? 3 /* ACT_IDENTITY */ : (int)net->act[l];
 }
 
-/* Cost partial sums of a loss over mb rows: one a work-group. */
+/* cl_loss.c: a training plan's output delta D_L and cost (the loss stage, where the path does not
+ * fuse the output layer); the cost partial sums of a loss over mb rows, one a work-group of the
+ * output delta. */
+mlpcl_status mlpcl__cl_build_loss(mlpcl_trainer *tr, mlpcl_plan *p, const mlpcl_stage *s);
 size_t mlpcl__cl_partial_count(const mlpcl_trainer *tr, size_t mb);
+/* Appends the cost kernel's launch: cost = scale · the sum of n_partials partial sums, and the
+ * stop flag; it becomes the plan's cost kernel. */
+mlpcl_status mlpcl__cl_build_cost(mlpcl_trainer *tr, mlpcl_plan *p, size_t n_partials,
+                                  double scale);
 /* Points a plan's gather (or its first forward product, where that gathers) at rows [offset,
  * offset + mb) of X and, unless Y is NULL, of Y: through the epoch's shuffle (the training set)
  * or in order (a predicting set, whose Y is NULL). */

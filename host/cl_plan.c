@@ -1,27 +1,15 @@
 // SPDX-License-Identifier: MIT
 /* cl_plan.c: launch plans, the kernel launches of one iteration with their arguments set, built
  * once per (rows, gathered, parity) and reused. A plan is made stage by stage: the gather, the
- * forward pass (by the path's builder, then the softmax), the loss and cost, then the path's
- * backward, gradient and update builders (cl_plan_simple.c, cl_plan_tiled.c); small full-batch
- * networks take the fused plan (cl_plan_fused.c) instead. */
+ * forward pass (by the path's builder, then the softmax), the loss and cost (cl_loss.c), then the
+ * path's backward, gradient and update builders (cl_plan_simple.c, cl_plan_tiled.c); small
+ * full-batch networks take the fused plan (cl_plan_fused.c) instead. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cl_backend.h"
 #include "cl_dropout.h"
-
-/* Work-groups of the output delta, a partial sum each: one per wg outputs, and on CPUs at most
- * one a compute unit, each walking its share, since POCL runs each group's barriers (the sum's)
- * as passes over its work-items: a full batch of 784-256-10's 600,000 outputs took 2.9 ms in
- * 9375 groups (2-core AVX-512 EPYC). */
-size_t mlpcl__cl_partial_count(const mlpcl_trainer *tr, size_t mb)
-{
-    size_t wg = mlpcl__cl(tr)->wg, groups = (mb * tr->net->width[tr->net->L] + wg - 1) / wg;
-    size_t cu = tr->ctx->info.compute_units;
-    if (mlpcl__ctx_is_cpu(tr->ctx) && groups > cu) groups = cu ? cu : 1;
-    return groups;
-}
 
 /* Elements of a row one gather work-item copies (gather.cl): on CPUs a run of 64 (one
  * work-group per 4 rows of 784 inputs instead of 49), elsewhere one. */
@@ -68,55 +56,6 @@ fail:
     return st;
 }
 
-/* D_L with the loss's partial sums, then the cost and the stop flag; for at most
- * WHOLE_LOSS_ITEMS work-items' worth of outputs, one work-group of the output delta does it all:
- * a batch-64 epoch of 784-256-10 (640 outputs) saves a launch a batch. */
-#define WHOLE_LOSS_ITEMS 64
-static mlpcl_status build_loss(mlpcl_trainer *tr, mlpcl_plan *p, const mlpcl_stage *s)
-{
-    mlpcl_status st = MLPCL_OK;
-    mlpcl_cl *c = mlpcl__cl(tr);
-    const mlpcl_net *net = tr->net;
-    size_t L = net->L, nL = net->width[L], mb = s->mb;
-    int whole = mb * nL <= WHOLE_LOSS_ITEMS * c->wg;
-    double scale = mlpcl__loss_scale(net->loss, mb);
-    cl_kernel k;
-    karg a[OUTPUT_DELTA_NARGS] = {
-        [OUTPUT_DELTA_MN] = ARG_INT(mb * nL),      [OUTPUT_DELTA_M] = ARG_INT(mb),
-        [OUTPUT_DELTA_ACT] = ARG_INT(net->act[L]), [OUTPUT_DELTA_LOSS] = ARG_INT(net->loss),
-        [OUTPUT_DELTA_A] = ARG_MEM(c->A[L]),       [OUTPUT_DELTA_Y] = ARG_MEM(s->y),
-        [OUTPUT_DELTA_D] = ARG_MEM(c->D[L]),       [OUTPUT_DELTA_PARTIALS] = ARG_MEM(c->partials),
-        [OUTPUT_DELTA_SCALE] = ARG_REAL(scale),    [OUTPUT_DELTA_TARGET] = ARG_REAL(tr->target),
-        [OUTPUT_DELTA_COST] = ARG_MEM(c->costs),   [OUTPUT_DELTA_STATE] = ARG_MEM(c->state),
-        [OUTPUT_DELTA_SLOT] = ARG_INT(0)};
-    TRY(mlpcl__cl_make_kernel(tr, K_OUTPUT_DELTA, &k, N_ARGS(a), a));
-    p->delta = k;
-    p->delta_m = OUTPUT_DELTA_M;
-    TRY(mlpcl__cl_add_launch(p, tr, k, K_OUTPUT_DELTA, L, 1,
-                             whole ? c->wg : mlpcl__cl_partial_count(tr, mb) * c->wg, 1));
-    if (whole) {
-        p->cost = k;
-        p->cost_arg = OUTPUT_DELTA_TARGET;
-        p->cost_scale = OUTPUT_DELTA_SCALE;
-        p->cost_slot = OUTPUT_DELTA_SLOT;
-        return MLPCL_OK;
-    }
-    karg cost[COST_NARGS] = {[COST_N_PARTIALS] = ARG_INT(mlpcl__cl_partial_count(tr, mb)),
-                             [COST_SCALE] = ARG_REAL(scale),
-                             [COST_TARGET] = ARG_REAL(tr->target),
-                             [COST_PARTIALS] = ARG_MEM(c->partials),
-                             [COST_COST] = ARG_MEM(c->costs),
-                             [COST_STATE] = ARG_MEM(c->state),
-                             [COST_SLOT] = ARG_INT(0)};
-    TRY(mlpcl__cl_make_kernel(tr, K_COST, &p->cost, N_ARGS(cost), cost));
-    p->cost_arg = COST_TARGET;
-    p->cost_scale = COST_SCALE;
-    p->cost_slot = COST_SLOT;
-    TRY(mlpcl__cl_add_launch(p, tr, p->cost, K_COST, 0, 1, c->wg, 1));
-fail:
-    return st;
-}
-
 /* Builds the launches of one iteration over mb rows with the parameters in P[parity]: each
  * stage in its segment, the path's builders for the products; a prediction's, the forward pass
  * alone. A training plan's output layer may be one launch with its loss (the path's output):
@@ -148,7 +87,8 @@ static mlpcl_status build_plan(mlpcl_trainer *tr, size_t mb, int gathered, int p
     p->parity = parity;
     p->predicting = predicting;
     int trains = tr->m && !predicting;
-    int fused_out = trains && path->fuses_output && path->fuses_output(tr, mb);
+    /* the output layer in one launch with its loss (a prediction's: without) */
+    int fused_out = path->fuses_output && path->fuses_output(tr, mb);
 
     if (!gathered && c->fused) return mlpcl__cl_build_fused_plan(tr, parity, p);
 
@@ -164,12 +104,13 @@ static mlpcl_status build_plan(mlpcl_trainer *tr, size_t mb, int gathered, int p
         TRY(mlpcl__cl_dropout_forward(tr, p, &s, l)); /* hidden layers, when dropping */
     }
     if (tr->net->loss == MLPCL_LOSS_CE && !fused_out) TRY(build_softmax(tr, p, &s));
+    if (fused_out && !trains) TRY(path->output(tr, p, &s)); /* a prediction's, in its forward */
 
     p->seg[SEG_LOSS] = p->n_launch;
-    if (fused_out)
+    if (fused_out && trains)
         TRY(path->output(tr, p, &s));
     else if (trains)
-        TRY(build_loss(tr, p, &s));
+        TRY(mlpcl__cl_build_loss(tr, p, &s));
 
     /* From the last layer down, each layer's gradient (the last reader of A_{l-1}) before the
      * deltas D_{l-1} that overwrite it (mlpcl__cl_delta_buffers). */

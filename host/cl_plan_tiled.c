@@ -362,26 +362,44 @@ static mlpcl_status tiled_gradient(mlpcl_trainer *tr, mlpcl_plan *p, const mlpcl
  * on 256 inputs is a quarter of it. */
 #define OUTPUT_ONE_ITEM (1 << 16)
 
-/* Whether a training plan of mb rows runs its output layer as one launch of output_layer: on
- * register tiles, below a hidden layer, no wider than a vector (in rows), and small: the
- * product's launch on all threads, the softmax's and the output delta's cost more there than one
- * thread's product (a batch-64 epoch of 784-256-10: see output_layer). */
+/* Whether a plan runs its output layer as a launch of output_layer: on register tiles, below a
+ * hidden layer, no wider than a vector and in rows. Its product, softmax, delta and loss in one
+ * launch: in a small batch one work-item beats the product's launch on all threads and the
+ * softmax's and the output delta's launches (a batch-64 epoch of 784-256-10: see output_layer);
+ * in a full batch the output delta's pass over the outputs goes, and a first run compiles one
+ * kernel where it compiled the narrow product and the output delta. */
 static int tiled_fuses_output(const mlpcl_trainer *tr, size_t mb)
 {
     const mlpcl_net *net = tr->net;
     size_t L = net->L, n = net->width[L];
+    (void)mb;
     return !mlpcl__cl(tr)->tune.local && L >= 2 && narrow(tr, n) &&
-           mlpcl__cl_strip_width(tr, L) == n && mb * net->width[L - 1] <= OUTPUT_ONE_ITEM;
+           mlpcl__cl_strip_width(tr, L) == n;
 }
 
-/* A_L = act(A_{L-1} W_L + b_L) (softmax for cross-entropy), D_L and the cost with the stop flag,
- * as one work-item (gemm_cpu.cl's output_layer): the output delta's and the cost's kernel too. */
+/* Work-items of output_layer for mb rows: one where the batch is small (OUTPUT_ONE_ITEM), which
+ * then finishes the cost itself; else one a partial sum of the loss (a few a compute unit:
+ * mlpcl__cl_partial_count), at most one a tile of rows. */
+static size_t output_items(const mlpcl_trainer *tr, size_t mb)
+{
+    size_t tiles = (mb + (size_t)mlpcl__cl(tr)->tune.tm - 1) / (size_t)mlpcl__cl(tr)->tune.tm;
+    size_t items = mlpcl__cl_partial_count(tr, mb);
+    if (mb * tr->net->width[tr->net->L - 1] <= OUTPUT_ONE_ITEM || !tiles) return 1;
+    return items < tiles ? items : tiles;
+}
+
+/* A_L = act(A_{L-1} W_L + b_L) (softmax for cross-entropy) in one launch of output_layer; a
+ * training plan's also D_L and the cost with the stop flag, by itself in one work-item, else
+ * through the cost kernel over its work-items' sums. */
 static mlpcl_status tiled_output(mlpcl_trainer *tr, mlpcl_plan *p, const mlpcl_stage *s)
 {
     mlpcl_status st = MLPCL_OK;
     mlpcl_cl *c = mlpcl__cl(tr);
     const mlpcl_net *net = tr->net;
-    size_t L = net->L, mb = s->mb;
+    size_t L = net->L, mb = s->mb, items = output_items(tr, mb);
+    int trains = tr->m && !p->predicting;
+    double scale = mlpcl__loss_scale(net->loss, mb);
+    cl_mem y = trains ? s->y : NULL, D = trains ? c->D[L] : NULL;
     cl_kernel k;
     karg a[OUTPUT_LAYER_NARGS] = {[OUTPUT_LAYER_M] = ARG_INT(mb),
                                   [OUTPUT_LAYER_N] = ARG_INT(net->width[L]),
@@ -396,20 +414,24 @@ static mlpcl_status tiled_output(mlpcl_trainer *tr, mlpcl_plan *p, const mlpcl_s
                                   [OUTPUT_LAYER_P] = ARG_MEM(s->P),
                                   [OUTPUT_LAYER_OFF] = ARG_INT(net->offset[L]),
                                   [OUTPUT_LAYER_OUT] = ARG_MEM(c->A[L]),
-                                  [OUTPUT_LAYER_Y] = ARG_MEM(s->y),
-                                  [OUTPUT_LAYER_D] = ARG_MEM(c->D[L]),
-                                  [OUTPUT_LAYER_SCALE] = ARG_REAL(mlpcl__loss_scale(net->loss, mb)),
+                                  [OUTPUT_LAYER_Y] = ARG_MEM(y),
+                                  [OUTPUT_LAYER_D] = ARG_MEM(D),
+                                  [OUTPUT_LAYER_SCALE] = ARG_REAL(scale),
                                   [OUTPUT_LAYER_TARGET] = ARG_REAL(tr->target),
                                   [OUTPUT_LAYER_COST] = ARG_MEM(c->costs),
                                   [OUTPUT_LAYER_STATE] = ARG_MEM(c->state),
-                                  [OUTPUT_LAYER_SLOT] = ARG_INT(0)};
+                                  [OUTPUT_LAYER_SLOT] = ARG_INT(0),
+                                  [OUTPUT_LAYER_PARTIALS] = ARG_MEM(c->partials)};
     TRY(mlpcl__cl_make_kernel(tr, K_OUTPUT_LAYER, &k, N_ARGS(a), a));
-    p->delta = p->cost = k;
+    TRY(mlpcl__cl_add_launch_shaped(p, tr, k, K_OUTPUT_LAYER, L, items, 1, 1, 1));
+    if (!trains) return MLPCL_OK;
+    p->delta = k;
     p->delta_m = OUTPUT_LAYER_DM;
+    if (items > 1) return mlpcl__cl_build_cost(tr, p, items, scale);
+    p->cost = k;
     p->cost_arg = OUTPUT_LAYER_TARGET;
     p->cost_scale = OUTPUT_LAYER_SCALE;
     p->cost_slot = OUTPUT_LAYER_SLOT;
-    TRY(mlpcl__cl_add_launch_shaped(p, tr, k, K_OUTPUT_LAYER, L, 1, 1, 1, 1));
 fail:
     return st;
 }

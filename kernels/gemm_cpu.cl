@@ -7,9 +7,10 @@
  * widths: T = TNV vectors, and T = 1 (the `_narrow` kernels) for outputs no wider than one
  * vector, such as 10 classes. Edge tiles compute whole vectors and store only the valid lanes,
  * so matrices the vectors read past (W rows, D rows, activations, parameters) carry padding.
- * A small training batch's narrow output layer runs forward (with its softmax, delta and cost)
- * and backward (its gradient, and the deltas of the layer below) in one work-item each
- * (output_layer, output_backward_*). Needs common.cl, ops.cl and gemm_epilogue.cl. */
+ * A narrow output layer in rows runs forward with its softmax, delta and loss in one launch
+ * (output_layer), and a small training batch's backward (its gradient, and the deltas of the
+ * layer below) in one work-item (output_backward_*). Needs common.cl, ops.cl and
+ * gemm_epilogue.cl. */
 
 /* Tunables (host/tuning.c's table; the host passes each, these defaults equal its CPU ones). */
 #ifndef TM
@@ -434,28 +435,32 @@ INLINE void product_gradient(const int T, const int walk, const int strips, cons
     } while (ib < m);
 }
 
-/* A training batch's output layer in one launch of one work-item, where it is no wider than a
- * vector and the batch small (host/cl_plan_tiled.c's tiled_output): Out = act(A · W + b) (A m×k
- * in strips aw wide, W k×n at P + off with b after it, Out m×n in rows) tile after tile as
- * gemm_forward_narrow computes it, the softmax of each row for cross-entropy (forward.cl's), then
- * D and the loss as delta.cl's output_delta, dm its 1/m, and cost[slot] = scale · the loss's sum
- * (row after row) with the stop flag: one launch for the narrow forward product's and the
- * output delta's (and the softmax's). */
+/* The output layer on CPUs where it is no wider than a vector and lies in rows
+ * (host/cl_plan_tiled.c's tiled_output), for training and predictions: Out = act(A · W + b) (A
+ * m×k in strips aw wide, W k×n at P + off with b after it, Out m×n in rows) tile after tile as
+ * gemm_forward_narrow computes it, the softmax of each row for cross-entropy (forward.cl's), then,
+ * training (Y not NULL), D and the loss as delta.cl's output_delta, dm its 1/m. A launch of G
+ * work-items, each taking every G-th tile of TM rows. With one, it finishes the cost:
+ * cost[slot] = scale · the loss's sum (row after row) with the stop flag; with several, each
+ * writes its sum to partials[g] for the cost kernel. One launch for the narrow forward product's,
+ * the softmax's and the output delta's: in a small batch one work-item beats a launch on all
+ * threads (a batch-64 epoch of 784-256-10), and a program without the narrow product and the
+ * output delta compiles faster at first launch. */
 #ifndef SKIP_output_layer
 __kernel void output_layer(const int m, const int n, const int k, const int act, const int dact,
                            const int loss, const int dm, __global const REAL *A, const int aw,
                            const int cap, __global const REAL *P, const int off, __global REAL *Out,
                            __global const REAL *Y, __global REAL *D, const REAL scale,
                            const REAL target, __global REAL *cost, __global int *state,
-                           const int slot)
+                           const int slot, __global REAL *partials)
 {
-    if (get_global_id(0) != 0) return;
+    const int g = get_global_id(0), G = get_global_size(0);
     __global const REAL *W = P + off;
     const REALV bias = VLOAD(0, W + (size_t)k * n);
     REALV acc[TM][TNV], tile[TM][TNV];
     REAL sum = 0;
     NO_UNROLL
-    for (int i0 = 0; i0 < m; i0 += TM) {
+    for (int i0 = g * TM; i0 < m; i0 += G * TM) {
         tile_rows(1, acc, A, m, k, aw, cap, W, n, i0, 0, 0, 0);
         copy_out(1, acc, tile);
         NO_UNROLL
@@ -463,6 +468,7 @@ __kernel void output_layer(const int m, const int n, const int k, const int act,
             const size_t at = (size_t)(i0 + r) * n;
             epilogue_forward(act, tile[r][0], bias, n, Out + at);
             if (loss == LOSS_CE) softmax_row(n, Out + at);
+            if (!Y) continue;
             for (int j = 0; j < n; ++j) {
                 REAL e;
                 D[at + j] = delta_and_loss(loss, dact, dm, Out[at + j], Y[at + j], &e);
@@ -470,7 +476,11 @@ __kernel void output_layer(const int m, const int n, const int k, const int act,
             }
         }
     }
-    record_cost(scale * sum, target, cost + slot, state);
+    if (!Y) return;
+    if (G == 1)
+        record_cost(scale * sum, target, cost + slot, state);
+    else
+        partials[g] = sum;
 }
 #endif
 

@@ -3,6 +3,7 @@
 """The kernels under Oclgrind, a second OpenCL implementation that simulates a device and
 reports every out-of-bounds access and data race (`oclgrind --data-races`): short trainings of a
 5-20-17-2 network (and of 5-520-2, whose 2 KB rows of weights the CPU kernels read in panels,
+of 5-2000-2, whose full batch's output layer the CPU kernels run on several work-items,
 and of 5-32-48-2, whose hidden layers the CPU kernels keep in strips, also in full batches of
 several blocks, where each work-item of the CPU gradient walks 2 x 2 tiles and keeps their sums
 in slots between blocks),
@@ -43,6 +44,9 @@ RUNS = [(CPU, ["--batch", "16"]), (CPU, ["--batch", "0"]),
         (GPU, ["--batch", "16"]), (GPU, ["--batch", "0", "--dropout", "0.3"]),
         (GPU2, ["--batch", "16"]), (GPU4, ["--batch", "16"]), (GPU4, ["--batch", "0"]),
         (CPU, ["--batch", "16", "--layers", "5,520,2"]),  # 2 KB rows: the weights' panels
+        # 40 x 2000 inputs to the output layer: output_layer on several work-items, the cost
+        # kernel over their sums
+        (CPU, ["--batch", "0", "--layers", "5,2000,2"]),
         # hidden layers in strips (multiples of the tiles' 16 floats, 8 doubles)
         (CPU, ["--batch", "16", "--layers", "5,32,48,2", "--dropout", "0.3"]),
         (CPU, ["--batch", "0", "--layers", "5,32,48,2"]),

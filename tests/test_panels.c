@@ -250,6 +250,16 @@ static void fused_run_then_predictions(mlpcl_ctx *ctx)
     free_problem(&q);
 }
 
+/* Work-items of output_layer's launch in a trainer's plan for batches of b rows (0: none). */
+static size_t output_items(mlpcl_trainer *tr, size_t b)
+{
+    mlpcl_plan *p;
+    OK(mlpcl__plan_get(tr, b, 1, 0, &p));
+    for (size_t i = 0; i < p->n_launch; ++i)
+        if (p->launch[i].id == K_OUTPUT_LAYER) return p->launch[i].global[0];
+    return 0;
+}
+
 /* Launches of kernel id in a trainer's plan for batches of b rows. */
 static int launches_of(mlpcl_trainer *tr, size_t b, mlpcl_kernel_id id)
 {
@@ -521,7 +531,9 @@ static void plain_sgd_epochs_match_reference(mlpcl_ctx *ctx, mlpcl_ctx *host)
  * (float 2e-4, double 1e-12, as above), then predictions in chunks of 16 rows (a plan of the
  * training batches' size, which predictions do not share: theirs computes the output layer
  * alone) against the reference's. Batches of 1,700 (× 40 or 64 inputs, past what one work-item
- * takes) keep the products and the output delta apart. GPUs (local tiles) never fuse them. */
+ * takes) run output_layer on several work-items (a few a compute unit), whose sums of the loss
+ * the cost kernel adds, and the gradient and the backward product apart. GPUs (local tiles)
+ * never fuse them. */
 static void output_layer_in_one_launch(mlpcl_ctx *ctx, mlpcl_ctx *host)
 {
     OK(mlpcl_ctx_set_tuning(ctx, "path=tiled"));
@@ -550,9 +562,18 @@ static void output_layer_in_one_launch(mlpcl_ctx *ctx, mlpcl_ctx *host)
                   "%s: %d launches of output_layer and %s, %d of the delta, softmax and "
                   "backward product",
                   what, fused, mlpcl__kernel_name[both], apart);
-            CHECK(launches_of(dev, 1700, K_OUTPUT_LAYER) + launches_of(dev, 1700, both) == 0 &&
-                      launches_of(dev, 1700, K_OUTPUT_DELTA) == 1,
-                  "%s: batches of 1,700 fuse the output layer", what);
+            CHECK(launches_of(dev, 1700, K_OUTPUT_LAYER) == cpu &&
+                      launches_of(dev, 1700, both) == 0 &&
+                      launches_of(dev, 1700, K_OUTPUT_DELTA) == !cpu &&
+                      (cpu ? output_items(dev, 1700) > 1 &&
+                                 output_items(dev, 1700) <= 4 * ctx->info.compute_units &&
+                                 launches_of(dev, 1700, K_COST) == 1
+                           : output_items(dev, 1700) == 0),
+                  "%s: batches of 1,700: output_layer %d times on %zu work-items, %s %d, the "
+                  "output delta %d",
+                  what, launches_of(dev, 1700, K_OUTPUT_LAYER), output_items(dev, 1700),
+                  mlpcl__kernel_name[both], launches_of(dev, 1700, both),
+                  launches_of(dev, 1700, K_OUTPUT_DELTA));
             mlpcl_train_result rd, rr;
             two_epochs(dev, ref, 0.5, 0.5, 5, &rd, &rr);
             compare(what, &rd.cost, &rr.cost, 1, rtol, 1e-300);
