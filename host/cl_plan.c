@@ -58,8 +58,9 @@ fail:
 
 /* Builds the launches of one iteration over mb rows with the parameters in P[parity]: each
  * stage in its segment, the path's builders for the products; a prediction's, the forward pass
- * alone. A training plan's output layer may be one launch with its loss (the path's output):
- * then the forward segment stops below it. */
+ * alone. The output layer may be one launch of the path's output: a training plan's with its
+ * loss, in the loss segment (the forward segment stops below it); a prediction's without, as
+ * the forward segment's last launch. */
 static mlpcl_status build_plan(mlpcl_trainer *tr, size_t mb, int gathered, int parity,
                                int predicting, mlpcl_plan *p)
 {
