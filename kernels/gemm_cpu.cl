@@ -400,7 +400,8 @@ INLINE void product_gradient(const int T, const int walk, const int strips, cons
                 __global REAL *slot = slots + (size_t)((y - y0) * tx + x - x0) * slot_size;
                 __global const REAL *Dt = D + strip_at(0, j0, dw, cap);
                 /* the edge tile's row k − k0 in its slot holds the biases' sums, not acc's */
-                __global REAL *bias_slot = slot + (size_t)(k - k0) * TNV * VW;
+                const int edge = k0 + TM > k;
+                __global REAL *bias_slot = slot + (size_t)(edge ? k - k0 : 0) * TNV * VW;
                 REALV bias[TNV];
                 UNROLL
                 for (int r = 0; r < TM; ++r) {
@@ -409,7 +410,7 @@ INLINE void product_gradient(const int T, const int walk, const int strips, cons
                         acc[r][c] = first ? (REALV)0 : VLOAD(0, slot + (r * TNV + c) * VW);
                 }
                 if (k0 < k) tile_samples(T, strips, acc, A, k, aw, cap, Dt, dw, m, ib, ie, k0);
-                if (k0 + TM > k) {
+                if (edge) {
                     UNROLL
                     for (int c = 0; c < T; ++c)
                         bias[c] = first ? (REALV)0 : VLOAD(0, bias_slot + c * VW);
@@ -424,7 +425,7 @@ INLINE void product_gradient(const int T, const int walk, const int strips, cons
                         UNROLL
                         for (int c = 0; c < T; ++c) VSTORE(acc[r][c], 0, slot + (r * TNV + c) * VW);
                     }
-                    if (k0 + TM > k) {
+                    if (edge) {
                         UNROLL
                         for (int c = 0; c < T; ++c) VSTORE(bias[c], 0, bias_slot + c * VW);
                     }
