@@ -28,6 +28,7 @@ mlpcl_status mlpcl__cl_build_loss(mlpcl_trainer *tr, mlpcl_plan *p, const mlpcl_
     const mlpcl_net *net = tr->net;
     size_t L = net->L, nL = net->width[L], mb = s->mb;
     int whole = mb * nL <= WHOLE_LOSS_ITEMS * c->wg;
+    size_t groups = whole ? 1 : mlpcl__cl_partial_count(tr, mb);
     double scale = mlpcl__loss_scale(net->loss, mb);
     cl_kernel k;
     karg a[OUTPUT_DELTA_NARGS] = {
@@ -41,8 +42,7 @@ mlpcl_status mlpcl__cl_build_loss(mlpcl_trainer *tr, mlpcl_plan *p, const mlpcl_
     TRY(mlpcl__cl_make_kernel(tr, K_OUTPUT_DELTA, &k, N_ARGS(a), a));
     p->delta = k;
     p->delta_m = OUTPUT_DELTA_M;
-    TRY(mlpcl__cl_add_launch(p, tr, k, K_OUTPUT_DELTA, L, 1,
-                             whole ? c->wg : mlpcl__cl_partial_count(tr, mb) * c->wg, 1));
+    TRY(mlpcl__cl_add_launch(p, tr, k, K_OUTPUT_DELTA, L, 1, groups * c->wg, 1));
     if (whole) {
         p->cost = k;
         p->cost_arg = OUTPUT_DELTA_TARGET;
@@ -50,7 +50,7 @@ mlpcl_status mlpcl__cl_build_loss(mlpcl_trainer *tr, mlpcl_plan *p, const mlpcl_
         p->cost_slot = OUTPUT_DELTA_SLOT;
         return MLPCL_OK;
     }
-    return mlpcl__cl_build_cost(tr, p, mlpcl__cl_partial_count(tr, mb), scale);
+    return mlpcl__cl_build_cost(tr, p, groups, scale);
 fail:
     return st;
 }

@@ -100,6 +100,16 @@ static inline void device_iteration(mlpcl_trainer *tr, double lr)
     OK(clFinish(tr->ctx->queue));
 }
 
+/* Launches of kernel id in a trainer's plan for (gathered) batches of b rows. */
+static inline int launches_of(mlpcl_trainer *tr, size_t b, mlpcl_kernel_id id)
+{
+    mlpcl_plan *p;
+    int n = 0;
+    OK(mlpcl__plan_get(tr, b, 1, 0, &p));
+    for (size_t i = 0; i < p->n_launch; ++i) n += p->launch[i].id == id;
+    return n;
+}
+
 static int report(const char *name)
 {
     if (failures) {

@@ -384,10 +384,7 @@ static void minibatch_epochs_match(mlpcl_ctx *ctx, mlpcl_ctx *host, problem mb, 
         OK(mlpcl_trainer_create(ctx, mb.net, mb.X, mb.Y, mb.m, prec, 7, &dev));
         OK(mlpcl_trainer_create(host, mb.net, mb.X, mb.Y, mb.m, MLPCL_PRECISION_DOUBLE, 7, &rt));
         if (tune) { /* a tiled first layer no wider than a vector: the gather's launch */
-            mlpcl_plan *p;
-            int gathers = 0;
-            OK(mlpcl__plan_get(dev, 7, 1, 0, &p));
-            for (size_t i = 0; i < p->n_launch; ++i) gathers += p->launch[i].id == K_GATHER;
+            int gathers = launches_of(dev, 7, K_GATHER);
             CHECK(mlpcl__cl(dev)->tune.path == MLPCL_PATH_TILED && gathers == 1,
                   "first layer of %zu on %s: %d launches of the gather", mb.net->width[1], tune,
                   gathers);

@@ -260,16 +260,6 @@ static size_t output_items(mlpcl_trainer *tr, size_t b)
     return 0;
 }
 
-/* Launches of kernel id in a trainer's plan for batches of b rows. */
-static int launches_of(mlpcl_trainer *tr, size_t b, mlpcl_kernel_id id)
-{
-    mlpcl_plan *p;
-    int n = 0;
-    OK(mlpcl__plan_get(tr, b, 1, 0, &p));
-    for (size_t i = 0; i < p->n_launch; ++i) n += p->launch[i].id == id;
-    return n;
-}
-
 /* The tunable pw, derived from the L2, picks the layers read in panels: 20-300-3 has rows of W
  * 1,200 bytes apart in float and 2,400 in double, so its hidden layer reads panels in double
  * with pw=2048 and in both precisions with pw=1024; the output layer (narrow) never. Epochs
