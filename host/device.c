@@ -410,6 +410,7 @@ mlpcl_status mlpcl_ctx_create(const char *selector, unsigned flags, mlpcl_ctx **
     cl_command_queue_properties qp = flags & MLPCL_CTX_PROFILE ? CL_QUEUE_PROFILING_ENABLE : 0;
     ctx->queue = clCreateCommandQueue(ctx->context, ctx->device, qp, &err);
     CL_CHECK(err, "clCreateCommandQueue", dn);
+    mlpcl__warmup_start(ctx);
     free(info);
     device_list_free(&dl);
     *out = ctx;
@@ -427,6 +428,7 @@ void mlpcl_ctx_free(mlpcl_ctx *ctx)
     for (size_t i = 0; i < ctx->n_members; ++i) mlpcl_ctx_free(ctx->members[i]);
     free(ctx->members);
     free(ctx->tuning);
+    mlpcl__warmup_join(ctx);
     mlpcl__programs_free(ctx);
     if (ctx->queue) clReleaseCommandQueue(ctx->queue);
     if (ctx->context) clReleaseContext(ctx->context);

@@ -8,6 +8,7 @@
 #ifndef CL_TARGET_OPENCL_VERSION
 #define CL_TARGET_OPENCL_VERSION 120
 #endif
+#include <pthread.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -105,7 +106,17 @@ struct mlpcl_ctx {
      * (dp_backend.c). 0 and NULL for a context of one device. */
     size_t n_members;
     struct mlpcl_ctx **members;
+    /* The compiler's warm-up (warmup.c): 0 none, 1 its thread runs, 2 joined, with its
+     * outcome */
+    int warmup_state;
+    pthread_t warmup;
+    cl_int warmup_err;
 };
+
+/* Starts the warm-up of ctx's compiler where its device is POCL's (warmup.c). */
+void mlpcl__warmup_start(mlpcl_ctx *ctx);
+/* Waits for ctx's warm-up; returns its OpenCL status, or 1 where none was started. */
+int mlpcl__warmup_join(mlpcl_ctx *ctx);
 
 /* Whether ctx is a CPU device (POCL's pthread device, say): the launch shapes that suit a CPU's
  * few threads differ from a GPU's. */

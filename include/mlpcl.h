@@ -112,7 +112,10 @@ enum { MLPCL_CTX_PROFILE = 1 }; /* flags: record OpenCL profiling events for eve
  * devices: trainers created on it train data-parallel, each device holding the whole network
  * and a contiguous share of every batch, their gradients summed in a fixed order before every
  * update, with any optimiser (mlpcl_ctx_device then describes the first device, named after
- * all of them). */
+ * all of them). On POCL's CPU devices the context starts the compiler on a thread of its own
+ * (POCL's first build in a context loads its kernel library: 0.8-0.9 s), which the first
+ * trainer's build then finds ready: create the context before reading the data to do both at
+ * once. mlpcl_ctx_free waits for that thread. */
 mlpcl_status mlpcl_ctx_create(const char *selector, unsigned flags, mlpcl_ctx **out);
 void mlpcl_ctx_free(mlpcl_ctx *ctx);
 /* Sets the kernels' tunables for trainers created on ctx afterwards ("tm=8,tnv=2,…", as

@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: MIT
 """The mlpcl command end to end: the default run and its output, help, every exit status
 (0 converged, 2 bad usage or input, 3 OpenCL or device error, 4 not converged), each kind of
-bad CSV with its message (file, line, column, what was wrong), device selection, and two runs
-giving the same output bit for bit.
+bad CSV with its message (file, line, column, what was wrong), device selection, two runs
+giving the same output bit for bit, and on POCL the compiler's start while the data loads.
 
 usage: test_cli.py MLPCL_BINARY"""
 import os
@@ -226,6 +226,35 @@ def test_gen(tmp):
            [r"dir\.csv: cannot create"])
 
 
+def test_warm_up(tmp):
+    """On POCL the device opens before the data is read, and its compiler starts then
+    (host/warmup.c: a one-line program built with -cl-std=CL1.2 alone), so that POCL loads its
+    kernel library while the data loads: a run whose data file is missing still shows that
+    build, and a run's real build finds the library loaded before it began (POCL_DEBUG=llvm
+    tells each build's options and the library's load)."""
+    def pocl_log(args, cache):
+        return run(*args, env={"POCL_DEBUG": "llvm", "POCL_CACHE_DIR": os.path.join(tmp, cache)})
+
+    builds = re.compile(r"building program with options (.*?)\s*$", re.M)
+    rc, out, err = pocl_log(["train", "--samples", "10", "--max-iter", "5"], "warm-1")
+    if "POCL:" not in err:
+        print("note: the default device is not POCL's; the compiler's warm-up is not checked")
+        return
+    found = [(m.start(), m.group(1)) for m in builds.finditer(err)]
+    lib = [m.start() for m in re.finditer(r"as the built-in lib", err)]
+    real = [at for at, options in found if "-DPRECISION=" in options]
+    check(rc == 4 and found and found[0][1] == "-cl-std=CL1.2" and len(lib) == 1 and real and
+          lib[0] < real[0],
+          "the warm-up ran first and loaded the library once, before the real build: exit %d, "
+          "builds %s, library loads at %s, real builds at %s" % (rc, found, lib, real))
+    missing = os.path.join(tmp, "missing.csv")
+    rc, out, err = pocl_log(["train", "--x", missing, "--y", missing], "warm-2")
+    check(rc == 2 and "missing.csv: cannot open" in err,
+          "train with a missing file: exit %d\n%s" % (rc, err[-2000:]))
+    check(builds.findall(err) == ["-cl-std=CL1.2"],
+          "a missing data file: builds %s, expected the warm-up's alone" % builds.findall(err))
+
+
 def main():
     global BIN
     BIN = sys.argv[1]
@@ -240,6 +269,7 @@ def main():
         test_device_errors(tmp)
         test_not_converged()
         test_gen(tmp)
+        test_warm_up(tmp)
     return finish("test_cli")
 
 

@@ -389,8 +389,31 @@ static void run_lazy(void)
     mlpcl_ctx_free(ctx);
 }
 
+/* The compiler's warm-up (host/warmup.c): a POCL context builds its one-line program on a
+ * thread from its creation, successfully, and keeps no program of it; other devices and the
+ * host start none. A context freed at once waits for its thread (the sanitizers and the leak
+ * check watch that). */
+static void warm_compiler(void)
+{
+    mlpcl_ctx *ctx = test_device(), *host = NULL;
+    const int pocl = mlpcl__ctx_is_cpu(ctx) &&
+                     strstr(ctx->info.platform_name, "Portable Computing Language") != NULL;
+    int first = mlpcl__warmup_join(ctx), again = mlpcl__warmup_join(ctx);
+    CHECK(pocl ? first == CL_SUCCESS : first == 1, "warm-up on %s: %d, expected %s", ctx->info.name,
+          first, pocl ? "CL_SUCCESS" : "none (1)");
+    CHECK(again == first && !ctx->programs, "a second join gave %d; programs kept: %s", again,
+          ctx->programs ? "some" : "none");
+    mlpcl_ctx_free(ctx);
+    ctx = test_device();
+    mlpcl_ctx_free(ctx); /* before its warm-up is done, where it has one */
+    OK(mlpcl_ctx_create("host", 0, &host));
+    CHECK(mlpcl__warmup_join(host) == 1, "the host started a warm-up");
+    mlpcl_ctx_free(host);
+}
+
 int main(void)
 {
+    warm_compiler();
     mlpcl_ctx *ctx = test_device();
     for (int p = 0; p < 2; ++p) {
         mlpcl_precision prec = p ? MLPCL_PRECISION_DOUBLE : MLPCL_PRECISION_FLOAT;

@@ -270,6 +270,11 @@ int cmd_predict(int argc, char **argv)
         rc = lib_fail(st);
         goto done;
     }
+    /* The device before the data: on POCL its compiler warms up while the data loads. */
+    if ((st = mlpcl_ctx_create(o.device, 0, &ctx)) != MLPCL_OK) {
+        rc = lib_fail(st);
+        goto done;
+    }
     size_t n_in = mlpcl_net_width(net, 0), K = mlpcl_net_width(net, mlpcl_net_layers(net));
     if ((rc = load(&o, net, info.class_names, &d))) goto done;
     if (d.n_in != n_in || (d.Y && d.n_out != K)) {
@@ -280,10 +285,6 @@ int cmd_predict(int argc, char **argv)
         goto done;
     }
     if (info.norm.n && (st = mlpcl_norm_apply(&info.norm, &d)) != MLPCL_OK) {
-        rc = lib_fail(st);
-        goto done;
-    }
-    if ((st = mlpcl_ctx_create(o.device, 0, &ctx)) != MLPCL_OK) {
         rc = lib_fail(st);
         goto done;
     }
