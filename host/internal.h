@@ -125,6 +125,12 @@ static inline int mlpcl__ctx_is_cpu(const mlpcl_ctx *ctx)
     return !strcmp(ctx->info.type, "cpu");
 }
 
+/* Whether ctx's device is POCL's (its own kernel cache, its compiler in the process). */
+static inline int mlpcl__ctx_is_pocl(const mlpcl_ctx *ctx)
+{
+    return strstr(ctx->info.platform_name, "Portable Computing Language") != NULL;
+}
+
 /* Whether fused.cl runs as one work-item on ctx's device (CPUs, which run a work-group on one
  * core anyway), built without its barriers (FUSED_ONE_ITEM); else as a work-group of the
  * reductions' size. */

@@ -68,7 +68,7 @@ static int cache_serves(const mlpcl_ctx *ctx)
     if (no && *no && strcmp(no, "0")) return 0;
     if (mode && (!strcmp(mode, "off") || !strcmp(mode, "0"))) return 0;
     if (mode && (!strcmp(mode, "on") || !strcmp(mode, "1"))) return 1;
-    return !strstr(ctx->info.platform_name, "Portable Computing Language");
+    return !mlpcl__ctx_is_pocl(ctx);
 }
 
 /* The cache's folder: $MLPCL_CACHE_DIR, else $XDG_CACHE_HOME/mlpcl, else ~/.cache/mlpcl (as

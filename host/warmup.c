@@ -11,7 +11,6 @@
  * The warm-up only ever saves time: a failure of its calls changes nothing but that, so it is
  * kept (mlpcl__warmup_join returns it) and not reported. */
 #include <pthread.h>
-#include <string.h>
 
 #include "internal.h"
 
@@ -32,8 +31,7 @@ static void *warm_up(void *arg)
 
 void mlpcl__warmup_start(mlpcl_ctx *ctx)
 {
-    if (!mlpcl__ctx_is_cpu(ctx) || !strstr(ctx->info.platform_name, "Portable Computing Language"))
-        return;
+    if (!mlpcl__ctx_is_cpu(ctx) || !mlpcl__ctx_is_pocl(ctx)) return;
     if (pthread_create(&ctx->warmup, NULL, warm_up, ctx) == 0) ctx->warmup_state = 1;
 }
 
